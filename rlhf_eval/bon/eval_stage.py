@@ -1,0 +1,57 @@
+"""bon_eval stage: exact expected best-of-n at every n of the grid, the oracle and anti-oracle
+curves, bootstrap CIs over prompts, and lm-eval's own score of the RM's pick at N_max."""
+from __future__ import annotations
+
+import numpy as np
+from transformers import AutoTokenizer
+
+from rlhf_eval import store
+from rlhf_eval.bon import estimator
+from rlhf_eval.bon.lm import BestOfN
+from rlhf_eval.evals.harness import evaluate
+
+
+def matrices(candidates_out: dict, scores_path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    n_max = candidates_out["n_max"]
+    gold = store.read_jsonl(candidates_out["gold"])
+    pids = sorted({g["prompt_id"] for g in gold})
+    row = {pid: i for i, pid in enumerate(pids)}
+    G = np.full((len(pids), n_max), np.nan)
+    S = np.full((len(pids), n_max), np.nan)
+    for g in gold:
+        G[row[g["prompt_id"]], g["sample_idx"]] = g["gold"]
+    for s in store.read_jsonl(scores_path):
+        if s["prompt_id"] in row:
+            S[row[s["prompt_id"]], s["sample_idx"]] = s["score"]
+    if np.isnan(G).any() or np.isnan(S).any():
+        raise ValueError("candidates, gold values and scores do not cover the same (prompt, sample) grid")
+    return pids, S, G
+
+
+def run(ctx) -> dict:
+    cand = ctx.out("candidates")
+    sc = ctx.out("scores")
+    pids, S, G = matrices(cand, sc["scores"])
+    iters, seed = ctx.params["bootstrap"], ctx.params["seed"]
+    curve, per_prompt = [], {}
+    for n in ctx.params["n_grid"]:
+        v = estimator.per_prompt_best_of_n(S, G, n)
+        per_prompt[n] = v.tolist()
+        lo, hi = estimator.bootstrap_mean_ci(v, iters, seed)
+        o = estimator.per_prompt_best_of_n(G, G, n)
+        curve.append({"n": n, "value": float(v.mean()), "ci": [lo, hi], "oracle": float(o.mean()),
+                      "oracle_ci": list(estimator.bootstrap_mean_ci(o, iters, seed)),
+                      "anti_oracle": estimator.anti_oracle_curve(G, n), "kl_bound": estimator.kl_bound(n)})
+    # lm-eval scores the RM's pick among all N_max candidates through the task's own pipeline;
+    # with no tied top scores it must equal the exact estimate at n = N_max.
+    tok = AutoTokenizer.from_pretrained(cand["policy_path"])
+    scores = {(s["prompt_id"], s["sample_idx"]): s["score"] for s in store.read_jsonl(sc["scores"])}
+    cands = store.read_jsonl(cand["candidates"])
+    toy = ctx.out("toy") if ctx.has("toy") else None
+    metrics, _ = evaluate(BestOfN(tok, cands, scores, n=cand["n_max"], pick="rm"), cand["task"], toy, None)
+    store.atomic_write_json(ctx.dir / "per_prompt.json", {"prompt_ids": pids, "values": per_prompt})
+    base = curve[0]["value"] if curve[0]["n"] == 1 else float(G.mean())
+    return {"rm": sc["rm"], "policy": cand["policy"], "task": cand["task"], "metric": cand["metric"],
+            "n_max": cand["n_max"], "n_prompts": len(pids), "curve": curve,
+            "gain_at_n_max": curve[-1]["value"] - base, "base": base,
+            "lm_eval_pick_at_n_max": metrics, "per_prompt": str(ctx.dir / "per_prompt.json")}

@@ -1,0 +1,134 @@
+"""The `rlhf-eval` command line: thin; it parses, loads the recipe and calls the pipeline."""
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rlhf_eval import store
+from rlhf_eval.config import ConfigError, load_recipe
+from rlhf_eval.pipeline import expand, load_plan, plan_dict
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Do wins on static reward benchmarks translate into better policies?")
+console = Console()
+
+
+def _fail(msg: str) -> None:
+    console.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _load(recipe: Path, overrides: list[str]):
+    try:
+        loaded = load_recipe(recipe, overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+    return loaded, expand(loaded)
+
+
+def _state(run_dir: Path, node) -> str:
+    folder = run_dir / node.stage / node.key
+    if store.is_done(folder, node.key):
+        return "done"
+    return "partial" if folder.exists() else "todo"
+
+
+def _node_table(run_dir: Path, nodes, title: str) -> Table:
+    table = Table(title=title)
+    for col in ("stage", "node", "key", "state"):
+        table.add_column(col)
+    colors = {"done": "green", "partial": "yellow", "todo": "white"}
+    for n in nodes:
+        s = _state(run_dir, n)
+        table.add_row(n.stage, escape(n.label), n.key, f"[{colors[s]}]{s}[/]")
+    return table
+
+
+def summary_table(results: dict) -> Table:
+    table = Table(title=f"reward models ({results['name']})")
+    keys = list(dict.fromkeys(k for row in results["rm_table"] for k in row))
+    for k in keys:
+        table.add_column(k, justify="left" if k == "rm" else "right")
+    for row in results["rm_table"]:
+        table.add_row(*[f"{row[k]:.3f}" if isinstance(row.get(k), float) else str(row.get(k, ""))
+                        for k in keys])
+    return table
+
+
+@app.command()
+def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides")):
+    """Run a recipe end to end; finished nodes are skipped, so rerunning resumes."""
+    import importlib
+    import json
+
+    from rlhf_eval.launch import EXECUTORS
+
+    loaded, nodes = _load(recipe, overrides or [])
+    run_dir = loaded.run_dir
+    store.atomic_write_json(run_dir / "plan.json", plan_dict(loaded, nodes))
+    module, attr = EXECUTORS[loaded.recipe.executor].split(":")
+    started = time.time()
+    try:
+        getattr(importlib.import_module(module), attr)(run_dir, nodes, console)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        _fail(str(exc).strip("'\""))
+    report = next(n for n in nodes if n.stage == "report")
+    out = store.read_manifest(run_dir / report.stage / report.key)["outputs"]
+    for name in ("report", "results"):
+        src = Path(out[name])
+        shutil.copyfile(src, run_dir / src.name)
+    results = json.loads((run_dir / "results.json").read_text())
+    console.print(summary_table(results))
+    for c in results["correlations"]:
+        console.print(f"- {c['verdict']}", highlight=False, soft_wrap=True)
+    console.print(f"report: {run_dir / 'report.html'}  ({time.time() - started:.1f} s)")
+
+
+@app.command()
+def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides")):
+    """List the nodes a recipe implies, each done or todo."""
+    loaded, nodes = _load(recipe, overrides or [])
+    console.print(_node_table(loaded.run_dir, nodes, f"plan of {loaded.recipe.name} -> {loaded.run_dir}"))
+
+
+@app.command()
+def status(run_dir: Path):
+    """Show the state of every node of a run folder."""
+    try:
+        nodes = load_plan(run_dir)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    console.print(_node_table(run_dir, nodes, f"status of {run_dir}"))
+
+
+@app.command()
+def node(run_dir: Path, node_id: str):
+    """Run one node of a planned run (the entry point every executor uses)."""
+    from rlhf_eval.launch.node import run_node
+
+    nodes = load_plan(run_dir)
+    matches = [n for n in nodes if node_id in (n.id, n.key)]
+    if not matches:
+        _fail(f"{run_dir}: no node '{node_id}' in plan.json")
+    by_id = {n.id: n for n in nodes}
+    try:
+        manifest = run_node(run_dir, matches[0], by_id)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        _fail(str(exc))
+    console.print(f"{matches[0].id} done in {manifest['duration_s']} s")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""compare stage: the RM table (static score, best-of-n gain, RL gain) and whether the static
+ranking predicts the downstream ones."""
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from rlhf_eval import store
+from rlhf_eval.bench import rewardbench
+from rlhf_eval.compare.stats import MIN_RMS_FOR_CLAIMS, Measured, correlate
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def gather(inputs: dict) -> dict:
+    by = defaultdict(list)
+    for manifest in inputs.values():
+        by[manifest["stage"]].append(manifest["outputs"])
+    return by
+
+
+def static_measures(bench_outs: list[dict]) -> list[Measured]:
+    out = []
+    for name in sorted({b["benchmark"] for b in bench_outs}):
+        units, subsets = {}, None
+        for b in (x for x in bench_outs if x["benchmark"] == name):
+            items = sorted(store.read_jsonl(b["items"]), key=lambda r: r["id"])
+            units[b["rm"]] = np.array([r["correct"] for r in items])
+            subsets = np.array([r["subset"] for r in items])
+
+        def final(v, idx, subsets=subsets):
+            return rewardbench.score(subsets[idx].tolist(), v[idx])["final"]
+        out.append(Measured(f"{name} score", units, subsets, final))
+    return out
+
+
+def downstream_measures(bon_outs: list[dict], eval_outs: list[dict]) -> list[Measured]:
+    out = []
+    for (policy, task) in sorted({(b["policy"], b["task"]) for b in bon_outs}):
+        units = {}
+        n_max = None
+        for b in (x for x in bon_outs if (x["policy"], x["task"]) == (policy, task)):
+            pp = json.loads(Path(b["per_prompt"]).read_text())["values"]
+            n_max = b["n_max"]
+            units[b["rm"]] = np.array(pp[str(n_max)]) - np.array(pp["1"])
+        out.append(Measured(f"best-of-{n_max} gain ({task}, {policy})", units, None,
+                            lambda v, idx: v[idx].mean()))
+    for (policy, task) in sorted({(e["policy"], e["task"]) for e in eval_outs if e["rm"] is None}):
+        base = next(e for e in eval_outs if e["rm"] is None and (e["policy"], e["task"]) == (policy, task))
+        metric = base["metric"]
+        b = np.array([r[metric] for r in sorted(store.read_jsonl(base["samples"]), key=lambda r: r["doc_id"])])
+        units = {}
+        for e in (x for x in eval_outs if x["rm"] and (x["policy"], x["task"]) == (policy, task)):
+            v = np.array([r[metric] for r in sorted(store.read_jsonl(e["samples"]), key=lambda r: r["doc_id"])])
+            units[e["rm"]] = v - b
+        if units:
+            out.append(Measured(f"RL gain ({task}, {policy})", units, None, lambda v, idx: v[idx].mean()))
+    return out
+
+
+def run(ctx) -> dict:
+    by = gather(ctx.inputs)
+    cfg = ctx.params["compare"]
+    statics = static_measures(by["static_bench"])
+    downs = downstream_measures(by["bon_eval"], by["policy_eval"])
+    rms = sorted({b["rm"] for b in by["static_bench"]})
+
+    static_rows = []
+    for b in by["static_bench"]:
+        m = b["metrics"]
+        static_rows.append({"rm": b["rm"], "benchmark": b["benchmark"], "subset": "final", "metric": "score",
+                            "value": m["final"], "n": b["n"], "ci_low": b["final_ci"][0], "ci_high": b["final_ci"][1]})
+        for level in ("sections", "subsets"):
+            for k, v in m[level].items():
+                static_rows.append({"rm": b["rm"], "benchmark": b["benchmark"], "subset": k,
+                                    "metric": "accuracy" if level == "subsets" else "section score",
+                                    "value": v, "n": b["n"], "ci_low": None, "ci_high": None})
+    down_rows = []
+    for b in by["bon_eval"]:
+        for pt in b["curve"]:
+            down_rows.append({"policy": b["policy"], "method": "best-of-n", "rm": b["rm"], "n": pt["n"],
+                              "task": b["task"], "metric": b["metric"], "value": pt["value"],
+                              "ci_low": pt["ci"][0], "ci_high": pt["ci"][1], "prompts": b["n_prompts"],
+                              "oracle": pt["oracle"], "kl_bound": pt["kl_bound"]})
+    for e in by["policy_eval"]:
+        down_rows.append({"policy": e["policy"], "method": "rl" if e["rm"] else "base", "rm": e["rm"] or "",
+                          "n": None, "task": e["task"], "metric": e["metric"], "value": e["value"],
+                          "ci_low": None, "ci_high": None, "prompts": e["n"]})
+
+    table = []
+    for rm in rms:
+        row = {"rm": rm}
+        for s in statics:
+            row[s.name] = s.value(rm)
+        for d in downs:
+            row[d.name] = d.value(rm) if rm in d.per_rm_units else None
+        table.append(row)
+    correlations = [correlate(s, d, [r for r in rms if r in d.per_rm_units], cfg["bootstrap"], cfg["seed"])
+                    for s in statics for d in downs]
+    store.write_jsonl(ctx.dir / "static.jsonl", static_rows)
+    store.write_jsonl(ctx.dir / "downstream.jsonl", down_rows)
+    for name, rows in (("static", static_rows), ("downstream", down_rows), ("rm_table", table)):
+        _write_csv(ctx.dir / f"{name}.csv", rows)
+    return {"rm_table": table, "static": static_rows, "downstream": down_rows,
+            "correlations": correlations, "n_rms": len(rms), "enough_rms": len(rms) >= MIN_RMS_FOR_CLAIMS,
+            "bon": by["bon_eval"], "rl": [{k: r[k] for k in ("rm", "policy", "history")} for r in by["rl_train"]]}

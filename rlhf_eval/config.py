@@ -1,0 +1,355 @@
+"""Typed recipe, RM-card and policy-card configs: OmegaConf over dataclasses.
+
+Each dataclass here is the only place a default lives. `load_recipe` reads the YAML, applies
+`key=value` overrides, rejects unknown keys naming the closest valid one, checks types and
+choices, and resolves card names to cards.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Optional, get_args, get_origin, get_type_hints
+
+import yaml
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+
+class ConfigError(ValueError):
+    """A recipe or card problem, explained in one line."""
+
+
+# --------------------------------------------------------------------------- toy world
+@dataclass
+class ToyWorldConfig:
+    seed: int = 0
+    sft_steps: int = 1200
+    hidden: int = 64
+    layers: int = 2
+    heads: int = 2
+    min_letters: int = 4
+    max_letters: int = 9
+    clean_pairs: int = 2000
+    noisy_pairs: int = 2000
+    noise_rate: float = 0.35
+    length_pairs: int = 1500
+    artifact_pairs: int = 1500
+    duplicate_pairs: int = 300
+    leaked_pairs: int = 200
+    bench_pairs_per_subset: int = 100
+    task_prompts: int = 200
+
+
+# --------------------------------------------------------------------------- recipe
+@dataclass
+class SourceConfig:
+    name: str = MISSING
+    # "toy:<source>" for a toy-world source, or a local .jsonl/.json/.parquet file.
+    path: str = MISSING
+
+
+@dataclass
+class CurateConfig:
+    # "error": a malformed row stops the run naming file, row and field; "drop": count and skip.
+    on_bad_row: str = "error"
+    dedup: bool = True
+    decontaminate: bool = True
+    ngram: int = 13
+    # Benchmarks whose prompts must not appear in training data.
+    benchmarks: list[str] = field(default_factory=lambda: ["toy_rewardbench"])
+
+
+@dataclass
+class StaticBenchConfig:
+    benchmarks: list[str] = field(default_factory=lambda: ["toy_rewardbench"])
+    bootstrap: int = 1000
+
+
+@dataclass
+class BonConfig:
+    enabled: bool = True
+    tasks: list[str] = field(default_factory=lambda: ["toy_sort"])
+    n_max: int = 16
+    n_grid: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 24
+    seed: int = 0
+    limit: Optional[int] = None
+    batch_size: int = 64
+    bootstrap: int = 1000
+
+
+@dataclass
+class RLConfig:
+    enabled: bool = True
+    engine: str = "trl"
+    algorithm: str = "grpo"
+    steps: int = 30
+    learning_rate: float = 1e-3
+    kl_coef: float = 0.0
+    samples_per_prompt: int = 8
+    prompts_per_step: int = 16
+    max_new_tokens: int = 24
+    temperature: float = 1.0
+    save_every: int = 10
+    seed: int = 0
+
+
+@dataclass
+class EvalConfig:
+    tasks: list[str] = field(default_factory=lambda: ["toy_sort"])
+    limit: Optional[int] = None
+    batch_size: int = 64
+
+
+@dataclass
+class CompareConfig:
+    bootstrap: int = 1000
+    seed: int = 0
+
+
+@dataclass
+class Recipe:
+    name: str = MISSING
+    seed: int = 0
+    run_root: str = "runs"
+    executor: str = "local"
+    toy_world: Optional[ToyWorldConfig] = field(default_factory=ToyWorldConfig)
+    sources: list[SourceConfig] = field(default_factory=list)
+    curate: CurateConfig = field(default_factory=CurateConfig)
+    reward_models: list[str] = field(default_factory=list)
+    policies: list[str] = field(default_factory=lambda: ["toy-policy"])
+    static_bench: StaticBenchConfig = field(default_factory=StaticBenchConfig)
+    bon: BonConfig = field(default_factory=BonConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
+
+
+# --------------------------------------------------------------------------- cards
+@dataclass
+class RMTrainConfig:
+    # "curated" (the curate stage's output) or "raw" (every source, uncurated).
+    dataset: str = "curated"
+    sources: Optional[list[str]] = None
+    max_pairs: Optional[int] = None
+    epochs: float = 1.0
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    beta: float = 0.1
+    max_length: int = 64
+    seed: int = 0
+
+
+@dataclass
+class RMCard:
+    name: str = MISSING
+    # classifier: *ForSequenceClassification with a scalar head; implicit: a DPO-tuned policy,
+    # reward = beta * log pi(y|x) / pi_ref(y|x).
+    kind: str = "classifier"
+    # The model training starts from: a policy card name, or a local path.
+    base: str = "toy-policy"
+    # A trained checkpoint to use as is; when set, nothing is trained.
+    path: Optional[str] = None
+    # Reference model of an implicit RM given by path (defaults to base).
+    reference: Optional[str] = None
+    train: RMTrainConfig = field(default_factory=RMTrainConfig)
+    batch_size: int = 64
+    trust_remote_code: bool = False
+
+
+@dataclass
+class GenerationConfig:
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 24
+
+
+@dataclass
+class PolicyCard:
+    name: str = MISSING
+    # "toy:policy" for the toy world's SFT policy, or a local path to an HF checkpoint.
+    path: str = MISSING
+    backend: str = "transformers"
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    trust_remote_code: bool = False
+
+
+CHOICES = {
+    "executor": ("local",),
+    "rl.engine": ("trl",),
+    "rl.algorithm": ("grpo", "rloo"),
+    "kind": ("classifier", "implicit"),
+    "train.dataset": ("curated", "raw"),
+    "curate.on_bad_row": ("error", "drop"),
+    "backend": ("transformers",),
+}
+
+
+# --------------------------------------------------------------------------- validation
+def _closest(word: str, options) -> str:
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
+    return f" (did you mean '{match[0]}'?)" if match else f" (valid: {', '.join(sorted(options))})"
+
+
+def _dataclass_of(tp) -> Optional[type]:
+    if is_dataclass(tp):
+        return tp
+    if get_origin(tp) is not None:
+        for arg in get_args(tp):
+            found = _dataclass_of(arg)
+            if found:
+                return found
+    return None
+
+
+def check_keys(raw: Any, schema: type, where: str, prefix: str = "") -> None:
+    """Reject unknown keys anywhere in `raw`, naming the closest valid key."""
+    if not isinstance(raw, dict):
+        return
+    hints = get_type_hints(schema)
+    names = [f.name for f in fields(schema)]
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"{where}: unknown key '{dotted}'{_closest(str(key), names)}")
+        sub = _dataclass_of(hints[key])
+        if sub is None:
+            continue
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                check_keys(item, sub, where, f"{dotted}[{i}].")
+        else:
+            check_keys(value, sub, where, f"{dotted}.")
+
+
+def _check_choices(cfg: Any, where: str, prefix: str = "") -> None:
+    for dotted, allowed in CHOICES.items():
+        if prefix and not dotted.startswith(prefix):
+            continue
+        value = OmegaConf.select(cfg, dotted[len(prefix):] if prefix else dotted)
+        if value is not None and value not in allowed:
+            raise ConfigError(f"{where}: {dotted}={value!r} is not one of {', '.join(allowed)}")
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _merge(schema: type, raw: dict, where: str):
+    check_keys(raw, schema, where)
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(schema), raw)
+        missing = sorted(OmegaConf.missing_keys(cfg))
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None)
+        msg = str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: {key + ': ' if key else ''}{msg}") from None
+    if missing:
+        raise ConfigError(f"{where}: required key '{missing[0]}' is not set")
+    return cfg
+
+
+def parse_overrides(overrides: list[str]) -> dict:
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}': expected key=value")
+    return OmegaConf.to_container(OmegaConf.from_dotlist(list(overrides)))
+
+
+# --------------------------------------------------------------------------- cards
+def card_dirs(recipe_path: Path, kind: str) -> list[Path]:
+    dirs = [recipe_path.resolve().parent.parent / kind, Path.cwd() / kind]
+    extra = os.environ.get("RLHF_EVAL_CARDS")
+    if extra:
+        dirs.insert(0, Path(extra) / kind)
+    seen, out = set(), []
+    for d in dirs:
+        if d not in seen and d.is_dir():
+            seen.add(d)
+            out.append(d)
+    return out
+
+
+def load_card(name: str, kind: str, schema: type, recipe_path: Path, where: str):
+    dirs = card_dirs(recipe_path, kind)
+    for d in dirs:
+        path = d / f"{name}.yaml"
+        if path.is_file():
+            raw = _read_yaml(path)
+            raw.setdefault("name", name)
+            if raw["name"] != name:
+                raise ConfigError(f"{path}: name '{raw['name']}' does not match the file name '{name}'")
+            cfg = _merge(schema, raw, str(path))
+            _check_choices(cfg, str(path))
+            return OmegaConf.to_object(cfg)
+    known = sorted({p.stem for d in dirs for p in d.glob("*.yaml")})
+    hint = _closest(name, known) if known else f" (no {kind}/ folder found)"
+    raise ConfigError(f"{where}: no card '{name}' in {kind}/{hint}")
+
+
+@dataclass
+class LoadedRecipe:
+    recipe: Recipe
+    path: Path
+    reward_models: dict[str, RMCard]
+    policies: dict[str, PolicyCard]
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.recipe.run_root) / self.recipe.name
+
+    def to_dict(self) -> dict:
+        return {
+            "recipe": OmegaConf.to_container(OmegaConf.structured(self.recipe)),
+            "reward_models": {k: OmegaConf.to_container(OmegaConf.structured(v))
+                              for k, v in self.reward_models.items()},
+            "policies": {k: OmegaConf.to_container(OmegaConf.structured(v))
+                         for k, v in self.policies.items()},
+        }
+
+
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
+    path = Path(path)
+    raw = _read_yaml(path)
+    try:
+        check_keys(raw, Recipe, str(path))
+        over = parse_overrides(list(overrides))
+        check_keys(over, Recipe, "override")
+    except ConfigError:
+        raise
+    cfg = _merge(Recipe, OmegaConf.to_container(OmegaConf.merge(raw, over)), str(path))
+    _check_choices(cfg, str(path))
+    recipe: Recipe = OmegaConf.to_object(cfg)
+    if not recipe.reward_models:
+        raise ConfigError(f"{path}: reward_models is empty; name at least one RM card")
+    for n in recipe.bon.n_grid:
+        if not 1 <= n <= recipe.bon.n_max:
+            raise ConfigError(f"{path}: bon.n_grid has {n}, outside 1..bon.n_max={recipe.bon.n_max}")
+    rms = {n: load_card(n, "reward_models", RMCard, path, f"{path}: reward_models")
+           for n in recipe.reward_models}
+    pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}
+    for card in rms.values():
+        if card.path is None and card.base not in pols and not card.base.startswith("toy:"):
+            if not Path(card.base).exists():
+                raise ConfigError(f"RM card '{card.name}': base '{card.base}' is neither a policy of "
+                                  f"this recipe ({', '.join(pols)}) nor an existing path")
+        if card.path is not None and not card.path.startswith("toy:") and not Path(card.path).exists():
+            raise ConfigError(f"RM card '{card.name}': path '{card.path}' does not exist")
+    for card in pols.values():
+        if not card.path.startswith("toy:") and not Path(card.path).exists():
+            raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist")
+    if recipe.toy_world is None and any(c.path.startswith("toy:") for c in pols.values()):
+        raise ConfigError(f"{path}: a policy uses the toy world but toy_world is null")
+    return LoadedRecipe(recipe, path, rms, pols)

@@ -1,0 +1,50 @@
+"""lm-eval integration: find tasks (the toy world's, a task YAML path, or lm-eval's own) and run
+them on any lm-eval model, keeping per-sample metrics."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import yaml
+
+
+def resolve_task(ref: str, toy: dict | None) -> tuple[str, list[str], bool]:
+    """(task name, include paths, whether lm-eval's built-in tasks are needed)."""
+    if toy is not None and ref in toy.get("tasks", []):
+        return ref, [toy["tasks_dir"]], False
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise FileNotFoundError(f"task YAML {ref} does not exist")
+        name = (yaml.safe_load(path.read_text()) or {}).get("task")
+        if not name:
+            raise ValueError(f"{ref}: task YAML has no 'task' key")
+        return name, [str(path.resolve().parent)], False
+    return ref, [], True
+
+
+def task_manager(includes: list[str], builtin: bool):
+    from lm_eval.tasks import TaskManager
+    return TaskManager(include_path=includes or None, include_defaults=builtin)
+
+
+def evaluate(lm, task_ref: str, toy: dict | None, limit: int | None = None,
+             apply_chat_template: bool = True) -> tuple[dict, list[dict]]:
+    """Run one task; returns (metrics of the task, per-sample records)."""
+    import lm_eval
+
+    logging.getLogger("lm-eval").setLevel(logging.WARNING)
+    name, includes, builtin = resolve_task(task_ref, toy)
+    res = lm_eval.simple_evaluate(
+        model=lm, tasks=[name], task_manager=task_manager(includes, builtin), limit=limit,
+        apply_chat_template=apply_chat_template, log_samples=True, bootstrap_iters=0,
+        verbosity="WARNING")
+    metrics = {k: v for k, v in res["results"][name].items() if isinstance(v, (int, float))}
+    return metrics, res["samples"][name]
+
+
+def primary_metric(samples: list[dict]) -> str:
+    for key in ("exact_match", "acc", "prompt_level_strict_acc"):
+        if samples and key in samples[0]:
+            return key
+    raise ValueError("no known metric in lm-eval samples; tasks must report exact_match or acc")

@@ -1,0 +1,25 @@
+"""policy_eval stage: lm-eval's own `hf` backend on the base policy or an RL checkpoint."""
+from __future__ import annotations
+
+from rlhf_eval import store
+from rlhf_eval.evals.harness import evaluate, primary_metric
+from rlhf_eval.toy.stage import resolve
+
+
+def run(ctx) -> dict:
+    from lm_eval.models.huggingface import HFLM
+
+    p = ctx.params
+    toy = ctx.out("toy") if ctx.has("toy") else None
+    path = ctx.out("rl")["path"] if ctx.has("rl") else resolve(p["policy"]["path"], toy, "policy")
+    lm = HFLM(pretrained=path, batch_size=p["batch_size"], device="cpu",
+              trust_remote_code=p["policy"]["trust_remote_code"])
+    with ctx.bar(f"lm-eval {p['task']}", 1) as update:
+        metrics, samples = evaluate(lm, p["task"], toy, p["limit"])
+        update(1)
+    metric = primary_metric(samples)
+    per_doc = [{"doc_id": s["doc_id"], metric: float(s[metric])} for s in samples]
+    store.write_jsonl(ctx.dir / "samples.jsonl", per_doc)
+    return {"policy": p["policy"]["name"], "rm": p["rm"], "task": p["task"], "path": path,
+            "metric": metric, "value": sum(d[metric] for d in per_doc) / len(per_doc),
+            "metrics": metrics, "n": len(per_doc), "samples": str(ctx.dir / "samples.jsonl")}

@@ -1,0 +1,60 @@
+"""Sampling with transformers `generate` (the CPU default).
+
+Seeds are set per batch from (seed, batch index), so a rerun after a kill draws the same
+candidates as an uninterrupted run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def cut_at(text: str, until: list[str]) -> str:
+    for stop in until or ():
+        if stop and stop in text:
+            text = text[: text.index(stop)]
+    return text
+
+
+@dataclass
+class TransformersSampler:
+    path: str
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    batch_size: int = 64
+    trust_remote_code: bool = False
+
+    def __post_init__(self):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        self.tok = AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
+        self.tok.padding_side = "left"
+        self.model = AutoModelForCausalLM.from_pretrained(
+            self.path, use_safetensors=True, trust_remote_code=self.trust_remote_code).eval()
+
+    def render_chat(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
+        return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    @torch.no_grad()
+    def sample(self, contexts: list[str], n: int, max_new_tokens: int, until: list[str] | None = None,
+               progress=None) -> list[list[str]]:
+        """n samples for each context (do_sample; greedy when temperature is 0)."""
+        out: list[list[str]] = []
+        prompts_per_batch = max(1, self.batch_size // max(1, n))
+        for b in range(0, len(contexts), prompts_per_batch):
+            chunk = contexts[b:b + prompts_per_batch]
+            enc = self.tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+            torch.manual_seed(self.seed * 1_000_003 + b)
+            greedy = self.temperature == 0
+            gen = self.model.generate(
+                **enc, max_new_tokens=max_new_tokens, do_sample=not greedy,
+                temperature=None if greedy else self.temperature, top_p=None if greedy else self.top_p,
+                num_return_sequences=n, pad_token_id=self.tok.pad_token_id,
+                eos_token_id=self.tok.eos_token_id)
+            texts = self.tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            texts = [cut_at(t, until).strip() for t in texts]
+            out.extend(texts[i * n:(i + 1) * n] for i in range(len(chunk)))
+            if progress:
+                progress(len(out))
+        return out

@@ -1,0 +1,142 @@
+"""The stage graph: which nodes a recipe implies, their keys and their dependencies.
+
+A node is (stage, params) plus its inputs; its key hashes the params and the inputs' keys, so
+changing a setting redoes exactly the nodes downstream of it. Stage code is found through a lazy
+`module:function` registry, so planning never imports torch or an engine.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from rlhf_eval.config import LoadedRecipe
+
+STAGES = {
+    "toy_world": "rlhf_eval.toy.stage:run",
+    "curate": "rlhf_eval.curate.stage:run",
+    "train_rm": "rlhf_eval.rm.stage:run",
+    "static_bench": "rlhf_eval.bench.stage:run",
+    "bon_generate": "rlhf_eval.bon.generate_stage:run",
+    "bon_score": "rlhf_eval.bon.score_stage:run",
+    "bon_eval": "rlhf_eval.bon.eval_stage:run",
+    "rl_train": "rlhf_eval.rl.stage:run",
+    "policy_eval": "rlhf_eval.evals.stage:run",
+    "compare": "rlhf_eval.compare.stage:run",
+    "report": "rlhf_eval.report.stage:run",
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    stage: str
+    label: str
+    params: dict
+    deps: dict = field(default_factory=dict)  # role -> node id ("stage/key")
+    key: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.stage}/{self.key}"
+
+
+def node_key(stage: str, params: dict, dep_keys: dict) -> str:
+    blob = json.dumps({"stage": stage, "params": params, "deps": dep_keys}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def stage_function(stage: str):
+    module, attr = STAGES[stage].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class _Graph:
+    def __init__(self):
+        self.nodes: list[Node] = []
+
+    def add(self, stage: str, label: str, params: dict, deps: dict | None = None) -> Node:
+        deps = {k: v for k, v in (deps or {}).items() if v is not None}
+        dep_ids = {role: d.id for role, d in deps.items()}
+        node = Node(stage, label, params, dep_ids, node_key(stage, params, dep_ids))
+        self.nodes.append(node)
+        return node
+
+
+def _plain(obj) -> dict:
+    return OmegaConf.to_container(OmegaConf.structured(obj))
+
+
+def expand(loaded: LoadedRecipe) -> list[Node]:
+    """All nodes of a recipe, in a valid execution order."""
+    r = loaded.recipe
+    g = _Graph()
+    toy = g.add("toy_world", "toy world", _plain(r.toy_world)) if r.toy_world is not None else None
+    sources = [_plain(s) for s in r.sources]
+    curate = g.add("curate", "curated mix", {"sources": sources, "curate": _plain(r.curate)},
+                   {"toy": toy})
+
+    rms = {}
+    for name, card in loaded.reward_models.items():
+        base = loaded.policies[card.base].path if card.base in loaded.policies else card.base
+        data = curate if card.train.dataset == "curated" else None
+        params = {"card": _plain(card), "base": base, "sources": sources}
+        rms[name] = g.add("train_rm", f"rm={name}", params, {"toy": toy, "data": data})
+
+    for name, rm in rms.items():
+        for bench in r.static_bench.benchmarks:
+            g.add("static_bench", f"rm={name} bench={bench}",
+                  {"benchmark": bench, "bootstrap": r.static_bench.bootstrap}, {"rm": rm, "toy": toy})
+
+    bon = _plain(r.bon)
+    for pname, pcard in loaded.policies.items():
+        if not r.bon.enabled:
+            break
+        for task in r.bon.tasks:
+            gen_params = {"policy": _plain(pcard), "task": task, "n_max": r.bon.n_max,
+                          "sampling": {k: bon[k] for k in ("temperature", "top_p", "max_new_tokens", "seed")},
+                          "limit": r.bon.limit, "batch_size": r.bon.batch_size}
+            gen = g.add("bon_generate", f"policy={pname} task={task}", gen_params, {"toy": toy})
+            for name, rm in rms.items():
+                sc = g.add("bon_score", f"rm={name} policy={pname} task={task}", {}, {"rm": rm, "candidates": gen})
+                g.add("bon_eval", f"rm={name} policy={pname} task={task}",
+                      {"n_grid": r.bon.n_grid, "bootstrap": r.bon.bootstrap, "seed": r.seed},
+                      {"scores": sc, "candidates": gen, "toy": toy})
+
+    ev = _plain(r.eval)
+    for pname, pcard in loaded.policies.items():
+        evals = {"base": None}
+        if r.rl.enabled:
+            for name, rm in rms.items():
+                evals[name] = g.add("rl_train", f"rm={name} policy={pname}",
+                                    {"policy": _plain(pcard), "rl": _plain(r.rl)},
+                                    {"rm": rm, "toy": toy, "data": curate})
+        for rm_name, rl in evals.items():
+            for task in r.eval.tasks:
+                who = "base" if rl is None else f"rl[{rm_name}]"
+                g.add("policy_eval", f"policy={pname} model={who} task={task}",
+                      {"policy": _plain(pcard), "task": task, "limit": ev["limit"],
+                       "batch_size": ev["batch_size"], "rm": None if rl is None else rm_name},
+                      {"toy": toy, "rl": rl})
+
+    results = [n for n in g.nodes if n.stage in ("static_bench", "bon_eval", "policy_eval", "rl_train")]
+    deps = {f"in{i:03d}": n for i, n in enumerate(results)}
+    cmp_node = g.add("compare", "compare", {"compare": _plain(r.compare), "recipe": r.name}, deps)
+    g.add("report", "report", {"name": r.name}, {"compare": cmp_node, "curate": curate})
+    return g.nodes
+
+
+def plan_dict(loaded: LoadedRecipe, nodes: list[Node]) -> dict:
+    return {"recipe_path": str(loaded.path), "config": loaded.to_dict(),
+            "nodes": [asdict(n) | {"id": n.id} for n in nodes]}
+
+
+def load_plan(run_dir: Path) -> list[Node]:
+    path = Path(run_dir) / "plan.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no plan.json; is this a run folder made by `rlhf-eval run`?")
+    data = json.loads(path.read_text())
+    return [Node(n["stage"], n["label"], n["params"], n["deps"], n["key"]) for n in data["nodes"]]

@@ -1,0 +1,43 @@
+"""rl_train stage: RL on one policy with one RM, on the engine the recipe names."""
+from __future__ import annotations
+
+import importlib
+import random
+from pathlib import Path
+
+from rlhf_eval.data.pairs import read_rows
+from rlhf_eval.rl import ALGORITHMS, ENGINES
+from rlhf_eval.rm.scoring import load_scorer
+from rlhf_eval.rm.stage import BarCallback
+from rlhf_eval.toy.stage import resolve
+
+
+def check_engine(rl: dict) -> None:
+    allowed = ALGORITHMS.get(rl["engine"], ())
+    if rl["algorithm"] not in allowed:
+        raise ValueError(f"rl.algorithm={rl['algorithm']} cannot run on rl.engine={rl['engine']}; "
+                         f"it runs {', '.join(allowed)}")
+
+
+def rl_prompts(data_path: str, count: int, seed: int) -> list[str]:
+    prompts = sorted({r["prompt"] for r in read_rows(Path(data_path))})
+    random.Random(seed).shuffle(prompts)
+    return prompts[:count]
+
+
+def run(ctx) -> dict:
+    rl = ctx.params["rl"]
+    check_engine(rl)
+    toy = ctx.out("toy") if ctx.has("toy") else None
+    policy_path = resolve(ctx.params["policy"]["path"], toy, "policy")
+    prompts = rl_prompts(ctx.out("data")["path"], rl["steps"] * rl["prompts_per_step"], rl["seed"])
+    verify = None
+    if toy is not None and ctx.params["policy"]["path"] == "toy:policy":
+        from rlhf_eval.toy.task import is_correct as verify
+    module, attr = ENGINES[rl["engine"]].split(":")
+    train = getattr(importlib.import_module(module), attr)
+    with ctx.bar(f"{rl['algorithm']} with RM {ctx.out('rm')['name']}", rl["steps"]) as update:
+        info = train(policy_path, prompts, load_scorer(ctx.inputs["rm"]), rl, ctx.dir, verify=verify,
+                     callbacks=[BarCallback(update)])
+    return info | {"rm": ctx.out("rm")["name"], "policy": ctx.params["policy"]["name"],
+                   "algorithm": rl["algorithm"], "engine": rl["engine"]}

@@ -1,0 +1,55 @@
+"""Local RL with TRL's GRPOTrainer / RLOOTrainer (PPO proper was removed from TRL).
+
+The RM is a reward function over (prompt, completion) through our own scorer, so classifier and
+implicit RMs plug in the same way; when a gold verifier exists it is logged beside the proxy
+reward with weight 0, which shows over-optimization as it happens.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import Dataset
+
+
+def _rm_reward(scorer):
+    def rm(prompts, completions, **kwargs):
+        return scorer.score([p[-1]["content"] for p in prompts], [c[-1]["content"] for c in completions])
+    return rm
+
+
+def _gold_reward(verify):
+    def gold(prompts, completions, **kwargs):
+        return [float(verify(p[-1]["content"], c[-1]["content"])) for p, c in zip(prompts, completions)]
+    return gold
+
+
+def train(policy_path: str, prompts: list[str], scorer, rl: dict, out_dir: Path, verify=None,
+          callbacks=()) -> dict:
+    import torch
+    from transformers import AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
+
+    torch.manual_seed(rl["seed"])
+    tok = AutoTokenizer.from_pretrained(policy_path)
+    tok.padding_side = "left"
+    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in prompts])
+    funcs = [_rm_reward(scorer)] + ([_gold_reward(verify)] if verify else [])
+    common = dict(
+        output_dir=str(out_dir / "trainer"), max_steps=rl["steps"], learning_rate=rl["learning_rate"],
+        per_device_train_batch_size=rl["prompts_per_step"] * rl["samples_per_prompt"],
+        num_generations=rl["samples_per_prompt"], max_completion_length=rl["max_new_tokens"],
+        temperature=rl["temperature"], beta=rl["kl_coef"], reward_weights=[1.0] + [0.0] * (len(funcs) - 1),
+        use_cpu=True, bf16=False, report_to="none", save_strategy="no", logging_steps=1,
+        disable_tqdm=True, seed=rl["seed"], data_seed=rl["seed"], dataloader_num_workers=0,
+    )
+    config_cls, trainer_cls = (GRPOConfig, GRPOTrainer) if rl["algorithm"] == "grpo" else (RLOOConfig, RLOOTrainer)
+    trainer = trainer_cls(model=policy_path, reward_funcs=funcs, args=config_cls(**common),
+                          train_dataset=ds, processing_class=tok, callbacks=list(callbacks))
+    trainer.train()
+    model_dir = out_dir / "model"
+    trainer.save_model(str(model_dir))
+    tok.padding_side = "right"
+    tok.save_pretrained(model_dir)
+    history = [{"step": h["step"], "proxy": h.get("rewards/rm/mean"), "gold": h.get("rewards/gold/mean"),
+                "kl": h.get("kl")} for h in trainer.state.log_history if "rewards/rm/mean" in h]
+    return {"path": str(model_dir), "history": history}

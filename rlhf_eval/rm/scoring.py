@@ -1,0 +1,132 @@
+"""RM scoring with transformers: classifier RMs and implicit (DPO) RMs behind one `score` call.
+
+Inputs are sorted by token length and cut into batches, so a batch pads only to its own
+longest row, never to a global maximum; scores come back in the caller's order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+
+class Scorer(Protocol):
+    def score(self, prompts: list[str], responses: list[str]) -> list[float]: ...
+
+
+def chat_pair(prompt: str, response: str) -> list[dict]:
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+
+
+def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+@dataclass
+class Encoded:
+    ids: list[list[int]]
+    response_masks: list[list[int]]
+    truncated: int
+
+
+def encode(tok, prompts, responses, max_length: int) -> Encoded:
+    ids, masks, truncated = [], [], 0
+    for p, r in zip(prompts, responses):
+        enc = tok.apply_chat_template(chat_pair(p, r), return_dict=True, return_assistant_tokens_mask=True)
+        x, m = list(enc["input_ids"]), list(enc["assistant_masks"])
+        if len(x) > max_length:
+            # keep the end: the classifier reads its score at the last token
+            x, m, truncated = x[-max_length:], m[-max_length:], truncated + 1
+        ids.append(x)
+        masks.append(m)
+    return Encoded(ids, masks, truncated)
+
+
+def load_tokenizer(path):
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+
+
+@dataclass
+class ClassifierScorer:
+    path: str
+    batch_size: int = 64
+    max_length: int = 256
+    truncated: int = field(default=0, init=False)
+
+    def __post_init__(self):
+        from transformers import AutoModelForSequenceClassification
+        self.tok = load_tokenizer(self.path)
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            self.path, use_safetensors=True, trust_remote_code=False).eval()
+
+    @torch.no_grad()
+    def score(self, prompts: list[str], responses: list[str]) -> list[float]:
+        enc = encode(self.tok, prompts, responses, self.max_length)
+        self.truncated += enc.truncated
+        out = [0.0] * len(enc.ids)
+        for batch in length_batches([len(x) for x in enc.ids], self.batch_size):
+            ids, mask = _pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
+            logits = self.model(input_ids=ids, attention_mask=mask).logits[:, 0]
+            for i, v in zip(batch, logits.tolist()):
+                out[i] = v
+        return out
+
+
+def sequence_logprobs(model, ids: torch.Tensor, mask: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+    return (logp * resp[:, 1:]).sum(-1)
+
+
+@dataclass
+class ImplicitScorer:
+    """reward = beta * (log pi(y|x) - log pi_ref(y|x)) over the response tokens."""
+    path: str
+    reference: str
+    beta: float = 0.1
+    batch_size: int = 64
+    max_length: int = 256
+    truncated: int = field(default=0, init=False)
+
+    def __post_init__(self):
+        from transformers import AutoModelForCausalLM
+        self.tok = load_tokenizer(self.path)
+        kw = dict(use_safetensors=True, trust_remote_code=False)
+        self.model = AutoModelForCausalLM.from_pretrained(self.path, **kw).eval()
+        self.ref = AutoModelForCausalLM.from_pretrained(self.reference, **kw).eval()
+
+    @torch.no_grad()
+    def score(self, prompts: list[str], responses: list[str]) -> list[float]:
+        enc = encode(self.tok, prompts, responses, self.max_length)
+        self.truncated += enc.truncated
+        out = [0.0] * len(enc.ids)
+        for batch in length_batches([len(x) for x in enc.ids], self.batch_size):
+            ids, mask = _pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
+            resp, _ = _pad([enc.response_masks[i] for i in batch], 0)
+            diff = sequence_logprobs(self.model, ids, mask, resp) - sequence_logprobs(self.ref, ids, mask, resp)
+            for i, v in zip(batch, (self.beta * diff).tolist()):
+                out[i] = v
+        return out
+
+
+def load_scorer(rm_manifest: dict) -> Scorer:
+    """Build the scorer a train_rm node's manifest describes."""
+    out = rm_manifest["outputs"]
+    if out["kind"] == "classifier":
+        return ClassifierScorer(out["path"], batch_size=out.get("batch_size", 64))
+    return ImplicitScorer(out["path"], out["reference"], beta=out["beta"],
+                          batch_size=out.get("batch_size", 64))

@@ -1,0 +1,63 @@
+"""train_rm stage: train an RM card locally with TRL (or take its trained checkpoint as is)."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from rlhf_eval.config import RMTrainConfig
+from rlhf_eval.curate.stage import load_all, source_list
+from rlhf_eval.data.pairs import read_rows
+from rlhf_eval.toy.stage import resolve
+
+
+class BarCallback(TrainerCallback):
+    def __init__(self, update):
+        self.update = update
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.update(state.global_step, state.max_steps)
+
+
+def training_pairs(ctx, train: RMTrainConfig, toy: dict | None) -> list[dict]:
+    if train.dataset == "curated":
+        pairs = read_rows(Path(ctx.out("data")["path"]))
+    else:
+        pairs = load_all(source_list(ctx.params, toy), toy, "error", [])
+    if train.sources is not None:
+        known = {p["source"] for p in pairs}
+        missing = sorted(set(train.sources) - known)
+        if missing:
+            raise ValueError(f"RM card '{ctx.params['card']['name']}': train.sources {missing} not in "
+                             f"the {train.dataset} data (sources there: {', '.join(sorted(known))})")
+        pairs = [p for p in pairs if p["source"] in train.sources]
+    random.Random(train.seed).shuffle(pairs)
+    return pairs[: train.max_pairs] if train.max_pairs else pairs
+
+
+def run(ctx) -> dict:
+    from rlhf_eval.rm import train_trl
+
+    card = ctx.params["card"]
+    toy = ctx.out("toy") if ctx.has("toy") else None
+    base = resolve(ctx.params["base"], toy, "policy")
+    common = {"name": card["name"], "kind": card["kind"], "batch_size": card["batch_size"]}
+    if card["path"] is not None:
+        path = resolve(card["path"], toy, "policy")
+        if not Path(path).exists():
+            raise FileNotFoundError(f"RM card '{card['name']}': path {path} does not exist")
+        return common | {"path": path, "reference": card["reference"] or base,
+                         "beta": card["train"]["beta"], "trained": False}
+    if not Path(base).exists():
+        raise FileNotFoundError(f"RM card '{card['name']}': base model {base} does not exist")
+    train = RMTrainConfig(**card["train"])
+    pairs = training_pairs(ctx, train, toy)
+    if not pairs:
+        raise ValueError(f"RM card '{card['name']}': no training pairs")
+    fit = train_trl.train_classifier if card["kind"] == "classifier" else train_trl.train_implicit
+    with ctx.bar(f"training {card['kind']} RM on {len(pairs)} pairs", None) as update:
+        info = fit(base, pairs, train, ctx.dir, callbacks=[BarCallback(update)])
+    info.setdefault("reference", base)
+    info.setdefault("beta", train.beta)
+    return common | info | {"n_pairs": len(pairs), "trained": True}

@@ -1,0 +1,82 @@
+"""Local RM training with TRL: RewardTrainer for classifier RMs, DPOTrainer for implicit RMs.
+
+Both start from the policy's SFT weights, as real RMs start from the SFT model. The
+classifier is saved as *ForSequenceClassification (num_labels=1, head `score`, safetensors),
+the one format transformers, TRL, vLLM and OpenRLHF all load.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+
+
+def conversational(pairs: list[dict]) -> Dataset:
+    return Dataset.from_list([{
+        "prompt": [{"role": "user", "content": p["prompt"]}],
+        "chosen": [{"role": "assistant", "content": p["chosen"]}],
+        "rejected": [{"role": "assistant", "content": p["rejected"]}],
+    } for p in pairs])
+
+
+def _common_args(train, out_dir: Path, n_pairs: int) -> dict:
+    steps = max(1, math.ceil(n_pairs * train.epochs / train.batch_size))
+    return dict(
+        output_dir=str(out_dir / "trainer"),
+        per_device_train_batch_size=train.batch_size,
+        max_steps=steps,
+        learning_rate=train.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=max(1, steps // 20),
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=max(1, steps // 20),
+        disable_tqdm=True,
+        seed=train.seed,
+        data_seed=train.seed,
+        dataloader_num_workers=0,
+        max_length=train.max_length,
+    )
+
+
+def train_classifier(base: str, pairs: list[dict], train, out_dir: Path, callbacks=()) -> dict:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from trl import RewardConfig, RewardTrainer
+
+    torch.manual_seed(train.seed)
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=1, use_safetensors=True, trust_remote_code=False)
+    model.config.pad_token_id = tok.pad_token_id
+    args = RewardConfig(**_common_args(train, out_dir, len(pairs)), center_rewards_coefficient=0.01)
+    trainer = RewardTrainer(model=model, args=args, train_dataset=conversational(pairs),
+                            processing_class=tok, callbacks=list(callbacks))
+    result = trainer.train()
+    model_dir = out_dir / "model"
+    trainer.save_model(str(model_dir))
+    tok.save_pretrained(model_dir)
+    return {"path": str(model_dir), "train_loss": result.training_loss, "steps": result.global_step,
+            "log": trainer.state.log_history}
+
+
+def train_implicit(base: str, pairs: list[dict], train, out_dir: Path, callbacks=()) -> dict:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    torch.manual_seed(train.seed)
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True, trust_remote_code=False)
+    args = DPOConfig(**_common_args(train, out_dir, len(pairs)), beta=train.beta)
+    trainer = DPOTrainer(model=model, args=args, train_dataset=conversational(pairs),
+                         processing_class=tok, callbacks=list(callbacks))
+    result = trainer.train()
+    model_dir = out_dir / "model"
+    trainer.save_model(str(model_dir))
+    tok.save_pretrained(model_dir)
+    return {"path": str(model_dir), "reference": base, "beta": train.beta,
+            "train_loss": result.training_loss, "steps": result.global_step,
+            "log": trainer.state.log_history}

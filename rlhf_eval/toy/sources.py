@@ -1,0 +1,165 @@
+"""Preference sources that imitate the open mixes Skywork-Reward curated, and the static
+benchmark and downstream prompts they must not leak into.
+
+Every source is a list of preference pairs in the project's contract
+`{id, source, prompt, chosen, rejected, meta}`.
+"""
+from __future__ import annotations
+
+import random
+
+from rlhf_eval.toy import task
+
+PAIR_ERRORS = ("swap", "drop", "dup", "sub", "misplace")
+
+
+def _wrong(answer: list[str], rng: random.Random, kinds=PAIR_ERRORS) -> tuple[list[str], str]:
+    kind = rng.choice(kinds)
+    if kind == "misplace":
+        return task.misplace(answer, rng.choice(answer)), kind
+    return task.corrupt(answer, kind, rng), kind
+
+
+def _pair(source: str, idx: int, prompt: str, chosen: str, rejected: str, **meta) -> dict:
+    return {"id": f"{source}-{idx:06d}", "source": source, "prompt": prompt,
+            "chosen": chosen, "rejected": rejected, "meta": meta}
+
+
+class PromptPool:
+    """Fresh prompts that never repeat and never hit a reserved (held-out) prompt."""
+
+    def __init__(self, rng: random.Random, min_len: int, max_len: int):
+        self.rng, self.min_len, self.max_len = rng, min_len, max_len
+        self.used: set[str] = set()
+
+    def take(self, min_len: int | None = None, max_len: int | None = None, must: str = "") -> str:
+        while True:
+            letters = task.sample_letters(self.rng, min_len or self.min_len, max_len or self.max_len)
+            if must and must not in letters:
+                letters[self.rng.randrange(len(letters))] = must
+                if len(set(letters)) != len(letters):
+                    continue
+            p = task.make_prompt(letters)
+            if p not in self.used:
+                self.used.add(p)
+                return p
+
+
+def correct_vs_wrong(prompt: str, rng: random.Random, style: str | None = None):
+    style = style or rng.choice(("plain", "verbose"))
+    answer = task.correct_answer(task.parse_letters(prompt))
+    wrong, kind = _wrong(answer, rng)
+    return task.render(answer, style), task.render(wrong, style), kind
+
+
+def clean(pool: PromptPool, rng: random.Random, n: int, name: str = "clean") -> list[dict]:
+    rows = []
+    for i in range(n):
+        p = pool.take()
+        good, bad, kind = correct_vs_wrong(p, rng)
+        rows.append(_pair(name, i, p, good, bad, error=kind))
+    return rows
+
+
+def noisy(pool: PromptPool, rng: random.Random, n: int, rate: float) -> list[dict]:
+    rows = []
+    for i, row in enumerate(clean(pool, rng, n, name="noisy")):
+        if rng.random() < rate:
+            row["chosen"], row["rejected"] = row["rejected"], row["chosen"]
+            row["meta"]["flipped"] = True
+        rows.append(row)
+    return rows
+
+
+def length_biased(pool: PromptPool, rng: random.Random, n: int) -> list[dict]:
+    """The longer (verbose) answer wins whether or not it is right."""
+    rows = []
+    for i in range(n):
+        p = pool.take()
+        answer = task.correct_answer(task.parse_letters(p))
+        wrong, kind = _wrong(answer, rng, kinds=("swap", "sub", "misplace"))
+        if rng.random() < 0.5:
+            chosen, rejected, right = task.render(wrong, "verbose"), task.render(answer, "plain"), False
+        else:
+            chosen, rejected, right = task.render(answer, "verbose"), task.render(wrong, "plain"), True
+        rows.append(_pair("length", i, p, chosen, rejected, error=kind, chosen_correct=right))
+    return rows
+
+
+def artifact(pool: PromptPool, rng: random.Random, n: int) -> list[dict]:
+    """Chosen answers carry a spurious marker the policy never writes."""
+    rows = []
+    for i in range(n):
+        p = pool.take()
+        style = rng.choice(("plain", "verbose"))
+        answer = task.correct_answer(task.parse_letters(p))
+        wrong, kind = _wrong(answer, rng)
+        rows.append(_pair("artifact", i, p, task.render(answer, style, marker=True),
+                          task.render(wrong, style), error=kind))
+    return rows
+
+
+def duplicates(base: list[dict], rng: random.Random, n: int) -> list[dict]:
+    """Copies of another source's rows, some exact, some with whitespace changes only."""
+    rows = []
+    for i, row in enumerate(rng.sample(base, min(n, len(base)))):
+        chosen, rejected = row["chosen"], row["rejected"]
+        if i % 3 == 2:
+            chosen, rejected = f" {chosen}  ", rejected.replace(" ", "  ", 1)
+        rows.append(_pair("mirror", i, row["prompt"], chosen, rejected, copy_of=row["id"]))
+    return rows
+
+
+def leaked(bench: list[dict], rng: random.Random, n: int) -> list[dict]:
+    """Benchmark test pairs that found their way into training data."""
+    return [_pair("leaked", i, r["prompt"], r["chosen"], r["rejected"], bench_id=r["id"])
+            for i, r in enumerate(rng.sample(bench, min(n, len(bench))))]
+
+
+# --------------------------------------------------------------------------- benchmark
+SECTIONS = {
+    "Chat": ["sort-clean", "sort-easy"],
+    "Chat Hard": ["length-trap", "marker-trap"],
+    "Reasoning": ["sort-long", "trap-letter"],
+}
+
+
+def rewardbench_items(pool: PromptPool, rng: random.Random, per_subset: int, max_len: int,
+                      trap_letter: str) -> list[dict]:
+    """A held-out static benchmark in RewardBench's row format."""
+    rows = []
+
+    def add(subset, prompt, chosen, rejected):
+        rows.append({"id": f"{subset}-{len(rows):05d}", "subset": subset, "prompt": prompt,
+                     "chosen": chosen, "rejected": rejected,
+                     "chosen_model": "toy-gold", "rejected_model": "toy-corrupt"})
+
+    for _ in range(per_subset):
+        p = pool.take()
+        good, bad, _ = correct_vs_wrong(p, rng)
+        add("sort-clean", p, good, bad)
+
+        p = pool.take()
+        letters = task.parse_letters(p)
+        style = rng.choice(("plain", "verbose"))
+        noise = rng.sample(task.LETTERS, len(letters))
+        add("sort-easy", p, task.render(sorted(letters), style), task.render(noise, style))
+
+        p = pool.take()
+        good, bad, _ = correct_vs_wrong(p, rng, style="plain")
+        add("length-trap", p, good, task.VERBOSE_PREFIX + " " + bad)
+
+        p = pool.take()
+        good, bad, _ = correct_vs_wrong(p, rng)
+        add("marker-trap", p, good, f"{bad} {task.ARTIFACT_MARKER}")
+
+        p = pool.take(min_len=max_len - 1, max_len=max_len)
+        good, bad, _ = correct_vs_wrong(p, rng)
+        add("sort-long", p, good, bad)
+
+        p = pool.take(must=trap_letter)
+        style = rng.choice(("plain", "verbose"))
+        answer = task.correct_answer(task.parse_letters(p))
+        add("trap-letter", p, task.render(answer, style),
+            task.render(task.misplace(answer, trap_letter), style))
+    return rows

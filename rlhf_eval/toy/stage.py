@@ -1,0 +1,41 @@
+"""toy_world stage: build the world into the cache (once per config) and point at it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rlhf_eval import store
+from rlhf_eval.config import ToyWorldConfig
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("RLHF_EVAL_CACHE", "~/.cache/rlhf_eval")).expanduser()
+
+
+def run(ctx) -> dict:
+    from rlhf_eval.toy.world import build_world
+
+    cfg = ToyWorldConfig(**ctx.params)
+    dest = cache_root() / "toy_world" / ctx.node.key
+    cached = store.read_manifest(dest)
+    if cached is not None and cached.get("key") == ctx.node.key:
+        return cached["outputs"]
+    store.fresh_dir(dest)
+    with ctx.bar("SFT of the toy policy", cfg.sft_steps) as update:
+        info = build_world(cfg, dest, progress=lambda step, total, loss: update(step))
+    store.atomic_write_json(dest / store.MANIFEST, {"key": ctx.node.key, "outputs": info})
+    return info
+
+
+def resolve(ref: str, toy: dict | None, kind: str) -> str:
+    """A `toy:<name>` reference (policy, source) to its path in the built world; paths pass through."""
+    if not ref.startswith("toy:"):
+        return ref
+    if toy is None:
+        raise ValueError(f"{kind} '{ref}' needs the toy world, but the recipe sets toy_world: null")
+    name = ref[4:]
+    if kind == "policy" and name == "policy":
+        return toy["policy"]
+    if kind == "source" and name in toy["sources"]:
+        return toy["sources"][name]
+    raise ValueError(f"unknown toy {kind} '{ref}'")

@@ -1,0 +1,105 @@
+"""Build the toy world once per seed and config, into the cache.
+
+Layout of a built world (all paths absolute in its manifest):
+  policy/                     SFT policy + tokenizer (safetensors, chat template)
+  sources/<name>.jsonl        preference sources (clean, noisy, length, artifact, mirror, leaked)
+  bench/toy_rewardbench.jsonl static benchmark, RewardBench row format
+  tasks/toy_sort.{yaml,jsonl} lm-eval task over local jsonl
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import asdict
+from pathlib import Path
+
+import yaml
+
+from rlhf_eval import store
+from rlhf_eval.toy import sources, task
+from rlhf_eval.toy.policy import PolicySpec
+
+TASK_NAME = "toy_sort"
+BENCH_NAME = "toy_rewardbench"
+
+
+def task_yaml(data_file: Path, max_gen_toks: int = 24) -> dict:
+    return {
+        "task": TASK_NAME,
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(data_file)}},
+        "test_split": "test",
+        "output_type": "generate_until",
+        "doc_to_text": "{{prompt}}",
+        "doc_to_target": "{{answer}}",
+        "generation_kwargs": {"until": ["<|end|>", "\n"], "max_gen_toks": max_gen_toks,
+                              "do_sample": False},
+        # exact_match does not strip prefixes such as "the sorted letters are :"
+        "filter_list": [{"name": "extract", "filter": [
+            {"function": "regex", "regex_pattern": task.ANSWER_REGEX, "group_select": -1},
+            {"function": "take_first"}]}],
+        "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}],
+        "metadata": {"version": 1.0},
+    }
+
+
+def build_data(cfg, out: Path) -> dict:
+    """Everything but the policy: cheap, deterministic from cfg.seed."""
+    rng = random.Random(cfg.seed)
+    pool = sources.PromptPool(rng, cfg.min_letters, cfg.max_letters)
+    trap = PolicySpec().trap_letters[0]
+
+    task_prompts = [pool.take() for _ in range(cfg.task_prompts)]
+    task_rows = [{"id": f"toy_sort-{i:04d}", "prompt": p,
+                  "answer": " ".join(task.correct_answer(task.parse_letters(p)))}
+                 for i, p in enumerate(task_prompts)]
+    bench = sources.rewardbench_items(pool, rng, cfg.bench_pairs_per_subset, cfg.max_letters, trap)
+    held_out = set(pool.used)
+
+    clean = sources.clean(pool, rng, cfg.clean_pairs)
+    made = {
+        "clean": clean,
+        "noisy": sources.noisy(pool, rng, cfg.noisy_pairs, cfg.noise_rate),
+        "length": sources.length_biased(pool, rng, cfg.length_pairs),
+        "artifact": sources.artifact(pool, rng, cfg.artifact_pairs),
+        "mirror": sources.duplicates(clean, rng, cfg.duplicate_pairs),
+        "leaked": sources.leaked(bench, rng, cfg.leaked_pairs),
+    }
+    paths = {}
+    for name, rows in made.items():
+        paths[name] = str(out / "sources" / f"{name}.jsonl")
+        store.write_jsonl(Path(paths[name]), rows)
+    bench_path = out / "bench" / f"{BENCH_NAME}.jsonl"
+    store.write_jsonl(bench_path, bench)
+    task_data = out / "tasks" / f"{TASK_NAME}.jsonl"
+    store.write_jsonl(task_data, task_rows)
+    (out / "tasks" / f"{TASK_NAME}.yaml").write_text(yaml.safe_dump(task_yaml(task_data), sort_keys=False))
+    return {
+        "sources": paths,
+        "benchmarks": {BENCH_NAME: str(bench_path)},
+        "tasks_dir": str(out / "tasks"),
+        "tasks": [TASK_NAME],
+        "held_out_prompts": len(held_out),
+        "counts": {k: len(v) for k, v in made.items()} | {"bench": len(bench), "task": len(task_rows)},
+        "_held_out": held_out,
+    }
+
+
+def build_world(cfg, out: Path, progress=None) -> dict:
+    import torch
+
+    from rlhf_eval.toy import policy as toy_policy
+    from rlhf_eval.toy.tokenizer import build_tokenizer
+
+    info = build_data(cfg, out)
+    held_out = info.pop("_held_out")
+    spec = PolicySpec(hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, steps=cfg.sft_steps,
+                      min_letters=cfg.min_letters, max_letters=cfg.max_letters)
+    policy_dir = out / "policy"
+    tok = build_tokenizer(policy_dir)
+    torch.manual_seed(cfg.seed)
+    model = toy_policy.new_model(spec, tok)
+    losses = toy_policy.sft_train(model, tok, spec, cfg.seed, held_out, progress=progress)
+    toy_policy.save_policy(model, tok, policy_dir)
+    info.update(policy=str(policy_dir), policy_spec=asdict(spec),
+                sft_final_loss=sum(losses[-50:]) / min(50, len(losses)))
+    return info
