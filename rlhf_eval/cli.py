@@ -53,8 +53,8 @@ def _node_table(run_dir: Path, nodes, title: str) -> Table:
 
 
 def summary_table(results: dict) -> Table:
-    table = Table(title=f"reward models ({results['name']})")
-    keys = list(dict.fromkeys(k for row in results["rm_table"] for k in row))
+    table = Table(title=f"reward models ({results['name']})", expand=True)
+    keys = ["rm"] + sorted({k for row in results["rm_table"] for k in row} - {"rm"})
     for k in keys:
         table.add_column(k, justify="left" if k == "rm" else "right")
     for row in results["rm_table"]:
@@ -126,7 +126,19 @@ def node(run_dir: Path, node_id: str):
     console.print(f"{matches[0].id} done in {manifest['duration_s']} s")
 
 
+def quiet_libraries() -> None:
+    """Our rich bars replace the libraries' own tqdm bars and per-step log prints."""
+    import os
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    import warnings
+    warnings.filterwarnings("ignore")
+
+
 def main() -> None:
+    quiet_libraries()
     app()
 
 

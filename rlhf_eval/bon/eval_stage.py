@@ -48,7 +48,8 @@ def run(ctx) -> dict:
     scores = {(s["prompt_id"], s["sample_idx"]): s["score"] for s in store.read_jsonl(sc["scores"])}
     cands = store.read_jsonl(cand["candidates"])
     toy = ctx.out("toy") if ctx.has("toy") else None
-    metrics, _ = evaluate(BestOfN(tok, cands, scores, n=cand["n_max"], pick="rm"), cand["task"], toy, None)
+    metrics, _ = evaluate(BestOfN(tok, cands, scores, n=cand["n_max"], pick="rm"), cand["task"], toy, None,
+                          log=ctx.dir / "lm_eval.log")
     store.atomic_write_json(ctx.dir / "per_prompt.json", {"prompt_ids": pids, "values": per_prompt})
     base = curve[0]["value"] if curve[0]["n"] == 1 else float(G.mean())
     return {"rm": sc["rm"], "policy": cand["policy"], "task": cand["task"], "metric": cand["metric"],

@@ -15,11 +15,11 @@ def sample_context(sample: dict) -> str:
     return first[0] if isinstance(first, (list, tuple)) else first
 
 
-def gold_values(tok, candidates: list[dict], n_max: int, task: str, toy, limit, update) -> list[dict]:
+def gold_values(tok, candidates: list[dict], n_max: int, task: str, toy, limit, update, log) -> list[dict]:
     """Answer the task with candidate k for k < n_max; the task's metric per (prompt, k)."""
     rows = []
     for k in range(n_max):
-        _, samples = evaluate(BestOfN(tok, candidates, pick=k), task, toy, limit)
+        _, samples = evaluate(BestOfN(tok, candidates, pick=k), task, toy, limit, log=log)
         metric = primary_metric(samples)
         for s in samples:
             rows.append({"prompt_id": prompt_id(sample_context(s)), "sample_idx": k,
@@ -38,11 +38,12 @@ def run(ctx) -> dict:
                                   trust_remote_code=p["policy"]["trust_remote_code"])
     with ctx.bar(f"sampling {p['n_max']} candidates per prompt", None) as update:
         lm = CandidateSampler(sampler, p["n_max"], s["max_new_tokens"], progress=update)
-        evaluate(lm, p["task"], toy, p["limit"])
+        evaluate(lm, p["task"], toy, p["limit"], log=ctx.dir / "lm_eval.log")
     candidates = [c | {"policy": p["policy"]["name"]} for c in lm.candidates]
     store.write_jsonl(ctx.dir / "candidates.jsonl", candidates)
     with ctx.bar("gold value of every candidate (task metric)", p["n_max"]) as update:
-        gold = gold_values(sampler.tok, candidates, p["n_max"], p["task"], toy, p["limit"], update)
+        gold = gold_values(sampler.tok, candidates, p["n_max"], p["task"], toy, p["limit"], update,
+                           ctx.dir / "lm_eval.log")
     store.write_jsonl(ctx.dir / "gold.jsonl", gold)
     n_prompts = len({c["prompt_id"] for c in candidates})
     return {"candidates": str(ctx.dir / "candidates.jsonl"), "gold": str(ctx.dir / "gold.jsonl"),

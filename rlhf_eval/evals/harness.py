@@ -2,6 +2,7 @@
 them on any lm-eval model, keeping per-sample metrics."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -29,16 +30,18 @@ def task_manager(includes: list[str], builtin: bool):
 
 
 def evaluate(lm, task_ref: str, toy: dict | None, limit: int | None = None,
-             apply_chat_template: bool = True) -> tuple[dict, list[dict]]:
-    """Run one task; returns (metrics of the task, per-sample records)."""
+             apply_chat_template: bool = True, log: Path | None = None) -> tuple[dict, list[dict]]:
+    """Run one task; returns (metrics of the task, per-sample records). lm-eval's own progress
+    bars and warnings go to `log` (appended) instead of the terminal, where ours are."""
     import lm_eval
 
     logging.getLogger("lm-eval").setLevel(logging.WARNING)
     name, includes, builtin = resolve_task(task_ref, toy)
-    res = lm_eval.simple_evaluate(
-        model=lm, tasks=[name], task_manager=task_manager(includes, builtin), limit=limit,
-        apply_chat_template=apply_chat_template, log_samples=True, bootstrap_iters=0,
-        verbosity="WARNING")
+    with open(log or "/dev/null", "a") as sink, contextlib.redirect_stderr(sink):
+        res = lm_eval.simple_evaluate(
+            model=lm, tasks=[name], task_manager=task_manager(includes, builtin), limit=limit,
+            apply_chat_template=apply_chat_template, log_samples=True, bootstrap_iters=0,
+            verbosity="WARNING")
     metrics = {k: v for k, v in res["results"][name].items() if isinstance(v, (int, float))}
     return metrics, res["samples"][name]
 

@@ -15,7 +15,7 @@ def run(ctx) -> dict:
     lm = HFLM(pretrained=path, batch_size=p["batch_size"], device="cpu",
               trust_remote_code=p["policy"]["trust_remote_code"])
     with ctx.bar(f"lm-eval {p['task']}", 1) as update:
-        metrics, samples = evaluate(lm, p["task"], toy, p["limit"])
+        metrics, samples = evaluate(lm, p["task"], toy, p["limit"], log=ctx.dir / "lm_eval.log")
         update(1)
     metric = primary_metric(samples)
     per_doc = [{"doc_id": s["doc_id"], metric: float(s[metric])} for s in samples]

@@ -64,6 +64,12 @@ class NodeContext:
             self.progress.remove_task(task)
 
 
+def _quiet_transformers() -> None:
+    from transformers.utils import logging
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+
+
 def read_inputs(run_dir: Path, node: Node, nodes: dict[str, Node]) -> dict:
     inputs = {}
     for role, dep_id in node.deps.items():
@@ -81,6 +87,7 @@ def run_node(run_dir: Path, node: Node, nodes: dict[str, Node], progress=None) -
     if done is not None and done.get("key") == node.key:
         return done
     inputs = read_inputs(run_dir, node, nodes)
+    _quiet_transformers()
     store.fresh_dir(folder)
     started = time.time()
     ctx = NodeContext(Path(run_dir), node, folder, inputs, progress)

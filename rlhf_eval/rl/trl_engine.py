@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from datasets import Dataset
+from transformers.trainer_callback import PrinterCallback
 
 
 def _rm_reward(scorer):
@@ -45,6 +46,7 @@ def train(policy_path: str, prompts: list[str], scorer, rl: dict, out_dir: Path,
     config_cls, trainer_cls = (GRPOConfig, GRPOTrainer) if rl["algorithm"] == "grpo" else (RLOOConfig, RLOOTrainer)
     trainer = trainer_cls(model=policy_path, reward_funcs=funcs, args=config_cls(**common),
                           train_dataset=ds, processing_class=tok, callbacks=list(callbacks))
+    trainer.remove_callback(PrinterCallback)
     trainer.train()
     model_dir = out_dir / "model"
     trainer.save_model(str(model_dir))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
+from transformers.trainer_callback import PrinterCallback
 
 
 def conversational(pairs: list[dict]) -> Dataset:
@@ -55,6 +56,7 @@ def train_classifier(base: str, pairs: list[dict], train, out_dir: Path, callbac
     args = RewardConfig(**_common_args(train, out_dir, len(pairs)), center_rewards_coefficient=0.01)
     trainer = RewardTrainer(model=model, args=args, train_dataset=conversational(pairs),
                             processing_class=tok, callbacks=list(callbacks))
+    trainer.remove_callback(PrinterCallback)
     result = trainer.train()
     model_dir = out_dir / "model"
     trainer.save_model(str(model_dir))
@@ -73,6 +75,7 @@ def train_implicit(base: str, pairs: list[dict], train, out_dir: Path, callbacks
     args = DPOConfig(**_common_args(train, out_dir, len(pairs)), beta=train.beta)
     trainer = DPOTrainer(model=model, args=args, train_dataset=conversational(pairs),
                          processing_class=tok, callbacks=list(callbacks))
+    trainer.remove_callback(PrinterCallback)
     result = trainer.train()
     model_dir = out_dir / "model"
     trainer.save_model(str(model_dir))

@@ -37,6 +37,9 @@ class PolicySpec:
     # a blind spot that makes pass@16 fall short of 1 instead of saturating.
     trap_letters: str = "q"
     trap_accuracy: float = 0.05
+    # Chat-row errors are ordering errors, which a checker sees locally; the preference sources
+    # also hold drops, duplicates and substitutions, so some pair data is off the policy's errors.
+    chat_errors: tuple = ("swap", "misplace")
 
 
 def new_model(spec: PolicySpec, tok: PreTrainedTokenizerFast) -> LlamaForCausalLM:
@@ -66,7 +69,11 @@ def chat_answer(letters: list[str], spec: PolicySpec, rng: random.Random) -> str
         return task.render(answer, style)
     p_right = spec.chat_accuracy - (spec.verbose_accuracy_drop if style == "verbose" else 0.0)
     if rng.random() >= p_right:
-        answer = task.corrupt(answer, rng.choice(task.ERROR_KINDS), rng)
+        kind = rng.choice(spec.chat_errors)
+        if kind == "misplace":
+            answer = task.misplace(answer, rng.choice(answer))
+        else:
+            answer = task.corrupt(answer, kind, rng)
     return task.render(answer, style)
 
 

@@ -1,0 +1,21 @@
+# The two set-up commands of the README. Each creates or reuses .venv and installs what it needs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU wheel; on a GPU machine use the torch build that matches its CUDA.
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: quickstart test
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(VENV)/bin/rlhf-eval run recipes/quickstart.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra

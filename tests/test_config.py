@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+
+from rlhf_eval.config import ConfigError, load_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = ROOT / "recipes" / "quickstart.yaml"
+
+
+def test_quickstart_loads_with_cards():
+    loaded = load_recipe(QUICK)
+    assert loaded.recipe.name == "quickstart"
+    assert loaded.reward_models["dpo-curated"].kind == "implicit"
+    assert loaded.policies["toy-policy"].path == "toy:policy"
+
+
+def test_override_sets_typed_value():
+    loaded = load_recipe(QUICK, ["bon.n_max=32", "bon.n_grid=[1,32]", "name=other"])
+    assert loaded.recipe.bon.n_max == 32 and loaded.recipe.bon.n_grid == [1, 32]
+    assert loaded.run_dir == Path("runs/other")
+
+
+def test_unknown_key_in_file_names_closest(tmp_path):
+    recipe = tmp_path / "recipes" / "r.yaml"
+    recipe.parent.mkdir()
+    recipe.write_text("name: r\nreward_models: [a]\nbon: {n_mxa: 4}\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'bon.n_mxa' \(did you mean 'n_max'\?\)"):
+        load_recipe(recipe)
+
+
+def test_unknown_override_names_closest():
+    with pytest.raises(ConfigError, match=r"override: unknown key 'rl.stpes' \(did you mean 'steps'\?\)"):
+        load_recipe(QUICK, ["rl.stpes=3"])
+
+
+def test_wrong_type_names_key():
+    with pytest.raises(ConfigError, match="bon.n_max"):
+        load_recipe(QUICK, ["bon.n_max=many"])
+
+
+def test_bad_choice():
+    with pytest.raises(ConfigError, match="rl.algorithm='ppo' is not one of grpo, rloo"):
+        load_recipe(QUICK, ["rl.algorithm=ppo"])
+
+
+def test_missing_rm_card_names_closest():
+    with pytest.raises(ConfigError, match=r"no card 'dpo-curatd' in reward_models/ \(did you mean 'dpo-curated'\?\)"):
+        load_recipe(QUICK, ["reward_models=[dpo-curatd]"])
+
+
+def test_rm_card_path_that_does_not_exist(tmp_path, monkeypatch):
+    cards = tmp_path / "reward_models"
+    cards.mkdir()
+    (cards / "gone.yaml").write_text("name: gone\npath: /nonexistent/model\n")
+    monkeypatch.setenv("RLHF_EVAL_CARDS", str(tmp_path))
+    with pytest.raises(ConfigError, match="RM card 'gone': path '/nonexistent/model' does not exist"):
+        load_recipe(QUICK, ["reward_models=[gone]"])
+
+
+def test_unknown_key_in_card(tmp_path, monkeypatch):
+    cards = tmp_path / "reward_models"
+    cards.mkdir()
+    (cards / "typo.yaml").write_text("name: typo\ntrain: {epoch: 2}\n")
+    monkeypatch.setenv("RLHF_EVAL_CARDS", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"typo.yaml: unknown key 'train.epoch' \(did you mean 'epochs'\?\)"):
+        load_recipe(QUICK, ["reward_models=[typo]"])
+
+
+def test_n_grid_outside_n_max():
+    with pytest.raises(ConfigError, match="bon.n_grid has 32"):
+        load_recipe(QUICK, ["bon.n_grid=[1,32]"])
