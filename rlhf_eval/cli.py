@@ -56,7 +56,7 @@ def summary_table(results: dict) -> Table:
     table = Table(title=f"reward models ({results['name']})", expand=True)
     keys = ["rm"] + sorted({k for row in results["rm_table"] for k in row} - {"rm"})
     for k in keys:
-        table.add_column(k, justify="left" if k == "rm" else "right")
+        table.add_column(k, justify="left" if k == "rm" else "right", no_wrap=k == "rm")
     for row in results["rm_table"]:
         table.add_row(*[f"{row[k]:.3f}" if isinstance(row.get(k), float) else str(row.get(k, ""))
                         for k in keys])

@@ -323,12 +323,9 @@ class LoadedRecipe:
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     path = Path(path)
     raw = _read_yaml(path)
-    try:
-        check_keys(raw, Recipe, str(path))
-        over = parse_overrides(list(overrides))
-        check_keys(over, Recipe, "override")
-    except ConfigError:
-        raise
+    check_keys(raw, Recipe, str(path))
+    over = parse_overrides(list(overrides))
+    check_keys(over, Recipe, "override")
     cfg = _merge(Recipe, OmegaConf.to_container(OmegaConf.merge(raw, over)), str(path))
     _check_choices(cfg, str(path))
     recipe: Recipe = OmegaConf.to_object(cfg)

@@ -70,25 +70,28 @@ def test_second_run_is_cached_and_status_shows_done(reference_run, toy_cache):
     t = time.time()
     proc = run_cli(toy_cache, "run", SMOKE, f"run_root={run_dir.parent}")
     assert time.time() - t < 60
-    assert "18 of 18 nodes cached" in proc.stdout
+    assert "18 nodes: 18 cached, 0 run" in proc.stdout
     assert numbers(run_dir) == before
     status = run_cli(toy_cache, "status", run_dir).stdout
     assert "done" in status and "todo" not in status and "partial" not in status
 
 
 def _kill_inside(cache, root: Path, stage: str) -> None:
+    """Start a run and SIGKILL it while a node of `stage` is running (folder made, no manifest)."""
     proc = subprocess.Popen(cli("run", SMOKE, f"run_root={root}"), cwd=ROOT, env=cli_env(cache),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     stage_dir = root / "smoke" / stage
     while time.time() < deadline and proc.poll() is None:
-        started = [d for d in stage_dir.glob("*") if d.is_dir() and not (d / "manifest.json").exists()]
-        if started and any(started[0].iterdir()):  # the stage is writing its files
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            assert not (started[0] / "manifest.json").exists()
-            return
-        time.sleep(0.05)
+        running = [d for d in stage_dir.glob("*") if d.is_dir() and not (d / "manifest.json").exists()]
+        if running:
+            time.sleep(0.3)
+            if not (running[0] / "manifest.json").exists():
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                assert not (running[0] / "manifest.json").exists()
+                return
+        time.sleep(0.02)
     proc.kill()
     raise AssertionError(f"never caught the run inside {stage}")
 
@@ -121,3 +124,15 @@ def test_cli_errors_are_one_line(toy_cache):
     assert "unknown key 'bon.n_mx' (did you mean 'n_max'?)" in proc.stdout
     proc = run_cli(toy_cache, "plan", SMOKE, "reward_models=[nope]", check=False)
     assert proc.returncode == 2 and "no card 'nope' in reward_models/" in proc.stdout
+
+
+def test_malformed_row_stops_with_one_line_and_keeps_finished_nodes(toy_cache, tmp_path):
+    bad = tmp_path / "pairs.jsonl"
+    bad.write_text('{"prompt": "p", "chosen": "a", "rejected": "b"}\n'
+                   '{"prompt": "p", "chosen": "a b", "rejected": "a b"}\n')
+    args = ("run", SMOKE, f"run_root={tmp_path}", f"sources=[{{name: mine, path: {bad}}}]")
+    proc = run_cli(toy_cache, *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{bad}: row 2: field 'chosen': identical to rejected" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert list((tmp_path / "smoke" / "toy_world").glob("*/manifest.json"))

@@ -13,7 +13,7 @@ from rlhf_eval.rm.scoring import load_scorer
 def bootstrap_final(subsets: list[str], correct, iters: int, seed: int = 0) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
     correct = np.asarray(correct, float)
-    groups = {s: np.flatnonzero(np.asarray(subsets) == s) for s in set(subsets)}
+    groups = {s: np.flatnonzero(np.asarray(subsets) == s) for s in sorted(set(subsets))}
     finals = []
     for _ in range(iters):
         idx = np.concatenate([rng.choice(g, size=len(g)) for g in groups.values()])

@@ -34,6 +34,8 @@ def run(ctx) -> dict:
     pids, S, G = matrices(cand, sc["scores"])
     iters, seed = ctx.params["bootstrap"], ctx.params["seed"]
     curve, per_prompt = [], {}
+    for n in sorted({1, cand["n_max"]} - set(ctx.params["n_grid"])):
+        per_prompt[n] = estimator.per_prompt_best_of_n(S, G, n).tolist()  # gains need n=1 and N_max
     for n in ctx.params["n_grid"]:
         v = estimator.per_prompt_best_of_n(S, G, n)
         per_prompt[n] = v.tolist()
@@ -51,8 +53,8 @@ def run(ctx) -> dict:
     metrics, _ = evaluate(BestOfN(tok, cands, scores, n=cand["n_max"], pick="rm"), cand["task"], toy, None,
                           log=ctx.dir / "lm_eval.log")
     store.atomic_write_json(ctx.dir / "per_prompt.json", {"prompt_ids": pids, "values": per_prompt})
-    base = curve[0]["value"] if curve[0]["n"] == 1 else float(G.mean())
+    base = float(G.mean())  # best-of-1 is the mean sample
     return {"rm": sc["rm"], "policy": cand["policy"], "task": cand["task"], "metric": cand["metric"],
             "n_max": cand["n_max"], "n_prompts": len(pids), "curve": curve,
-            "gain_at_n_max": curve[-1]["value"] - base, "base": base,
+            "gain_at_n_max": float(np.mean(per_prompt[cand["n_max"]])) - base, "base": base,
             "lm_eval_pick_at_n_max": metrics, "per_prompt": str(ctx.dir / "per_prompt.json")}

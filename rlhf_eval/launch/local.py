@@ -25,4 +25,5 @@ def execute(run_dir: Path, nodes: list[Node], console: Console) -> dict[str, flo
             timings[node.id] = manifest["duration_s"]
             progress.advance(overall)
         progress.update(overall, description="run")
+    console.print(f"{len(nodes)} nodes: {len(nodes) - len(todo)} cached, {len(todo)} run")
     return timings
