@@ -337,6 +337,9 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     rms = {n: load_card(n, "reward_models", RMCard, path, f"{path}: reward_models")
            for n in recipe.reward_models}
     pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}
+    for card in pols.values():
+        if not card.path.startswith("toy:") and not Path(card.path).exists():
+            raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist")
     for card in rms.values():
         if card.path is None and card.base not in pols and not card.base.startswith("toy:"):
             if not Path(card.base).exists():
@@ -344,9 +347,6 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
                                   f"this recipe ({', '.join(pols)}) nor an existing path")
         if card.path is not None and not card.path.startswith("toy:") and not Path(card.path).exists():
             raise ConfigError(f"RM card '{card.name}': path '{card.path}' does not exist")
-    for card in pols.values():
-        if not card.path.startswith("toy:") and not Path(card.path).exists():
-            raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist")
     if recipe.toy_world is None and any(c.path.startswith("toy:") for c in pols.values()):
         raise ConfigError(f"{path}: a policy uses the toy world but toy_world is null")
     return LoadedRecipe(recipe, path, rms, pols)

@@ -49,20 +49,21 @@ def test_missing_rm_card_names_closest():
         load_recipe(QUICK, ["reward_models=[dpo-curatd]"])
 
 
+def write_card(root, monkeypatch, kind: str, name: str, text: str) -> None:
+    cards = root / kind
+    cards.mkdir(exist_ok=True)
+    (cards / f"{name}.yaml").write_text(text)
+    monkeypatch.setenv("RLHF_EVAL_CARDS", str(root))
+
+
 def test_rm_card_path_that_does_not_exist(tmp_path, monkeypatch):
-    cards = tmp_path / "reward_models"
-    cards.mkdir()
-    (cards / "gone.yaml").write_text("name: gone\npath: /nonexistent/model\n")
-    monkeypatch.setenv("RLHF_EVAL_CARDS", str(tmp_path))
+    write_card(tmp_path, monkeypatch, "reward_models", "gone", "name: gone\npath: /nonexistent/model\n")
     with pytest.raises(ConfigError, match="RM card 'gone': path '/nonexistent/model' does not exist"):
         load_recipe(QUICK, ["reward_models=[gone]"])
 
 
 def test_unknown_key_in_card(tmp_path, monkeypatch):
-    cards = tmp_path / "reward_models"
-    cards.mkdir()
-    (cards / "typo.yaml").write_text("name: typo\ntrain: {epoch: 2}\n")
-    monkeypatch.setenv("RLHF_EVAL_CARDS", str(tmp_path))
+    write_card(tmp_path, monkeypatch, "reward_models", "typo", "name: typo\ntrain: {epoch: 2}\n")
     with pytest.raises(ConfigError, match=r"typo.yaml: unknown key 'train.epoch' \(did you mean 'epochs'\?\)"):
         load_recipe(QUICK, ["reward_models=[typo]"])
 
@@ -70,3 +71,9 @@ def test_unknown_key_in_card(tmp_path, monkeypatch):
 def test_n_grid_outside_n_max():
     with pytest.raises(ConfigError, match="bon.n_grid has 32"):
         load_recipe(QUICK, ["bon.n_grid=[1,32]"])
+
+
+def test_policy_path_that_does_not_exist(tmp_path, monkeypatch):
+    write_card(tmp_path, monkeypatch, "policies", "mine", "name: mine\npath: /nonexistent/policy\n")
+    with pytest.raises(ConfigError, match="policy card 'mine': path '/nonexistent/policy' does not exist"):
+        load_recipe(QUICK, ["policies=[mine]"])
