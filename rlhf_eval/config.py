@@ -73,9 +73,10 @@ class BonConfig:
     tasks: list[str] = field(default_factory=lambda: ["toy_sort"])
     n_max: int = 16
     n_grid: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 24
+    # Sampling settings; null takes the policy card's `generation` value.
+    temperature: Optional[float] = None
+    top_p: Optional[float] = None
+    max_new_tokens: Optional[int] = None
     seed: int = 0
     limit: Optional[int] = None
     batch_size: int = 64

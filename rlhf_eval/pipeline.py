@@ -96,8 +96,9 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
         if not r.bon.enabled:
             break
         for task in r.bon.tasks:
-            gen_params = {"policy": _plain(pcard), "task": task, "n_max": r.bon.n_max,
-                          "sampling": {k: bon[k] for k in ("temperature", "top_p", "max_new_tokens", "seed")},
+            sampling = {k: bon[k] if bon[k] is not None else getattr(pcard.generation, k)
+                        for k in ("temperature", "top_p", "max_new_tokens")} | {"seed": bon["seed"]}
+            gen_params = {"policy": _plain(pcard), "task": task, "n_max": r.bon.n_max, "sampling": sampling,
                           "limit": r.bon.limit, "batch_size": r.bon.batch_size}
             gen = g.add("bon_generate", f"policy={pname} task={task}", gen_params, {"toy": toy})
             for name, rm in rms.items():

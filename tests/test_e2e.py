@@ -72,8 +72,9 @@ def test_second_run_is_cached_and_status_shows_done(reference_run, toy_cache):
     assert time.time() - t < 60
     assert "18 nodes: 18 cached, 0 run" in proc.stdout
     assert numbers(run_dir) == before
-    status = run_cli(toy_cache, "status", run_dir).stdout
-    assert "done" in status and "todo" not in status and "partial" not in status
+    for cmd in (("status", run_dir), ("plan", SMOKE, f"run_root={run_dir.parent}")):
+        shown = run_cli(toy_cache, *cmd).stdout
+        assert "done" in shown and "todo" not in shown and "partial" not in shown
 
 
 def _kill_inside(cache, root: Path, stage: str) -> None:

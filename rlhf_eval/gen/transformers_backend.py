@@ -56,5 +56,5 @@ class TransformersSampler:
             texts = [cut_at(t, until).strip() for t in texts]
             out.extend(texts[i * n:(i + 1) * n] for i in range(len(chunk)))
             if progress:
-                progress(len(out))
+                progress(len(out), len(contexts))
         return out

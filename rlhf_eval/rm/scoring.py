@@ -55,9 +55,9 @@ def encode(tok, prompts, responses, max_length: int) -> Encoded:
     return Encoded(ids, masks, truncated)
 
 
-def load_tokenizer(path):
+def load_tokenizer(path, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
-    return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
 
 
 @dataclass
@@ -65,13 +65,15 @@ class ClassifierScorer:
     path: str
     batch_size: int = 64
     max_length: int = 256
+    # Only where the RM card opts in.
+    trust_remote_code: bool = False
     truncated: int = field(default=0, init=False)
 
     def __post_init__(self):
         from transformers import AutoModelForSequenceClassification
-        self.tok = load_tokenizer(self.path)
+        self.tok = load_tokenizer(self.path, self.trust_remote_code)
         self.model = AutoModelForSequenceClassification.from_pretrained(
-            self.path, use_safetensors=True, trust_remote_code=False).eval()
+            self.path, use_safetensors=True, trust_remote_code=self.trust_remote_code).eval()
 
     @torch.no_grad()
     def score(self, prompts: list[str], responses: list[str]) -> list[float]:
@@ -100,12 +102,13 @@ class ImplicitScorer:
     beta: float = 0.1
     batch_size: int = 64
     max_length: int = 256
+    trust_remote_code: bool = False
     truncated: int = field(default=0, init=False)
 
     def __post_init__(self):
         from transformers import AutoModelForCausalLM
-        self.tok = load_tokenizer(self.path)
-        kw = dict(use_safetensors=True, trust_remote_code=False)
+        self.tok = load_tokenizer(self.path, self.trust_remote_code)
+        kw = dict(use_safetensors=True, trust_remote_code=self.trust_remote_code)
         self.model = AutoModelForCausalLM.from_pretrained(self.path, **kw).eval()
         self.ref = AutoModelForCausalLM.from_pretrained(self.reference, **kw).eval()
 
@@ -126,7 +129,7 @@ class ImplicitScorer:
 def load_scorer(rm_manifest: dict) -> Scorer:
     """Build the scorer a train_rm node's manifest describes."""
     out = rm_manifest["outputs"]
+    common = {"batch_size": out["batch_size"], "trust_remote_code": out["trust_remote_code"]}
     if out["kind"] == "classifier":
-        return ClassifierScorer(out["path"], batch_size=out.get("batch_size", 64))
-    return ImplicitScorer(out["path"], out["reference"], beta=out["beta"],
-                          batch_size=out.get("batch_size", 64))
+        return ClassifierScorer(out["path"], **common)
+    return ImplicitScorer(out["path"], out["reference"], beta=out["beta"], **common)

@@ -42,7 +42,8 @@ def run(ctx) -> dict:
     card = ctx.params["card"]
     toy = ctx.out("toy") if ctx.has("toy") else None
     base = resolve(ctx.params["base"], toy, "policy")
-    common = {"name": card["name"], "kind": card["kind"], "batch_size": card["batch_size"]}
+    common = {"name": card["name"], "kind": card["kind"], "batch_size": card["batch_size"],
+              "trust_remote_code": card["trust_remote_code"]}
     if card["path"] is not None:
         path = resolve(card["path"], toy, "policy")
         if not Path(path).exists():
