@@ -126,6 +126,32 @@ def node(run_dir: Path, node_id: str):
     console.print(f"{matches[0].id} done in {manifest['duration_s']} s")
 
 
+@app.command("audit-contamination")
+def audit_contamination(
+    data: List[str] = typer.Argument(..., help="training data files (.jsonl/.json/.parquet)"),
+    against: List[str] = typer.Option(..., "--against", help="benchmark name or file with a prompt column"),
+    ngram: int = typer.Option(13, help="n-gram length in whitespace tokens"),
+    prompt_column: str = typer.Option("prompt", help="prompt column of benchmark files"),
+    out: Path = typer.Option(Path("contamination.json"), help="where to write the JSON report"),
+):
+    """Which training rows share an n-gram with which benchmark prompts."""
+    from rlhf_eval.curate.audit import audit
+
+    try:
+        report = audit(list(data), list(against), ngram, prompt_column)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    store.atomic_write_json(out, report)
+    console.print(f"{report['rows']} training rows ({report['unreadable_rows']} unreadable, skipped), "
+                  f"{ngram}-grams:", highlight=False)
+    for bench, res in report["benchmarks"].items():
+        ids = ", ".join(r["id"] for r in res["rows"][:5]) + (" ..." if len(res["rows"]) > 5 else "")
+        console.print(f"- {bench}: {res['overlapping_rows']} overlapping rows, hitting "
+                      f"{res['benchmark_items_hit']} benchmark items{': ' + ids if ids else ''}",
+                      highlight=False, soft_wrap=True)
+    console.print(f"report: {out}")
+
+
 def quiet_libraries() -> None:
     """Our rich bars replace the libraries' own tqdm bars and per-step log prints."""
     import os

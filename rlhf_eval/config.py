@@ -46,19 +46,74 @@ class ToyWorldConfig:
 @dataclass
 class SourceConfig:
     name: str = MISSING
-    # "toy:<source>" for a toy-world source, or a local .jsonl/.json/.parquet file.
+    # "toy:<source>" for a toy-world source, a local .jsonl/.json/.parquet file, or
+    # "hf:<dataset id>" for a hub dataset (machines with network).
     path: str = MISSING
+    split: str = "train"
+    # Contract field -> column of this source, e.g. {prompt: question, chosen: response_a}.
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class NearDedupConfig:
+    # Jaccard similarity of word shingles above which two pairs are near-duplicates.
+    threshold: float = 0.9
+    num_perm: int = 128
+    shingle: int = 3
+
+
+@dataclass
+class DecontaminateConfig:
+    ngram: int = 13
+    # Benchmarks whose first-turn prompts must not appear in training data.
+    benchmarks: list[str] = field(default_factory=lambda: ["toy_rewardbench"])
+
+
+@dataclass
+class FilterConfig:
+    # Bounds on each response's length in whitespace tokens.
+    min_tokens: int = 1
+    max_tokens: Optional[int] = None
+    # Drop pairs whose `margin` column is 0 (annotators saw no difference).
+    drop_ties: bool = True
+
+
+@dataclass
+class ConsistencyConfig:
+    # RM card that judges the labels; it trains on raw data, since curation depends on it.
+    judge: Optional[str] = None
+    # Keep a pair when p = sigmoid(r_chosen - r_rejected) >= threshold.
+    threshold: float = 0.5
+    # Swap chosen and rejected (instead of dropping) when p <= 1 - recycle_above.
+    recycle_above: Optional[float] = None
+
+
+@dataclass
+class SelectConfig:
+    # Rank pairs by "judge_margin" (from the consistency step) or by a numeric column.
+    by: str = "judge_margin"
+    # Keep this top fraction per (source, category); per-source values override it.
+    fraction: float = 1.0
+    per_source: dict[str, float] = field(default_factory=dict)
+    # Added to a source's scores before ranking (Skywork-Reward v1's per-source offsets).
+    offsets: dict[str, float] = field(default_factory=dict)
+    category_column: Optional[str] = None
 
 
 @dataclass
 class CurateConfig:
     # "error": a malformed row stops the run naming file, row and field; "drop": count and skip.
     on_bad_row: str = "error"
-    dedup: bool = True
-    decontaminate: bool = True
-    ngram: int = 13
-    # Benchmarks whose prompts must not appear in training data.
-    benchmarks: list[str] = field(default_factory=lambda: ["toy_rewardbench"])
+    # Steps in order; schema validation always runs first.
+    steps: list[str] = field(default_factory=lambda: ["dedup", "near_dedup", "decontaminate", "filter"])
+    near_dedup: NearDedupConfig = field(default_factory=NearDedupConfig)
+    decontaminate: DecontaminateConfig = field(default_factory=DecontaminateConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    consistency: ConsistencyConfig = field(default_factory=ConsistencyConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+
+
+CURATE_STEPS = ("dedup", "near_dedup", "decontaminate", "filter", "consistency", "select")
 
 
 @dataclass
@@ -306,6 +361,7 @@ class LoadedRecipe:
     path: Path
     reward_models: dict[str, RMCard]
     policies: dict[str, PolicyCard]
+    judge: Optional[RMCard] = None
 
     @property
     def run_dir(self) -> Path:
@@ -318,6 +374,7 @@ class LoadedRecipe:
                               for k, v in self.reward_models.items()},
             "policies": {k: OmegaConf.to_container(OmegaConf.structured(v))
                          for k, v in self.policies.items()},
+            "judge": None if self.judge is None else OmegaConf.to_container(OmegaConf.structured(self.judge)),
         }
 
 
@@ -335,13 +392,28 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     for n in recipe.bon.n_grid:
         if not 1 <= n <= recipe.bon.n_max:
             raise ConfigError(f"{path}: bon.n_grid has {n}, outside 1..bon.n_max={recipe.bon.n_max}")
+    for step in recipe.curate.steps:
+        if step not in CURATE_STEPS:
+            raise ConfigError(f"{path}: curate.steps has unknown step '{step}'{_closest(step, CURATE_STEPS)}")
     rms = {n: load_card(n, "reward_models", RMCard, path, f"{path}: reward_models")
            for n in recipe.reward_models}
+    judge = recipe.curate.consistency.judge
+    if "consistency" in recipe.curate.steps or (
+            "select" in recipe.curate.steps and recipe.curate.select.by == "judge_margin"):
+        if judge is None:
+            raise ConfigError(f"{path}: curate.consistency.judge must name an RM card for the "
+                              "consistency step (and for select.by=judge_margin)")
+    judge_card = None
+    if judge is not None:
+        judge_card = load_card(judge, "reward_models", RMCard, path, f"{path}: curate.consistency.judge")
+        if judge_card.path is None and judge_card.train.dataset != "raw":
+            raise ConfigError(f"RM card '{judge}': a curation judge must train on raw data "
+                              "(train.dataset: raw), since the curated data depends on it")
     pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}
     for card in pols.values():
         if not card.path.startswith("toy:") and not Path(card.path).exists():
             raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist")
-    for card in rms.values():
+    for card in [*rms.values(), *([judge_card] if judge_card else [])]:
         if card.path is None and card.base not in pols and not card.base.startswith("toy:"):
             if not Path(card.base).exists():
                 raise ConfigError(f"RM card '{card.name}': base '{card.base}' is neither a policy of "
@@ -350,4 +422,4 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
             raise ConfigError(f"RM card '{card.name}': path '{card.path}' does not exist")
     if recipe.toy_world is None and any(c.path.startswith("toy:") for c in pols.values()):
         raise ConfigError(f"{path}: a policy uses the toy world but toy_world is null")
-    return LoadedRecipe(recipe, path, rms, pols)
+    return LoadedRecipe(recipe, path, rms, pols, judge_card)

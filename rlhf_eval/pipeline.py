@@ -76,15 +76,18 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
     g = _Graph()
     toy = g.add("toy_world", "toy world", _plain(r.toy_world)) if r.toy_world is not None else None
     sources = [_plain(s) for s in r.sources]
-    curate = g.add("curate", "curated mix", {"sources": sources, "curate": _plain(r.curate)},
-                   {"toy": toy})
 
-    rms = {}
-    for name, card in loaded.reward_models.items():
+    def train_rm(card, label: str, data):
         base = loaded.policies[card.base].path if card.base in loaded.policies else card.base
-        data = curate if card.train.dataset == "curated" else None
         params = {"card": _plain(card), "base": base, "sources": sources}
-        rms[name] = g.add("train_rm", f"rm={name}", params, {"toy": toy, "data": data})
+        return g.add("train_rm", label, params, {"toy": toy, "data": data})
+
+    judge = train_rm(loaded.judge, f"judge={loaded.judge.name}", None) if loaded.judge else None
+    curate = g.add("curate", "curated mix", {"sources": sources, "curate": _plain(r.curate)},
+                   {"toy": toy, "judge": judge})
+
+    rms = {name: train_rm(card, f"rm={name}", curate if card.train.dataset == "curated" else None)
+           for name, card in loaded.reward_models.items()}
 
     for name, rm in rms.items():
         for bench in r.static_bench.benchmarks:

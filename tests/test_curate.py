@@ -1,34 +1,93 @@
 import json
-import random
+from pathlib import Path
 
 import pytest
 
+from rlhf_eval.config import ToyWorldConfig
 from rlhf_eval.curate import steps
-from rlhf_eval.data.pairs import DataError, load_pairs
+from rlhf_eval.curate.ngrams import NgramIndex
+from rlhf_eval.curate.stage import EmptyAfterStep, benchmark_index, run_steps
+from rlhf_eval.data.pairs import DataError, load_pairs, read_rows
+from rlhf_eval.toy.world import build_data
 
 
-def pair(i, prompt, chosen="a b", rejected="b a", source="s"):
-    return {"id": str(i), "source": source, "prompt": prompt, "chosen": chosen, "rejected": rejected, "meta": {}}
+def pair(i, prompt, chosen="a b", rejected="b a", source="s", **extra):
+    return {"id": str(i), "source": source, "prompt": prompt, "chosen": chosen, "rejected": rejected,
+            "meta": {}, **extra}
 
 
-def test_exact_dedup_counts_whitespace_and_case_copies():
-    rows = [pair(1, "p"), pair(2, "p", chosen=" a  b "), pair(3, "P"), pair(4, "q")]
+def test_exact_dedup_on_history_chosen_rejected():
+    history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"},
+               {"role": "user", "content": "p"}]
+    rows = [pair(1, "p"), pair(2, "p", chosen=" a  b "), pair(3, "P"), pair(4, "q"),
+            pair(5, history), pair(6, history)]
     kept, dropped = steps.exact_dedup(rows)
-    assert [r["id"] for r in kept] == ["1", "4"]
-    assert [r["reason"] for r in dropped] == ["duplicate", "duplicate"]
+    assert [r["id"] for r in kept] == ["1", "4", "5"]
+    assert [r["reason"] for r in dropped] == ["duplicate"] * 3
 
 
-def test_decontamination_13_grams():
+def test_near_dedup_within_and_across_sources():
+    text = " ".join(f"word{i}" for i in range(60))
+    rows = [pair(1, text, source="a"), pair(2, text + " again", source="b"),
+            pair(3, "a completely different question about sorting letters", source="a")]
+    kept, dropped = steps.near_dedup(rows, threshold=0.8)
+    assert [r["id"] for r in kept] == ["1", "3"]
+    assert dropped[0]["near_duplicate_of"] == "1" and dropped[0]["reason"] == "near_duplicate"
+
+
+def test_decontamination_13_grams_and_short_prompts():
     bench = " ".join(f"w{i}" for i in range(20))
-    index = steps.NgramIndex(13)
+    index = NgramIndex(13)
     index.add(bench, "b1")
-    index.add("short prompt", "b2")
+    index.add("Short prompt", "b2")
     inside = " ".join(f"w{i}" for i in range(3, 16))      # 13 consecutive benchmark tokens
     near = " ".join(f"w{i}" for i in range(3, 15))        # only 12
-    rows = [pair(1, f"intro {inside} outro"), pair(2, near), pair(3, "a short prompt here")]
+    rows = [pair(1, f"intro {inside} outro"), pair(2, near), pair(3, "a short prompt here"),
+            pair(4, "short   PROMPT"), pair(5, "x", chosen=f"answer {inside}")]
     kept, dropped = steps.decontaminate(rows, index)
-    assert [r["id"] for r in kept] == ["2"]
-    assert {r["id"]: r["matched"] for r in dropped} == {"1": ["b1"], "3": ["b2"]}
+    assert [r["id"] for r in kept] == ["2", "3"]
+    assert {r["id"]: r["matched"] for r in dropped} == {"1": ["b1"], "4": ["b2"], "5": ["b1"]}
+
+
+def test_filter_lengths_and_ties():
+    rows = [pair(1, "p", chosen="a", rejected="b c d e"), pair(2, "p", margin=0.0),
+            pair(3, "p", margin=1.0), pair(4, "p", chosen="", rejected="x")]
+    kept, dropped = steps.length_and_ties(rows, min_tokens=1, max_tokens=3, drop_ties=True)
+    assert [r["id"] for r in kept] == ["3"]
+    assert [(r["id"], r["reason"]) for r in dropped] == [("1", "too_long"), ("2", "tie"), ("4", "too_short")]
+
+
+class LengthJudge:
+    """A judge that prefers longer responses: enough to check the step's bookkeeping."""
+    def score(self, prompts, responses):
+        return [float(len(r)) for r in responses]
+
+
+def test_consistency_keeps_agreeing_recycles_confident_contradictions():
+    rows = [pair(1, "p", chosen="long answer", rejected="short"),        # agrees
+            pair(2, "p", chosen="x", rejected="much longer answer"),     # contradicted, p ~ 0
+            pair(3, "p", chosen="ab", rejected="abc")]                   # contradicted, p = 0.27
+    kept, dropped, recycled = steps.consistency(rows, LengthJudge(), threshold=0.5, recycle_above=0.9)
+    assert [r["id"] for r in kept] == ["1", "2"] and recycled == 1
+    assert kept[1]["chosen"] == "much longer answer" and kept[1]["meta"]["recycled"]
+    assert kept[0]["meta"]["judge_margin"] == 6.0
+    assert dropped[0]["id"] == "3" and dropped[0]["judge_p"] == pytest.approx(1 / (1 + 2.718281828 ** 1))
+
+
+def test_select_top_fraction_per_category_with_offsets():
+    rows = [pair(i, "p", source=src, score=s, meta={"cat": c})
+            for i, (src, s, c) in enumerate([("a", 1.0, "x"), ("a", 0.5, "x"), ("b", 0.9, "x"),
+                                             ("b", 0.2, "x"), ("a", 3.0, "y"), ("b", 1.0, "y")])]
+    kept, _ = steps.select_top(rows, "score", 0.5, {}, {"b": 0.2}, "cat")
+    assert sorted(r["id"] for r in kept) == ["0", "2", "4"]   # x: a 1.0, b 0.9+0.2; y: a 3.0
+    kept, _ = steps.select_top(rows, "score", 0.5, {"b": 0.0}, {}, "cat")
+    assert sorted(r["id"] for r in kept) == ["0", "1", "4"]
+
+
+def test_zero_rows_names_the_step():
+    cfg = {"steps": ["dedup", "filter"], "filter": {"min_tokens": 5, "max_tokens": None, "drop_ties": True}}
+    with pytest.raises(EmptyAfterStep, match=r"step 'filter' removed every remaining pair \(1 -> 0; too_short from s: 1\)"):
+        run_steps([pair(1, "p"), pair(2, "p")], cfg, None)
 
 
 @pytest.mark.parametrize("row,field,reason", [
@@ -43,37 +102,46 @@ def test_malformed_row_error_names_file_row_field(tmp_path, row, field, reason):
     path.write_text(json.dumps(good) + "\n" + json.dumps(row) + "\n")
     with pytest.raises(DataError, match=rf"pairs.jsonl: row 2: field '{field}': {reason}"):
         load_pairs(path, "src")
-    dropped = {}
+    dropped = []
     assert len(load_pairs(path, "src", on_bad_row="drop", dropped=dropped)) == 1
-    assert sum(dropped.values()) == 1
+    assert dropped == [{"source": "src", "file": str(path), "row": 2, "field": field,
+                        "reason": dropped[0]["reason"]}]
+    assert dropped[0]["reason"].startswith(reason)
 
 
-def test_chat_message_rows_are_normalized(tmp_path):
+def test_shapes_normalize_to_the_contract(tmp_path):
+    user = {"role": "user", "content": "q"}
+    rows = [
+        {"prompt": [user], "chosen": [{"role": "assistant", "content": "good"}],
+         "rejected": [{"role": "assistant", "content": "bad"}], "margin": 2},
+        # TRL implicit prompt: whole conversations sharing a prefix
+        {"chosen": [user, {"role": "assistant", "content": "good"}],
+         "rejected": [user, {"role": "assistant", "content": "bad"}]},
+        # multi-turn history, OpenRLHF-style keys mapped by `columns`
+        {"input": [user, {"role": "assistant", "content": "a"}, {"role": "user", "content": "more"}],
+         "pos": "good", "neg": "bad"},
+    ]
     path = tmp_path / "pairs.json"
-    path.write_text(json.dumps([{"prompt": [{"role": "user", "content": "q"}],
-                                 "chosen": [{"role": "assistant", "content": "good"}],
-                                 "rejected": [{"role": "assistant", "content": "bad"}], "margin": 2}]))
-    (row,) = load_pairs(path, "src")
-    assert (row["prompt"], row["chosen"], row["rejected"], row["margin"]) == ("q", "good", "bad", 2.0)
+    path.write_text(json.dumps(rows))
+    out = load_pairs(path, "src", columns={"prompt": "input", "chosen": "pos", "rejected": "neg"})
+    assert [(r["prompt"], r["chosen"], r["rejected"]) for r in out[:2]] == [("q", "good", "bad")] * 2
+    assert out[0]["margin"] == 2.0
+    assert out[2]["prompt"][-1] == {"role": "user", "content": "more"} and len(out[2]["prompt"]) == 3
 
 
-def test_toy_sources_leak_and_duplicate_as_planted():
-    from rlhf_eval.config import ToyWorldConfig
-    from rlhf_eval.toy.world import build_data
-    import tempfile
-    from pathlib import Path
-    from rlhf_eval.data.pairs import read_rows
-    cfg = ToyWorldConfig(clean_pairs=200, noisy_pairs=50, length_pairs=50, artifact_pairs=50,
-                         duplicate_pairs=30, leaked_pairs=20, bench_pairs_per_subset=10, task_prompts=20)
-    with tempfile.TemporaryDirectory() as d:
-        info = build_data(cfg, Path(d))
-        rows = [r for name, p in info["sources"].items() for r in read_rows(Path(p))]
-        bench = read_rows(Path(info["benchmarks"]["toy_rewardbench"]))
-    kept, dups = steps.exact_dedup(rows)
-    assert len(dups) == 30
-    index = steps.NgramIndex(13)
-    for b in bench:
-        index.add(b["prompt"], b["id"])
-    kept, leaked = steps.decontaminate(kept, index)
-    assert {r["source"] for r in leaked} == {"leaked"} and len(leaked) == 20
-    random.seed(0)
+def test_parquet_source(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"prompt": ["p"], "chosen": ["a"], "rejected": ["b"]}), tmp_path / "x.parquet")
+    assert load_pairs(str(tmp_path / "x.parquet"), "pq")[0]["chosen"] == "a"
+
+
+def test_decontamination_removes_exactly_the_planted_leaks(tmp_path):
+    info = build_data(ToyWorldConfig(), tmp_path)
+    rows = [r for p in info["sources"].values() for r in read_rows(Path(p))]
+    index = benchmark_index(["toy_rewardbench"], 13, info)
+    kept, dropped = steps.decontaminate(rows, index)
+    leaked = {r["id"] for r in rows if r["source"] == "leaked"}
+    assert {r["id"] for r in dropped} == leaked and len(leaked) == 200
+    for r in dropped:
+        assert r["matched"] == [f"toy_rewardbench:{r['meta']['bench_id']}"]

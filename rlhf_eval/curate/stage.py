@@ -1,14 +1,21 @@
-"""curate stage: load every source, check rows, dedup, decontaminate; write the curated pairs
-and a funnel that counts what each step dropped, by reason and source."""
+"""curate stage: load every source, check rows, then the recipe's steps in order; write the
+curated pairs (a datasets Dataset and jsonl) and a funnel counting what each step removed, by
+reason and source."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from rlhf_eval import store
 from rlhf_eval.bench.registry import benchmark_prompts
 from rlhf_eval.curate import steps
-from rlhf_eval.data.pairs import load_pairs
+from rlhf_eval.curate.ngrams import NgramIndex
+from rlhf_eval.data.pairs import first_user_turn, load_pairs, prompt_messages
 from rlhf_eval.toy.stage import resolve
+
+
+class EmptyAfterStep(ValueError):
+    pass
 
 
 def source_list(params: dict, toy: dict | None) -> list[dict]:
@@ -17,49 +24,95 @@ def source_list(params: dict, toy: dict | None) -> list[dict]:
         return params["sources"]
     if toy is None:
         raise ValueError("the recipe names no sources and has no toy world")
-    return [{"name": name, "path": f"toy:{name}"} for name in toy["sources"]]
+    return [{"name": name, "path": f"toy:{name}", "split": "train", "columns": {}} for name in toy["sources"]]
 
 
-def load_all(sources: list[dict], toy: dict | None, on_bad_row: str, funnel: list) -> list[dict]:
+def load_all(sources: list[dict], toy: dict | None, on_bad_row: str, bad_rows: list) -> list[dict]:
     pairs = []
     for src in sources:
-        dropped: dict[str, int] = {}
-        rows = load_pairs(resolve(src["path"], toy, "source"), src["name"], on_bad_row, dropped)
-        pairs.extend(rows)
-        for reason, count in dropped.items():
-            funnel.append({"step": "schema", "reason": reason, "source": src["name"], "dropped": count})
+        pairs.extend(load_pairs(resolve(src["path"], toy, "source"), src["name"], on_bad_row, bad_rows,
+                                columns=src.get("columns"), split=src.get("split", "train")))
     return pairs
 
 
-def _record(funnel: list, step: str, dropped: list[dict]) -> None:
-    for (reason, source), count in sorted(Counter((d["reason"], d["source"]) for d in dropped).items()):
-        funnel.append({"step": step, "reason": reason, "source": source, "dropped": count})
+def benchmark_index(benchmarks: list[str], n: int, toy: dict | None) -> NgramIndex:
+    index = NgramIndex(n)
+    for bench in benchmarks:
+        for item_id, prompt in benchmark_prompts(bench, toy):
+            index.add(first_user_turn(prompt), f"{bench}:{item_id}")
+    return index
+
+
+def _count(step: str, removed: list[dict]) -> list[dict]:
+    return [{"step": step, "reason": reason, "source": source, "dropped": n}
+            for (reason, source), n in sorted(Counter((d["reason"], d["source"]) for d in removed).items())]
+
+
+def run_steps(pairs: list[dict], cfg: dict, toy: dict | None, judge=None, bar=None) -> dict:
+    """Apply cfg["steps"] in order. Returns pairs, removed rows, funnel counts and events."""
+    counts = [{"step": "input", "count": len(pairs), "by_source": steps.by_source(pairs)}]
+    removed, dropped, events = [], [], []
+    for name in cfg["steps"]:
+        before = len(pairs)
+        if name == "dedup":
+            pairs, out = steps.exact_dedup(pairs)
+        elif name == "near_dedup":
+            c = cfg["near_dedup"]
+            pairs, out = steps.near_dedup(pairs, c["threshold"], c["num_perm"], c["shingle"])
+        elif name == "decontaminate":
+            c = cfg["decontaminate"]
+            pairs, out = steps.decontaminate(pairs, benchmark_index(c["benchmarks"], c["ngram"], toy))
+        elif name == "filter":
+            c = cfg["filter"]
+            pairs, out = steps.length_and_ties(pairs, c["min_tokens"], c["max_tokens"], c["drop_ties"])
+        elif name == "consistency":
+            c = cfg["consistency"]
+            pairs, out, recycled = steps.consistency(pairs, judge, c["threshold"], c["recycle_above"])
+            events.append({"step": name, "event": "recycled (chosen and rejected swapped)", "count": recycled})
+        elif name == "select":
+            c = cfg["select"]
+            pairs, out = steps.select_top(pairs, c["by"], c["fraction"], c["per_source"], c["offsets"],
+                                          c["category_column"])
+        else:
+            raise ValueError(f"unknown curate step '{name}'")
+        removed += out
+        dropped += _count(name, out)
+        counts.append({"step": name, "count": len(pairs), "by_source": steps.by_source(pairs)})
+        if bar:
+            bar(len(counts) - 1)
+        if not pairs:
+            reasons = ", ".join(f"{d['reason']} from {d['source']}: {d['dropped']}" for d in _count(name, out))
+            raise EmptyAfterStep(f"curate: step '{name}' removed every remaining pair ({before} -> 0; {reasons})")
+    return {"pairs": pairs, "removed": removed, "counts": counts, "dropped": dropped, "events": events}
+
+
+def save_dataset(pairs: list[dict], path) -> None:
+    """A datasets Dataset with one schema for every row: prompt as chat messages, meta as JSON."""
+    from datasets import Dataset
+    rows = [{"id": p["id"], "source": p["source"], "prompt": prompt_messages(p["prompt"]),
+             "chosen": p["chosen"], "rejected": p["rejected"], "margin": p.get("margin"),
+             "meta": json.dumps(p["meta"], sort_keys=True)} for p in pairs]
+    Dataset.from_list(rows).save_to_disk(str(path))
 
 
 def run(ctx) -> dict:
     cfg = ctx.params["curate"]
     toy = ctx.out("toy") if ctx.has("toy") else None
-    funnel: list[dict] = []
-    pairs = load_all(source_list(ctx.params, toy), toy, cfg["on_bad_row"], funnel)
-    counts = [{"step": "input", "count": len(pairs), "by_source": steps.by_source(pairs)}]
-    removed: list[dict] = []
-    if cfg["dedup"]:
-        pairs, dropped = steps.exact_dedup(pairs)
-        _record(funnel, "dedup", dropped)
-        removed += dropped
-        counts.append({"step": "dedup", "count": len(pairs), "by_source": steps.by_source(pairs)})
-    if cfg["decontaminate"]:
-        index = steps.NgramIndex(cfg["ngram"])
-        for bench in cfg["benchmarks"]:
-            for item_id, prompt in benchmark_prompts(bench, toy):
-                index.add(prompt, f"{bench}:{item_id}")
-        pairs, dropped = steps.decontaminate(pairs, index)
-        _record(funnel, "decontaminate", dropped)
-        removed += dropped
-        counts.append({"step": "decontaminate", "count": len(pairs), "by_source": steps.by_source(pairs)})
+    judge = None
+    if ctx.has("judge"):
+        from rlhf_eval.rm.scoring import load_scorer
+        judge = load_scorer(ctx.inputs["judge"])
+    bad_rows: list[dict] = []
+    pairs = load_all(source_list(ctx.params, toy), toy, cfg["on_bad_row"], bad_rows)
+    with ctx.bar(f"curating {len(pairs)} pairs", len(cfg["steps"])) as update:
+        result = run_steps(pairs, cfg, toy, judge, update)
+    schema = _count("schema", [b | {"source": b["source"]} for b in bad_rows])
+    funnel = {"counts": result["counts"], "dropped": schema + result["dropped"],
+              "events": result["events"], "bad_rows": bad_rows[:1000]}
     path = ctx.dir / "curated.jsonl"
-    store.write_jsonl(path, pairs)
-    store.write_jsonl(ctx.dir / "dropped.jsonl", removed)
-    store.atomic_write_json(ctx.dir / "funnel.json", {"counts": counts, "dropped": funnel})
-    return {"path": str(path), "n_pairs": len(pairs), "counts": counts, "dropped": funnel,
-            "sources": [s["name"] for s in source_list(ctx.params, toy)]}
+    store.write_jsonl(path, result["pairs"])
+    save_dataset(result["pairs"], ctx.dir / "dataset")
+    store.write_jsonl(ctx.dir / "dropped.jsonl", result["removed"])
+    store.atomic_write_json(ctx.dir / "funnel.json", funnel)
+    return {"path": str(path), "dataset": str(ctx.dir / "dataset"), "n_pairs": len(result["pairs"]),
+            **funnel, "sources": [s["name"] for s in source_list(ctx.params, toy)]}

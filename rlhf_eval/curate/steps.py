@@ -1,20 +1,36 @@
-"""Curation steps. Each takes pairs and returns (kept, dropped) where dropped rows carry the
-reason, so the funnel can count every removal by reason and source."""
+"""Curation steps. Each takes pairs and returns (kept, removed); a removed row carries its
+`reason`, so the funnel counts every removal by step, reason and source. Steps that change rows
+without removing them (recycling) record that in the row's meta and in `events`."""
 from __future__ import annotations
 
-from collections import Counter
+import math
+from collections import Counter, defaultdict
+
+from rlhf_eval.curate.ngrams import NgramIndex
+from rlhf_eval.data.pairs import prompt_text
+
+BATCH = 1024
 
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def dedup_key(pair: dict) -> int:
+    """(history, chosen, rejected), case- and whitespace-folded, as a 64-bit hash: a set of
+    these holds a million pairs in tens of MB. Only compared within one process."""
+    prompt = pair["prompt"]
+    history = _norm(prompt) if isinstance(prompt, str) else tuple(
+        (m["role"], _norm(m["content"])) for m in prompt)
+    return hash((history, _norm(pair["chosen"]), _norm(pair["rejected"])))
+
+
 def exact_dedup(pairs: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Keep the first of rows equal on (prompt, chosen, rejected) after whitespace/case folding."""
-    seen: set[tuple] = set()
+    """Keep the first of rows equal on (history, chosen, rejected)."""
+    seen: set[int] = set()
     kept, dropped = [], []
     for p in pairs:
-        key = (_norm(p["prompt"]), _norm(p["chosen"]), _norm(p["rejected"]))
+        key = dedup_key(p)
         if key in seen:
             dropped.append(p | {"reason": "duplicate"})
         else:
@@ -23,47 +39,123 @@ def exact_dedup(pairs: list[dict]) -> tuple[list[dict], list[dict]]:
     return kept, dropped
 
 
-def ngrams(tokens: list[str], n: int) -> set[tuple]:
-    return {tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+def near_dedup(pairs: list[dict], threshold: float = 0.9, num_perm: int = 128,
+               shingle: int = 3) -> tuple[list[dict], list[dict]]:
+    """MinHash LSH over word shingles of the whole pair, within and across sources: a pair whose
+    estimated Jaccard similarity to an earlier kept pair is above `threshold` is dropped."""
+    from datasketch import MinHash, MinHashLSH
 
-
-class NgramIndex:
-    """n-grams of benchmark prompts. A prompt shorter than n contributes itself whole, so a
-    short benchmark prompt copied verbatim is still caught."""
-
-    def __init__(self, n: int):
-        self.n = n
-        self.grams: dict[tuple, set[str]] = {}
-        self.lengths: set[int] = set()
-
-    def add(self, text: str, item_id: str) -> None:
-        tokens = _norm(text).split()
-        size = min(self.n, len(tokens))
-        if size == 0:
-            return
-        self.lengths.add(size)
-        for g in ngrams(tokens, size):
-            self.grams.setdefault(g, set()).add(item_id)
-
-    def matches(self, text: str) -> set[str]:
-        tokens = _norm(text).split()
-        hits: set[str] = set()
-        for size in self.lengths:
-            for g in ngrams(tokens, size):
-                hits |= self.grams.get(g, set())
-        return hits
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    kept, dropped = [], []
+    for start in range(0, len(pairs), BATCH):
+        batch = pairs[start:start + BATCH]
+        shingles = []
+        for p in batch:
+            toks = _norm(" | ".join([prompt_text(p["prompt"]), p["chosen"], p["rejected"]])).split()
+            grams = {" ".join(toks[i:i + shingle]) for i in range(max(1, len(toks) - shingle + 1))}
+            shingles.append([g.encode() for g in grams])
+        for p, m in zip(batch, MinHash.bulk(shingles, num_perm=num_perm)):
+            close = lsh.query(m)
+            if close:
+                dropped.append(p | {"reason": "near_duplicate", "near_duplicate_of": sorted(close)[0]})
+            else:
+                lsh.insert(p["id"] + "\x00" + str(len(kept)), m)
+                kept.append(p)
+    for d in dropped:
+        d["near_duplicate_of"] = d["near_duplicate_of"].split("\x00")[0]
+    return kept, dropped
 
 
 def decontaminate(pairs: list[dict], index: NgramIndex) -> tuple[list[dict], list[dict]]:
+    """Drop pairs sharing an n-gram with a benchmark prompt (prompt, chosen or rejected), or
+    whose prompt equals a benchmark prompt shorter than n; records the benchmark ids matched."""
+    kept, dropped = [], []
+    for start in range(0, len(pairs), BATCH):
+        batch = pairs[start:start + BATCH]
+        texts = [t for p in batch for t in (prompt_text(p["prompt"]), p["chosen"], p["rejected"])]
+        prompts = [t if i % 3 == 0 else "" for i, t in enumerate(texts)]
+        hits = index.match_batch(texts, prompts)
+        for j, p in enumerate(batch):
+            matched = hits[3 * j] | hits[3 * j + 1] | hits[3 * j + 2]
+            if matched:
+                dropped.append(p | {"reason": "contaminated", "matched": sorted(matched)})
+            else:
+                kept.append(p)
+    return kept, dropped
+
+
+def length_and_ties(pairs: list[dict], min_tokens: int, max_tokens: int | None,
+                    drop_ties: bool) -> tuple[list[dict], list[dict]]:
     kept, dropped = [], []
     for p in pairs:
-        hits = set()
-        for field in ("prompt", "chosen", "rejected"):
-            hits |= index.matches(p[field])
-        if hits:
-            dropped.append(p | {"reason": "contaminated", "matched": sorted(hits)})
+        lengths = (len(p["chosen"].split()), len(p["rejected"].split()))
+        if min(lengths) < min_tokens:
+            dropped.append(p | {"reason": "too_short"})
+        elif max_tokens is not None and max(lengths) > max_tokens:
+            dropped.append(p | {"reason": "too_long"})
+        elif drop_ties and p.get("margin") == 0:
+            dropped.append(p | {"reason": "tie"})
         else:
             kept.append(p)
+    return kept, dropped
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def consistency(pairs: list[dict], scorer, threshold: float, recycle_above: float | None,
+                progress=None) -> tuple[list[dict], list[dict], int]:
+    """Keep pairs the judge agrees with (p = sigmoid(r_chosen - r_rejected) >= threshold);
+    with recycle_above, swap pairs the judge contradicts with p <= 1 - recycle_above.
+    Returns (kept, dropped, number recycled); each kept row's meta holds judge_margin."""
+    prompts = [p["prompt"] for p in pairs]
+    rc = scorer.score(prompts, [p["chosen"] for p in pairs])
+    if progress:
+        progress(1)
+    rr = scorer.score(prompts, [p["rejected"] for p in pairs])
+    kept, dropped, recycled = [], [], 0
+    for p, a, b in zip(pairs, rc, rr):
+        prob = sigmoid(a - b)
+        if prob >= threshold:
+            kept.append(p | {"meta": p["meta"] | {"judge_margin": a - b}})
+        elif recycle_above is not None and prob <= 1 - recycle_above:
+            recycled += 1
+            kept.append(p | {"chosen": p["rejected"], "rejected": p["chosen"],
+                             "meta": p["meta"] | {"judge_margin": b - a, "recycled": True}})
+        else:
+            dropped.append(p | {"reason": "judge_disagrees", "judge_p": prob})
+    return kept, dropped, recycled
+
+
+def select_top(pairs: list[dict], by: str, fraction: float, per_source: dict, offsets: dict,
+               category_column: str | None) -> tuple[list[dict], list[dict]]:
+    """Skywork-Reward v1 style: per category, keep the top fraction by score + per-source
+    offset; a source named in `per_source` keeps at most that fraction of its rows per category."""
+    def score(p):
+        value = p.get(by, p["meta"].get(by))
+        if value is None:
+            raise ValueError(f"select: pair {p['id']} has no '{by}' (run the consistency step first, "
+                             "or name a numeric column)")
+        return float(value) + float(offsets.get(p["source"], 0.0))
+
+    groups = defaultdict(list)
+    for p in pairs:
+        groups[p["meta"].get(category_column) if category_column else None].append(p)
+    keep_ids = set()
+    for rows in groups.values():
+        by_src = defaultdict(list)
+        for r in rows:
+            by_src[r["source"]].append(r)
+        capped = []
+        for src, src_rows in sorted(by_src.items()):
+            ranked = sorted(src_rows, key=score, reverse=True)
+            cap = per_source.get(src)
+            capped += ranked if cap is None else ranked[: math.ceil(cap * len(ranked))]
+        ranked = sorted(capped, key=score, reverse=True)
+        keep_ids.update(id(r) for r in ranked[: math.ceil(fraction * len(rows))])
+    kept = [p for p in pairs if id(p) in keep_ids]
+    dropped = [p | {"reason": "not_selected"} for p in pairs if id(p) not in keep_ids]
     return kept, dropped
 
 

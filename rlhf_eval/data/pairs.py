@@ -1,5 +1,14 @@
-"""Preference pairs: the contract `{id, source, prompt, chosen, rejected, margin?, meta}`,
-loaded from local jsonl/json/parquet and checked row by row."""
+"""Preference pairs: the contract `{id, source, prompt, chosen, rejected, margin?, meta}`.
+
+`prompt` is a string (one user turn) or a list of chat messages (multi-turn history ending with
+a user turn); `chosen` and `rejected` are the final assistant responses as strings. Accepted
+input shapes, after the source's column mapping:
+- plain strings: prompt, chosen, rejected;
+- prompt as chat messages, chosen/rejected as strings or assistant message lists;
+- TRL's implicit-prompt shape: no prompt, chosen/rejected are whole conversations sharing a prefix
+  (the shared prefix becomes the prompt);
+- OpenRLHF's keys are mapped with `columns` (e.g. {prompt: input, chosen: chosen, rejected: rejected}).
+"""
 from __future__ import annotations
 
 import json
@@ -12,27 +21,89 @@ class DataError(ValueError):
     """A bad input row: names the file, the row and the field."""
 
 
-def _text(value) -> str | None:
+class RowProblem(Exception):
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"field '{field}': {reason}")
+        self.field, self.reason = field, reason
+
+
+def _is_messages(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(m, dict) and "role" in m and isinstance(m.get("content"), str) for m in value)
+
+
+def _response(value, field: str) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, list) and value and all(isinstance(m, dict) and "content" in m for m in value):
+    if _is_messages(value):
+        if value[-1]["role"] != "assistant":
+            raise RowProblem(field, "last message is not from the assistant")
         return value[-1]["content"]
-    return None
+    raise RowProblem(field, f"expected a string or chat messages, got {type(value).__name__}")
 
 
-def problem(row: dict) -> tuple[str, str] | None:
-    """(field, reason) of the first thing wrong with a row, or None."""
-    for key in REQUIRED:
-        if key not in row or row[key] is None:
-            return key, "missing"
-        if _text(row[key]) is None:
-            return key, f"expected a string or chat messages, got {type(row[key]).__name__}"
+def _prompt(value):
+    if isinstance(value, str):
+        return value
+    if _is_messages(value):
+        if value[-1]["role"] != "user":
+            raise RowProblem("prompt", "last message is not from the user")
+        if len(value) == 1:
+            return value[0]["content"]
+        return [{"role": m["role"], "content": m["content"]} for m in value]
+    raise RowProblem("prompt", f"expected a string or chat messages, got {type(value).__name__}")
+
+
+def _split_implicit(chosen, rejected):
+    """TRL's implicit prompt: the conversations' shared prefix is the prompt."""
+    if not (_is_messages(chosen) and _is_messages(rejected)):
+        raise RowProblem("prompt", "missing")
+    k = 0
+    while k < min(len(chosen), len(rejected)) - 1 and chosen[k] == rejected[k]:
+        k += 1
+    if k == 0:
+        raise RowProblem("prompt", "missing, and chosen/rejected share no conversation prefix")
+    return chosen[:k], chosen[k:], rejected[k:]
+
+
+def parse_row(row, columns: dict | None = None) -> dict:
+    """The contract fields of one input row; raises RowProblem naming the field."""
+    if not isinstance(row, dict):
+        raise RowProblem("row", "not an object")
+    if columns:
+        row = row | {field: row[col] for field, col in columns.items() if col in row}
     for key in ("chosen", "rejected"):
-        if not _text(row[key]).strip():
-            return key, "empty response"
-    if " ".join(_text(row["chosen"]).split()) == " ".join(_text(row["rejected"]).split()):
-        return "chosen", "identical to rejected"
-    return None
+        if row.get(key) is None:
+            raise RowProblem(key, "missing")
+    prompt, chosen, rejected = row.get("prompt"), row["chosen"], row["rejected"]
+    if prompt is None:
+        prompt, chosen, rejected = _split_implicit(chosen, rejected)
+    out = {"prompt": _prompt(prompt), "chosen": _response(chosen, "chosen"),
+           "rejected": _response(rejected, "rejected")}
+    for key in ("chosen", "rejected"):
+        if not out[key].strip():
+            raise RowProblem(key, "empty response")
+    if " ".join(out["chosen"].split()) == " ".join(out["rejected"].split()):
+        raise RowProblem("chosen", "identical to rejected")
+    if row.get("margin") is not None:
+        try:
+            out["margin"] = float(row["margin"])
+        except (TypeError, ValueError):
+            raise RowProblem("margin", f"not a number: {row['margin']!r}") from None
+    return out
+
+
+def prompt_messages(prompt) -> list[dict]:
+    return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+
+
+def first_user_turn(prompt) -> str:
+    return prompt if isinstance(prompt, str) else next(m["content"] for m in prompt if m["role"] == "user")
+
+
+def prompt_text(prompt) -> str:
+    """All turns of a prompt as one text (for n-gram matching and shingles)."""
+    return prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -61,27 +132,34 @@ def read_rows(path: Path) -> list[dict]:
     raise DataError(f"{path}: unsupported file type {path.suffix!r} (use .jsonl, .json or .parquet)")
 
 
-def normalize(row: dict, source: str, index: int) -> dict:
-    out = {"id": str(row.get("id", f"{source}-{index:06d}")), "source": source,
-           "prompt": _text(row["prompt"]), "chosen": _text(row["chosen"]),
-           "rejected": _text(row["rejected"]), "meta": row.get("meta") or {}}
-    if row.get("margin") is not None:
-        out["margin"] = float(row["margin"])
-    return out
+def read_source(path: str, split: str = "train") -> list[dict]:
+    """Rows of a local file, or of a hub dataset given as `hf:<id>`."""
+    path = str(path)
+    if path.startswith("hf:"):
+        import datasets
+        try:
+            return datasets.load_dataset(path[3:], split=split).to_list()
+        except Exception as exc:  # offline machines, unknown ids, gated sets
+            raise DataError(f"{path}: cannot load split '{split}' from the hub: "
+                            f"{str(exc).splitlines()[0]}") from None
+    return read_rows(Path(path))
 
 
-def load_pairs(path: Path, source: str, on_bad_row: str = "error", dropped: dict | None = None) -> list[dict]:
-    """Rows of one source. A bad row raises DataError (file, row, field), or with
-    on_bad_row="drop" is counted in `dropped[reason]` and skipped."""
+def load_pairs(path: str, source: str, on_bad_row: str = "error", dropped: list | None = None,
+               columns: dict | None = None, split: str = "train") -> list[dict]:
+    """Rows of one source in the contract. A bad row raises DataError (file, row, field), or
+    with on_bad_row="drop" is appended to `dropped` (with file, row, field, reason) and skipped."""
     out = []
-    for i, row in enumerate(read_rows(path), 1):
-        bad = problem(row) if isinstance(row, dict) else ("row", "not an object")
-        if bad:
-            field, reason = bad
+    for i, row in enumerate(read_source(path, split), 1):
+        try:
+            pair = parse_row(row, columns)
+        except RowProblem as bad:
             if on_bad_row == "error":
-                raise DataError(f"{path}: row {i}: field '{field}': {reason}")
+                raise DataError(f"{path}: row {i}: {bad}") from None
             if dropped is not None:
-                dropped[reason] = dropped.get(reason, 0) + 1
+                dropped.append({"source": source, "file": str(path), "row": i, "field": bad.field,
+                                "reason": bad.reason})
             continue
-        out.append(normalize(row, source, i))
+        meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+        out.append({"id": str(row.get("id", f"{source}-{i:06d}")), "source": source, **pair, "meta": meta})
     return out

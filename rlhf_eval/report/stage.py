@@ -20,7 +20,7 @@ def fmt(v) -> str:
 
 def run(ctx) -> dict:
     cmp = ctx.out("compare")
-    funnel = {"counts": ctx.out("curate")["counts"], "dropped": ctx.out("curate")["dropped"]}
+    funnel = {k: ctx.out("curate")[k] for k in ("counts", "dropped", "events")}
     results = {"name": ctx.params["name"], "rm_table": cmp["rm_table"], "static": cmp["static"],
                "downstream": cmp["downstream"], "correlations": cmp["correlations"], "funnel": funnel,
                "rl": cmp["rl"], "n_rms": cmp["n_rms"]}

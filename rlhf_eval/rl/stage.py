@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import random
 from pathlib import Path
 
@@ -19,8 +20,10 @@ def check_engine(rl: dict) -> None:
                          f"it runs {', '.join(allowed)}")
 
 
-def rl_prompts(data_path: str, count: int, seed: int) -> list[str]:
-    prompts = sorted({r["prompt"] for r in read_rows(Path(data_path))})
+def rl_prompts(data_path: str, count: int, seed: int) -> list:
+    """Distinct prompts of the curated data (strings or chat messages)."""
+    unique = {json.dumps(r["prompt"], sort_keys=True): r["prompt"] for r in read_rows(Path(data_path))}
+    prompts = [unique[k] for k in sorted(unique)]
     random.Random(seed).shuffle(prompts)
     return prompts[:count]
 

@@ -11,10 +11,12 @@ from pathlib import Path
 from datasets import Dataset
 from transformers.trainer_callback import PrinterCallback
 
+from rlhf_eval.data.pairs import prompt_messages
+
 
 def _rm_reward(scorer):
     def rm(prompts, completions, **kwargs):
-        return scorer.score([p[-1]["content"] for p in prompts], [c[-1]["content"] for c in completions])
+        return scorer.score(prompts, [c[-1]["content"] for c in completions])
     return rm
 
 
@@ -33,7 +35,7 @@ def train(policy_path: str, prompts: list[str], scorer, rl: dict, out_dir: Path,
     torch.manual_seed(rl["seed"])
     tok = AutoTokenizer.from_pretrained(policy_path)
     tok.padding_side = "left"
-    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in prompts])
+    ds = Dataset.from_list([{"prompt": prompt_messages(p)} for p in prompts])
     funcs = [_rm_reward(scorer)] + ([_gold_reward(verify)] if verify else [])
     common = dict(
         output_dir=str(out_dir / "trainer"), max_steps=rl["steps"], learning_rate=rl["learning_rate"],

@@ -11,13 +11,16 @@ from typing import Protocol
 
 import torch
 
+from rlhf_eval.data.pairs import prompt_messages
+
 
 class Scorer(Protocol):
     def score(self, prompts: list[str], responses: list[str]) -> list[float]: ...
 
 
-def chat_pair(prompt: str, response: str) -> list[dict]:
-    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+def chat_pair(prompt, response: str) -> list[dict]:
+    """prompt: a user turn, or chat messages ending with one."""
+    return prompt_messages(prompt) + [{"role": "assistant", "content": response}]
 
 
 def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
+
+from rlhf_eval.data.pairs import prompt_messages
 from transformers.trainer_callback import PrinterCallback
 
 
 def conversational(pairs: list[dict]) -> Dataset:
     return Dataset.from_list([{
-        "prompt": [{"role": "user", "content": p["prompt"]}],
+        "prompt": prompt_messages(p["prompt"]),
         "chosen": [{"role": "assistant", "content": p["chosen"]}],
         "rejected": [{"role": "assistant", "content": p["rejected"]}],
     } for p in pairs])
