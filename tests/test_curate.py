@@ -145,3 +145,25 @@ def test_decontamination_removes_exactly_the_planted_leaks(tmp_path):
     assert {r["id"] for r in dropped} == leaked and len(leaked) == 200
     for r in dropped:
         assert r["matched"] == [f"toy_rewardbench:{r['meta']['bench_id']}"]
+
+
+def test_audit_contamination_cli(tmp_path):
+    import subprocess
+    import sys
+    info = build_data(ToyWorldConfig(clean_pairs=50, noisy_pairs=10, length_pairs=10, artifact_pairs=10,
+                                     duplicate_pairs=5, leaked_pairs=7, bench_pairs_per_subset=5,
+                                     task_prompts=5), tmp_path / "w")
+    out = tmp_path / "audit.json"
+    bench = info["benchmarks"]["toy_rewardbench"]
+    proc = subprocess.run([sys.executable, "-m", "rlhf_eval.cli", "audit-contamination",
+                           info["sources"]["leaked"], info["sources"]["clean"], "--against", bench,
+                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{bench}: 7 overlapping rows, hitting 7 benchmark items" in proc.stdout
+    report = json.loads(out.read_text())
+    rows = report["benchmarks"][bench]["rows"]
+    assert report["rows"] == 57 and {r["source"] for r in rows} == {"leaked"}
+    proc = subprocess.run([sys.executable, "-m", "rlhf_eval.cli", "audit-contamination",
+                           info["sources"]["clean"], "--against", bench, "--prompt-column", "question",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "row 1: field 'question' missing" in proc.stdout

@@ -52,6 +52,9 @@ def test_run_writes_every_stage_and_report(reference_run):
     funnel = json.loads((run_dir / "curate" / curate["key"] / "funnel.json").read_text())
     reasons = {(d["step"], d["source"]) for d in funnel["dropped"]}
     assert ("dedup", "mirror") in reasons and ("decontaminate", "leaked") in reasons
+    assert ("consistency", "noisy") in reasons  # the judge drops flipped labels
+    assert {r["source"] for r in funnel["dropped"] if r["step"] == "decontaminate"} == {"leaked"}
+    assert (run_dir / "curate" / curate["key"] / "dataset" / "dataset_info.json").is_file()
 
 
 def test_lm_eval_pick_matches_exact_estimate_at_n_max(reference_run):
@@ -70,7 +73,7 @@ def test_second_run_is_cached_and_status_shows_done(reference_run, toy_cache):
     t = time.time()
     proc = run_cli(toy_cache, "run", SMOKE, f"run_root={run_dir.parent}")
     assert time.time() - t < 60
-    assert "18 nodes: 18 cached, 0 run" in proc.stdout
+    assert "19 nodes: 19 cached, 0 run" in proc.stdout
     assert numbers(run_dir) == before
     for cmd in (("status", run_dir), ("plan", SMOKE, f"run_root={run_dir.parent}")):
         shown = run_cli(toy_cache, *cmd).stdout
