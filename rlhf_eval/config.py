@@ -101,6 +101,15 @@ class SelectConfig:
 
 
 @dataclass
+class RetrieveConfig:
+    # Pairs of these sources are the seed set (kept); every other remaining pair is the pool.
+    seed_sources: list[str] = field(default_factory=list)
+    k_max: int = 8
+    # "tfidf" or "rm" (the judge's own hidden states).
+    embedder: str = "tfidf"
+
+
+@dataclass
 class CurateConfig:
     # "error": a malformed row stops the run naming file, row and field; "drop": count and skip.
     on_bad_row: str = "error"
@@ -111,9 +120,10 @@ class CurateConfig:
     filter: FilterConfig = field(default_factory=FilterConfig)
     consistency: ConsistencyConfig = field(default_factory=ConsistencyConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
+    retrieve: RetrieveConfig = field(default_factory=RetrieveConfig)
 
 
-CURATE_STEPS = ("dedup", "near_dedup", "decontaminate", "filter", "consistency", "select")
+CURATE_STEPS = ("dedup", "near_dedup", "decontaminate", "filter", "consistency", "select", "retrieve")
 
 
 @dataclass
@@ -241,6 +251,7 @@ CHOICES = {
     "kind": ("classifier", "implicit"),
     "train.dataset": ("curated", "raw"),
     "curate.on_bad_row": ("error", "drop"),
+    "curate.retrieve.embedder": ("tfidf", "rm"),
     "backend": ("transformers",),
 }
 
@@ -398,11 +409,11 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     rms = {n: load_card(n, "reward_models", RMCard, path, f"{path}: reward_models")
            for n in recipe.reward_models}
     judge = recipe.curate.consistency.judge
-    if "consistency" in recipe.curate.steps or (
+    if "consistency" in recipe.curate.steps or "retrieve" in recipe.curate.steps or (
             "select" in recipe.curate.steps and recipe.curate.select.by == "judge_margin"):
         if judge is None:
             raise ConfigError(f"{path}: curate.consistency.judge must name an RM card for the "
-                              "consistency step (and for select.by=judge_margin)")
+                              "consistency and retrieve steps (and for select.by=judge_margin)")
     judge_card = None
     if judge is not None:
         judge_card = load_card(judge, "reward_models", RMCard, path, f"{path}: curate.consistency.judge")

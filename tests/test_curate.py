@@ -167,3 +167,22 @@ def test_audit_contamination_cli(tmp_path):
                            info["sources"]["clean"], "--against", bench, "--prompt-column", "question",
                            "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "row 1: field 'question' missing" in proc.stdout
+
+
+def test_retrieval_k_follows_skywork_v2():
+    from rlhf_eval.curate.retrieve import retrieval_k
+    assert [retrieval_k(p) for p in (0.1, 0.5, 0.51, 0.8, 0.99, 1.0)] == [8, 8, 4, 2, 1, 0]
+
+
+def test_error_driven_retrieves_neighbours_of_uncertain_seeds():
+    from rlhf_eval.curate.retrieve import error_driven
+    sure = pair("s1", "alpha beta gamma delta", chosen="a long detailed answer", rejected="no")
+    unsure = pair("s2", "zeta eta theta", chosen="x", rejected="a much longer reply")
+    pool = [pair("near", "alpha beta gamma delta epsilon", chosen="a long detailed answer", rejected="nah"),
+            pair("far1", "completely unrelated words here", chosen="foo", rejected="bar"),
+            pair("far2", "zeta eta theta iota", chosen="y", rejected="a much longer reply")]
+    got, rest, records = error_driven([sure], pool, LengthJudge(), "tfidf")
+    assert [p["id"] for p in got] == ["near"] and records[0]["k"] == 1
+    assert sorted(p["id"] for p in rest) == ["far1", "far2"] and rest[0]["reason"] == "not_retrieved"
+    got, _, records = error_driven([unsure], pool, LengthJudge(), "tfidf")
+    assert records[0]["k"] == 3 and records[0]["retrieved"][0] == "far2"

@@ -69,6 +69,17 @@ def run_steps(pairs: list[dict], cfg: dict, toy: dict | None, judge=None, bar=No
             c = cfg["consistency"]
             pairs, out, recycled = steps.consistency(pairs, judge, c["threshold"], c["recycle_above"])
             events.append({"step": name, "event": "recycled (chosen and rejected swapped)", "count": recycled})
+        elif name == "retrieve":
+            from rlhf_eval.curate.retrieve import error_driven
+            c = cfg["retrieve"]
+            seed = [p for p in pairs if p["source"] in c["seed_sources"]]
+            if not seed:
+                raise ValueError(f"curate.retrieve: no remaining pair comes from seed_sources {c['seed_sources']}")
+            pool = [p for p in pairs if p["source"] not in c["seed_sources"]]
+            got, out, records = error_driven(seed, pool, judge, c["embedder"], c["k_max"])
+            pairs = seed + got
+            events.append({"step": name, "event": "retrieved from the pool around uncertain seed pairs",
+                           "count": len(got), "per_seed": records[:1000]})
         elif name == "select":
             c = cfg["select"]
             pairs, out = steps.select_top(pairs, c["by"], c["fraction"], c["per_source"], c["offsets"],

@@ -1,0 +1,87 @@
+"""Error-driven selection (Skywork-Reward-V2): for each seed pair, ask the current RM how sure it
+is (p = sigmoid(r_chosen - r_rejected)) and retrieve k = 8 if p <= 0.5 else ceil(8 * (1 - p))
+of its nearest pairs from the pool, so data is added where the RM is wrong or unsure.
+
+Embedders are pluggable (`EMBEDDERS`): "tfidf" (scikit-learn, word n-grams) or "rm" (the mean
+last hidden state of the judge RM's own model).
+"""
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+
+from rlhf_eval.curate.steps import sigmoid
+from rlhf_eval.data.pairs import prompt_text
+
+
+class Embedder(Protocol):
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def pair_text(p: dict) -> str:
+    return f"{prompt_text(p['prompt'])}\n{p['chosen']}\n{p['rejected']}"
+
+
+class TfidfEmbedder:
+    def __init__(self, corpus: list[str]):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\S+").fit(corpus)
+
+    def embed(self, texts: list[str]):
+        return self.vectorizer.transform(texts)  # rows are L2-normalized
+
+
+class HiddenStateEmbedder:
+    """Mean of the last hidden states of the scorer's model over each text's tokens."""
+
+    def __init__(self, scorer, batch_size: int = 64):
+        self.model, self.tok, self.batch_size = scorer.model, scorer.tok, batch_size
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import torch
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(texts), self.batch_size):
+                enc = self.tok(texts[i:i + self.batch_size], return_tensors="pt", padding=True,
+                               truncation=True, max_length=256, add_special_tokens=False)
+                hidden = self.model(**enc, output_hidden_states=True).hidden_states[-1]
+                mask = enc["attention_mask"][..., None].float()
+                out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy())
+        vec = np.concatenate(out)
+        return vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+
+
+def retrieval_k(p: float, k_max: int = 8) -> int:
+    return k_max if p <= 0.5 else math.ceil(k_max * (1 - p))
+
+
+def error_driven(seed: list[dict], pool: list[dict], scorer, embedder_name: str = "tfidf",
+                 k_max: int = 8) -> tuple[list[dict], list[dict], list[dict]]:
+    """(retrieved pool pairs, pool pairs not retrieved, one record per seed pair)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    prompts = [p["prompt"] for p in seed]
+    rc = scorer.score(prompts, [p["chosen"] for p in seed])
+    rr = scorer.score(prompts, [p["rejected"] for p in seed])
+    probs = [sigmoid(a - b) for a, b in zip(rc, rr)]
+    ks = [min(retrieval_k(p, k_max), len(pool)) for p in probs]
+    if embedder_name == "tfidf":
+        embedder = TfidfEmbedder([pair_text(p) for p in seed + pool])
+    elif embedder_name == "rm":
+        embedder = HiddenStateEmbedder(scorer)
+    else:
+        raise ValueError(f"unknown embedder '{embedder_name}'; use tfidf or rm")
+    chosen_idx: set[int] = set()
+    records = []
+    if pool and max(ks, default=0) > 0:
+        nn = NearestNeighbors(n_neighbors=max(ks), metric="cosine").fit(embedder.embed([pair_text(p) for p in pool]))
+        _, neighbours = nn.kneighbors(embedder.embed([pair_text(p) for p in seed]))
+        for s, p, k, row in zip(seed, probs, ks, neighbours):
+            picked = row[:k].tolist()
+            chosen_idx.update(picked)
+            records.append({"seed": s["id"], "p": p, "k": k, "retrieved": [pool[i]["id"] for i in picked]})
+    retrieved = [pool[i] | {"meta": pool[i]["meta"] | {"retrieved": True}} for i in sorted(chosen_idx)]
+    rest = [pool[i] | {"reason": "not_retrieved"} for i in range(len(pool)) if i not in chosen_idx]
+    return retrieved, rest, records
