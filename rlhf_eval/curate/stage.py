@@ -117,7 +117,7 @@ def run(ctx) -> dict:
     pairs = load_all(source_list(ctx.params, toy), toy, cfg["on_bad_row"], bad_rows)
     with ctx.bar(f"curating {len(pairs)} pairs", len(cfg["steps"])) as update:
         result = run_steps(pairs, cfg, toy, judge, update)
-    schema = _count("schema", [b | {"source": b["source"]} for b in bad_rows])
+    schema = _count("schema", bad_rows)
     funnel = {"counts": result["counts"], "dropped": schema + result["dropped"],
               "events": result["events"], "bad_rows": bad_rows[:1000]}
     path = ctx.dir / "curated.jsonl"
