@@ -186,3 +186,15 @@ def test_error_driven_retrieves_neighbours_of_uncertain_seeds():
     assert sorted(p["id"] for p in rest) == ["far1", "far2"] and rest[0]["reason"] == "not_retrieved"
     got, _, records = error_driven([unsure], pool, LengthJudge(), "tfidf")
     assert records[0]["k"] == 3 and records[0]["retrieved"][0] == "far2"
+
+
+def test_hub_loader_path_reads_a_dataset_repo_layout(tmp_path):
+    # `hf:<id>` goes through datasets.load_dataset; a local folder laid out like a hub dataset
+    # repo exercises the same call offline.
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "data" / "train.jsonl").write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}) + "\n")
+    rows = load_pairs(f"hf:{repo}", "hub", split="train")
+    assert [(r["prompt"], r["chosen"], r["rejected"], r["source"]) for r in rows] == [("p", "a", "b", "hub")]
+    with pytest.raises(DataError, match=r"hf:.*cannot load split 'test'"):
+        load_pairs(f"hf:{repo}", "hub", split="test")
