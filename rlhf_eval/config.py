@@ -92,8 +92,9 @@ class ConsistencyConfig:
 class SelectConfig:
     # Rank pairs by "judge_margin" (from the consistency step) or by a numeric column.
     by: str = "judge_margin"
-    # Keep this top fraction per (source, category); per-source values override it.
+    # Keep this top fraction of each category (all pairs when category_column is null).
     fraction: float = 1.0
+    # Cap a source's share of each category before that ranking (source -> fraction).
     per_source: dict[str, float] = field(default_factory=dict)
     # Added to a source's scores before ranking (Skywork-Reward v1's per-source offsets).
     offsets: dict[str, float] = field(default_factory=dict)

@@ -1,7 +1,6 @@
 """Contamination audit: which training rows share an n-gram with which benchmark prompts."""
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 from rlhf_eval.curate import steps
@@ -53,13 +52,9 @@ def audit(data: list[str], benches: list[str], ngram: int = 13, prompt_column: s
         for item_id, prompt in bench_prompts(bench, prompt_column):
             index.add(prompt, item_id)
         _, hits = steps.decontaminate(pairs, index)
-        by_item = defaultdict(list)
-        for h in hits:
-            for item in h["matched"]:
-                by_item[item].append(h["id"])
         report["benchmarks"][bench] = {
             "overlapping_rows": len(hits),
             "rows": [{"id": h["id"], "source": h["source"], "matched": h["matched"]} for h in hits],
-            "benchmark_items_hit": len(by_item),
+            "benchmark_items_hit": len({item for h in hits for item in h["matched"]}),
         }
     return report

@@ -22,6 +22,11 @@ def words(text: str) -> list[str]:
     return text.lower().split()
 
 
+def fold(text: str) -> str:
+    """Case- and whitespace-folded text: the form every curation comparison uses."""
+    return " ".join(words(text))
+
+
 def _window_hashes(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(hash of every length-n window, whether the window holds only benchmark tokens)."""
     count = len(ids) - n + 1
@@ -36,7 +41,7 @@ def _window_hashes(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def prompt_key(text: str) -> bytes:
-    return hashlib.blake2b(" ".join(words(text)).encode(), digest_size=8).digest()
+    return hashlib.blake2b(fold(text).encode(), digest_size=8).digest()
 
 
 class NgramIndex:
@@ -60,9 +65,6 @@ class NgramIndex:
         for value in h.tolist():
             self.owners.setdefault(value, set()).add(item_id)
         self._sorted = None
-
-    def __len__(self) -> int:
-        return len(self.owners) + len(self.short)
 
     def match_batch(self, texts: list[str], prompts: list[str] | None = None) -> list[set[str]]:
         """Benchmark ids each text shares an n-gram with (and, for `prompts`, equals)."""

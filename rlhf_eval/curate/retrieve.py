@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rlhf_eval.curate.steps import sigmoid
+from rlhf_eval.curate.steps import judge_margins, sigmoid
 from rlhf_eval.data.pairs import prompt_text
 
 
@@ -62,10 +62,7 @@ def error_driven(seed: list[dict], pool: list[dict], scorer, embedder_name: str 
     """(retrieved pool pairs, pool pairs not retrieved, one record per seed pair)."""
     from sklearn.neighbors import NearestNeighbors
 
-    prompts = [p["prompt"] for p in seed]
-    rc = scorer.score(prompts, [p["chosen"] for p in seed])
-    rr = scorer.score(prompts, [p["rejected"] for p in seed])
-    probs = [sigmoid(a - b) for a, b in zip(rc, rr)]
+    probs = [sigmoid(m) for m in judge_margins(scorer, seed)]
     ks = [min(retrieval_k(p, k_max), len(pool)) for p in probs]
     if embedder_name == "tfidf":
         embedder = TfidfEmbedder([pair_text(p) for p in seed + pool])

@@ -6,23 +6,19 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 
-from rlhf_eval.curate.ngrams import NgramIndex
+from rlhf_eval.curate.ngrams import NgramIndex, fold
 from rlhf_eval.data.pairs import prompt_text
 
 BATCH = 1024
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def dedup_key(pair: dict) -> int:
     """(history, chosen, rejected), case- and whitespace-folded, as a 64-bit hash: a set of
     these holds a million pairs in tens of MB. Only compared within one process."""
     prompt = pair["prompt"]
-    history = _norm(prompt) if isinstance(prompt, str) else tuple(
-        (m["role"], _norm(m["content"])) for m in prompt)
-    return hash((history, _norm(pair["chosen"]), _norm(pair["rejected"])))
+    history = fold(prompt) if isinstance(prompt, str) else tuple(
+        (m["role"], fold(m["content"])) for m in prompt)
+    return hash((history, fold(pair["chosen"]), fold(pair["rejected"])))
 
 
 def exact_dedup(pairs: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -51,18 +47,18 @@ def near_dedup(pairs: list[dict], threshold: float = 0.9, num_perm: int = 128,
         batch = pairs[start:start + BATCH]
         shingles = []
         for p in batch:
-            toks = _norm(" | ".join([prompt_text(p["prompt"]), p["chosen"], p["rejected"]])).split()
+            toks = fold(" | ".join([prompt_text(p["prompt"]), p["chosen"], p["rejected"]])).split()
             grams = {" ".join(toks[i:i + shingle]) for i in range(max(1, len(toks) - shingle + 1))}
             shingles.append([g.encode() for g in grams])
         for p, m in zip(batch, MinHash.bulk(shingles, num_perm=num_perm)):
+            # LSH keys are positions in `kept`: ids need not be unique across sources
             close = lsh.query(m)
             if close:
-                dropped.append(p | {"reason": "near_duplicate", "near_duplicate_of": sorted(close)[0]})
+                first = kept[min(int(k) for k in close)]
+                dropped.append(p | {"reason": "near_duplicate", "near_duplicate_of": first["id"]})
             else:
-                lsh.insert(p["id"] + "\x00" + str(len(kept)), m)
+                lsh.insert(str(len(kept)), m)
                 kept.append(p)
-    for d in dropped:
-        d["near_duplicate_of"] = d["near_duplicate_of"].split("\x00")[0]
     return kept, dropped
 
 
@@ -104,25 +100,28 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-def consistency(pairs: list[dict], scorer, threshold: float, recycle_above: float | None,
-                progress=None) -> tuple[list[dict], list[dict], int]:
+def judge_margins(scorer, pairs: list[dict]) -> list[float]:
+    """r_chosen - r_rejected under the judge, one per pair."""
+    prompts = [p["prompt"] for p in pairs]
+    rc = scorer.score(prompts, [p["chosen"] for p in pairs])
+    rr = scorer.score(prompts, [p["rejected"] for p in pairs])
+    return [a - b for a, b in zip(rc, rr)]
+
+
+def consistency(pairs: list[dict], scorer, threshold: float,
+                recycle_above: float | None) -> tuple[list[dict], list[dict], int]:
     """Keep pairs the judge agrees with (p = sigmoid(r_chosen - r_rejected) >= threshold);
     with recycle_above, swap pairs the judge contradicts with p <= 1 - recycle_above.
     Returns (kept, dropped, number recycled); each kept row's meta holds judge_margin."""
-    prompts = [p["prompt"] for p in pairs]
-    rc = scorer.score(prompts, [p["chosen"] for p in pairs])
-    if progress:
-        progress(1)
-    rr = scorer.score(prompts, [p["rejected"] for p in pairs])
     kept, dropped, recycled = [], [], 0
-    for p, a, b in zip(pairs, rc, rr):
-        prob = sigmoid(a - b)
+    for p, margin in zip(pairs, judge_margins(scorer, pairs)):
+        prob = sigmoid(margin)
         if prob >= threshold:
-            kept.append(p | {"meta": p["meta"] | {"judge_margin": a - b}})
+            kept.append(p | {"meta": p["meta"] | {"judge_margin": margin}})
         elif recycle_above is not None and prob <= 1 - recycle_above:
             recycled += 1
             kept.append(p | {"chosen": p["rejected"], "rejected": p["chosen"],
-                             "meta": p["meta"] | {"judge_margin": b - a, "recycled": True}})
+                             "meta": p["meta"] | {"judge_margin": -margin, "recycled": True}})
         else:
             dropped.append(p | {"reason": "judge_disagrees", "judge_p": prob})
     return kept, dropped, recycled
