@@ -1,6 +1,7 @@
 """The `rlhf-eval` command line: thin; it parses, loads the recipe and calls the pipeline."""
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -53,8 +54,12 @@ def _node_table(run_dir: Path, nodes, title: str) -> Table:
 
 
 def summary_table(results: dict) -> Table:
+    """Static scores, the largest best-of-n gain and the RL gain per RM (every column is in the report)."""
     table = Table(title=f"reward models ({results['name']})", expand=True)
-    keys = ["rm"] + sorted({k for row in results["rm_table"] for k in row} - {"rm"})
+    cols = results["rm_columns"]
+    bon = [k for k in cols if k.startswith("best-of-")]
+    top = max((int(k.split("-")[2].split(" ")[0]) for k in bon), default=None)
+    keys = [k for k in cols if not k.startswith("best-of-") or k.startswith(f"best-of-{top} ")]
     for k in keys:
         table.add_column(k, justify="left" if k == "rm" else "right", no_wrap=k == "rm")
     for row in results["rm_table"]:
@@ -64,21 +69,27 @@ def summary_table(results: dict) -> Table:
 
 
 @app.command()
-def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides")):
+def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
+        executor: Optional[str] = typer.Option(None, "--executor", help="local or ray (default: the recipe's)"),
+        address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (default: ray.address)")):
     """Run a recipe end to end; finished nodes are skipped, so rerunning resumes."""
     import importlib
-    import json
 
     from rlhf_eval.launch import EXECUTORS
+    from rlhf_eval.launch.ray_exec import NodeFailed
 
-    loaded, nodes = _load(recipe, overrides or [])
+    extra = [f"executor={executor}"] if executor else []
+    loaded, nodes = _load(recipe, (overrides or []) + extra)
+    if address and loaded.recipe.executor != "ray":
+        _fail("--address is for --executor ray")
     run_dir = loaded.run_dir
     store.atomic_write_json(run_dir / "plan.json", plan_dict(loaded, nodes))
     module, attr = EXECUTORS[loaded.recipe.executor].split(":")
     started = time.time()
     try:
-        getattr(importlib.import_module(module), attr)(run_dir, nodes, console)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+        getattr(importlib.import_module(module), attr)(run_dir, nodes, console, recipe=loaded.recipe,
+                                                        address=address)
+    except (ValueError, FileNotFoundError, KeyError, NodeFailed) as exc:
         _fail(str(exc).strip("'\""))
     report = next(n for n in nodes if n.stage == "report")
     out = store.read_manifest(run_dir / report.stage / report.key)["outputs"]
@@ -87,8 +98,8 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
         shutil.copyfile(src, run_dir / src.name)
     results = json.loads((run_dir / "results.json").read_text())
     console.print(summary_table(results))
-    for c in results["correlations"]:
-        console.print(f"- {c['verdict']}", highlight=False, soft_wrap=True)
+    for v in results["verdicts"]:
+        console.print(f"- {v['text']}", highlight=False, soft_wrap=True)
     console.print(f"report: {run_dir / 'report.html'}  ({time.time() - started:.1f} s)")
 
 
@@ -173,6 +184,40 @@ def node(run_dir: Path, node_id: str):
     console.print(f"{matches[0].id} done in {manifest['duration_s']} s")
 
 
+@app.command()
+def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folders"),
+            out: Path = typer.Option(Path("runs/compare"), "--out", help="folder for report.html, results.json, CSVs"),
+            bootstrap: Optional[int] = typer.Option(None, help="bootstrap draws (default: the first run's compare.bootstrap)"),
+            seed: Optional[int] = typer.Option(None, help="bootstrap seed (default: the first run's compare.seed)")):
+    """Compare the RMs of several runs (same tasks, policy and settings) in one report."""
+    from rich.progress import Progress
+
+    from rlhf_eval.compare.merge import MergeError, load_run, merge, same_units
+    from rlhf_eval.compare.stage import compute
+    from rlhf_eval.report.provenance import provenance
+    from rlhf_eval.report.stage import render
+
+    try:
+        runs = [load_run(d) for d in run_dirs]
+        by = merge(runs)
+        same_units(by)
+    except (MergeError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    cfg = dict(runs[0]["compare"])
+    cfg.update({k: v for k, v in (("bootstrap", bootstrap), ("seed", seed)) if v is not None})
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("bootstrap over items, prompts and RMs", total=cfg["bootstrap"])
+        result = compute(by, cfg, bar=lambda done, total: progress.update(task, completed=done))
+    name = " + ".join(r["name"] for r in runs)
+    written = render(result, {r["dir"]: r["funnel"] for r in runs}, name, out,
+                     [provenance(Path(r["dir"])) for r in runs], runs[0]["report"].get("exports", []))
+    results = json.loads(Path(written["results"]).read_text())
+    console.print(summary_table(results))
+    for v in results["verdicts"]:
+        console.print(f"- {v['text']}", highlight=False, soft_wrap=True)
+    console.print(f"report: {written['report']}")
+
+
 @app.command("audit-contamination")
 def audit_contamination(
     data: List[str] = typer.Argument(..., help="training data files (.jsonl/.json/.parquet)"),
@@ -217,8 +262,6 @@ def bench_score(
     seed: int = typer.Option(0),
 ):
     """Score a benchmark from saved RM scores, without rerunning the RM."""
-    import json
-
     from rlhf_eval.bench.evaluate import evaluate, public
     from rlhf_eval.bench.probes import length_baseline
     from rlhf_eval.bench.registry import load_items
@@ -310,8 +353,6 @@ def rl_command(
     overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
 ):
     """Print the OpenRLHF train_ppo_ray command the rl_train node would submit, on one line."""
-    import json
-
     from rlhf_eval.rl.openrlhf_cmd import CommandError, build, one_line
     from rlhf_eval.toy.stage import resolve
 

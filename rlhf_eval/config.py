@@ -283,11 +283,41 @@ class SlurmConfig:
 
 
 @dataclass
+class ReportConfig:
+    # Optional exports, off by default: "leaderboard" (static results as RewardBench-leaderboard
+    # JSON), "tensorboard" (scalars and verdicts; needs `pip install tensorboard`).
+    exports: list[str] = field(default_factory=list)
+    # Where TensorBoard events go; null: <report node>/tensorboard.
+    tensorboard_dir: Optional[str] = None
+
+
+@dataclass
+class RayTaskResources:
+    num_cpus: float = 1
+    num_gpus: float = 0
+
+
+@dataclass
+class RayExecutorConfig:
+    # null: start a local Ray; "auto", "HOST:6379" or "ray://HOST:10001": an existing cluster, whose
+    # workers must see this checkout, its interpreter and the run folder at the same paths.
+    address: Optional[str] = None
+    defaults: RayTaskResources = field(default_factory=RayTaskResources)
+    # Per stage, replacing the defaults, e.g. {train_rm: {num_gpus: 1}, rl_train: {num_cpus: 4}}.
+    stages: dict[str, RayTaskResources] = field(default_factory=dict)
+    # A node whose worker died is run again this many times (a node restarts cleanly or resumes).
+    max_retries: int = 1
+
+
+@dataclass
 class Recipe:
     name: str = MISSING
     seed: int = 0
     run_root: str = "runs"
+    # local: nodes one by one in this process; ray: nodes as Ray tasks (`ray:` below). Slurm is
+    # `rlhf-eval submit`, not an executor of `run`.
     executor: str = "local"
+    ray: RayExecutorConfig = field(default_factory=RayExecutorConfig)
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     toy_world: Optional[ToyWorldConfig] = field(default_factory=ToyWorldConfig)
     sources: list[SourceConfig] = field(default_factory=list)
@@ -299,6 +329,7 @@ class Recipe:
     rl: RLConfig = field(default_factory=RLConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 # --------------------------------------------------------------------------- cards
@@ -322,9 +353,9 @@ class RMCard:
     # classifier: *ForSequenceClassification with a scalar head; implicit: a DPO-tuned policy,
     # reward = beta * log pi(y|x) / pi_ref(y|x).
     kind: str = "classifier"
-    # The model training starts from: a policy card name, or a local path.
+    # The model training starts from: a policy card name, "hf:<org>/<name>", or a local path.
     base: str = "toy-policy"
-    # A trained checkpoint to use as is; when set, nothing is trained.
+    # A trained checkpoint to use as is ("hf:<org>/<name>" or a local path); when set, nothing is trained.
     path: Optional[str] = None
     # Reference model of an implicit RM given by path (defaults to base).
     reference: Optional[str] = None
@@ -357,7 +388,8 @@ class GenerationConfig:
 @dataclass
 class PolicyCard:
     name: str = MISSING
-    # "toy:policy" for the toy world's SFT policy, or a local path to an HF checkpoint.
+    # "toy:policy" for the toy world's SFT policy, "hf:<org>/<name>" for a hub model (machines with
+    # network), or a local path to an HF checkpoint.
     path: str = MISSING
     # transformers (CPU default) or vllm (GPU; pip install rlhf-eval[vllm]).
     backend: str = "transformers"
@@ -367,8 +399,12 @@ class PolicyCard:
     trust_remote_code: bool = False
 
 
+EXPORTS = ("leaderboard", "tensorboard")
+# Model references that are not local paths: the toy world's models and hub ids.
+MODEL_REFS = ("toy:", "hf:")
+
 CHOICES = {
-    "executor": ("local",),
+    "executor": ("local", "ray"),
     "rl.engine": ("trl", "openrlhf"),
     "rl.algorithm": ("ppo", "grpo", "rloo", "reinforce++"),
     "kind": ("classifier", "implicit"),
@@ -515,11 +551,12 @@ class LoadedRecipe:
         }
 
 
-def _check_slurm(recipe: Recipe, where: str) -> None:
+def _check_stage_maps(recipe: Recipe, where: str) -> None:
     from rlhf_eval.pipeline import STAGES
-    for stage in recipe.slurm.stages:
-        if stage not in STAGES:
-            raise ConfigError(f"{where}: slurm.stages: unknown stage '{stage}'{_closest(stage, STAGES)}")
+    for section, stages in (("slurm", recipe.slurm.stages), ("ray", recipe.ray.stages)):
+        for stage in stages:
+            if stage not in STAGES:
+                raise ConfigError(f"{where}: {section}.stages: unknown stage '{stage}'{_closest(stage, STAGES)}")
 
 
 def _check_rl(recipe: Recipe, where: str) -> None:
@@ -576,7 +613,10 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
             raise ConfigError(f"{path}: bon.n_grid has {n}, outside 1..bon.n_max={recipe.bon.n_max}")
     _check_benchmarks(recipe, str(path))
     _check_rl(recipe, str(path))
-    _check_slurm(recipe, str(path))
+    _check_stage_maps(recipe, str(path))
+    for e in recipe.report.exports:
+        if e not in EXPORTS:
+            raise ConfigError(f"{path}: report.exports: unknown export '{e}'{_closest(e, EXPORTS)}")
     for step in recipe.curate.steps:
         if step not in CURATE_STEPS:
             raise ConfigError(f"{path}: curate.steps has unknown step '{step}'{_closest(step, CURATE_STEPS)}")
@@ -607,15 +647,17 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
             raise ConfigError(f"policy card '{card.name}': backend '{card.backend}' cannot generate "
                               "(transformers or vllm)")
     for card in pols.values():
-        if not card.path.startswith("toy:") and not Path(card.path).exists():
-            raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist")
+        if not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
+            raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist "
+                              "(a hub model is written hf:<org>/<name>)")
     for card in [*rms.values(), *([judge_card] if judge_card else [])]:
-        if card.path is None and card.base not in pols and not card.base.startswith("toy:"):
+        if card.path is None and card.base not in pols and not card.base.startswith(MODEL_REFS):
             if not Path(card.base).exists():
                 raise ConfigError(f"RM card '{card.name}': base '{card.base}' is neither a policy of "
                                   f"this recipe ({', '.join(pols)}) nor an existing path")
-        if card.path is not None and not card.path.startswith("toy:") and not Path(card.path).exists():
-            raise ConfigError(f"RM card '{card.name}': path '{card.path}' does not exist")
+        if card.path is not None and not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
+            raise ConfigError(f"RM card '{card.name}': path '{card.path}' does not exist "
+                              "(a hub model is written hf:<org>/<name>)")
     if recipe.toy_world is None and any(c.path.startswith("toy:") for c in pols.values()):
         raise ConfigError(f"{path}: a policy uses the toy world but toy_world is null")
     return LoadedRecipe(recipe, path, rms, pols, judge_card)

@@ -19,6 +19,7 @@ from rlhf_eval.config import LoadedRecipe
 # Bump when a stage's outputs change shape for the same config, so cached nodes are redone.
 TOY_WORLD_FORMAT = 2
 RL_FORMAT = 2  # 2: checkpoints listed for policy_eval
+COMPARE_FORMAT = 2  # 2: Pearson/Kendall, RM resampling, pairwise agreement, subset matrix, verdicts
 
 
 def task_digest(task: str) -> str | None:
@@ -152,8 +153,9 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
 
     results = [n for n in g.nodes if n.stage in ("static_bench", "bon_eval", "policy_eval", "rl_train")]
     deps = {f"in{i:03d}": n for i, n in enumerate(results)}
-    cmp_node = g.add("compare", "compare", {"compare": _plain(r.compare), "recipe": r.name}, deps)
-    g.add("report", "report", {"name": r.name}, {"compare": cmp_node, "curate": curate})
+    cmp_node = g.add("compare", "compare", {"compare": _plain(r.compare), "recipe": r.name,
+                                            "format": COMPARE_FORMAT}, deps)
+    g.add("report", "report", {"name": r.name, "report": _plain(r.report)}, {"compare": cmp_node, "curate": curate})
     return g.nodes
 
 

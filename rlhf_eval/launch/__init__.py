@@ -1,10 +1,11 @@
 """Executors decide where a node runs; every executor runs `run_node`, so files are the same.
 
-To add an executor, write a module with `execute(run_dir, nodes, console)` that runs (or submits)
-`rlhf-eval node RUN_DIR NODE_ID` for each node that is not done, in dependency order, and add it
-to EXECUTORS below.
+To add an executor, write a module with `execute(run_dir, nodes, console, recipe, address)` that
+runs `rlhf-eval node RUN_DIR NODE_ID` (or `run_node`) for each node that is not done, in dependency
+order, and add it to EXECUTORS below. Slurm is not one: `rlhf-eval submit` hands the graph to Slurm
+and returns (launch/slurm.py).
 """
-EXECUTORS = {"local": "rlhf_eval.launch.local:execute"}
+EXECUTORS = {"local": "rlhf_eval.launch.local:execute", "ray": "rlhf_eval.launch.ray_exec:execute"}
 
 # Our rich bars replace the libraries' own tqdm bars and per-step log prints; Ray workers get the
 # same settings.

@@ -11,7 +11,7 @@ from rlhf_eval.launch.node import node_dir, run_node
 from rlhf_eval.pipeline import Node
 
 
-def execute(run_dir: Path, nodes: list[Node], console: Console) -> dict[str, float]:
+def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, address=None) -> dict[str, float]:
     by_id = {n.id: n for n in nodes}
     todo = [n for n in nodes if not store.is_done(node_dir(run_dir, n), n.key)]
     timings: dict[str, float] = {}

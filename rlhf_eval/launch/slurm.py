@@ -48,17 +48,40 @@ def resources(recipe, stage: str) -> dict:
     return r
 
 
+def needs_ray_cluster(node: Node) -> bool:
+    """An OpenRLHF rl_train node runs inside a Ray cluster its own job starts."""
+    return node.stage == "rl_train" and node.params["rl"]["engine"] == "openrlhf"
+
+
 def groups(nodes: list[Node], arrays: bool) -> list[list[Node]]:
     """Nodes in plan order, siblings (same stage, same inputs) together when arrays are on."""
     out, index = [], {}
     for n in nodes:
         sig = (n.stage, tuple(sorted(n.deps.values())))
-        if arrays and sig in index:
+        if arrays and sig in index and not needs_ray_cluster(n):
             out[index[sig]].append(n)
         else:
             index[sig] = len(out)
             out.append([n])
     return out
+
+
+def gpus_needed(o: dict, algorithm: str, remote_rm: bool) -> int:
+    """GPUs OpenRLHF's placement asks for: every role apart, or the largest when all are colocated."""
+    roles = [o["actor"], o["ref"]] + ([] if remote_rm else [o["reward"]]) + ([o["critic"]] if algorithm == "ppo" else [])
+    roles = [r["nodes"] * r["gpus_per_node"] for r in roles]
+    vllm = o["vllm_engines"] * o["vllm_tensor_parallel_size"]
+    return max(roles + [vllm]) if o["colocate_all"] else sum(roles) + vllm
+
+
+def check_ray_cluster(node: Node, rm_node: Node, r: dict) -> None:
+    rl = node.params["rl"]
+    remote = rm_node.params["card"]["backend"] == "remote"
+    need, have = gpus_needed(rl["openrlhf"], rl["algorithm"], remote), r["nodes"] * r["gpus_per_node"]
+    if r["gpus_per_node"] and need > have:
+        raise SlurmError(f"{node.label}: rl.openrlhf's placement needs {need} GPUs but slurm.stages.rl_train "
+                         f"gives {r['nodes']} nodes x {r['gpus_per_node']} GPUs; raise nodes or gpus_per_node, "
+                         "or set rl.openrlhf.colocate_all=true")
 
 
 def render(recipe, run_dir: Path, group: list[Node]) -> str:
@@ -69,12 +92,15 @@ def render(recipe, run_dir: Path, group: list[Node]) -> str:
     name = f"{recipe.name}-{first.stage}" + (f"-x{len(group)}" if len(group) > 1 else f"-{first.key}")
     # Slurm's own output (before the node starts); each node then logs to <stage>-<key>.out.
     log = run_dir / "slurm" / "logs" / ("slurm-%A_%a.out" if len(group) > 1 else "slurm-%j.out")
-    return env.get_template("node.sh.j2").render(
+    r = resources(recipe, first.stage)
+    ray = needs_ray_cluster(first)
+    return env.get_template("ray_cluster.sh.j2" if ray else "node.sh.j2").render(
         label=" ".join(n.label for n in group)[:200].replace("\n", " "),
-        job_name=safe(name, "job name"), log=safe(log, "log path"), r=resources(recipe, first.stage),
+        job_name=safe(name, "job name"), log=safe(log, "log path"), r=r,
         array=len(group) > 1, requeue=recipe.slurm.requeue,
         setup=recipe.slurm.setup,  # the user's own shell lines, run as written
         cwd=shlex.quote(str(Path.cwd())), python=shlex.quote(sys.executable),
+        ray=shlex.quote(str(Path(sys.executable).with_name("ray"))), join_timeout=600,
         run_dir=shlex.quote(str(run_dir)), node_ids=[shlex.quote(n.id) for n in group],
         logdir=shlex.quote(str(run_dir / "slurm" / "logs")))
 
@@ -130,6 +156,10 @@ def submit(recipe, run_dir: Path, nodes: list[Node], dry_run: bool = False, echo
     jobs = read_jobs(run_dir)
     states = {} if dry_run else job_states(job_ids(jobs))
     live = {nid: ref for nid, ref in jobs.items() if (state_of(states, ref) or {}).get("state") in ACTIVE}
+    by_id = {n.id: n for n in nodes}
+    for n in nodes:
+        if needs_ray_cluster(n):
+            check_ray_cluster(n, by_id[n.deps["rm"]], resources(recipe, n.stage))
     submitted = {}
     for group in groups(nodes, recipe.slurm.arrays):
         todo = [n for n in group if not store.is_done(node_dir(run_dir, n), n.key) and n.id not in live]

@@ -46,21 +46,76 @@ def bon_curves(bon: list[dict], policy: str, task: str) -> str:
     return _data_uri(fig)
 
 
-def scatter(corr: dict) -> str:
+def scatter(cell: dict) -> str:
+    """Static metric against downstream gain, one point per RM with both 95% CIs, the least-squares
+    fit across RMs and its bootstrap band."""
     fig, ax = plt.subplots(figsize=(5.2, 4.0))
-    rms = list(corr["static_values"])
-    x = np.array([corr["static_values"][r] for r in rms])
-    y = np.array([corr["downstream_values"][r] for r in rms])
-    ax.scatter(x, y)
-    for r, a, b in zip(rms, x, y):
-        ax.annotate(r, (a, b), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    if len(rms) >= 2 and np.ptp(x) > 0:
-        slope, icpt = np.polyfit(x, y, 1)
-        xs = np.linspace(x.min(), x.max(), 20)
-        ax.plot(xs, slope * xs + icpt, "k--", lw=1)
-    ax.set_xlabel(corr["static"])
-    ax.set_ylabel(corr["downstream"])
-    ax.set_title(f"Spearman {corr['spearman']['value']:+.2f}", fontsize=9)
+    pts = cell["values"]
+    x = np.array([p["static"] for p in pts])
+    y = np.array([p["downstream"] for p in pts])
+    xerr = np.array([[p["static"] - (p["static_ci"][0] if p["static_ci"][0] is not None else p["static"]),
+                      (p["static_ci"][1] if p["static_ci"][1] is not None else p["static"]) - p["static"]] for p in pts]).T
+    yerr = np.array([[p["downstream"] - (p["downstream_ci"][0] if p["downstream_ci"][0] is not None else p["downstream"]),
+                      (p["downstream_ci"][1] if p["downstream_ci"][1] is not None else p["downstream"]) - p["downstream"]]
+                     for p in pts]).T
+    ax.errorbar(x, y, xerr=np.clip(xerr, 0, None), yerr=np.clip(yerr, 0, None), fmt="o", ms=5, lw=0.8, capsize=2)
+    for p in pts:
+        ax.annotate(p["rm"], (p["static"], p["downstream"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    band = cell.get("fit_band") or {}
+    if band:
+        ax.plot(band["x"], band["fit"], "k--", lw=1, label="least-squares fit")
+        if band["low"]:
+            ax.fill_between(band["x"], band["low"], band["high"], color="k", alpha=0.1, label="95% band")
+        ax.legend(fontsize=7)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel(cell["static"])
+    ax.set_ylabel(cell["downstream"])
+    s = cell["spearman"]
+    rho = "n/a" if s["value"] != s["value"] else f"{s['value']:+.2f} [{s['ci'][0]:+.2f}, {s['ci'][1]:+.2f}]"
+    ax.set_title(f"Spearman {rho}, {cell['n_rms']} RMs", fontsize=9)
+    return _data_uri(fig)
+
+
+def heatmap(matrix: list[dict]) -> str | None:
+    """Spearman of every static metric (rows: benchmark score, worst domain, subsets, domains)
+    against every downstream gain (columns); a dot marks a CI that excludes zero."""
+    if not matrix:
+        return None
+    rows = list(dict.fromkeys(m["static"] for m in matrix))
+    cols = list(dict.fromkeys(m["downstream"] for m in matrix))
+    z = np.full((len(rows), len(cols)), np.nan)
+    sig = np.zeros_like(z, bool)
+    for m in matrix:
+        i, j = rows.index(m["static"]), cols.index(m["downstream"])
+        z[i, j] = m["spearman"]["value"]
+        lo, hi = m["spearman"]["ci"]
+        sig[i, j] = lo == lo and (lo > 0 or hi < 0)
+    fig, ax = plt.subplots(figsize=(2.0 + 1.1 * len(cols), 1.2 + 0.28 * len(rows)))
+    im = ax.imshow(np.ma.masked_invalid(z), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            if z[i, j] == z[i, j]:
+                ax.text(j, i, f"{z[i, j]:+.2f}" + (" *" if sig[i, j] else ""), ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    fig.colorbar(im, ax=ax, label="Spearman", shrink=0.6)
+    ax.set_title("Spearman across RMs (* : 95% CI excludes 0)", fontsize=9)
+    return _data_uri(fig)
+
+
+def funnel(counts: list[dict]) -> str | None:
+    """Pairs left after each curation step."""
+    if not counts:
+        return None
+    fig, ax = plt.subplots(figsize=(6.0, 0.5 + 0.35 * len(counts)))
+    steps = [c["step"] for c in counts]
+    ax.barh(range(len(steps)), [c["count"] for c in counts], color="tab:green")
+    ax.set_yticks(range(len(steps)), steps, fontsize=8)
+    ax.invert_yaxis()
+    for i, c in enumerate(counts):
+        ax.text(c["count"], i, f" {c['count']}", va="center", fontsize=7)
+    ax.set_xlabel("preference pairs left")
+    ax.set_title("curation funnel", fontsize=9)
     return _data_uri(fig)
 
 

@@ -50,21 +50,62 @@ def static_tables(rows: list[dict]) -> list[dict]:
     return tables
 
 
-def run(ctx) -> dict:
-    cmp = ctx.out("compare")
-    funnel = {k: ctx.out("curate")[k] for k in ("counts", "dropped", "events")}
-    results = {"name": ctx.params["name"], "rm_table": cmp["rm_table"], "static": cmp["static"],
-               "downstream": cmp["downstream"], "correlations": cmp["correlations"], "funnel": funnel,
-               "rl": cmp["rl"], "rl_gains": cmp["rl_gains"], "n_rms": cmp["n_rms"]}
-    store.atomic_write_json(ctx.dir / "results.json", results)
+RESULT_KEYS = ("rm_table", "rm_columns", "static", "downstream", "correlations", "matrix", "verdicts", "rl", "rl_gains",
+               "n_rms", "enough_rms", "bootstrap", "seed")
+
+
+def cell(c: dict) -> str:
+    s = c["spearman"]
+    if c["class"] == "too few RMs" or math.isnan(s["value"]):
+        return f"{c['class']} ({c['n_rms']} RMs)"
+    return f"{c['class']}: {s['value']:+.2f} [{s['ci'][0]:+.2f}, {s['ci'][1]:+.2f}]"
+
+
+def verdict_table(result: dict) -> dict:
+    """Benchmarks x downstream gains: the class of each headline correlation with its Spearman and CI."""
+    cols = list(dict.fromkeys(c["downstream"] for c in result["correlations"]))
+    rows = []
+    for v in result["verdicts"]:
+        cells = {c["downstream"]: c for c in result["correlations"] if c["benchmark"] == v["benchmark"]}
+        rows.append([v["benchmark"]] + [cell(cells[d]) if d in cells else "" for d in cols])
+    return {"header": ["benchmark (score)"] + cols, "rows": rows}
+
+
+def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: list[dict],
+           exports: list[str] = (), tensorboard_dir: str | None = None) -> dict:
+    """results.json, a CSV per table, report.html (one self-contained file: inline CSS and PNGs,
+    no scripts, nothing fetched) and the optional exports, all in out_dir."""
+    from rlhf_eval.compare.stage import write_tables
+    from rlhf_eval.report import exports as ex
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = {"name": name} | {k: result[k] for k in RESULT_KEYS} | {"funnel": funnels, "provenance": provenance}
+    store.atomic_write_json(out_dir / "results.json", results)
+    csvs = write_tables(out_dir, result)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True)
-    keys = list(dict.fromkeys(k for row in cmp["rm_table"] for k in row))
-    pairs = sorted({(b["policy"], b["task"]) for b in cmp["bon"]})
+    keys = result["rm_columns"]
+    pairs = sorted({(b["policy"], b["task"]) for b in result["bon"]})
     html = env.get_template("template.html.j2").render(
-        name=ctx.params["name"], rm_table=cmp["rm_table"], table_keys=keys, fmt=fmt,
-        correlations=cmp["correlations"], enough_rms=cmp["enough_rms"], n_rms=cmp["n_rms"], funnel=funnel,
-        bon_plots=[plots.bon_curves(cmp["bon"], p, t) for p, t in pairs],
-        scatter_plots=[plots.scatter(c) for c in cmp["correlations"]], static_tables=static_tables(cmp["static"]),
-        rl_gains=cmp["rl_gains"], rl_plot=plots.proxy_vs_gold(cmp["rl"]))
-    store.atomic_write_text(ctx.dir / "report.html", html)
-    return {"report": str(ctx.dir / "report.html"), "results": str(ctx.dir / "results.json")}
+        name=name, r=result, table_keys=keys, fmt=fmt, verdict_table=verdict_table(result), funnels=funnels,
+        bon_plots=[plots.bon_curves(result["bon"], p, t) for p, t in pairs],
+        scatter_plots=[plots.scatter(c) for c in result["correlations"] if c.get("values")],
+        heatmap=plots.heatmap(result["matrix"]), static_tables=static_tables(result["static"]),
+        funnel_plots={run: plots.funnel(f["counts"]) for run, f in funnels.items()},
+        rl_plot=plots.proxy_vs_gold(result["rl"]), provenance=provenance, csvs=csvs)
+    store.atomic_write_text(out_dir / "report.html", html)
+    written = {"report": str(out_dir / "report.html"), "results": str(out_dir / "results.json"), "csv": csvs}
+    if "leaderboard" in exports:
+        written["leaderboard"] = str(ex.leaderboard(results, out_dir / "leaderboard.json"))
+    if "tensorboard" in exports:
+        written["tensorboard"] = str(ex.tensorboard(results, Path(tensorboard_dir or out_dir / "tensorboard")))
+    return written
+
+
+def run(ctx) -> dict:
+    from rlhf_eval.report.provenance import provenance
+
+    cmp = ctx.out("compare")
+    funnels = {ctx.params["name"]: {k: ctx.out("curate")[k] for k in ("counts", "dropped", "events")}}
+    cfg = ctx.params.get("report") or {}
+    return render(cmp, funnels, ctx.params["name"], ctx.dir, [provenance(ctx.run_dir)],
+                  cfg.get("exports", []), cfg.get("tensorboard_dir"))

@@ -74,6 +74,8 @@ def build(rl: dict, policy_path: str, rm: dict, prompts_path: str, out_dir: str)
         "--ckpt.path", str(Path(out_dir) / "ckpt"),
         "--ckpt.save_steps", rl["save_every"],
         "--ckpt.save_hf",
+        # A resubmitted job (after a preemption) resumes from <ckpt.path>/_actor when it exists.
+        "--ckpt.load_enable",
         "--ckpt.output_dir", str(Path(out_dir) / "final"),
     ]
     if o["colocate_all"]:

@@ -38,8 +38,11 @@ def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: f
     if record.is_file():
         old = json.loads(record.read_text())
         if old.get("entrypoint") == one_line(argv):
-            status = str(client.get_job_status(old["job_id"]).value)
-            if status not in ("FAILED", "STOPPED"):
+            try:
+                status = str(client.get_job_status(old["job_id"]).value)
+            except RuntimeError:  # not on this cluster (a Slurm job's own Ray cluster, started again)
+                status = "UNKNOWN"
+            if status not in ("FAILED", "STOPPED", "UNKNOWN"):
                 job_id = old["job_id"]  # still running, or finished: follow it
     if job_id is None:
         job_id = client.submit_job(entrypoint=one_line(argv))
@@ -70,7 +73,9 @@ def train(ctx, rl: dict, policy_path: str, prompts: list, progress=None) -> dict
     store.write_jsonl(prompts_path, [{"prompt": p if isinstance(p, list) else [{"role": "user", "content": p}]}
                                      for p in prompts])
     argv = build(rl, policy_path, ctx.out("rm"), str(prompts_path), str(out_dir))
-    job = submit_and_follow(argv, o["ray_address"], out_dir, o["timeout_s"], progress=progress)
+    # A Slurm Ray-cluster job (slurm/ray_cluster.sh.j2) names the head it started.
+    address = os.environ.get("RLHF_EVAL_RAY_ADDRESS") or o["ray_address"]
+    job = submit_and_follow(argv, address, out_dir, o["timeout_s"], progress=progress)
     ckpts = hf_checkpoints(out_dir)
     final = out_dir / "final"
     path = final if (final / "config.json").is_file() else (ckpts[-1][1] if ckpts else None)

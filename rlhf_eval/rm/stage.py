@@ -50,11 +50,11 @@ def run(ctx) -> dict:
         return common | {"path": None, "trained": False}
     if card["path"] is not None:
         path = resolve(card["path"], toy, "policy")
-        if not Path(path).exists():
+        if not card["path"].startswith("hf:") and not Path(path).exists():
             raise FileNotFoundError(f"RM card '{card['name']}': path {path} does not exist")
-        return common | {"path": path, "reference": card["reference"] or base,
+        return common | {"path": path, "reference": resolve(card["reference"], toy, "policy") if card["reference"] else base,
                          "beta": card["train"]["beta"], "trained": False}
-    if not Path(base).exists():
+    if not ctx.params["base"].startswith("hf:") and not Path(base).exists():
         raise FileNotFoundError(f"RM card '{card['name']}': base model {base} does not exist")
     train = RMTrainConfig(**card["train"])
     pairs = training_pairs(ctx, train, toy)

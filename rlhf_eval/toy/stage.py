@@ -28,7 +28,10 @@ def run(ctx) -> dict:
 
 
 def resolve(ref: str, toy: dict | None, kind: str) -> str:
-    """A `toy:<name>` reference (policy, source) to its path in the built world; paths pass through."""
+    """A `toy:<name>` reference (policy, source) to its path in the built world; a model given as
+    `hf:<org>/<name>` to its hub id (machines with network); paths pass through."""
+    if kind == "policy" and ref.startswith("hf:"):
+        return ref[3:]
     if not ref.startswith("toy:"):
         return ref
     if toy is None:

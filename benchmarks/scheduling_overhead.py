@@ -1,0 +1,98 @@
+"""Scheduling overhead per node of the Ray and Slurm executors against the local executor, on the
+same small recipe (the smoke recipe), each run into a fresh run folder with the toy world cached.
+
+The executors are made to run one node at a time (Ray and Slurm nodes reserve both CPUs of this
+machine), so overhead per node = (wall time - sum of the nodes' own durations) / nodes, the same
+formula for all three. For Ray and Slurm it holds the child process that every node runs in
+(interpreter and library imports), the scheduler's dispatch and, for Ray, starting Ray itself; the
+local executor runs nodes in one warm process.
+
+Needs a local Slurm for the Slurm column (slurm/local-cluster.sh up); skipped without one.
+Run: .venv/bin/python benchmarks/scheduling_overhead.py [--recipe recipes/smoke.yaml] [--cpus 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, env) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "rlhf_eval.cli", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"rlhf-eval {' '.join(map(str, args))} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def node_seconds(run_dir: Path) -> tuple[int, float]:
+    plan = json.loads((run_dir / "plan.json").read_text())["nodes"]
+    total = 0.0
+    for n in plan:
+        total += json.loads((run_dir / n["stage"] / n["key"] / "manifest.json").read_text())["duration_s"]
+    return len(plan), total
+
+
+def wait_slurm(run_dir: Path) -> None:
+    jobs = json.loads((run_dir / "slurm" / "jobs.json").read_text())
+    ids = ",".join(sorted({j.split("_")[0] for j in jobs.values()}))
+    while subprocess.run(["squeue", "-h", "-j", ids], capture_output=True, text=True).stdout.strip():
+        time.sleep(0.5)
+
+
+def slurm_up() -> bool:
+    if not shutil.which("sinfo"):
+        return False
+    out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mixed"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--recipe", default=str(ROOT / "recipes" / "smoke.yaml"))
+    ap.add_argument("--cpus", type=int, default=os.cpu_count(), help="CPUs one node reserves (all: one at a time)")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sched-"))
+    cache = Path(os.environ.get("RLHF_EVAL_CACHE") or work / "cache")
+    env = dict(os.environ, RLHF_EVAL_CACHE=str(cache), PYTHONUNBUFFERED="1")
+    cli("run", args.recipe, f"run_root={work / 'warm'}", env=env)  # builds the toy world into the cache
+
+    ways = {
+        "local": lambda root: cli("run", args.recipe, f"run_root={root}", env=env),
+        "ray": lambda root: cli("run", args.recipe, f"run_root={root}", "--executor", "ray",
+                                f"ray.defaults.num_cpus={args.cpus}", env=env),
+    }
+    if slurm_up():
+        def slurm(root):
+            cli("submit", args.recipe, f"run_root={root}", f"slurm.defaults.cpus={args.cpus}", env=env)
+            wait_slurm(next(root.iterdir()))
+        ways["slurm"] = slurm
+    rows = {}
+    for way, go in ways.items():
+        root = work / way
+        started = time.time()
+        go(root)
+        wall = time.time() - started
+        run_dir = next(root.iterdir())
+        nodes, busy = node_seconds(run_dir)
+        rows[way] = {"nodes": nodes, "wall_s": wall, "node_s": busy, "overhead_per_node_s": (wall - busy) / nodes}
+        print(f"{way:6s} {nodes} nodes: wall {wall:6.1f} s, nodes' own time {busy:6.1f} s, "
+              f"overhead {rows[way]['overhead_per_node_s']:.2f} s per node", flush=True)
+    base = rows["local"]["overhead_per_node_s"]
+    for way, r in rows.items():
+        if way != "local":
+            print(f"{way} vs local: +{r['overhead_per_node_s'] - base:.2f} s per node, "
+                  f"wall {r['wall_s'] / rows['local']['wall_s']:.2f}x")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

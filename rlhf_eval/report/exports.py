@@ -1,0 +1,43 @@
+"""Optional exports of a report (`report.exports` in the recipe; off by default)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rlhf_eval import store
+
+
+def leaderboard(results: dict, path: Path) -> Path:
+    """Static results in the shape of the RewardBench leaderboard's result files: one record per RM
+    and benchmark with the headline score and every subset and domain, in [0, 100]."""
+    records = {}
+    for row in results["static"]:
+        if row["metric"] == "score" or row["metric"].startswith(("subset/", "domain/")):
+            rec = records.setdefault((row["rm"], row["benchmark"]), {"model": row["rm"], "benchmark": row["benchmark"]})
+            name = row["metric"].split("/", 1)[-1]
+            rec[name] = None if row["value"] is None else round(100 * row["value"], 2)
+    store.atomic_write_json(path, sorted(records.values(), key=lambda r: (r["benchmark"], -(r.get("score") or 0))))
+    return path
+
+
+def tensorboard(results: dict, log_dir: Path) -> Path:
+    """Scalars for TensorBoard: static scores and gains per RM, best-of-n curves (step = n), RL gains
+    per checkpoint (step = RL step). Needs `pip install tensorboard`."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise RuntimeError("report.exports has tensorboard: pip install tensorboard") from exc
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with SummaryWriter(str(log_dir)) as w:
+        for row in results["static"]:
+            if row["metric"] == "score":
+                w.add_scalar(f"static/{row['benchmark']}/{row['rm']}", row["value"], 0)
+        for row in results["downstream"]:
+            if row["method"] == "best-of-n":
+                w.add_scalar(f"best_of_n/{row['task']}/{row['policy']}/{row['rm']}", row["value"], row["n"])
+        for g in results["rl_gains"]:
+            w.add_scalar(f"rl_gain/{g['task']}/{g['policy']}/{g['rm']}", g["gain"], g["step"])
+        for c in results["correlations"]:
+            w.add_text(f"verdict/{c['static']}/{c['downstream']}", c["verdict"], 0)
+        w.add_text("results", "```\n" + json.dumps({k: results[k] for k in ("name", "n_rms")}) + "\n```", 0)
+    return log_dir

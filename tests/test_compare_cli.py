@@ -1,0 +1,82 @@
+"""`rlhf-eval compare` over two real runs (the smoke run and one with three other RMs), the refusal
+to mix runs whose sampling differs, and the optional exports."""
+import csv
+import json
+import shutil
+
+import pytest
+
+from conftest import SMOKE, run_cli
+
+pytestmark = pytest.mark.slow
+OTHER_RMS = "reward_models=[dpo-raw,classifier-raw,classifier-length]"
+
+
+@pytest.fixture(scope="module")
+def other_run(toy_cache, tmp_path_factory):
+    root = tmp_path_factory.mktemp("other")
+    run_cli(toy_cache, "run", SMOKE, f"run_root={root}", OTHER_RMS, "report.exports=[leaderboard,tensorboard]")
+    return root / "smoke"
+
+
+def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache, tmp_path):
+    ref_dir, _ = reference_run
+    out = tmp_path / "cmp"
+    proc = run_cli(toy_cache, "compare", ref_dir, other_run, "--out", out, "--bootstrap", "200")
+    res = json.loads((out / "results.json").read_text())
+    assert res["n_rms"] == 5 and res["enough_rms"]
+    assert {r["rm"] for r in res["rm_table"]} == {"classifier-curated", "dpo-curated", "dpo-raw", "classifier-raw",
+                                                 "classifier-length"}
+    # Each RM's numbers are its own run's: merging changes nothing about them.
+    for run in (ref_dir, other_run):
+        own = json.loads((run / "results.json").read_text())
+        for row in own["rm_table"]:
+            merged = next(r for r in res["rm_table"] if r["rm"] == row["rm"])
+            assert {k: v for k, v in row.items() if k in merged} == {k: merged[k] for k in row}
+    # 3 benchmarks x 3 downstream gains (best-of-2, best-of-4, RL), all three correlations, each with a CI.
+    assert len(res["correlations"]) == 9
+    for c in res["correlations"]:
+        assert c["n_rms"] == 5 and c["agreement"]["pairs"] == 10
+        for kind in ("pearson", "spearman", "kendall"):
+            lo, hi = c[kind]["ci"]
+            assert lo <= c[kind]["value"] <= hi
+    assert len(res["verdicts"]) == 3 and all("5 RMs" in v["text"] for v in res["verdicts"])
+    assert all(v["text"].split(" ")[0] in proc.stdout for v in res["verdicts"])
+    # The subset matrix holds every subset and domain, and every table is a CSV.
+    assert any("subset/" in m["static"] for m in res["matrix"]) and any("domain_worst" in m["static"] for m in res["matrix"])
+    for name in ("rm_table", "static", "downstream", "correlations", "pairwise", "matrix", "verdicts", "rl_gains"):
+        with open(out / f"{name}.csv") as fh:
+            assert len(list(csv.DictReader(fh))) > 0, name
+    assert [p["run_dir"] for p in res["provenance"]] == [str(ref_dir.absolute()), str(other_run.absolute())]
+    assert res["provenance"][0]["versions"]["torch"] and res["provenance"][0]["seeds"]["bon"] == 0
+    assert set(res["funnel"]) == {str(ref_dir), str(other_run)}
+    html = (out / "report.html").read_text()
+    assert "classifier-length" in html and "http://" not in html and "https://" not in html
+
+
+def test_compare_refuses_runs_with_different_sampling(reference_run, other_run, toy_cache, tmp_path):
+    ref_dir, _ = reference_run
+    shutil.copytree(other_run, tmp_path / "smoke")  # all but best-of-n stays cached
+    run_cli(toy_cache, "run", SMOKE, f"run_root={tmp_path}", OTHER_RMS, "bon.temperature=0.7")
+    proc = run_cli(toy_cache, "compare", ref_dir, tmp_path / "smoke", "--out", tmp_path / "cmp", check=False)
+    assert proc.returncode == 2
+    assert "best-of-n (toy-policy, toy_sort) differs in sampling.temperature: 1.0 vs 0.7" in " ".join(proc.stdout.split())
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_exports_leaderboard_and_tensorboard(other_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    [report] = [p for p in (other_run / "report").iterdir() if (p / "manifest.json").is_file()]
+    res = json.loads((report / "results.json").read_text())
+    board = json.loads((report / "leaderboard.json").read_text())
+    score = {(r["rm"], r["benchmark"]): r["value"] for r in res["static"] if r["metric"] == "score"}
+    assert len(board) == len(score) == 9
+    for rec in board:
+        assert rec["score"] == round(100 * score[(rec["model"], rec["benchmark"])], 2)
+    ev = EventAccumulator(str(report / "tensorboard"))
+    ev.Reload()
+    tag = "static/toy_rewardbench/dpo-raw"
+    assert ev.Scalars(tag)[0].value == pytest.approx(score[("dpo-raw", "toy_rewardbench")], abs=1e-6)
+    bon = ev.Scalars("best_of_n/toy_sort/toy-policy/dpo-raw")
+    assert [s.step for s in bon] == [1, 2, 4]
