@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SMOKE, missing_data_task, run_cli, same_numbers, write_data
-from rlhf_eval.launch.slurm import node_states
+from rlhf_eval.launch.slurm import _sacct, node_states, parse_sacct, state_of
 from rlhf_eval.pipeline import load_plan
 
 QUICK = ROOT / "recipes" / "quickstart.yaml"
@@ -75,6 +75,21 @@ def test_run_folder_that_cannot_be_an_sbatch_value_is_refused(toy_cache, tmp_pat
     proc = run_cli(toy_cache, "submit", SMOKE, f"run_root={odd}", "--dry-run", check=False)
     assert proc.returncode == 2 and "log path=" in proc.stdout and "may go into an #SBATCH line" in proc.stdout
     assert not (odd / "smoke" / "slurm" / "scripts").exists()
+
+
+def test_sacct_output_is_read_like_scontrol():
+    """The `sacct -n -P -X` format, as Slurm documents it: array tasks as <id>_<k>, a cancelled
+    state followed by who cancelled it."""
+    states = parse_sacct("101|COMPLETED|0:0|None\n102_0|FAILED|1:0|NonZeroExitCode\n"
+                         "102_1|CANCELLED by 0|0:0|DependencyNeverSatisfied\n")
+    assert state_of(states, "102_0") == {"state": "FAILED", "reason": "NonZeroExitCode", "exit_code": "1:0"}
+    assert state_of(states, "102_1")["state"] == "CANCELLED" and state_of(states, "101")["state"] == "COMPLETED"
+
+
+@pytest.mark.skipif(not shutil.which("sacct"), reason="no sacct here")
+def test_without_accounting_status_falls_back_to_scontrol():
+    # The local cluster keeps no accounting: sacct says so, and job_states uses scontrol instead.
+    assert _sacct(["1"]) is None
 
 
 def slurm_up() -> bool:

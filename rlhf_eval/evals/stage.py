@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from rlhf_eval import store
 from rlhf_eval.evals.harness import evaluate, primary_metric
+from rlhf_eval.gen.base import torch_device
 from rlhf_eval.toy.stage import resolve
 
 
@@ -19,7 +20,7 @@ def run(ctx) -> dict:
         path = found[0]
     else:
         path = resolve(p["policy"]["path"], toy, "policy")
-    lm = HFLM(pretrained=path, batch_size=p["batch_size"], device="cpu",
+    lm = HFLM(pretrained=path, batch_size=p["batch_size"], device=torch_device(),
               trust_remote_code=p["policy"]["trust_remote_code"])
     with ctx.bar(f"lm-eval {p['task']}", 1) as update:
         metrics, samples = evaluate(lm, p["task"], toy, p["limit"], log=ctx.dir / "lm_eval.log")

@@ -20,6 +20,15 @@ class Sampler(Protocol):
         ...
 
 
+def torch_device() -> str:
+    """Where the transformers backends put models: RLHF_EVAL_DEVICE, else the first GPU when
+    there is one, else the CPU."""
+    import os
+
+    import torch
+    return os.environ.get("RLHF_EVAL_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def derive_seed(*parts) -> int:
     """A 31-bit seed from any parts (stable across processes, unlike hash())."""
     digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()

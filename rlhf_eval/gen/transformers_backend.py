@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from rlhf_eval.gen.base import derive_seed
+from rlhf_eval.gen.base import derive_seed, torch_device
 
 
 def cut_at(text: str, until: list[str]) -> str:
@@ -33,8 +33,9 @@ class TransformersSampler:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         self.tok = AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
         self.tok.padding_side = "left"
+        self.device = torch_device()
         self.model = AutoModelForCausalLM.from_pretrained(
-            self.path, use_safetensors=True, trust_remote_code=self.trust_remote_code).eval()
+            self.path, use_safetensors=True, trust_remote_code=self.trust_remote_code).eval().to(self.device)
 
     def render_chat(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
         return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
@@ -47,7 +48,7 @@ class TransformersSampler:
         prompts_per_batch = max(1, self.batch_size // max(1, n))
         for b in range(0, len(contexts), prompts_per_batch):
             chunk = contexts[b:b + prompts_per_batch]
-            enc = self.tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = self.tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
             torch.manual_seed(derive_seed(self.seed, block, chunk[0]))
             greedy = self.temperature == 0
             gen = self.model.generate(

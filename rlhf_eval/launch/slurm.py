@@ -112,9 +112,41 @@ def _sh(args: list[str]) -> str:
     return proc.stdout
 
 
+def parse_sacct(text: str) -> dict[str, dict]:
+    """`sacct -n -P -X -o JobID,State,ExitCode,Reason` lines; array tasks are listed as <id>_<k>,
+    a state may read "CANCELLED by 1000"."""
+    out = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        jid, state, code, reason = (line.split("|") + ["", "", ""])[:4]
+        out[jid] = {"state": state.split()[0] if state else None, "reason": reason or None, "exit_code": code or None}
+    return out
+
+
+def _sacct(job_ids: list[str]) -> dict[str, dict] | None:
+    """States from Slurm's accounting, or None where the cluster keeps none."""
+    proc = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode,Reason", "-j", ",".join(job_ids)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or "accounting storage is disabled" in proc.stdout + proc.stderr:
+        return None
+    return parse_sacct(proc.stdout)
+
+
+def _scontrol(jid: str) -> dict[str, dict]:
+    out = {}
+    show = subprocess.run(["scontrol", "-o", "show", "job", jid], capture_output=True, text=True)
+    for line in show.stdout.splitlines():
+        f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        key = f"{f['ArrayJobId']}_{f['ArrayTaskId']}" if f.get("ArrayTaskId") else f.get("JobId", jid)
+        out[key] = {"state": f.get("JobState"), "reason": f.get("Reason"), "exit_code": f.get("ExitCode")}
+    return out
+
+
 def job_states(job_ids: list[str]) -> dict[str, dict]:
-    """{job id (array tasks as <id>_<k>): {state, reason, exit_code}} from squeue, then scontrol
-    for jobs squeue no longer lists (sacct needs accounting, which small clusters lack)."""
+    """{job id (array tasks as <id>_<k>): {state, reason, exit_code}} from squeue, then, for jobs
+    squeue no longer lists, sacct where the cluster keeps accounting, else scontrol (which forgets
+    a job MinJobAge seconds after it ended, 300 by default)."""
     out: dict[str, dict] = {}
     if not job_ids:
         return out
@@ -122,14 +154,12 @@ def job_states(job_ids: list[str]) -> dict[str, dict]:
     for line in q.stdout.splitlines():
         jid, state, reason = line.split("|", 2)
         out[jid] = {"state": state, "reason": reason, "exit_code": None}
-    for jid in job_ids:
-        if any(k == jid or k.startswith(f"{jid}_") for k in out):
-            continue
-        show = subprocess.run(["scontrol", "-o", "show", "job", jid], capture_output=True, text=True)
-        for line in show.stdout.splitlines():
-            f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
-            key = f"{f['ArrayJobId']}_{f['ArrayTaskId']}" if f.get("ArrayTaskId") else f.get("JobId", jid)
-            out[key] = {"state": f.get("JobState"), "reason": f.get("Reason"), "exit_code": f.get("ExitCode")}
+    gone = [j for j in job_ids if not any(k == j or k.startswith(f"{j}_") for k in out)]
+    if gone:
+        acct = _sacct(gone)
+        for jid in gone:
+            found = {k: v for k, v in (acct or {}).items() if k == jid or k.startswith(f"{jid}_")}
+            out |= found or _scontrol(jid)
     return out
 
 

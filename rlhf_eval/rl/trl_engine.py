@@ -12,6 +12,7 @@ from datasets import Dataset
 from transformers.trainer_callback import PrinterCallback
 
 from rlhf_eval.data.pairs import prompt_messages
+from rlhf_eval.gen.base import torch_device
 
 
 def _rm_reward(scorer):
@@ -53,8 +54,8 @@ def train(policy_path: str, prompts: list[str], scorer, rl: dict, out_dir: Path,
         per_device_train_batch_size=rl["prompts_per_step"] * rl["samples_per_prompt"],
         num_generations=rl["samples_per_prompt"], max_completion_length=rl["max_new_tokens"],
         temperature=rl["temperature"], beta=rl["kl_coef"], reward_weights=[1.0] + [0.0] * (len(funcs) - 1),
-        use_cpu=True, bf16=False, report_to="none", save_strategy="steps", save_steps=rl["save_every"],
-        logging_steps=1,
+        use_cpu=torch_device() == "cpu", bf16=False, report_to="none", save_strategy="steps",
+        save_steps=rl["save_every"], logging_steps=1,
         disable_tqdm=True, seed=rl["seed"], data_seed=rl["seed"], dataloader_num_workers=0,
     )
     config_cls, trainer_cls = (GRPOConfig, GRPOTrainer) if rl["algorithm"] == "grpo" else (RLOOConfig, RLOOTrainer)

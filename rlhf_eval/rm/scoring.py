@@ -12,6 +12,7 @@ from typing import Protocol
 import torch
 
 from rlhf_eval.data.pairs import prompt_messages
+from rlhf_eval.gen.base import torch_device
 
 
 class Scorer(Protocol):
@@ -85,8 +86,9 @@ class ClassifierScorer:
     def __post_init__(self):
         from transformers import AutoModelForSequenceClassification
         self.tok = load_tokenizer(self.path, self.trust_remote_code, self.chat_template)
+        self.device = torch_device()
         self.model = AutoModelForSequenceClassification.from_pretrained(
-            self.path, use_safetensors=True, trust_remote_code=self.trust_remote_code).eval()
+            self.path, use_safetensors=True, trust_remote_code=self.trust_remote_code).eval().to(self.device)
 
     @torch.no_grad()
     def score(self, prompts: list[str], responses: list[str]) -> list[float]:
@@ -95,7 +97,7 @@ class ClassifierScorer:
         out = [0.0] * len(enc.ids)
         for batch in length_batches([len(x) for x in enc.ids], self.batch_size):
             ids, mask = _pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
-            logits = self.model(input_ids=ids, attention_mask=mask).logits[:, 0]
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits[:, 0]
             for i, v in zip(batch, logits.tolist()):
                 out[i] = v
         return out
@@ -123,8 +125,9 @@ class ImplicitScorer:
         from transformers import AutoModelForCausalLM
         self.tok = load_tokenizer(self.path, self.trust_remote_code, self.chat_template)
         kw = dict(use_safetensors=True, trust_remote_code=self.trust_remote_code)
-        self.model = AutoModelForCausalLM.from_pretrained(self.path, **kw).eval()
-        self.ref = AutoModelForCausalLM.from_pretrained(self.reference, **kw).eval()
+        self.device = torch_device()
+        self.model = AutoModelForCausalLM.from_pretrained(self.path, **kw).eval().to(self.device)
+        self.ref = AutoModelForCausalLM.from_pretrained(self.reference, **kw).eval().to(self.device)
 
     @torch.no_grad()
     def score(self, prompts: list[str], responses: list[str]) -> list[float]:
@@ -134,6 +137,7 @@ class ImplicitScorer:
         for batch in length_batches([len(x) for x in enc.ids], self.batch_size):
             ids, mask = _pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
             resp, _ = _pad([enc.response_masks[i] for i in batch], 0)
+            ids, mask, resp = ids.to(self.device), mask.to(self.device), resp.to(self.device)
             diff = sequence_logprobs(self.model, ids, mask, resp) - sequence_logprobs(self.ref, ids, mask, resp)
             for i, v in zip(batch, (self.beta * diff).tolist()):
                 out[i] = v

@@ -13,6 +13,7 @@ import torch
 from datasets import Dataset
 
 from rlhf_eval.data.pairs import prompt_messages
+from rlhf_eval.gen.base import torch_device
 from transformers.trainer_callback import PrinterCallback
 
 
@@ -33,7 +34,7 @@ def _common_args(train, out_dir: Path, n_pairs: int) -> dict:
         learning_rate=train.learning_rate,
         lr_scheduler_type="cosine",
         warmup_steps=max(1, steps // 20),
-        use_cpu=True,
+        use_cpu=torch_device() == "cpu",
         bf16=False,
         report_to="none",
         save_strategy="no",
