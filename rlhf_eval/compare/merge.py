@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rlhf_eval import store
+from rlhf_eval.compare.sources import per_doc
 from rlhf_eval.pipeline import load_plan
 
 RESULT_STAGES = ("static_bench", "bon_eval", "policy_eval", "rl_train")
@@ -72,10 +73,6 @@ def load_run(run_dir: Path) -> dict:
             "report": cfg["recipe"].get("report") or {}}
 
 
-def _per_doc(e: dict) -> list:
-    return [r[e["metric"]] for r in sorted(store.read_jsonl(e["samples"]), key=lambda r: r["doc_id"])]
-
-
 def merge(runs: list[dict]) -> dict:
     """One `by` (stage -> outputs) over all runs; an RM in several runs is taken once, from the first."""
     for i, a in enumerate(runs):
@@ -97,7 +94,7 @@ def merge(runs: list[dict]) -> dict:
                 if stage == "policy_eval" and rm is None:
                     key = (out["policy"], out["task"])
                     if key in bases:
-                        if _per_doc(bases[key]) != _per_doc(out):
+                        if not np.array_equal(per_doc(bases[key]), per_doc(out)):
                             raise MergeError(f"{bases[key]['samples']} and {out['samples']}: the base policy's "
                                              f"per-prompt results on {out['task']} differ between runs, so RL gains "
                                              "would not share a baseline")

@@ -75,7 +75,7 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
            exports: list[str] = (), tensorboard_dir: str | None = None) -> dict:
     """results.json, a CSV per table, report.html (one self-contained file: inline CSS and PNGs,
     no scripts, nothing fetched) and the optional exports, all in out_dir."""
-    from rlhf_eval.compare.stage import write_tables
+    from rlhf_eval.compare.tables import write_tables
     from rlhf_eval.report import exports as ex
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,79 @@
+"""Per-unit values of what the RMs are compared on: benchmark items (static) and evaluation
+prompts (downstream), as bootstrap Sources."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rlhf_eval import store
+from rlhf_eval.bench.evaluate import full_metrics
+from rlhf_eval.bench.items import Outcomes
+from rlhf_eval.bench.registry import kind_of
+from rlhf_eval.compare.stats import Source
+
+
+def load_units(path: str) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """A static_bench node's per-unit outcomes, sorted by unit id so RMs align."""
+    rows = sorted(store.read_jsonl(path), key=lambda r: r["id"])
+    columns = list(dict.fromkeys(k for r in rows for k in r if k not in ("id", "group")))
+    values = np.array([[np.nan if r.get(c) is None else r[c] for c in columns] for r in rows], float)
+    return columns, values, np.array([r["group"] for r in rows], dtype=object), [r["id"] for r in rows]
+
+
+STATIC_METRICS = ("score", "domain_worst")
+
+
+def static_sources(bench_outs: list[dict]) -> list[Source]:
+    """One source per benchmark: its headline score, worst domain, and every subset and domain."""
+    out = []
+    for name in sorted({b["benchmark"] for b in bench_outs}):
+        units, groups, columns, ids = {}, None, None, None
+        outs = [x for x in bench_outs if x["benchmark"] == name]
+        bench = kind_of(name, outs[0]["kind"])
+        for b in outs:
+            columns, units[b["rm"]], groups, rm_ids = load_units(b["units"])
+            if ids is not None and rm_ids != ids:
+                raise ValueError(f"{name}: RM '{b['rm']}' was scored on other items than the RMs before it")
+            ids = rm_ids
+
+        def metrics(v, idx, groups=groups, columns=columns, bench=bench):
+            m = full_metrics(bench, Outcomes(columns, v[idx], groups[idx], []))
+            return {k: x for k, x in m.items() if k in STATIC_METRICS or k.startswith(("subset/", "domain/"))}
+        out.append(Source(name, units, groups, metrics, "static"))
+    return out
+
+
+def per_doc(e: dict) -> np.ndarray:
+    """A policy_eval node's per-prompt metric, in document order."""
+    return np.array([r[e["metric"]] for r in sorted(store.read_jsonl(e["samples"]), key=lambda r: r["doc_id"])])
+
+
+def downstream_sources(bon_outs: list[dict], eval_outs: list[dict]) -> list[Source]:
+    """Per (policy, task): the best-of-n gain over n = 1 for every n > 1 of the grid, and the final
+    RL checkpoint's gain over the base policy; per-prompt values, so prompts can be resampled."""
+    out = []
+    for (policy, task) in sorted({(b["policy"], b["task"]) for b in bon_outs}):
+        units, grid = {}, None
+        for b in (x for x in bon_outs if (x["policy"], x["task"]) == (policy, task)):
+            pp = json.loads(Path(b["per_prompt"]).read_text())["values"]
+            grid = [n for n in sorted(int(k) for k in pp) if n > 1]
+            units[b["rm"]] = np.stack([np.array(pp[str(n)]) - np.array(pp["1"]) for n in grid], axis=1)
+
+        def metrics(v, idx, grid=grid):
+            return {f"best-of-{n} gain": float(v[idx, k].mean()) for k, n in enumerate(grid)}
+        out.append(Source(f"({task}, {policy})", units, None, metrics, "downstream"))
+    for (policy, task) in sorted({(e["policy"], e["task"]) for e in eval_outs if e["rm"] is None}):
+        base = next(e for e in eval_outs if e["rm"] is None and (e["policy"], e["task"]) == (policy, task))
+        b = per_doc(base)
+        units = {e["rm"]: per_doc(e) - b for e in eval_outs
+                 if e["rm"] and e["final"] and (e["policy"], e["task"]) == (policy, task)}
+        if units:
+            out.append(Source(f"({task}, {policy})", units, None,
+                              lambda v, idx: {"RL gain": float(v[idx].mean())}, "downstream"))
+    return out
+
+
+def measure_name(source: str, metric: str, kind: str) -> str:
+    return f"{source} {metric}" if kind == "static" else f"{metric} {source}"

@@ -1,0 +1,95 @@
+"""The rows of the answer's tables (every static and downstream number with its CI, RL gains)
+and their CSVs."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from rlhf_eval.bon.estimator import bootstrap_mean_ci
+from rlhf_eval.compare.sources import per_doc
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def rl_gain_rows(eval_outs: list[dict], iters: int, seed: int) -> list[dict]:
+    """Per RL checkpoint: gold before (the base policy) and after, and the gain with a paired
+    bootstrap CI over evaluation prompts."""
+    rows = []
+    for base in (e for e in eval_outs if e["rm"] is None):
+        b = per_doc(base)
+        for e in sorted((x for x in eval_outs if x["rm"] and (x["policy"], x["task"]) == (base["policy"], base["task"])),
+                        key=lambda x: (x["rm"], x["step"])):
+            diff = per_doc(e) - b
+            lo, hi = bootstrap_mean_ci(diff, iters, seed)
+            rows.append({"rm": e["rm"], "policy": e["policy"], "task": e["task"], "step": e["step"],
+                         "final": e["final"], "before": float(b.mean()), "after": e["value"],
+                         "gain": float(diff.mean()), "ci_low": lo, "ci_high": hi, "prompts": len(diff)})
+    return rows
+
+
+def tables(by: dict, cfg: dict) -> dict:
+    """The static and downstream rows (every metric with its CI) and the RL gains."""
+    static_rows = []
+    for b in by["static_bench"]:
+        base = {"rm": b["rm"], "benchmark": b["benchmark"], "n": b["n"]}
+        for k, v in b["metrics"].items():
+            ci = b["ci"].get(k) or [None, None]
+            label = {"domain": b["worst_domain"]} if k == "domain_worst" else {}
+            static_rows.append(base | {"metric": k, "value": v, "ci_low": ci[0], "ci_high": ci[1]} | label)
+        for k, v in b["ppe"]["metrics"].items():
+            ci = b["ppe"]["ci"].get(k) or [None, None]
+            static_rows.append(base | {"metric": f"ppe/{k}", "value": v, "ci_low": ci[0], "ci_high": ci[1]})
+        lb = b["length_baseline"]
+        static_rows.append(base | {"metric": "length_baseline", "value": lb["score"],
+                                   "ci_low": lb["ci"][0], "ci_high": lb["ci"][1]})
+        for p in b["probes"]:
+            static_rows.append(base | {"metric": f"probe_drop/{p['probe']}", "value": p["drop"],
+                                       "ci_low": p["ci"][0], "ci_high": p["ci"][1]})
+        static_rows.append(base | {"metric": "truncated_inputs", "value": b["truncated"],
+                                   "ci_low": None, "ci_high": None})
+    down_rows = []
+    for b in by["bon_eval"]:
+        for pt in b["curve"]:
+            down_rows.append({"policy": b["policy"], "method": "best-of-n", "rm": b["rm"], "n": pt["n"],
+                              "task": b["task"], "metric": b["metric"], "value": pt["value"],
+                              "ci_low": pt["ci"][0], "ci_high": pt["ci"][1], "prompts": b["n_prompts"],
+                              "oracle": pt["oracle"], "kl_bound": pt["kl_bound"]})
+    for e in by["policy_eval"]:
+        down_rows.append({"policy": e["policy"], "method": "rl" if e["rm"] else "base", "rm": e["rm"] or "",
+                          "n": None, "step": e["step"], "task": e["task"], "metric": e["metric"],
+                          "value": e["value"], "ci_low": None, "ci_high": None, "prompts": e["n"]})
+    rl_gains = rl_gain_rows(by["policy_eval"], cfg["bootstrap"], cfg["seed"])
+    return {"static": static_rows, "downstream": down_rows, "rl_gains": rl_gains}
+
+
+def write_tables(out_dir: Path, result: dict) -> list[str]:
+    """results' tables as CSVs (one per table) and jsonl; returns the CSV names."""
+    flat = {
+        "rm_table": result["rm_table"], "static": result["static"], "downstream": result["downstream"],
+        "rl_gains": result["rl_gains"],
+        "correlations": [{"static": c["static"], "downstream": c["downstream"], "n_rms": c["n_rms"], "class": c["class"]}
+                         | {f"{k}{s}": v for k in ("pearson", "spearman", "kendall")
+                            for s, v in (("", c[k]["value"]), ("_ci_low", c[k]["ci"][0]), ("_ci_high", c[k]["ci"][1]),
+                                         ("_meas_ci_low", c[k]["ci_measurement"][0]),
+                                         ("_meas_ci_high", c[k]["ci_measurement"][1]))}
+                         | {f"pairs_{k}": c["agreement"][k] for k in ("pairs", "resolved", "agree", "share", "within_noise")}
+                         for c in result["correlations"]],
+        "pairwise": [{"static": c["static"], "downstream": c["downstream"]} | p
+                     for c in result["correlations"] for p in c["agreement"]["detail"]],
+        "matrix": [{k: m[k] for k in ("static", "downstream", "n_rms")} | {"spearman": m["spearman"]["value"],
+                   "ci_low": m["spearman"]["ci"][0], "ci_high": m["spearman"]["ci"][1]} for m in result["matrix"]],
+        "verdicts": [{"benchmark": v["benchmark"], "metric": v["metric"], "n_rms": v["n_rms"], "verdict": v["text"]}
+                     for v in result["verdicts"]],
+    }
+    for name, rows in flat.items():
+        if rows:
+            _write_csv(out_dir / f"{name}.csv", [{k: (json.dumps(v) if isinstance(v, (list, dict)) else v)
+                                                   for k, v in r.items()} for r in rows])
+    return [f"{n}.csv" for n, rows in flat.items() if rows]
