@@ -2,6 +2,7 @@
 CIs over RMs, items and prompts, pairwise agreement and a verdict per benchmark."""
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from rlhf_eval import store
 from rlhf_eval.compare.sources import downstream_sources, measure_name, static_sources
 from rlhf_eval.compare.stats import (MIN_RMS_FOR_CLAIMS, benchmark_verdict, bootstrap_table, cell_verdict, classify,
-                                     correlate, pairwise_agreement)
+                                     correlate, pairwise_agreement, quantiles)
 from rlhf_eval.compare.tables import tables, write_tables
 
 HEADLINE = "score"
@@ -75,10 +76,9 @@ def _num(v) -> float | None:
     return None if np.isnan(v) else float(v)
 
 
-def _ci(draws) -> list[float]:
-    d = np.asarray(draws, float)
-    d = d[~np.isnan(d)]
-    return [float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))] if len(d) else [None, None]
+def _ci(draws) -> list[float | None]:
+    """`quantiles`, with None where no draw was finite (JSON has no nan)."""
+    return [None if math.isnan(v) else v for v in quantiles(draws)]
 
 
 def fit_band(x, y, bx, by, seed: int, points: int = 30) -> dict:

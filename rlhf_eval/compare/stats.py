@@ -107,7 +107,8 @@ def rowwise(kind: str, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return np.clip(r, -1.0, 1.0)
 
 
-def _quantiles(values) -> list[float]:
+def quantiles(values) -> list[float]:
+    """The 95% percentile interval of bootstrap draws, ignoring nan; [nan, nan] when none are left."""
     v = np.asarray(values, float)
     v = v[~np.isnan(v)]
     return [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] if len(v) else [math.nan, math.nan]
@@ -126,8 +127,8 @@ def correlate(x, y, bx, by, seed: int = 0, kinds=KINDS) -> dict:
     out = {"n_rms": int(n)}
     for kind in kinds:
         out[kind] = {"value": corr(kind, x, y),
-                     "ci": _quantiles(rowwise(kind, bx[rows, draws], by[rows, draws])) if n else [math.nan] * 2,
-                     "ci_measurement": _quantiles(rowwise(kind, bx, by)) if n else [math.nan] * 2}
+                     "ci": quantiles(rowwise(kind, bx[rows, draws], by[rows, draws])) if n else [math.nan] * 2,
+                     "ci_measurement": quantiles(rowwise(kind, bx, by)) if n else [math.nan] * 2}
     return out
 
 
@@ -140,7 +141,7 @@ def pairwise_agreement(rms: list[str], x, y, bx) -> dict:
     for i, j in combinations(range(len(rms)), 2):
         if any(math.isnan(v) for v in (x[i], x[j], y[i], y[j])):
             continue
-        lo, hi = _quantiles(bx[:, i] - bx[:, j])
+        lo, hi = quantiles(bx[:, i] - bx[:, j])
         same = np.sign(x[i] - x[j]) == np.sign(y[i] - y[j]) and y[i] != y[j] and x[i] != x[j]
         within = lo <= 0 <= hi
         pairs.append({"a": rms[i], "b": rms[j], "static_diff": float(x[i] - x[j]), "static_ci": [lo, hi],
