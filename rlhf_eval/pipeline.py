@@ -19,7 +19,7 @@ from rlhf_eval.config import LoadedRecipe
 # Bump when a stage's outputs change shape for the same config, so cached nodes are redone.
 TOY_WORLD_FORMAT = 2
 RL_FORMAT = 2  # 2: checkpoints listed for policy_eval
-COMPARE_FORMAT = 2  # 2: Pearson/Kendall, RM resampling, pairwise agreement, subset matrix, verdicts
+COMPARE_FORMAT = 3  # 3: population CI over RMs only, reliabilities, disattenuated correlations, RL seeds
 
 
 def task_digest(task: str) -> str | None:

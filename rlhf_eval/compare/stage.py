@@ -9,8 +9,9 @@ import numpy as np
 
 from rlhf_eval import store
 from rlhf_eval.compare.sources import downstream_sources, measure_name, static_sources
-from rlhf_eval.compare.stats import (MIN_RMS_FOR_CLAIMS, benchmark_verdict, bootstrap_table, cell_verdict, classify,
-                                     correlate, pairwise_agreement, quantiles)
+from rlhf_eval.compare.stats import bootstrap_table, correlate, quantiles
+from rlhf_eval.compare.verdicts import (MIN_RMS_FOR_CLAIMS, benchmark_verdict, cell_verdict, classify,
+                                        pairwise_agreement)
 from rlhf_eval.compare.tables import tables, write_tables
 
 HEADLINE = "score"
@@ -38,19 +39,21 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
         for d in downs:
             full = s[1] == HEADLINE
             c = correlate(table.point[s], table.point[d], table.boot[s], table.boot[d], seed,
-                          kinds=("pearson", "spearman", "kendall") if full else ("spearman",))
+                          kinds=("pearson", "spearman", "kendall") if full else ("spearman",),
+                          noise_x=table.noise(s), noise_y=table.noise(d))
             cell = {"static": names[s], "benchmark": s[0], "metric": s[1], "downstream": names[d]} | c
             if full:
                 ok = [i for i, r in enumerate(rms) if not (np.isnan(table.point[s][i]) or np.isnan(table.point[d][i]))]
                 cell["agreement"] = pairwise_agreement([rms[i] for i in ok], table.point[s][ok],
                                                        table.point[d][ok], table.boot[s][:, ok])
                 cell["class"] = classify(cell, c["n_rms"])
+                cell["noise"] = {"static": _mean_noise(table, s, ok), "downstream": _mean_noise(table, d, ok)}
+                cell["units"] = {"static": table.units[s[0]], "downstream": table.units[d[0]]}
                 cell["verdict"] = cell_verdict(cell)
                 cell["values"] = [{"rm": rms[i], "static": float(table.point[s][i]),
                                    "static_ci": _ci(table.boot[s][:, i]), "downstream": float(table.point[d][i]),
                                    "downstream_ci": _ci(table.boot[d][:, i])} for i in ok]
-                cell["fit_band"] = fit_band(table.point[s][ok], table.point[d][ok], table.boot[s][:, ok],
-                                            table.boot[d][:, ok], seed)
+                cell["fit_band"] = fit_band(table.point[s][ok], table.point[d][ok], iters, seed)
                 headline.append(cell)
             matrix.append({k: cell[k] for k in ("static", "benchmark", "metric", "downstream", "n_rms", "spearman")})
     verdicts = []
@@ -72,6 +75,11 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
             "n_rms": len(rms), "enough_rms": len(rms) >= MIN_RMS_FOR_CLAIMS, "bootstrap": iters, "seed": seed}
 
 
+def _mean_noise(table, key, ok) -> float:
+    """Mean measurement variance across the RMs of a cell: what `rlhf-eval power` scales."""
+    return float(np.nanmean(table.noise(key)[ok])) if ok else math.nan
+
+
 def _num(v) -> float | None:
     return None if np.isnan(v) else float(v)
 
@@ -81,19 +89,19 @@ def _ci(draws) -> list[float | None]:
     return [None if math.isnan(v) else v for v in quantiles(draws)]
 
 
-def fit_band(x, y, bx, by, seed: int, points: int = 30) -> dict:
-    """Least-squares line of downstream on static across RMs, and its 95% band from the same
-    bootstrap (RMs and units resampled)."""
+def fit_band(x, y, iters: int, seed: int, points: int = 30) -> dict:
+    """Least-squares line of downstream on static across RMs, and its 95% band from resampling
+    the RMs (the population level, like the correlations' CI)."""
     if len(x) < 3 or np.ptp(x) == 0:
         return {}
     grid = np.linspace(x.min(), x.max(), points)
     slope, icpt = np.polyfit(x, y, 1)
     rng = np.random.default_rng(seed)
     lines = []
-    for b in range(len(bx)):
+    for _ in range(iters):
         r = rng.integers(0, len(x), len(x))
-        if np.ptp(bx[b, r]) > 0 and not np.isnan(bx[b, r]).any() and not np.isnan(by[b, r]).any():
-            lines.append(np.polyval(np.polyfit(bx[b, r], by[b, r], 1), grid))
+        if np.ptp(x[r]) > 0:
+            lines.append(np.polyval(np.polyfit(x[r], y[r], 1), grid))
     lo, hi = (np.quantile(lines, q, axis=0).tolist() for q in (0.025, 0.975)) if lines else ([], [])
     return {"x": grid.tolist(), "fit": (slope * grid + icpt).tolist(), "low": lo, "high": hi,
             "slope": float(slope), "intercept": float(icpt)}

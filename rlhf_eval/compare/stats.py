@@ -1,23 +1,28 @@
 """Does the static ranking of RMs predict the downstream one? Correlations (Pearson, Spearman,
-Kendall), pairwise rank agreement and plain-language verdicts, with bootstrap CIs.
+Kendall) across RMs, with the variance at the right level of the hierarchy.
 
-Every number comes from per-unit values: a benchmark's items, a task's evaluation prompts. One
-bootstrap draws, per iteration, a resample of every source's units (within subsets for
-benchmarks) and recomputes every metric for every RM. A correlation's CI then also resamples the
-RMs themselves on top of that, so it holds both the measurement noise (which items and prompts)
-and the sampling of RMs (which RMs were trained); `ci_measurement` keeps the first part alone.
+The data are nested: RMs (the population a verdict speaks about), and inside each RM the units it
+was measured on (benchmark items, evaluation prompts, or RL training seeds). Each RM's observed
+value already carries its own measurement noise, so:
+
+- the population CI (`ci`) resamples the RMs only, the top level;
+- `ci_measurement` resamples the units only, RMs fixed: how much the same RMs would move if
+  measured again (a diagnostic, not a population statement);
+- each metric's `reliability` is the share of its variance across RMs that is not measurement
+  noise, with the noise of each RM's value estimated from the unit bootstrap;
+- the `disattenuated` correlation divides by sqrt(reliability_x * reliability_y) (Spearman's
+  correction for attenuation): an estimate of the correlation between the RMs' true qualities,
+  with its own CI from the same RM-level resampling.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Callable
 
 import numpy as np
 from scipy import stats
 
-MIN_RMS_FOR_CLAIMS = 5
 KINDS = ("pearson", "spearman", "kendall")
 
 
@@ -53,11 +58,27 @@ class Source:
 
 @dataclass
 class Table:
-    """Point values and bootstrap draws of every (source, metric) for every RM."""
+    """Point values, unit-bootstrap draws and measurement variance of every (source, metric) for
+    every RM."""
     rms: list[str]
     point: dict  # (source, metric) -> array over RMs
     boot: dict  # (source, metric) -> array (iters x RMs)
     kind: dict  # (source, metric) -> "static" | "downstream"
+    units: dict  # source -> number of units it resamples
+
+    def noise(self, key) -> np.ndarray:
+        return measurement_variance(self.boot[key], self.units[key[0]])
+
+
+def measurement_variance(boot: np.ndarray, n_units: int) -> np.ndarray:
+    """Each RM's measurement variance: the variance of its unit-bootstrap draws, times n/(n-1) so
+    that for a mean it estimates var(unit)/n without the bootstrap's shrinkage (which matters when
+    the units are a handful of training seeds)."""
+    boot = np.asarray(boot, float)
+    v = np.full(boot.shape[1], np.nan)
+    ok = (~np.isnan(boot)).sum(axis=0) > 1
+    v[ok] = np.nanvar(boot[:, ok], axis=0, ddof=1)
+    return v * (n_units / (n_units - 1) if n_units > 1 else np.nan)
 
 
 def bootstrap_table(sources: list[Source], rms: list[str], iters: int, seed: int, progress=None) -> Table:
@@ -75,7 +96,7 @@ def bootstrap_table(sources: list[Source], rms: list[str], iters: int, seed: int
                     boot[(s.name, m)][b] = v
         if progress:
             progress(b + 1, iters)
-    return Table(rms, point, boot, kind)
+    return Table(rms, point, boot, kind, {s.name: s.n_units for s in sources})
 
 
 def corr(kind: str, x, y) -> float:
@@ -114,98 +135,96 @@ def quantiles(values) -> list[float]:
     return [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] if len(v) else [math.nan, math.nan]
 
 
-def correlate(x, y, bx, by, seed: int = 0, kinds=KINDS) -> dict:
-    """x, y: values per RM; bx, by: their bootstrap draws over units (iters x RMs). Each CI also
-    resamples the RMs (the same RM draw for x and y); `ci_measurement` resamples units only.
-    RMs missing on either side are left out."""
+def reliability(values, noise) -> np.ndarray:
+    """Share of the variance across RMs that is not measurement noise, per row of draws:
+    1 - mean(noise) / var(values), with var across RMs (ddof=1). `values` and `noise` are (RMs,) or
+    (draws x RMs). Can fall below 0 when the RMs differ less than their noise."""
+    values, noise = np.atleast_2d(np.asarray(values, float)), np.atleast_2d(np.asarray(noise, float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = values.var(axis=1, ddof=1)
+        rel = 1.0 - noise.mean(axis=1) / total
+    rel[~(total > 1e-15)] = np.nan
+    return rel
+
+
+def disattenuate(r, rel_x: float, rel_y: float):
+    """Spearman's correction, r / sqrt(rel_x * rel_y), clipped to [-1, 1]; nan where a
+    reliability is not positive (the RMs' true qualities are not resolved at all)."""
+    if not (rel_x > 0 and rel_y > 0):
+        return np.full(np.shape(r), np.nan) if np.ndim(r) else math.nan
+    return np.clip(np.asarray(r, float) / math.sqrt(rel_x * rel_y), -1.0, 1.0)
+
+
+def correlate(x, y, bx, by, seed: int = 0, kinds=KINDS, noise_x=None, noise_y=None, n_units=(None, None)) -> dict:
+    """x, y: values per RM; bx, by: their unit-bootstrap draws (draws x RMs). `noise_x`/`noise_y`:
+    each RM's measurement variance (default: from the draws, see `measurement_variance`, with
+    `n_units` per side). RMs missing on either side are left out.
+
+    Per kind: `value`; `ci`, which resamples RMs only (the same RM draw for x and y);
+    `ci_measurement`, which resamples units only; `disattenuated` and `disattenuated_ci`, the
+    value and the ends of `ci` corrected by the reliabilities (Hunter and Schmidt's way; [-1, 1]
+    when a reliability is not positive). Plus `reliability` of each side.
+
+    Correcting the ends beat a percentile interval of per-draw corrected values in simulation: a
+    resample of few RMs often has a tiny reliability, and dividing by it skews the draws upward
+    (coverage table in docs/compare.md)."""
     x, y, bx, by = (np.asarray(a, float) for a in (x, y, bx, by))
+    nx = measurement_variance(bx, n_units[0] or 10 ** 9) if noise_x is None else np.asarray(noise_x, float)
+    ny = measurement_variance(by, n_units[1] or 10 ** 9) if noise_y is None else np.asarray(noise_y, float)
     ok = ~(np.isnan(x) | np.isnan(y))
-    x, y, bx, by = x[ok], y[ok], bx[:, ok], by[:, ok]
+    x, y, bx, by, nx, ny = x[ok], y[ok], bx[:, ok], by[:, ok], nx[ok], ny[ok]
     n, iters = len(x), len(bx)
+    nan2 = [math.nan, math.nan]
+    rel_x, rel_y = (float(reliability(v, e)[0]) if n > 2 else math.nan for v, e in ((x, nx), (y, ny)))
+    out = {"n_rms": int(n), "reliability": {"static": rel_x, "downstream": rel_y}}
     draws = np.random.default_rng(seed).integers(0, n, (iters, n)) if n else np.zeros((iters, 0), int)
-    rows = np.arange(iters)[:, None]
-    out = {"n_rms": int(n)}
+    xd, yd = x[draws], y[draws]
     for kind in kinds:
-        out[kind] = {"value": corr(kind, x, y),
-                     "ci": quantiles(rowwise(kind, bx[rows, draws], by[rows, draws])) if n else [math.nan] * 2,
-                     "ci_measurement": quantiles(rowwise(kind, bx, by)) if n else [math.nan] * 2}
+        value = corr(kind, x, y)
+        if n < 3:
+            out[kind] = {"value": value, "ci": nan2, "ci_measurement": nan2, "disattenuated": math.nan,
+                         "disattenuated_ci": nan2}
+            continue
+        ci = quantiles(rowwise(kind, xd, yd))
+        resolved = rel_x > 0 and rel_y > 0
+        out[kind] = {"value": value, "ci": ci, "ci_measurement": quantiles(rowwise(kind, bx, by)),
+                     "disattenuated": float(disattenuate(value, rel_x, rel_y)),
+                     "disattenuated_ci": [float(v) for v in disattenuate(ci, rel_x, rel_y)] if resolved else [-1.0, 1.0]}
     return out
 
 
-def pairwise_agreement(rms: list[str], x, y, bx) -> dict:
-    """Share of RM pairs whose static order matches the downstream order. A pair whose static
-    difference's 95% bootstrap CI contains zero is within noise and counted apart; a pair tied
-    downstream counts as a disagreement."""
-    resolved = agree = noisy = noisy_agree = 0
-    pairs = []
-    for i, j in combinations(range(len(rms)), 2):
-        if any(math.isnan(v) for v in (x[i], x[j], y[i], y[j])):
-            continue
-        lo, hi = quantiles(bx[:, i] - bx[:, j])
-        same = np.sign(x[i] - x[j]) == np.sign(y[i] - y[j]) and y[i] != y[j] and x[i] != x[j]
-        within = lo <= 0 <= hi
-        pairs.append({"a": rms[i], "b": rms[j], "static_diff": float(x[i] - x[j]), "static_ci": [lo, hi],
-                      "downstream_diff": float(y[i] - y[j]), "agree": bool(same), "within_noise": bool(within)})
-        if within:
-            noisy += 1
-            noisy_agree += int(same)
-        else:
-            resolved += 1
-            agree += int(same)
-    return {"pairs": len(pairs), "resolved": resolved, "agree": agree,
-            "share": agree / resolved if resolved else math.nan,
-            "within_noise": noisy, "within_noise_agree": noisy_agree, "detail": pairs}
+def unit_bootstrap(units: dict, rms: list[str], draws: int, rng) -> np.ndarray:
+    """Means of resampled units (draws x RMs), each RM's units resampled independently."""
+    out = np.empty((draws, len(rms)))
+    for i, r in enumerate(rms):
+        v = np.asarray(units[r], float)
+        out[:, i] = v[rng.integers(0, len(v), (draws, len(v)))].mean(axis=1)
+    return out
 
 
-def classify(c: dict, n_rms: int) -> str:
-    """One word for a Spearman correlation and its CI."""
-    rho, (lo, hi) = c["spearman"]["value"], c["spearman"]["ci"]
-    if n_rms < MIN_RMS_FOR_CLAIMS:
-        return "too few RMs"
-    if math.isnan(rho) or math.isnan(lo):
-        return "undefined"
-    if lo > 0:
-        return "predicts"
-    if hi < 0:
-        return "reversed"
-    return "no reliable relation"
+def correlate_units(static: dict, downstream: dict, kind: str = "spearman", draws: int = 1000, seed: int = 0) -> dict:
+    """The public entry point for people with their own numbers. `static` and `downstream` map an
+    RM's name to a 1-D array of per-unit values (benchmark items; evaluation prompts or RL seeds);
+    a metric is the mean of its units. RMs present on both sides are correlated.
 
-
-def evidence(c: dict) -> str:
-    s, p, a = c["spearman"], c["pearson"], c["agreement"]
-    text = (f"Spearman {s['value']:+.2f} (95% CI {s['ci'][0]:+.2f} to {s['ci'][1]:+.2f}), "
-            f"Pearson {p['value']:+.2f} ({p['ci'][0]:+.2f} to {p['ci'][1]:+.2f})")
-    if a["pairs"]:
-        text += (f"; the static order matches the downstream one in {a['agree']} of {a['resolved']} RM pairs "
-                 f"it separates beyond noise")
-        if a["within_noise"]:
-            w = a["within_noise"]
-            text += f" ({w} more {'pair is' if w == 1 else 'pairs are'} within noise on the benchmark)"
-    return text
-
-
-def cell_verdict(c: dict) -> str:
-    """One line for one static metric against one downstream gain."""
-    head = f"{c['static']} vs {c['downstream']}"
-    if c["class"] == "too few RMs":
-        return (f"{head}: only {c['n_rms']} RMs, too few to support any claim (at least {MIN_RMS_FOR_CLAIMS} "
-                "are needed)")
-    return f"{head}: {c['class']}; {evidence(c)}"
-
-
-WORDS = {"predicts": "predicts", "reversed": "is reversed on", "no reliable relation": "shows no reliable relation to",
-         "undefined": "cannot be related to (a ranking is constant)", "too few RMs": "-"}
-
-
-def benchmark_verdict(benchmark: str, metric: str, cells: list[dict], n_rms: int) -> dict:
-    """A plain-language verdict for one benchmark's headline metric against every downstream gain."""
-    if n_rms < MIN_RMS_FOR_CLAIMS:
-        text = (f"{benchmark} ({metric}): only {n_rms} RMs, too few to support any claim about whether its "
-                f"ranking predicts the downstream one (at least {MIN_RMS_FOR_CLAIMS} are needed); the numbers "
-                "describe these RMs only.")
-    else:
-        parts = [f"It {WORDS[c['class']]} {c['downstream']}: {evidence(c)}." for c in cells]
-        text = (f"{benchmark} ({metric}), {n_rms} RMs. " + " ".join(parts)) if parts else \
-            f"{benchmark}: no downstream results to compare with."
-    return {"benchmark": benchmark, "metric": metric, "n_rms": n_rms, "text": text,
-            "classes": {c["downstream"]: c["class"] for c in cells}}
+    Returns `value`, `ci` (RMs resampled), `ci_measurement` (units resampled), `reliability`
+    (static, downstream), `disattenuated` and `disattenuated_ci`, plus `n_rms`."""
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
+    rms = [r for r in static if r in downstream]
+    for side, d in (("static", static), ("downstream", downstream)):
+        for r in rms:
+            v = np.asarray(d[r], float)
+            if v.ndim != 1 or len(v) < 2 or np.isnan(v).any():
+                raise ValueError(f"{side}[{r!r}]: expected a 1-D array of at least 2 finite per-unit values, "
+                                 f"got shape {v.shape}")
+    rng = np.random.default_rng(seed)
+    x = np.array([np.mean(static[r]) for r in rms])
+    y = np.array([np.mean(downstream[r]) for r in rms])
+    bx, by = unit_bootstrap(static, rms, draws, rng), unit_bootstrap(downstream, rms, draws, rng)
+    # A mean's measurement variance is known in closed form; the bootstrap draws serve the
+    # measurement-only CI.
+    nx = np.array([np.var(static[r], ddof=1) / len(static[r]) for r in rms])
+    ny = np.array([np.var(downstream[r], ddof=1) / len(downstream[r]) for r in rms])
+    c = correlate(x, y, bx, by, seed=seed, kinds=(kind,), noise_x=nx, noise_y=ny)
+    return c[kind] | {"reliability": c["reliability"], "n_rms": c["n_rms"], "kind": kind}

@@ -78,7 +78,11 @@ def write_tables(out_dir: Path, result: dict) -> list[str]:
                          | {f"{k}{s}": v for k in ("pearson", "spearman", "kendall")
                             for s, v in (("", c[k]["value"]), ("_ci_low", c[k]["ci"][0]), ("_ci_high", c[k]["ci"][1]),
                                          ("_meas_ci_low", c[k]["ci_measurement"][0]),
-                                         ("_meas_ci_high", c[k]["ci_measurement"][1]))}
+                                         ("_meas_ci_high", c[k]["ci_measurement"][1]),
+                                         ("_disattenuated", c[k]["disattenuated"]),
+                                         ("_disattenuated_ci_low", c[k]["disattenuated_ci"][0]),
+                                         ("_disattenuated_ci_high", c[k]["disattenuated_ci"][1]))}
+                         | {f"reliability_{side}": c["reliability"][side] for side in ("static", "downstream")}
                          | {f"pairs_{k}": c["agreement"][k] for k in ("pairs", "resolved", "agree", "share", "within_noise")}
                          for c in result["correlations"]],
         "pairwise": [{"static": c["static"], "downstream": c["downstream"]} | p
