@@ -350,14 +350,20 @@ def rl_command(
     recipe: Path = typer.Argument(..., help="recipe YAML"),
     rm: str = typer.Option(..., "--rm", help="RM card name (one of the recipe's reward_models)"),
     policy: str = typer.Option(..., "--policy", help="policy card name"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="one of rl.seeds (default: the first)"),
     overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
 ):
     """Print the OpenRLHF train_ppo_ray command the rl_train node would submit, on one line."""
+    from rlhf_eval.pipeline import rl_label
     from rlhf_eval.rl.openrlhf_cmd import CommandError, build, one_line
     from rlhf_eval.toy.stage import resolve
 
     loaded, nodes = _load(recipe, list(overrides or []))
-    node = next((n for n in nodes if n.stage == "rl_train" and n.label == f"rm={rm} policy={policy}"), None)
+    seeds = list(loaded.recipe.rl.seeds)
+    if seed is not None and seed not in seeds:
+        _fail(f"--seed {seed} is not one of rl.seeds={seeds}")
+    label = rl_label(rm, policy, seeds[0] if seed is None else seed, seeds)
+    node = next((n for n in nodes if n.stage == "rl_train" and n.label == label), None)
     if node is None:
         _fail(f"no rl_train node for --rm {rm} --policy {policy} in {recipe} "
               f"(reward_models: {', '.join(loaded.recipe.reward_models)}; policies: {', '.join(loaded.recipe.policies)};"

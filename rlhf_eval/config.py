@@ -236,7 +236,9 @@ class RLConfig:
     max_new_tokens: int = 24
     temperature: float = 1.0
     save_every: int = 10
-    seed: int = 0
+    # One rl_train node per seed, all sharing the RM and the policy: an RM's RL gain is the mean
+    # over its seeds, with a CI across seeds (run-to-run variance dominates RL).
+    seeds: list[int] = field(default_factory=lambda: [0])
     openrlhf: OpenRLHFConfig = field(default_factory=OpenRLHFConfig)
 
 
@@ -562,6 +564,8 @@ def _check_stage_maps(recipe: Recipe, where: str) -> None:
 def _check_rl(recipe: Recipe, where: str) -> None:
     from rlhf_eval.rl import ALGORITHMS
     rl = recipe.rl
+    if not rl.seeds or len(set(rl.seeds)) != len(rl.seeds):
+        raise ConfigError(f"{where}: rl.seeds={list(rl.seeds)} must list at least one seed, each once")
     if rl.enabled and rl.algorithm not in ALGORITHMS[rl.engine]:
         others = [e for e, algos in ALGORITHMS.items() if rl.algorithm in algos]
         raise ConfigError(f"{where}: rl.algorithm={rl.algorithm} cannot run on rl.engine={rl.engine}: use "

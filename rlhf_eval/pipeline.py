@@ -88,6 +88,17 @@ def _plain(obj) -> dict:
     return OmegaConf.to_container(OmegaConf.structured(obj))
 
 
+def rl_for_seed(rl: dict, seed: int) -> dict:
+    """An rl_train node's RL settings: the recipe's, with its own seed in place of the list, so
+    that adding seeds later keeps the nodes of the others."""
+    return {k: v for k, v in rl.items() if k != "seeds"} | {"seed": seed}
+
+
+def rl_label(rm: str, policy: str, seed: int, seeds: list[int]) -> str:
+    """An rl_train node's label; the seed is named only when the recipe has several."""
+    return f"rm={rm} policy={policy}" + (f" seed={seed}" if len(seeds) > 1 else "")
+
+
 def expand(loaded: LoadedRecipe) -> list[Node]:
     """All nodes of a recipe, in a valid execution order."""
     r = loaded.recipe
@@ -133,21 +144,25 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
 
     ev = _plain(r.eval)
     for pname, pcard in loaded.policies.items():
-        evals = {"base": None}
+        evals: dict = {"base": None}
         if r.rl.enabled:
             for name, rm in rms.items():
-                evals[name] = g.add("rl_train", f"rm={name} policy={pname}",
-                                    {"policy": _plain(pcard), "rl": _plain(r.rl), "format": RL_FORMAT},
-                                    {"rm": rm, "toy": toy, "data": curate})
+                for seed in r.rl.seeds:
+                    rl = rl_for_seed(_plain(r.rl), seed)
+                    evals[(name, seed)] = g.add("rl_train", rl_label(name, pname, seed, r.rl.seeds),
+                                                {"policy": _plain(pcard), "rl": rl, "format": RL_FORMAT},
+                                                {"rm": rm, "toy": toy, "data": curate})
         # Every RL checkpoint is evaluated: intermediate ones (every rl.save_every steps) and the final.
         steps = list(range(r.rl.save_every, r.rl.steps, r.rl.save_every)) + [r.rl.steps]
-        for rm_name, rl in evals.items():
+        for who_rl, rl in evals.items():
+            rm_name, seed = (None, None) if rl is None else who_rl
             for step in [None] if rl is None else steps:
                 for task in r.eval.tasks:
-                    who = "base" if rl is None else f"rl[{rm_name}]" + ("" if step == r.rl.steps else f"@{step}")
+                    who = "base" if rl is None else (f"rl[{rm_name}]" + ("" if len(r.rl.seeds) == 1 else f"#{seed}")
+                                                     + ("" if step == r.rl.steps else f"@{step}"))
                     g.add("policy_eval", f"policy={pname} model={who} task={task}",
                           {"policy": _plain(pcard), "task": task, "limit": ev["limit"],
-                           "batch_size": ev["batch_size"], "rm": None if rl is None else rm_name,
+                           "batch_size": ev["batch_size"], "rm": rm_name, "seed": seed,
                            "step": step, "final": step in (None, r.rl.steps)},
                           {"toy": toy, "rl": rl})
 

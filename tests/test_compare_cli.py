@@ -40,11 +40,29 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
         for kind in ("pearson", "spearman", "kendall"):
             lo, hi = c[kind]["ci"]
             assert lo <= c[kind]["value"] <= hi
+        rel = c["reliability"]
+        assert rel["static"] <= 1.0 and rel["downstream"] <= 1.0
+        if rel["static"] > 0 and rel["downstream"] > 0:
+            want = min(1.0, max(-1.0, c["spearman"]["value"] / (rel["static"] * rel["downstream"]) ** 0.5))
+            assert c["spearman"]["disattenuated"] == pytest.approx(want)
+        if c["class"] == "no reliable relation":
+            assert "cannot rule out" in c["verdict"]
+    # RL: two training seeds per RM (smoke's rl.seeds); the RM's gain is their mean, with a t interval.
+    assert len(res["rl_seeds"]) == 5 and all(g["final"] for g in res["rl_seeds"])  # 2 steps: the final checkpoint only
+    for g in res["rl_seeds"]:
+        per_seed = list(g["per_seed"].values())
+        assert g["seeds"] == 2 and len(per_seed) == 2 and g["gain"] == pytest.approx(sum(per_seed) / 2)
+        half = 12.706 * abs(per_seed[0] - per_seed[1]) / 2  # t(0.975, 1 df) * sd / sqrt(2)
+        assert g["ci_low"] == pytest.approx(g["gain"] - half) and g["ci_high"] == pytest.approx(g["gain"] + half)
+    rl_gain = {r["rm"]: r[next(k for k in r if k.startswith("RL gain"))] for r in res["rm_table"]}
+    for g in (g for g in res["rl_seeds"] if g["final"]):
+        assert rl_gain[g["rm"]] == pytest.approx(g["gain"])  # correlations use the seed means
     assert len(res["verdicts"]) == 3 and all("5 RMs" in v["text"] for v in res["verdicts"])
     assert all(v["text"].split(" ")[0] in proc.stdout for v in res["verdicts"])
     # The subset matrix holds every subset and domain, and every table is a CSV.
     assert any("subset/" in m["static"] for m in res["matrix"]) and any("domain_worst" in m["static"] for m in res["matrix"])
-    for name in ("rm_table", "static", "downstream", "correlations", "pairwise", "matrix", "verdicts", "rl_gains"):
+    for name in ("rm_table", "static", "downstream", "correlations", "pairwise", "matrix", "verdicts", "rl_gains",
+                 "rl_seeds"):
         with open(out / f"{name}.csv") as fh:
             assert len(list(csv.DictReader(fh))) > 0, name
     assert [p["run_dir"] for p in res["provenance"]] == [str(ref_dir.absolute()), str(other_run.absolute())]
@@ -52,6 +70,9 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
     assert set(res["funnel"]) == {str(ref_dir), str(other_run)}
     html = (out / "report.html").read_text()
     assert "classifier-length" in html and "http://" not in html and "https://" not in html
+    assert 'id="rl-seeds"' in html and "Disattenuated" in html
+    with open(out / "correlations.csv") as fh:
+        assert {"spearman_disattenuated", "reliability_static", "reliability_downstream"} <= set(next(csv.DictReader(fh)))
 
 
 def test_compare_refuses_runs_with_different_sampling(reference_run, other_run, toy_cache, tmp_path):

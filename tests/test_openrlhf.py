@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rlhf_eval.config import OpenRLHFConfig, RLConfig
+from rlhf_eval.pipeline import rl_for_seed
 from rlhf_eval.rl.openrlhf_args import released_flags
 from rlhf_eval.rl.openrlhf_cmd import OPENRLHF_VERSION, CommandError, build, emitted_flags, one_line
 
@@ -40,7 +41,7 @@ def parser():
 
 def rl_dict(**over):
     from dataclasses import asdict
-    rl = asdict(RLConfig(engine="openrlhf"))
+    rl = rl_for_seed(asdict(RLConfig(engine="openrlhf")), 0)
     rl.update(over)
     return rl
 

@@ -67,7 +67,10 @@ def load_run(run_dir: Path) -> dict:
             settings[f"evaluation ({n.params['policy']['name']}, {n.params['task']})"] = {
                 "policy": n.params["policy"], "limit": n.params["limit"]}
         elif n.stage == "rl_train":
-            settings[f"RL ({n.params['policy']['name']})"] = {"policy": n.params["policy"], "rl": n.params["rl"]}
+            rl = {k: v for k, v in n.params["rl"].items() if k != "seed"}
+            entry = settings.setdefault(f"RL ({n.params['policy']['name']})",
+                                        {"policy": n.params["policy"], "rl": rl, "seeds": []})
+            entry["seeds"] = sorted(set(entry["seeds"]) | {n.params["rl"]["seed"]})
     return {"dir": str(run_dir), "name": cfg["recipe"]["name"], "by": by, "settings": settings,
             "rm_keys": rm_keys, "funnel": funnel, "compare": cfg["recipe"]["compare"],
             "report": cfg["recipe"].get("report") or {}}

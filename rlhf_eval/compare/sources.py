@@ -66,13 +66,27 @@ def downstream_sources(bon_outs: list[dict], eval_outs: list[dict]) -> list[Sour
         out.append(Source(f"({task}, {policy})", units, None, metrics, "downstream"))
     for (policy, task) in sorted({(e["policy"], e["task"]) for e in eval_outs if e["rm"] is None}):
         base = next(e for e in eval_outs if e["rm"] is None and (e["policy"], e["task"]) == (policy, task))
-        b = per_doc(base)
-        units = {e["rm"]: per_doc(e) - b for e in eval_outs
-                 if e["rm"] and e["final"] and (e["policy"], e["task"]) == (policy, task)}
+        units = rl_units(base, [e for e in eval_outs if e["rm"] and e["final"] and (e["policy"], e["task"]) == (policy, task)])
         if units:
             out.append(Source(f"({task}, {policy})", units, None,
                               lambda v, idx: {"RL gain": float(v[idx].mean())}, "downstream"))
     return out
+
+
+def rl_units(base: dict, finals: list[dict]) -> dict:
+    """The units of each RM's RL gain. With several training seeds the seeds are the units (one
+    gain per seed, the mean over evaluation prompts), since run-to-run variance is the top level
+    of an RM's RL measurement; with one seed, the evaluation prompts (paired differences)."""
+    b = per_doc(base)
+    by_rm: dict = {}
+    for e in finals:
+        by_rm.setdefault(e["rm"], {})[e.get("seed")] = per_doc(e) - b
+    seed_sets = {tuple(sorted(v, key=str)) for v in by_rm.values()}
+    if len(seed_sets) > 1:
+        raise ValueError(f"RMs were trained with different RL seeds ({sorted(seed_sets)}); compare them on the same seeds")
+    if seed_sets and len(next(iter(seed_sets))) > 1:
+        return {rm: np.array([d[s].mean() for s in sorted(d)]) for rm, d in by_rm.items()}
+    return {rm: next(iter(d.values())) for rm, d in by_rm.items()}
 
 
 def measure_name(source: str, metric: str, kind: str) -> str:

@@ -48,7 +48,7 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
                                                        table.point[d][ok], table.boot[s][:, ok])
                 cell["class"] = classify(cell, c["n_rms"])
                 cell["noise"] = {"static": _mean_noise(table, s, ok), "downstream": _mean_noise(table, d, ok)}
-                cell["units"] = {"static": table.units[s[0]], "downstream": table.units[d[0]]}
+                cell["units"] = {"static": table.units[s], "downstream": table.units[d]}
                 cell["verdict"] = cell_verdict(cell)
                 cell["values"] = [{"rm": rms[i], "static": float(table.point[s][i]),
                                    "static_ci": _ci(table.boot[s][:, i]), "downstream": float(table.point[d][i]),
@@ -109,7 +109,7 @@ def fit_band(x, y, iters: int, seed: int, points: int = 30) -> dict:
 
 def compute(by: dict, cfg: dict, bar=None) -> dict:
     return tables(by, cfg) | analyse(by, cfg["bootstrap"], cfg["seed"], bar) | {
-        "bon": by["bon_eval"], "rl": [{k: r[k] for k in ("rm", "policy", "history")} for r in by["rl_train"]]}
+        "bon": by["bon_eval"], "rl": [{k: r.get(k) for k in ("rm", "policy", "seed", "history")} for r in by["rl_train"]]}
 
 
 def run(ctx) -> dict:

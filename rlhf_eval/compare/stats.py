@@ -64,10 +64,10 @@ class Table:
     point: dict  # (source, metric) -> array over RMs
     boot: dict  # (source, metric) -> array (iters x RMs)
     kind: dict  # (source, metric) -> "static" | "downstream"
-    units: dict  # source -> number of units it resamples
+    units: dict  # (source, metric) -> number of units its source resamples
 
     def noise(self, key) -> np.ndarray:
-        return measurement_variance(self.boot[key], self.units[key[0]])
+        return measurement_variance(self.boot[key], self.units[key])
 
 
 def measurement_variance(boot: np.ndarray, n_units: int) -> np.ndarray:
@@ -83,11 +83,12 @@ def measurement_variance(boot: np.ndarray, n_units: int) -> np.ndarray:
 
 def bootstrap_table(sources: list[Source], rms: list[str], iters: int, seed: int, progress=None) -> Table:
     rng = np.random.default_rng(seed)
-    point, boot, kind = {}, {}, {}
+    point, boot, kind, units = {}, {}, {}, {}
     for s in sources:
         for m, v in s.evaluate(rms).items():
             point[(s.name, m)] = v
             kind[(s.name, m)] = s.kind
+            units[(s.name, m)] = s.n_units
             boot[(s.name, m)] = np.full((iters, len(rms)), np.nan)
     for b in range(iters):
         for s in sources:
@@ -96,7 +97,7 @@ def bootstrap_table(sources: list[Source], rms: list[str], iters: int, seed: int
                     boot[(s.name, m)][b] = v
         if progress:
             progress(b + 1, iters)
-    return Table(rms, point, boot, kind, {s.name: s.n_units for s in sources})
+    return Table(rms, point, boot, kind, units)
 
 
 def corr(kind: str, x, y) -> float:
@@ -191,6 +192,19 @@ def correlate(x, y, bx, by, seed: int = 0, kinds=KINDS, noise_x=None, noise_y=No
                      "disattenuated": float(disattenuate(value, rel_x, rel_y)),
                      "disattenuated_ci": [float(v) for v in disattenuate(ci, rel_x, rel_y)] if resolved else [-1.0, 1.0]}
     return out
+
+
+def seed_interval(gains) -> dict:
+    """Mean of per-seed values with a 95% Student-t interval across seeds, the top level of an RL
+    measurement. With 2-5 seeds a percentile bootstrap covers badly (3 seeds give 10 distinct
+    resamples); the t interval is exact for normal seed-to-seed variation. One seed: no interval."""
+    g = np.asarray(gains, float)
+    mean = float(g.mean())
+    if len(g) < 2:
+        return {"mean": mean, "ci": [math.nan, math.nan], "sd": math.nan, "seeds": len(g)}
+    sd = float(g.std(ddof=1))
+    half = float(stats.t.ppf(0.975, len(g) - 1)) * sd / math.sqrt(len(g))
+    return {"mean": mean, "ci": [mean - half, mean + half], "sd": sd, "seeds": len(g)}
 
 
 def unit_bootstrap(units: dict, rms: list[str], draws: int, rng) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rlhf_eval.bon.estimator import bootstrap_mean_ci
 from rlhf_eval.compare.sources import per_doc
+from rlhf_eval.compare.stats import seed_interval
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -19,18 +20,34 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def rl_gain_rows(eval_outs: list[dict], iters: int, seed: int) -> list[dict]:
-    """Per RL checkpoint: gold before (the base policy) and after, and the gain with a paired
-    bootstrap CI over evaluation prompts."""
+    """Per RL checkpoint (RM, training seed, step): gold before (the base policy) and after, and
+    the gain with a paired bootstrap CI over evaluation prompts (evaluation noise only)."""
     rows = []
     for base in (e for e in eval_outs if e["rm"] is None):
         b = per_doc(base)
         for e in sorted((x for x in eval_outs if x["rm"] and (x["policy"], x["task"]) == (base["policy"], base["task"])),
-                        key=lambda x: (x["rm"], x["step"])):
+                        key=lambda x: (x["rm"], x["step"], x.get("seed") or 0)):
             diff = per_doc(e) - b
             lo, hi = bootstrap_mean_ci(diff, iters, seed)
-            rows.append({"rm": e["rm"], "policy": e["policy"], "task": e["task"], "step": e["step"],
-                         "final": e["final"], "before": float(b.mean()), "after": e["value"],
+            rows.append({"rm": e["rm"], "policy": e["policy"], "task": e["task"], "seed": e.get("seed"),
+                         "step": e["step"], "final": e["final"], "before": float(b.mean()), "after": e["value"],
                          "gain": float(diff.mean()), "ci_low": lo, "ci_high": hi, "prompts": len(diff)})
+    return rows
+
+
+def rl_seed_rows(gain_rows: list[dict]) -> list[dict]:
+    """Per (RM, policy, task, step): the gain of every training seed, their mean with a CI across
+    seeds (`stats.seed_interval`) and the spread (sd, min, max)."""
+    groups: dict = {}
+    for g in gain_rows:
+        groups.setdefault((g["rm"], g["policy"], g["task"], g["step"]), []).append(g)
+    rows = []
+    for (rm, policy, task, step), gs in groups.items():
+        iv = seed_interval([g["gain"] for g in gs])
+        rows.append({"rm": rm, "policy": policy, "task": task, "step": step, "final": gs[0]["final"],
+                     "seeds": iv["seeds"], "gain": iv["mean"], "ci_low": iv["ci"][0], "ci_high": iv["ci"][1],
+                     "sd": iv["sd"], "min": min(g["gain"] for g in gs), "max": max(g["gain"] for g in gs),
+                     "per_seed": {str(g["seed"]): g["gain"] for g in gs}})
     return rows
 
 
@@ -63,17 +80,18 @@ def tables(by: dict, cfg: dict) -> dict:
                               "oracle": pt["oracle"], "kl_bound": pt["kl_bound"]})
     for e in by["policy_eval"]:
         down_rows.append({"policy": e["policy"], "method": "rl" if e["rm"] else "base", "rm": e["rm"] or "",
+                          "rl_seed": e.get("seed"),
                           "n": None, "step": e["step"], "task": e["task"], "metric": e["metric"],
                           "value": e["value"], "ci_low": None, "ci_high": None, "prompts": e["n"]})
     rl_gains = rl_gain_rows(by["policy_eval"], cfg["bootstrap"], cfg["seed"])
-    return {"static": static_rows, "downstream": down_rows, "rl_gains": rl_gains}
+    return {"static": static_rows, "downstream": down_rows, "rl_gains": rl_gains, "rl_seeds": rl_seed_rows(rl_gains)}
 
 
 def write_tables(out_dir: Path, result: dict) -> list[str]:
     """results' tables as CSVs (one per table) and jsonl; returns the CSV names."""
     flat = {
         "rm_table": result["rm_table"], "static": result["static"], "downstream": result["downstream"],
-        "rl_gains": result["rl_gains"],
+        "rl_gains": result["rl_gains"], "rl_seeds": result["rl_seeds"],
         "correlations": [{"static": c["static"], "downstream": c["downstream"], "n_rms": c["n_rms"], "class": c["class"]}
                          | {f"{k}{s}": v for k in ("pearson", "spearman", "kendall")
                             for s, v in (("", c[k]["value"]), ("_ci_low", c[k]["ci"][0]), ("_ci_high", c[k]["ci"][1]),

@@ -29,6 +29,6 @@ def run(ctx) -> dict:
     per_doc = [{"doc_id": s["doc_id"], metric: float(s[metric])} for s in samples]
     store.write_jsonl(ctx.dir / "samples.jsonl", per_doc)
     return {"policy": p["policy"]["name"], "rm": p["rm"], "task": p["task"], "path": path,
-            "step": p["step"], "final": p["final"],
+            "step": p["step"], "final": p["final"], "seed": p.get("seed"),
             "metric": metric, "value": sum(d[metric] for d in per_doc) / len(per_doc),
             "metrics": metrics, "n": len(per_doc), "samples": str(ctx.dir / "samples.jsonl")}

@@ -35,7 +35,7 @@ def tensorboard(results: dict, log_dir: Path) -> Path:
         for row in results["downstream"]:
             if row["method"] == "best-of-n":
                 w.add_scalar(f"best_of_n/{row['task']}/{row['policy']}/{row['rm']}", row["value"], row["n"])
-        for g in results["rl_gains"]:
+        for g in results["rl_seeds"]:  # the mean over training seeds (the one seed's gain when there is one)
             w.add_scalar(f"rl_gain/{g['task']}/{g['policy']}/{g['rm']}", g["gain"], g["step"])
         for c in results["correlations"]:
             w.add_text(f"verdict/{c['static']}/{c['downstream']}", c["verdict"], 0)

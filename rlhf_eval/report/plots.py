@@ -121,28 +121,36 @@ def funnel(counts: list[dict]) -> str | None:
 
 def proxy_vs_gold(runs: list[dict]) -> str | None:
     """One panel per RM: the RM's (proxy) reward and the verifier's (gold) reward of the same RL
-    rollouts, per step. Proxy up while gold goes down is over-optimization."""
-    runs = [r for r in runs if r["history"]]
-    if not runs:
+    rollouts, per step, one line per training seed. Proxy up while gold goes down is
+    over-optimization; lines that part ways are seed-to-seed variance."""
+    by_rm: dict = {}
+    for r in runs:
+        if r["history"]:
+            by_rm.setdefault(r["rm"], []).append(r)
+    if not by_rm:
         return None
-    cols = min(4, len(runs))
-    rows = (len(runs) + cols - 1) // cols
+    cols = min(4, len(by_rm))
+    rows = (len(by_rm) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
-    for ax, r in zip(axes.flat, sorted(runs, key=lambda r: r["rm"])):
-        steps = [h["step"] for h in r["history"]]
-        ax.plot(steps, [h["proxy"] for h in r["history"]], color="tab:blue", label="proxy (RM)")
-        ax.set_title(r["rm"], fontsize=9)
+    for ax, rm in zip(axes.flat, sorted(by_rm)):
+        seeds = sorted(by_rm[rm], key=lambda r: r.get("seed") or 0)
+        ax.set_title(rm + (f" ({len(seeds)} seeds)" if len(seeds) > 1 else ""), fontsize=9)
         ax.set_xlabel("step", fontsize=8)
-        gold = [h["gold"] for h in r["history"]]
-        if any(g is not None for g in gold):
-            ax2 = ax.twinx()
-            ax2.plot(steps, gold, color="tab:orange", label="gold (verifier)")
+        ax2 = None
+        for r in seeds:
+            steps = [h["step"] for h in r["history"]]
+            ax.plot(steps, [h["proxy"] for h in r["history"]], color="tab:blue", alpha=0.8, lw=1)
+            gold = [h["gold"] for h in r["history"]]
+            if any(g is not None for g in gold):
+                ax2 = ax2 or ax.twinx()
+                ax2.plot(steps, gold, color="tab:orange", alpha=0.8, lw=1)
+        if ax2 is not None:
             ax2.set_ylim(-0.02, 1.02)
             ax2.tick_params(labelsize=7, colors="tab:orange")
         ax.tick_params(labelsize=7, colors="tab:blue")
-    for ax in list(axes.flat)[len(runs):]:
+    for ax in list(axes.flat)[len(by_rm):]:
         ax.axis("off")
-    fig.suptitle("RL: proxy reward (blue, left axis) and gold reward (orange, right axis) of the same rollouts",
-                 fontsize=9)
+    fig.suptitle("RL: proxy reward (blue, left axis) and gold reward (orange, right axis) of the same rollouts, "
+                 "one line per seed", fontsize=9)
     fig.tight_layout()
     return _data_uri(fig)

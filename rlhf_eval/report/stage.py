@@ -50,7 +50,7 @@ def static_tables(rows: list[dict]) -> list[dict]:
     return tables
 
 
-RESULT_KEYS = ("rm_table", "rm_columns", "static", "downstream", "correlations", "matrix", "verdicts", "rl", "rl_gains",
+RESULT_KEYS = ("rm_table", "rm_columns", "static", "downstream", "correlations", "matrix", "verdicts", "rl", "rl_gains", "rl_seeds",
                "n_rms", "enough_rms", "bootstrap", "seed")
 
 

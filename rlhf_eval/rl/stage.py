@@ -48,4 +48,4 @@ def run(ctx) -> dict:
             info = train(policy_path, prompts, load_scorer(ctx.inputs["rm"]), rl, ctx.dir, verify=verify,
                          callbacks=[BarCallback(update)], keep_dir=ctx.keep_dir)
     return info | {"rm": ctx.out("rm")["name"], "policy": ctx.params["policy"]["name"],
-                   "algorithm": rl["algorithm"], "engine": rl["engine"]}
+                   "algorithm": rl["algorithm"], "engine": rl["engine"], "seed": rl["seed"]}
