@@ -104,10 +104,84 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
 
 
 @app.command()
-def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides")):
+def power(
+    target: Path = typer.Argument(..., help="a finished run folder (its measured noise) or a recipe YAML (stated noise)"),
+    rms: Optional[int] = typer.Option(None, "--rms", help="number of RMs (default: the run's or the recipe's)"),
+    prompts: Optional[int] = typer.Option(None, "--prompts", help="evaluation prompts per task (run: rescales its noise)"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="RL seeds per RM (run: rescales its noise)"),
+    rho: float = typer.Option(0.6, "--rho", help="the true correlation to size the study for"),
+    reliability: Optional[float] = typer.Option(None, "--reliability",
+                                                help="stated reliability of both sides (recipe default 0.8)"),
+    reps: int = typer.Option(200, "--reps", help="simulated studies per power estimate"),
+    draws: int = typer.Option(300, "--draws", help="bootstrap draws per simulated study"),
+    seed: int = typer.Option(0, "--seed"),
+    out: Optional[Path] = typer.Option(None, "--out", help="also write the rows as JSON here"),
+):
+    """What rho a study detects with 80% power, and how many RMs detect --rho (by simulation)."""
+    from rlhf_eval.compare.design import Cell, analyse, cells_from_run
+
+    if target.is_dir():
+        try:
+            cells = cells_from_run(target, prompts, seeds)
+        except (FileNotFoundError, ValueError) as exc:
+            _fail(str(exc))
+        if reliability is not None:
+            cells = [Cell(c.static, c.downstream, c.n_rms, reliability, reliability, "stated reliability") for c in cells]
+        source = f"measured noise of {target}"
+    else:
+        loaded, _ = _load(target, [])
+        rel = 0.8 if reliability is None else reliability
+        cells = [Cell("any benchmark", "any gain", len(loaded.recipe.reward_models), rel, rel, "stated reliability")]
+        source = f"{target}, stated reliability {rel}"
+    if not 0 < rho < 1:
+        _fail(f"--rho {rho}: expected a correlation in (0, 1)")
+    table = Table(title=f"power ({source}; 80% power, Spearman CI over RMs above 0)")
+    for col in ("static", "downstream", "RMs", "reliability static / downstream", "detects rho >=",
+                f"RMs to detect {rho}", "closed form", "note"):
+        table.add_column(col)
+    rows = []
+    with console.status("simulating studies"):
+        for c in cells:
+            r = analyse(c, rms or c.n_rms, rho, reps, draws, seed)
+            rows.append(r)
+            table.add_row(escape(c.static), escape(c.downstream), str(r["rms"]),
+                          f"{_short(r['reliability_static'])} / {_short(r['reliability_downstream'])}",
+                          "none up to 0.99" if r["detectable_rho"] is None else _short(r["detectable_rho"]),
+                          "over 400" if r["rms_needed"] is None else _short(r["rms_needed"]),
+                          _short(r["closed_form_rms_needed"]),
+                          escape(r["note"]))
+    console.print(table)
+    if out:
+        store.atomic_write_json(out, rows)
+
+
+def _short(v) -> str:
+    return "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
+
+
+@app.command()
+def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
+         cost: bool = typer.Option(False, "--cost", help="estimate GPU-hours per node and stage (docs/cost.md)")):
     """List the nodes a recipe implies, each done or todo."""
     loaded, nodes = _load(recipe, overrides or [])
     console.print(_node_table(loaded.run_dir, nodes, f"plan of {loaded.recipe.name} -> {loaded.run_dir}"))
+    if cost:
+        from rlhf_eval.launch.cost import CostError, by_stage, estimate
+        if loaded.recipe.toy_world is not None:
+            console.print("cost: the toy world runs on this machine's CPUs in minutes; --cost is for real-model recipes")
+            return
+        try:
+            estimates = estimate(nodes, loaded.to_dict()["recipe"])
+        except CostError as exc:
+            _fail(f"{recipe}: {exc}")
+        table = Table(title="estimated GPU-hours (cost.* assumptions, docs/cost.md)")
+        for col in ("stage", "nodes", "GPU-hours", "per node", "first node"):
+            table.add_column(col, justify="left" if col in ("stage", "first node") else "right")
+        for stage, (k, hours) in by_stage(estimates).items():
+            first = next(e for e in estimates if e.stage == stage)
+            table.add_row(stage, str(k), f"{hours:,.1f}", f"{hours / k:,.2f}", escape(first.detail))
+        table.add_row("total", str(len(estimates)), f"{sum(e.gpu_hours for e in estimates):,.1f}", "", "")
+        console.print(table)
 
 
 @app.command()

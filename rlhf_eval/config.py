@@ -256,6 +256,24 @@ class CompareConfig:
 
 
 @dataclass
+class CostConfig:
+    """What `rlhf-eval plan --cost` assumes (docs/cost.md). Throughputs are achieved, not peak,
+    TFLOP/s per GPU: about 40% of an H100's dense bf16 peak for training and prefill, and a
+    quarter of that for decoding, which memory bandwidth bounds."""
+    train_tflops: float = 400.0
+    infer_tflops: float = 400.0
+    decode_tflops: float = 100.0
+    prompt_tokens: int = 256
+    response_tokens: int = 512
+    # Preference pairs an RM trains on, when the data is only known after download.
+    train_pairs: int = 80000
+    # Model sizes in billions by card name, where the model id does not say it (e.g. "-8B").
+    params_b: dict[str, float] = field(default_factory=dict)
+    benchmark_responses: dict[str, int] = field(default_factory=dict)
+    task_prompts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class SlurmResources:
     partition: Optional[str] = None
     account: Optional[str] = None
@@ -332,6 +350,7 @@ class Recipe:
     eval: EvalConfig = field(default_factory=EvalConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
 
 
 # --------------------------------------------------------------------------- cards

@@ -41,7 +41,7 @@ def static_sources(bench_outs: list[dict]) -> list[Source]:
         def metrics(v, idx, groups=groups, columns=columns, bench=bench):
             m = full_metrics(bench, Outcomes(columns, v[idx], groups[idx], []))
             return {k: x for k, x in m.items() if k in STATIC_METRICS or k.startswith(("subset/", "domain/"))}
-        out.append(Source(name, units, groups, metrics, "static"))
+        out.append(Source(name, units, groups, metrics, "static", "items"))
     return out
 
 
@@ -63,13 +63,15 @@ def downstream_sources(bon_outs: list[dict], eval_outs: list[dict]) -> list[Sour
 
         def metrics(v, idx, grid=grid):
             return {f"best-of-{n} gain": float(v[idx, k].mean()) for k, n in enumerate(grid)}
-        out.append(Source(f"({task}, {policy})", units, None, metrics, "downstream"))
+        out.append(Source(f"({task}, {policy})", units, None, metrics, "downstream", "prompts"))
     for (policy, task) in sorted({(e["policy"], e["task"]) for e in eval_outs if e["rm"] is None}):
         base = next(e for e in eval_outs if e["rm"] is None and (e["policy"], e["task"]) == (policy, task))
-        units = rl_units(base, [e for e in eval_outs if e["rm"] and e["final"] and (e["policy"], e["task"]) == (policy, task)])
+        finals = [e for e in eval_outs if e["rm"] and e["final"] and (e["policy"], e["task"]) == (policy, task)]
+        units = rl_units(base, finals)
         if units:
-            out.append(Source(f"({task}, {policy})", units, None,
-                              lambda v, idx: {"RL gain": float(v[idx].mean())}, "downstream"))
+            several = len({e.get("seed") for e in finals}) > 1
+            out.append(Source(f"({task}, {policy})", units, None, lambda v, idx: {"RL gain": float(v[idx].mean())},
+                              "downstream", "seeds" if several else "prompts"))
     return out
 
 

@@ -48,7 +48,8 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
                                                        table.point[d][ok], table.boot[s][:, ok])
                 cell["class"] = classify(cell, c["n_rms"])
                 cell["noise"] = {"static": _mean_noise(table, s, ok), "downstream": _mean_noise(table, d, ok)}
-                cell["units"] = {"static": table.units[s], "downstream": table.units[d]}
+                cell["units"] = {"static": {"n": table.units[s], "unit": table.unit[s]},
+                                 "downstream": {"n": table.units[d], "unit": table.unit[d]}}
                 cell["verdict"] = cell_verdict(cell)
                 cell["values"] = [{"rm": rms[i], "static": float(table.point[s][i]),
                                    "static_ci": _ci(table.boot[s][:, i]), "downstream": float(table.point[d][i]),

@@ -35,6 +35,7 @@ class Source:
     groups: np.ndarray | None  # stratum of each unit (benchmark subset), or None
     metrics: Callable  # (values, unit index) -> {metric: float}
     kind: str  # "static" or "downstream"
+    unit: str = "units"  # what a unit is: items, prompts, seeds
 
     @property
     def n_units(self) -> int:
@@ -65,6 +66,7 @@ class Table:
     boot: dict  # (source, metric) -> array (iters x RMs)
     kind: dict  # (source, metric) -> "static" | "downstream"
     units: dict  # (source, metric) -> number of units its source resamples
+    unit: dict  # (source, metric) -> what a unit is
 
     def noise(self, key) -> np.ndarray:
         return measurement_variance(self.boot[key], self.units[key])
@@ -83,12 +85,13 @@ def measurement_variance(boot: np.ndarray, n_units: int) -> np.ndarray:
 
 def bootstrap_table(sources: list[Source], rms: list[str], iters: int, seed: int, progress=None) -> Table:
     rng = np.random.default_rng(seed)
-    point, boot, kind, units = {}, {}, {}, {}
+    point, boot, kind, units, unit = {}, {}, {}, {}, {}
     for s in sources:
         for m, v in s.evaluate(rms).items():
             point[(s.name, m)] = v
             kind[(s.name, m)] = s.kind
             units[(s.name, m)] = s.n_units
+            unit[(s.name, m)] = s.unit
             boot[(s.name, m)] = np.full((iters, len(rms)), np.nan)
     for b in range(iters):
         for s in sources:
@@ -97,7 +100,7 @@ def bootstrap_table(sources: list[Source], rms: list[str], iters: int, seed: int
                     boot[(s.name, m)][b] = v
         if progress:
             progress(b + 1, iters)
-    return Table(rms, point, boot, kind, units)
+    return Table(rms, point, boot, kind, units, unit)
 
 
 def corr(kind: str, x, y) -> float:
