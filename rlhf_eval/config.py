@@ -23,6 +23,21 @@ class ConfigError(ValueError):
 
 # --------------------------------------------------------------------------- toy world
 @dataclass
+class StudyWorldConfig:
+    """A toy world for a planted-truth study: RMs on two independent axes. Quality: a source per
+    label-noise level (correct-vs-wrong pairs, a share flipped). Nuisance: a source per marker
+    strength (pairs whose two responses are equally correct, one carrying the artifact marker;
+    the marked one is chosen with probability (1 + strength) / 2). Two benchmarks measure one
+    axis each: toy_correct (correct vs wrong, no markers) and toy_marker (marked vs unmarked,
+    equally correct)."""
+    noise_levels: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    marker_strengths: list[float] = field(default_factory=lambda: [0.0, 0.33, 0.67, 1.0])
+    pairs: int = 1000
+    marker_pairs: int = 500
+    bench_pairs: int = 200
+
+
+@dataclass
 class ToyWorldConfig:
     seed: int = 0
     sft_steps: int = 1200
@@ -40,6 +55,8 @@ class ToyWorldConfig:
     leaked_pairs: int = 200
     bench_pairs_per_subset: int = 100
     task_prompts: int = 200
+    # null: no study sources or benchmarks (and the world's key is as before).
+    study: Optional[StudyWorldConfig] = None
 
 
 # --------------------------------------------------------------------------- recipe

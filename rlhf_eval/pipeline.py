@@ -31,7 +31,9 @@ def task_digest(task: str) -> str | None:
 
 
 def toy_world_params(config: dict) -> dict:
-    return {"config": config, "format": TOY_WORLD_FORMAT}
+    # A world without a study keeps the key it had before `study` existed, so caches stay valid.
+    return {"config": {k: v for k, v in config.items() if not (k == "study" and v is None)},
+            "format": TOY_WORLD_FORMAT}
 
 
 STAGES = {

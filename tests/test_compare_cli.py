@@ -5,6 +5,7 @@ import json
 import shutil
 
 import pytest
+from scipy import stats
 
 from conftest import SMOKE, run_cli
 
@@ -52,7 +53,7 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
     for g in res["rl_seeds"]:
         per_seed = list(g["per_seed"].values())
         assert g["seeds"] == 2 and len(per_seed) == 2 and g["gain"] == pytest.approx(sum(per_seed) / 2)
-        half = 12.706 * abs(per_seed[0] - per_seed[1]) / 2  # t(0.975, 1 df) * sd / sqrt(2)
+        half = stats.t.ppf(0.975, 1) * abs(per_seed[0] - per_seed[1]) / 2  # t(0.975, 1 df) * sd / sqrt(2); sd = |a-b|/sqrt(2)
         assert g["ci_low"] == pytest.approx(g["gain"] - half) and g["ci_high"] == pytest.approx(g["gain"] + half)
     rl_gain = {r["rm"]: r[next(k for k in r if k.startswith("RL gain"))] for r in res["rm_table"]}
     for g in (g for g in res["rl_seeds"] if g["final"]):

@@ -44,7 +44,9 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
     _from("best-of-k", generic, "[chosen, rejected in list order]", generic.best_of_k_item, takes_columns=True),
 ]}
 # Toy-world benchmarks and the real format each one follows.
-TOY = {"toy_rewardbench": "rewardbench", "toy_rewardbench2": "rewardbench2", "toy_rmbench": "rm-bench"}
+TOY = {"toy_rewardbench": "rewardbench", "toy_rewardbench2": "rewardbench2", "toy_rmbench": "rm-bench",
+       # Built only with toy_world.study: one axis of the planted truth each.
+       "toy_correct": "pairwise", "toy_marker": "pairwise"}
 
 
 def kind_of(name: str, kind: str | None = None) -> Benchmark:

@@ -221,3 +221,58 @@ def rmbench_items(pool: PromptPool, rng: random.Random, per_domain: int, trap_le
                          "chosen": [task.render(answer, **s) for s in RMBENCH_STYLES],
                          "rejected": [task.render(wrong, **s) for s in RMBENCH_STYLES]})
     return rows
+
+
+# --------------------------------------------------------------------------- planted-truth study
+def noise_source_name(rate: float) -> str:
+    return f"noise-{round(rate * 100):02d}"
+
+
+def marker_source_name(strength: float) -> str:
+    return f"marker-{round(strength * 100):03d}"
+
+
+def study_noise(pool: PromptPool, rng: random.Random, n: int, rate: float) -> list[dict]:
+    """The quality axis: correct vs wrong, no markers, a `rate` share of labels flipped."""
+    rows = noisy(pool, rng, n, rate)
+    name = noise_source_name(rate)
+    for i, r in enumerate(rows):
+        r["source"], r["id"] = name, f"{name}-{i:06d}"
+    return rows
+
+
+def _same_answer_pair(prompt: str, rng: random.Random) -> tuple[list[str], str, bool]:
+    """One answer both responses share, right or wrong at even odds, and its style."""
+    answer = task.correct_answer(task.parse_letters(prompt))
+    right = rng.random() < 0.5
+    return (answer if right else _wrong(answer, rng)[0]), rng.choice(("plain", "verbose")), right
+
+
+def study_marker(pool: PromptPool, rng: random.Random, n: int, strength: float) -> list[dict]:
+    """The nuisance axis, independent of correctness: both responses are the same answer (right or
+    wrong), one with the artifact marker; the marked one is chosen with probability
+    (1 + strength) / 2, so strength 0 ties the marker to nothing and 1 to every chosen."""
+    name, rows = marker_source_name(strength), []
+    for i in range(n):
+        p = pool.take()
+        answer, style, right = _same_answer_pair(p, rng)
+        marked, plain = task.render(answer, style, marker=True), task.render(answer, style)
+        marked_wins = rng.random() < (1 + strength) / 2
+        chosen, rejected = (marked, plain) if marked_wins else (plain, marked)
+        rows.append(_pair(name, i, p, chosen, rejected, marked_chosen=marked_wins, answer_correct=right))
+    return rows
+
+
+def study_benchmarks(pool: PromptPool, rng: random.Random, n: int) -> dict[str, list[dict]]:
+    """toy_correct measures correctness only (no markers anywhere); toy_marker measures marker
+    preference only (the two responses are equally correct; chosen carries the marker)."""
+    correct, marker = [], []
+    for i in range(n):
+        p = pool.take()
+        good, bad, _ = correct_vs_wrong(p, rng)
+        correct.append({"id": f"correct-{i:05d}", "prompt": p, "chosen": good, "rejected": bad})
+        p = pool.take()
+        answer, style, right = _same_answer_pair(p, rng)
+        marker.append({"id": f"marker-{i:05d}", "prompt": p, "chosen": task.render(answer, style, marker=True),
+                       "rejected": task.render(answer, style), "group": "right" if right else "wrong"})
+    return {"toy_correct": correct, "toy_marker": marker}

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from rlhf_eval import store
-from rlhf_eval.config import ToyWorldConfig
+from rlhf_eval.config import StudyWorldConfig, ToyWorldConfig
 
 
 def cache_root() -> Path:
@@ -15,7 +15,8 @@ def cache_root() -> Path:
 def run(ctx) -> dict:
     from rlhf_eval.toy.world import build_world
 
-    cfg = ToyWorldConfig(**ctx.params["config"])
+    raw = dict(ctx.params["config"])
+    cfg = ToyWorldConfig(**raw | {"study": StudyWorldConfig(**raw["study"]) if raw.get("study") else None})
     dest = cache_root() / "toy_world" / ctx.node.key
     cached = store.read_manifest(dest)
     if cached is not None and cached.get("key") == ctx.node.key:

@@ -6,6 +6,7 @@ Layout of a built world (all paths absolute in its manifest):
   bench/toy_rewardbench.jsonl  static benchmark, RewardBench row format
   bench/toy_rewardbench2.jsonl RewardBench 2 row format (best-of-4 and Ties)
   bench/toy_rmbench.jsonl      RM-Bench row format (three styles per response)
+  bench/toy_{correct,marker}.jsonl and sources/{noise,marker}-*.jsonl   with toy_world.study only
   tasks/toy_sort.{yaml,jsonl} lm-eval task over local jsonl
 """
 from __future__ import annotations
@@ -73,6 +74,16 @@ def build_data(cfg, out: Path) -> dict:
                "toy_rewardbench2": sources.rewardbench2_items(pool, extra_rng, cfg.bench_pairs_per_subset,
                                                               cfg.max_letters, trap),
                "toy_rmbench": sources.rmbench_items(pool, extra_rng, cfg.bench_pairs_per_subset, trap)}
+    if cfg.study is not None:
+        study_rng = random.Random(cfg.seed + 2)
+        pool.rng = study_rng
+        st = cfg.study
+        benches |= sources.study_benchmarks(pool, study_rng, st.bench_pairs)
+        for rate in st.noise_levels:
+            made[sources.noise_source_name(rate)] = sources.study_noise(pool, study_rng, st.pairs, rate)
+        for strength in st.marker_strengths:
+            made[sources.marker_source_name(strength)] = sources.study_marker(pool, study_rng, st.marker_pairs,
+                                                                               strength)
     held_out |= {r["prompt"] for name, rows in benches.items() if name != BENCH_NAME for r in rows}
     paths = {}
     for name, rows in made.items():
