@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test
+.PHONY: quickstart test study
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 quickstart: $(STAMP)
 	$(VENV)/bin/rlhf-eval run recipes/quickstart.yaml
+
+# The planted-truth study (README): about 40 minutes on 2 cores; rerun to resume.
+study: $(STAMP)
+	$(VENV)/bin/rlhf-eval run recipes/study.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from rlhf_eval.config import ConfigError, load_recipe
+from rlhf_eval.pipeline import expand
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ROOT / "recipes" / "quickstart.yaml"
@@ -103,3 +104,29 @@ def test_rl_algorithm_engine_mismatch_names_what_runs():
                                           r"there, or rl.engine=openrlhf"):
         load_recipe(QUICK, ["rl.algorithm=ppo"])
     assert load_recipe(QUICK, ["rl.algorithm=ppo", "rl.engine=openrlhf"]).recipe.rl.engine == "openrlhf"
+
+
+def test_rl_seeds_make_one_node_each_and_must_be_distinct():
+    loaded = load_recipe(ROOT / "recipes" / "smoke.yaml", ["rl.seeds=[3,4,5]"])
+    nodes = expand(loaded)
+    rl = [n for n in nodes if n.stage == "rl_train"]
+    assert sorted(n.params["rl"]["seed"] for n in rl) == [3, 3, 4, 4, 5, 5] and all("seeds" not in n.params["rl"] for n in rl)
+    assert {n.label for n in rl} >= {"rm=dpo-curated policy=toy-policy seed=4"}
+    # Adding a seed keeps the other seeds' nodes (their keys do not hold the list).
+    more = {n.key for n in expand(load_recipe(ROOT / "recipes" / "smoke.yaml", ["rl.seeds=[3,4,5,6]"]))}
+    assert {n.key for n in rl} <= more
+    evals = [n for n in nodes if n.stage == "policy_eval" and n.params["rm"]]
+    assert sorted({n.params["seed"] for n in evals}) == [3, 4, 5]
+    with pytest.raises(ConfigError, match=r"rl.seeds=\[1, 1\] must list at least one seed, each once"):
+        load_recipe(ROOT / "recipes" / "smoke.yaml", ["rl.seeds=[1,1]"])
+
+
+def test_every_recipe_loads_and_the_study_has_its_two_axes():
+    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+        loaded = load_recipe(path)
+        assert expand(loaded), path
+    study = load_recipe(ROOT / "recipes" / "study.yaml")
+    assert len(study.recipe.reward_models) == 24 and study.recipe.rl.seeds == [0, 1, 2]
+    cards = study.reward_models.values()
+    assert {tuple(c.train.sources) for c in cards} == {(f"noise-{q:02d}", f"marker-{m:03d}")
+                                                      for q in (0, 10, 20, 30, 40, 50) for m in (0, 33, 67, 100)}

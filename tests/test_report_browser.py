@@ -80,6 +80,7 @@ def test_smoke_report_renders_in_chromium(browser, reference_run):
     # best-of-n curves, RL proxy vs gold, a scatter per benchmark x downstream gain, heatmap, funnel
     assert alts.count("best-of-n curves") == 1 and alts.count("proxy vs gold reward during RL") == 1
     assert alts.count("static vs downstream scatter") == 3 * 3  # 3 benchmarks x (best-of-2, -4, RL)
+    assert alts.count("every benchmark against one downstream gain") == 3  # one panel per downstream gain
     assert alts.count("correlation heatmap") == 1 and alts.count("curation funnel") == 1
     assert seen["verdict_rows"] == 3
 

@@ -161,7 +161,7 @@ def test_ray_cluster_job_is_requeued_and_restarts_cleanly(reference_run, toy_cac
     standin = ROOT / "tests" / "standin_train_ppo_ray.py"
     args = ("submit", SMOKE, f"run_root={tmp_path}", "reward_models=[classifier-curated]", "rl.engine=openrlhf",
             f"rl.openrlhf.entrypoint=[{sys.executable},{standin}]", "rl.steps=100", "rl.prompts_per_step=1",
-            "rl.save_every=50", "slurm.requeue=true")
+            "rl.save_every=50", "slurm.requeue=true", "rl.seeds=[0]")
     proc = run_cli(toy_cache, *args)
     assert "submitted" in proc.stdout
     run_dir = tmp_path / "smoke"

@@ -76,6 +76,27 @@ def scatter(cell: dict) -> str:
     return _data_uri(fig)
 
 
+def benchmarks_panel(cells: list[dict], downstream: str) -> str | None:
+    """Every benchmark's score against one downstream gain on one panel, a colour per benchmark,
+    so a benchmark that tracks the gain and one that does not are seen side by side."""
+    cells = [c for c in cells if c["downstream"] == downstream and c.get("values")]
+    if len(cells) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    for c in cells:
+        x = [p["static"] for p in c["values"]]
+        y = [p["downstream"] for p in c["values"]]
+        s = c["spearman"]
+        rho = "n/a" if s["value"] != s["value"] else f"{s['value']:+.2f} [{s['ci'][0]:+.2f}, {s['ci'][1]:+.2f}]"
+        ax.scatter(x, y, s=22, alpha=0.8, label=f"{c['benchmark']}: Spearman {rho}")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("benchmark score")
+    ax.set_ylabel(downstream)
+    ax.set_title(f"every benchmark against {downstream} ({cells[0]['n_rms']} RMs)", fontsize=9)
+    ax.legend(fontsize=7)
+    return _data_uri(fig)
+
+
 def heatmap(matrix: list[dict]) -> str | None:
     """Spearman of every static metric (rows: benchmark score, worst domain, subsets, domains)
     against every downstream gain (columns); a dot marks a CI that excludes zero."""

@@ -89,6 +89,8 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
         name=name, r=result, table_keys=keys, fmt=fmt, verdict_table=verdict_table(result), funnels=funnels,
         bon_plots=[plots.bon_curves(result["bon"], p, t) for p, t in pairs],
         scatter_plots=[plots.scatter(c) for c in result["correlations"] if c.get("values")],
+        panels=[img for d in dict.fromkeys(c["downstream"] for c in result["correlations"])
+                if (img := plots.benchmarks_panel(result["correlations"], d))],
         heatmap=plots.heatmap(result["matrix"]), static_tables=static_tables(result["static"]),
         funnel_plots={run: plots.funnel(f["counts"]) for run, f in funnels.items()},
         rl_plot=plots.proxy_vs_gold(result["rl"]), provenance=provenance, csvs=csvs)
