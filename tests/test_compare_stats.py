@@ -202,3 +202,12 @@ def test_merge_refuses_different_settings_and_clashing_rms():
     b["rm_keys"]["rm1"] = "k2"
     with pytest.raises(MergeError, match="RM 'rm1' is a different model in each"):
         merge([a, b])
+
+
+def test_projected_reliability_by_hand():
+    from rlhf_eval.compare.design import projected_reliability
+    # Reliability 0.5 with noise 1: observed variance 2, true variance 1. Twice the prompts halve
+    # the noise: 1 / (1 + 0.5) = 2/3. Nothing changes at scale 1 or with no noise.
+    assert projected_reliability(0.5, 1.0, 0.5) == pytest.approx(2 / 3)
+    assert projected_reliability(0.5, 1.0, 1.0) == 0.5 and projected_reliability(1.0, 0.0, 0.5) == 1.0
+    assert projected_reliability(-0.2, 1.0, 0.1) == -0.2  # an unresolved spread cannot be projected

@@ -72,14 +72,16 @@ class Table:
         return measurement_variance(self.boot[key], self.units[key])
 
 
-def measurement_variance(boot: np.ndarray, n_units: int) -> np.ndarray:
-    """Each RM's measurement variance: the variance of its unit-bootstrap draws, times n/(n-1) so
-    that for a mean it estimates var(unit)/n without the bootstrap's shrinkage (which matters when
-    the units are a handful of training seeds)."""
+def measurement_variance(boot: np.ndarray, n_units: int | None = None) -> np.ndarray:
+    """Each RM's measurement variance: the variance of its unit-bootstrap draws, times n/(n-1)
+    when the number of units n is given, so that for a mean it estimates var(unit)/n without the
+    bootstrap's shrinkage (which matters when the units are a handful of training seeds)."""
     boot = np.asarray(boot, float)
     v = np.full(boot.shape[1], np.nan)
     ok = (~np.isnan(boot)).sum(axis=0) > 1
     v[ok] = np.nanvar(boot[:, ok], axis=0, ddof=1)
+    if n_units is None:
+        return v
     return v * (n_units / (n_units - 1) if n_units > 1 else np.nan)
 
 
@@ -140,9 +142,9 @@ def quantiles(values) -> list[float]:
 
 
 def reliability(values, noise) -> np.ndarray:
-    """Share of the variance across RMs that is not measurement noise, per row of draws:
+    """Share of the variance across RMs that is not measurement noise, per row:
     1 - mean(noise) / var(values), with var across RMs (ddof=1). `values` and `noise` are (RMs,) or
-    (draws x RMs). Can fall below 0 when the RMs differ less than their noise."""
+    (rows x RMs). Can fall below 0 when the RMs differ less than their noise."""
     values, noise = np.atleast_2d(np.asarray(values, float)), np.atleast_2d(np.asarray(noise, float))
     with np.errstate(invalid="ignore", divide="ignore"):
         total = values.var(axis=1, ddof=1)
@@ -159,10 +161,10 @@ def disattenuate(r, rel_x: float, rel_y: float):
     return np.clip(np.asarray(r, float) / math.sqrt(rel_x * rel_y), -1.0, 1.0)
 
 
-def correlate(x, y, bx, by, seed: int = 0, kinds=KINDS, noise_x=None, noise_y=None, n_units=(None, None)) -> dict:
+def correlate(x, y, bx, by, seed: int = 0, kinds=KINDS, noise_x=None, noise_y=None) -> dict:
     """x, y: values per RM; bx, by: their unit-bootstrap draws (draws x RMs). `noise_x`/`noise_y`:
-    each RM's measurement variance (default: from the draws, see `measurement_variance`, with
-    `n_units` per side). RMs missing on either side are left out.
+    each RM's measurement variance (default: the variance of its draws). RMs missing on either
+    side are left out.
 
     Per kind: `value`; `ci`, which resamples RMs only (the same RM draw for x and y);
     `ci_measurement`, which resamples units only; `disattenuated` and `disattenuated_ci`, the
@@ -173,8 +175,8 @@ def correlate(x, y, bx, by, seed: int = 0, kinds=KINDS, noise_x=None, noise_y=No
     resample of few RMs often has a tiny reliability, and dividing by it skews the draws upward
     (coverage table in docs/compare.md)."""
     x, y, bx, by = (np.asarray(a, float) for a in (x, y, bx, by))
-    nx = measurement_variance(bx, n_units[0] or 10 ** 9) if noise_x is None else np.asarray(noise_x, float)
-    ny = measurement_variance(by, n_units[1] or 10 ** 9) if noise_y is None else np.asarray(noise_y, float)
+    nx = measurement_variance(bx) if noise_x is None else np.asarray(noise_x, float)
+    ny = measurement_variance(by) if noise_y is None else np.asarray(noise_y, float)
     ok = ~(np.isnan(x) | np.isnan(y))
     x, y, bx, by, nx, ny = x[ok], y[ok], bx[:, ok], by[:, ok], nx[ok], ny[ok]
     n, iters = len(x), len(bx)
