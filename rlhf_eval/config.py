@@ -26,10 +26,10 @@ class ConfigError(ValueError):
 class StudyWorldConfig:
     """A toy world for a planted-truth study: RMs on two independent axes. Quality: a source per
     label-noise level (correct-vs-wrong pairs, a share flipped). Nuisance: a source per marker
-    strength (pairs whose two responses are equally correct, one carrying the artifact marker;
-    the marked one is chosen with probability (1 + strength) / 2). Two benchmarks measure one
-    axis each: toy_correct (correct vs wrong, no markers) and toy_marker (marked vs unmarked,
-    equally correct)."""
+    strength (pairs whose two responses are the same answer, one followed by the artifact marker
+    and one by a neutral word; the marked one is chosen with probability (1 + strength) / 2). Two
+    benchmarks measure one axis each: toy_correct (correct vs wrong, no markers) and toy_marker
+    (marked vs neutral, the same answer)."""
     noise_levels: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
     marker_strengths: list[float] = field(default_factory=lambda: [0.0, 0.33, 0.67, 1.0])
     pairs: int = 1000

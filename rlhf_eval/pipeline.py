@@ -18,6 +18,7 @@ from rlhf_eval.config import LoadedRecipe
 
 # Bump when a stage's outputs change shape for the same config, so cached nodes are redone.
 TOY_WORLD_FORMAT = 2
+STUDY_FORMAT = 3  # 2: the unmarked response of a marker pair ends with a filler word; 3: so does toy_marker's
 RL_FORMAT = 2  # 2: checkpoints listed for policy_eval
 COMPARE_FORMAT = 3  # 3: population CI over RMs only, reliabilities, disattenuated correlations, RL seeds
 
@@ -32,8 +33,9 @@ def task_digest(task: str) -> str | None:
 
 def toy_world_params(config: dict) -> dict:
     # A world without a study keeps the key it had before `study` existed, so caches stay valid.
-    return {"config": {k: v for k, v in config.items() if not (k == "study" and v is None)},
-            "format": TOY_WORLD_FORMAT}
+    if config.get("study") is None:
+        return {"config": {k: v for k, v in config.items() if k != "study"}, "format": TOY_WORLD_FORMAT}
+    return {"config": config, "format": TOY_WORLD_FORMAT, "study_format": STUDY_FORMAT}
 
 
 STAGES = {

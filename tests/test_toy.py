@@ -35,6 +35,7 @@ def test_study_world_plants_two_independent_axes(tmp_path):
 
     from rlhf_eval.config import StudyWorldConfig, ToyWorldConfig
     from rlhf_eval.pipeline import toy_world_params
+    from rlhf_eval.toy import sources
     from rlhf_eval.toy.world import build_data
 
     study = StudyWorldConfig(noise_levels=[0.0, 0.4], marker_strengths=[0.0, 1.0], pairs=600, marker_pairs=600,
@@ -55,15 +56,18 @@ def test_study_world_plants_two_independent_axes(tmp_path):
         rows = read(info["sources"][name])
         marked = [r["chosen"].endswith(task.ARTIFACT_MARKER) for r in rows]
         assert abs(sum(marked) / len(rows) - want) < 0.06, name
-        for r in rows:  # equally correct: the same answer, one with the marker
+        for r in rows:  # equally correct: the same answer, one followed by the marker, one by the neutral word
             assert task.is_correct(r["prompt"], r["chosen"]) == task.is_correct(r["prompt"], r["rejected"])
+            assert {r["chosen"].rsplit(" ", 1)[1], r["rejected"].rsplit(" ", 1)[1]} == {task.ARTIFACT_MARKER,
+                                                                                   sources.MARKER_FILLER}
         right = [task.is_correct(r["prompt"], r["chosen"]) for r in rows]
         assert 0.4 < sum(right) / len(rows) < 0.6  # the marker says nothing about correctness
     correct = read(info["benchmarks"]["toy_correct"])
     assert all(task.is_correct(r["prompt"], r["chosen"]) and not task.is_correct(r["prompt"], r["rejected"])
                and task.ARTIFACT_MARKER not in r["chosen"] + r["rejected"] for r in correct)
-    marker = read(info["benchmarks"]["toy_marker"])
-    assert all(r["chosen"] == f"{r['rejected']} {task.ARTIFACT_MARKER}" for r in marker)
+    marker = read(info["benchmarks"]["toy_marker"])  # the same answer, then the marker or the neutral word
+    assert all(r["chosen"].rsplit(" ", 1) == [r["rejected"].rsplit(" ", 1)[0], task.ARTIFACT_MARKER]
+               and r["rejected"].endswith(f" {sources.MARKER_FILLER}") for r in marker)
     # No study prompt appears in training data of another source, nor in the task.
     bench_prompts = {r["prompt"] for r in correct + marker}
     train_prompts = {r["prompt"] for p in info["sources"].values() for r in read(p)}

@@ -248,15 +248,24 @@ def _same_answer_pair(prompt: str, rng: random.Random) -> tuple[list[str], str, 
     return (answer if right else _wrong(answer, rng)[0]), rng.choice(("plain", "verbose")), right
 
 
+# The unmarked response of a marker pair ends with this word instead of the marker. Had it ended
+# right after the answer, preferring the marker would also mean preferring not to stop after an
+# answer, which an implicit RM learned more for sorted answers than for wrong ones: marker
+# strength then lowered best-of-n gains (measured: Spearman -0.76 between toy_marker and the
+# best-of-16 gain over 24 RMs), and the two axes were no longer independent.
+MARKER_FILLER = "in"
+
+
 def study_marker(pool: PromptPool, rng: random.Random, n: int, strength: float) -> list[dict]:
     """The nuisance axis, independent of correctness: both responses are the same answer (right or
-    wrong), one with the artifact marker; the marked one is chosen with probability
-    (1 + strength) / 2, so strength 0 ties the marker to nothing and 1 to every chosen."""
+    wrong), one followed by the artifact marker, the other by a neutral word; the marked one is
+    chosen with probability (1 + strength) / 2, so strength 0 ties the marker to nothing and 1 to
+    every chosen."""
     name, rows = marker_source_name(strength), []
     for i in range(n):
         p = pool.take()
         answer, style, right = _same_answer_pair(p, rng)
-        marked, plain = task.render(answer, style, marker=True), task.render(answer, style)
+        marked, plain = task.render(answer, style, marker=True), f"{task.render(answer, style)} {MARKER_FILLER}"
         marked_wins = rng.random() < (1 + strength) / 2
         chosen, rejected = (marked, plain) if marked_wins else (plain, marked)
         rows.append(_pair(name, i, p, chosen, rejected, marked_chosen=marked_wins, answer_correct=right))
@@ -265,7 +274,8 @@ def study_marker(pool: PromptPool, rng: random.Random, n: int, strength: float) 
 
 def study_benchmarks(pool: PromptPool, rng: random.Random, n: int) -> dict[str, list[dict]]:
     """toy_correct measures correctness only (no markers anywhere); toy_marker measures marker
-    preference only (the two responses are equally correct; chosen carries the marker)."""
+    preference only (the two responses are the same answer; chosen ends with the marker, rejected
+    with the neutral word, as in the marker sources)."""
     correct, marker = [], []
     for i in range(n):
         p = pool.take()
@@ -274,5 +284,5 @@ def study_benchmarks(pool: PromptPool, rng: random.Random, n: int) -> dict[str, 
         p = pool.take()
         answer, style, right = _same_answer_pair(p, rng)
         marker.append({"id": f"marker-{i:05d}", "prompt": p, "chosen": task.render(answer, style, marker=True),
-                       "rejected": task.render(answer, style), "group": "right" if right else "wrong"})
+                       "rejected": f"{task.render(answer, style)} {MARKER_FILLER}", "group": "right" if right else "wrong"})
     return {"toy_correct": correct, "toy_marker": marker}
