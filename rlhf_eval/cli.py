@@ -280,7 +280,7 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folder
     cfg = dict(runs[0]["compare"])
     cfg.update({k: v for k, v in (("bootstrap", bootstrap), ("seed", seed)) if v is not None})
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("bootstrap over items, prompts and RMs", total=cfg["bootstrap"])
+        task = progress.add_task("bootstrap over items, prompts and seeds", total=cfg["bootstrap"])
         result = compute(by, cfg, bar=lambda done, total: progress.update(task, completed=done))
     name = " + ".join(r["name"] for r in runs)
     written = render(result, {r["dir"]: r["funnel"] for r in runs}, name, out,

@@ -1,5 +1,6 @@
-"""compare stage: every static metric against every downstream gain across RMs, with bootstrap
-CIs over RMs, items and prompts, pairwise agreement and a verdict per benchmark."""
+"""compare stage: every static metric against every downstream gain across RMs, with a
+population CI over RMs, a measurement CI over items, prompts or seeds, reliabilities and
+disattenuated correlations, pairwise agreement and a verdict per benchmark."""
 from __future__ import annotations
 
 import math
@@ -115,7 +116,7 @@ def compute(by: dict, cfg: dict, bar=None) -> dict:
 
 def run(ctx) -> dict:
     by = gather(ctx.inputs)
-    with ctx.bar("bootstrap over items, prompts and RMs", ctx.params["compare"]["bootstrap"]) as update:
+    with ctx.bar("bootstrap over items, prompts and seeds", ctx.params["compare"]["bootstrap"]) as update:
         result = compute(by, ctx.params["compare"], bar=lambda done, total: update(done))
     store.write_jsonl(ctx.dir / "static.jsonl", result["static"])
     store.write_jsonl(ctx.dir / "downstream.jsonl", result["downstream"])
