@@ -174,7 +174,8 @@ def test_sigkill_inside_train_rm_and_bon_generate_then_rerun(reference_run, toy_
 
 
 def test_rl_resumes_from_its_last_checkpoint_after_a_kill(toy_cache, tmp_path):
-    args = ("run", SMOKE, f"run_root={tmp_path}", "rl.steps=4", "rl.save_every=2", "reward_models=[dpo-curated]")
+    args = ("run", SMOKE, f"run_root={tmp_path}", "rl.steps=4", "rl.save_every=2", "reward_models=[dpo-curated]",
+            "rl.seeds=[0]")
     proc = subprocess.Popen(cli(*args), cwd=ROOT, env=cli_env(toy_cache), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
