@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 quickstart: $(STAMP)
 	$(VENV)/bin/rlhf-eval run recipes/quickstart.yaml
 
-# The planted-truth study (README): about 40 minutes on 2 cores; rerun to resume.
+# The planted-truth study (README): about 11 minutes on 2 cores; rerun to resume.
 study: $(STAMP)
 	$(VENV)/bin/rlhf-eval run recipes/study.yaml
 
