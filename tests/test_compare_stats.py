@@ -119,7 +119,7 @@ def test_coverage_table(rel, n_rms):
 
 def test_reliability_and_disattenuation_by_hand():
     # var across RMs (ddof=1) of [1, 2, 3, 4] is 5/3; mean noise 0.1 -> 1 - 0.06 = 0.94.
-    assert reliability([1, 2, 3, 4], [0.1] * 4)[0] == pytest.approx(0.94)
+    assert reliability([1, 2, 3, 4], [0.1] * 4) == pytest.approx(0.94)
     # Bootstrap variance of a mean of n units, rescaled by n/(n-1), is var(ddof=1)/n.
     rng = np.random.default_rng(0)
     units = rng.normal(size=20)

@@ -32,6 +32,7 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
     sources = static_sources(by["static_bench"]) + downstream_sources(by["bon_eval"], by["policy_eval"])
     table = bootstrap_table(sources, rms, iters, seed, progress=bar)
     names = {key: measure_name(key[0], key[1], table.kind[key]) for key in table.point}
+    noise = {k: table.noise(k) for k in table.point}
     statics = [k for k in table.point if table.kind[k] == "static"]
     downs = [k for k in table.point if table.kind[k] == "downstream"]
 
@@ -41,14 +42,14 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
             full = s[1] == HEADLINE
             c = correlate(table.point[s], table.point[d], table.boot[s], table.boot[d], seed,
                           kinds=("pearson", "spearman", "kendall") if full else ("spearman",),
-                          noise_x=table.noise(s), noise_y=table.noise(d))
+                          noise_x=noise[s], noise_y=noise[d])
             cell = {"static": names[s], "benchmark": s[0], "metric": s[1], "downstream": names[d]} | c
             if full:
                 ok = [i for i, r in enumerate(rms) if not (np.isnan(table.point[s][i]) or np.isnan(table.point[d][i]))]
                 cell["agreement"] = pairwise_agreement([rms[i] for i in ok], table.point[s][ok],
                                                        table.point[d][ok], table.boot[s][:, ok])
                 cell["class"] = classify(cell, c["n_rms"])
-                cell["noise"] = {"static": _mean_noise(table, s, ok), "downstream": _mean_noise(table, d, ok)}
+                cell["noise"] = {"static": _mean(noise[s], ok), "downstream": _mean(noise[d], ok)}
                 cell["units"] = {"static": {"n": table.units[s], "unit": table.unit[s]},
                                  "downstream": {"n": table.units[d], "unit": table.unit[d]}}
                 cell["verdict"] = cell_verdict(cell)
@@ -77,9 +78,9 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
             "n_rms": len(rms), "enough_rms": len(rms) >= MIN_RMS_FOR_CLAIMS, "bootstrap": iters, "seed": seed}
 
 
-def _mean_noise(table, key, ok) -> float:
+def _mean(noise, ok) -> float:
     """Mean measurement variance across the RMs of a cell: what `rlhf-eval power` scales."""
-    return float(np.nanmean(table.noise(key)[ok])) if ok else math.nan
+    return float(np.nanmean(noise[ok])) if ok else math.nan
 
 
 def _num(v) -> float | None:

@@ -141,23 +141,19 @@ def quantiles(values) -> list[float]:
     return [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] if len(v) else [math.nan, math.nan]
 
 
-def reliability(values, noise) -> np.ndarray:
-    """Share of the variance across RMs that is not measurement noise, per row:
-    1 - mean(noise) / var(values), with var across RMs (ddof=1). `values` and `noise` are (RMs,) or
-    (rows x RMs). Can fall below 0 when the RMs differ less than their noise."""
-    values, noise = np.atleast_2d(np.asarray(values, float)), np.atleast_2d(np.asarray(noise, float))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        total = values.var(axis=1, ddof=1)
-        rel = 1.0 - noise.mean(axis=1) / total
-    rel[~(total > 1e-15)] = np.nan
-    return rel
+def reliability(values, noise) -> float:
+    """Share of the variance across RMs that is not measurement noise: 1 - mean(noise) /
+    var(values), with var across RMs (ddof=1); nan when the RMs do not vary. Can fall below 0
+    when the RMs differ less than their noise."""
+    total = float(np.var(np.asarray(values, float), ddof=1))
+    return 1.0 - float(np.mean(noise)) / total if total > 1e-15 else math.nan
 
 
 def disattenuate(r, rel_x: float, rel_y: float):
     """Spearman's correction, r / sqrt(rel_x * rel_y), clipped to [-1, 1]; nan where a
     reliability is not positive (the RMs' true qualities are not resolved at all)."""
     if not (rel_x > 0 and rel_y > 0):
-        return np.full(np.shape(r), np.nan) if np.ndim(r) else math.nan
+        return np.full(np.shape(r), np.nan)
     return np.clip(np.asarray(r, float) / math.sqrt(rel_x * rel_y), -1.0, 1.0)
 
 
@@ -181,7 +177,7 @@ def correlate(x, y, bx, by, seed: int = 0, kinds=KINDS, noise_x=None, noise_y=No
     x, y, bx, by, nx, ny = x[ok], y[ok], bx[:, ok], by[:, ok], nx[ok], ny[ok]
     n, iters = len(x), len(bx)
     nan2 = [math.nan, math.nan]
-    rel_x, rel_y = (float(reliability(v, e)[0]) if n > 2 else math.nan for v, e in ((x, nx), (y, ny)))
+    rel_x, rel_y = (reliability(v, e) if n > 2 else math.nan for v, e in ((x, nx), (y, ny)))
     out = {"n_rms": int(n), "reliability": {"static": rel_x, "downstream": rel_y}}
     draws = np.random.default_rng(seed).integers(0, n, (iters, n)) if n else np.zeros((iters, 0), int)
     xd, yd = x[draws], y[draws]

@@ -5,20 +5,11 @@ achieved throughput. The standard transformer counts (Kaplan et al. 2020): a for
 2 * params FLOPs per token and a training step (forward and backward) 6 * params. Generation is
 priced at its own, lower, achieved rate, since decoding is bound by memory bandwidth, not FLOPs.
 
-    train_rm      6 * P_rm * pairs * 2 sequences * seq_tokens * epochs (+ 2 * P_ref * ... for an implicit RM)
-    static_bench  2 * P_rm * responses * seq_tokens
-    bon_generate  2 * P_policy * prompts * N_max * response_tokens            (decode rate)
-    bon_score     2 * P_rm * prompts * N_max * seq_tokens
-    rl_train      per step, with R = prompts_per_step * samples_per_prompt rollouts:
-                  2 * P_policy * R * response_tokens (decode rate)
-                  + (6 * P_policy + 2 * P_ref + 2 * P_rm) * R * seq_tokens
-                  + 8 * P_policy * R * seq_tokens for the critic of PPO (gae): trained and run
-    policy_eval   2 * P_policy * prompts * response_tokens                    (decode rate)
-    curate, compare, report, toy_world: CPU only, 0 GPU-hours
+The formula per stage and the defaults are in docs/cost.md (one table, kept there only).
 
 seq_tokens = prompt_tokens + response_tokens. Sizes come from `cost.params_b` (by card name), else
 from a size in the model id (`...-8B` -> 8e9), else the recipe must state them. The numbers are
-estimates to size an allocation; the defaults and each formula are in docs/cost.md.
+estimates to size an allocation.
 """
 from __future__ import annotations
 
@@ -67,10 +58,9 @@ def estimate(nodes: list[Node], recipe: dict) -> list[Estimate]:
     resp = cost["response_tokens"]
     by_id = {n.id: n for n in nodes}
 
-    def p_rm(node: Node) -> tuple[str, float]:
-        rm = by_id[node.deps["rm"]] if "rm" in node.deps else node
+    def p_rm(rm: Node) -> float:
         card = rm.params["card"]
-        return card["name"], params_of(card["name"], card["path"] or rm.params.get("base"), cost)
+        return params_of(card["name"], card["path"] or rm.params.get("base"), cost)
 
     def p_policy(card: dict) -> float:
         return params_of(card["name"], card["path"], cost)
@@ -81,14 +71,14 @@ def estimate(nodes: list[Node], recipe: dict) -> list[Estimate]:
             card = n.params["card"]
             if card["path"]:
                 continue
-            name, p = p_rm(n)
+            p = p_rm(n)
             pairs = card["train"]["max_pairs"] or cost["train_pairs"]
             tokens = pairs * 2 * seq * card["train"]["epochs"]
             flops = (6 + (2 if card["kind"] == "implicit" else 0)) * p * tokens
             out.append(Estimate(n.stage, n.label, _hours(flops, cost["train_tflops"]),
                                 f"{p / 1e9:g}B x {pairs} pairs x {card['train']['epochs']:g} epochs"))
         elif n.stage == "static_bench":
-            name, p = p_rm(by_id[n.deps["rm"]])
+            p = p_rm(by_id[n.deps["rm"]])
             bench = n.params["benchmark"]["name"]
             responses = cost["benchmark_responses"].get(bench) or BENCHMARK_RESPONSES.get(bench)
             if responses is None:
@@ -103,13 +93,13 @@ def estimate(nodes: list[Node], recipe: dict) -> list[Estimate]:
         elif n.stage == "bon_score":
             gen = by_id[n.deps["candidates"]].params
             prompts = gen["limit"] or _task_prompts(gen["task"], cost)
-            name, p = p_rm(by_id[n.deps["rm"]])
+            p = p_rm(by_id[n.deps["rm"]])
             out.append(Estimate(n.stage, n.label, _hours(2 * p * prompts * gen["n_max"] * seq, cost["infer_tflops"]),
                                 f"{p / 1e9:g}B x {prompts * gen['n_max']} candidates"))
         elif n.stage == "rl_train":
             rl = n.params["rl"]
             pp = p_policy(n.params["policy"])
-            name, pr = p_rm(by_id[n.deps["rm"]])
+            pr = p_rm(by_id[n.deps["rm"]])
             r = rl["prompts_per_step"] * rl["samples_per_prompt"]
             critic = 8 * pp if rl["algorithm"] in ("ppo", "gae") else 0
             per_step = (_hours(2 * pp * r * rl["max_new_tokens"], cost["decode_tflops"])
