@@ -4,14 +4,19 @@ PY := $(VENV)/bin/python
 # CPU wheel; on a GPU machine use the torch build that matches its CUDA.
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# OpenRLHF's own code for the seam tests, off the venv's import path (tests/openrlhf-side.txt).
+OPENRLHF_SITE := $(VENV)/openrlhf-0.11.2
 
 .PHONY: quickstart test study
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/openrlhf-side.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[test]"
+	rm -rf $(OPENRLHF_SITE)
+	$(PY) -m pip install -q --no-deps --target $(OPENRLHF_SITE) -r tests/openrlhf-side.txt \
+	  || echo "OpenRLHF 0.11.2 not installed: the seam tests will skip"
 	touch $(STAMP)
 
 quickstart: $(STAMP)

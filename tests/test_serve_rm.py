@@ -13,7 +13,8 @@ from rlhf_eval.rm.serve import make_server, serve_in_thread
 
 
 class LengthScorer:
-    """Stand-in scorer: reward = number of characters of the response."""
+    """Stand-in scorer: reward = number of characters of the response (for text as sent: of
+    what follows the prompt)."""
 
     def __init__(self):
         self.calls = []
@@ -21,6 +22,10 @@ class LengthScorer:
     def score(self, prompts, responses):
         self.calls.append(len(responses))
         return [float(len(r)) for r in responses]
+
+    def score_texts(self, queries, prompts):
+        self.calls.append(len(queries))
+        return [float(len(q) - len(p)) for q, p in zip(queries, prompts)]
 
 
 @pytest.fixture

@@ -18,6 +18,10 @@ from rlhf_eval.gen.base import torch_device
 class Scorer(Protocol):
     def score(self, prompts: list[str], responses: list[str]) -> list[float]: ...
 
+    def score_texts(self, queries: list[str], prompts: list[str]) -> list[float]:
+        """Score already-formatted text as sent (OpenRLHF's remote-RM `query`); `prompts` are the
+        formatted prompts, which tell an implicit RM where each response begins."""
+
 
 def chat_pair(prompt, response: str) -> list[dict]:
     """prompt: a user turn, or chat messages ending with one."""
@@ -46,19 +50,43 @@ class Encoded:
     truncated: int
 
 
-def encode(tok, prompts, responses, max_length: int, response_mask: bool = True) -> Encoded:
-    """response_mask needs {% generation %} tags in the chat template (implicit RMs only)."""
+def _keep_end(rows: list[tuple[list[int], list[int]]], max_length: int) -> Encoded:
+    """Longer rows keep their last max_length tokens: the classifier reads its score at the last token."""
     ids, masks, truncated = [], [], 0
-    for p, r in zip(prompts, responses):
-        enc = tok.apply_chat_template(chat_pair(p, r), return_dict=True, return_assistant_tokens_mask=response_mask)
-        x = list(enc["input_ids"])
-        m = list(enc["assistant_masks"]) if response_mask else []
+    for x, m in rows:
         if len(x) > max_length:
-            # keep the end: the classifier reads its score at the last token
             x, m, truncated = x[-max_length:], m[-max_length:], truncated + 1
         ids.append(x)
         masks.append(m)
     return Encoded(ids, masks, truncated)
+
+
+def encode(tok, prompts, responses, max_length: int, response_mask: bool = True) -> Encoded:
+    """response_mask needs {% generation %} tags in the chat template (implicit RMs only)."""
+    rows = []
+    for p, r in zip(prompts, responses):
+        enc = tok.apply_chat_template(chat_pair(p, r), return_dict=True, return_assistant_tokens_mask=response_mask)
+        rows.append((list(enc["input_ids"]), list(enc["assistant_masks"]) if response_mask else []))
+    return _keep_end(rows, max_length)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    k = 0
+    while k < min(len(a), len(b)) and a[k] == b[k]:
+        k += 1
+    return k
+
+
+def encode_texts(tok, queries: list[str], prompts: list[str], max_length: int) -> Encoded:
+    """Formatted text tokenized as sent, without adding special tokens (as OpenRLHF's own RM
+    server does). A response starts where the query's tokens stop matching its prompt's: a
+    client that decodes ids may change spacing at the seam, which this survives."""
+    rows = []
+    for q, p in zip(queries, prompts):
+        x = tok(q, add_special_tokens=False)["input_ids"]
+        start = _common_prefix(x, tok(p, add_special_tokens=False)["input_ids"]) if p else 0
+        rows.append((x, [0] * start + [1] * (len(x) - start)))
+    return _keep_end(rows, max_length)
 
 
 def load_tokenizer(path, trust_remote_code: bool = False, chat_template: str | None = None):
@@ -90,9 +118,14 @@ class ClassifierScorer:
         self.model = AutoModelForSequenceClassification.from_pretrained(
             self.path, use_safetensors=True, trust_remote_code=self.trust_remote_code).eval().to(self.device)
 
-    @torch.no_grad()
     def score(self, prompts: list[str], responses: list[str]) -> list[float]:
-        enc = encode(self.tok, prompts, responses, self.max_length, response_mask=False)
+        return self._score(encode(self.tok, prompts, responses, self.max_length, response_mask=False))
+
+    def score_texts(self, queries: list[str], prompts: list[str]) -> list[float]:
+        return self._score(encode_texts(self.tok, queries, prompts, self.max_length))
+
+    @torch.no_grad()
+    def _score(self, enc: Encoded) -> list[float]:
         self.truncated += enc.truncated
         out = [0.0] * len(enc.ids)
         for batch in length_batches([len(x) for x in enc.ids], self.batch_size):
@@ -129,9 +162,14 @@ class ImplicitScorer:
         self.model = AutoModelForCausalLM.from_pretrained(self.path, **kw).eval().to(self.device)
         self.ref = AutoModelForCausalLM.from_pretrained(self.reference, **kw).eval().to(self.device)
 
-    @torch.no_grad()
     def score(self, prompts: list[str], responses: list[str]) -> list[float]:
-        enc = encode(self.tok, prompts, responses, self.max_length)
+        return self._score(encode(self.tok, prompts, responses, self.max_length))
+
+    def score_texts(self, queries: list[str], prompts: list[str]) -> list[float]:
+        return self._score(encode_texts(self.tok, queries, prompts, self.max_length))
+
+    @torch.no_grad()
+    def _score(self, enc: Encoded) -> list[float]:
         self.truncated += enc.truncated
         out = [0.0] * len(enc.ids)
         for batch in length_batches([len(x) for x in enc.ids], self.batch_size):

@@ -2,6 +2,15 @@
 POST /get_reward {"query": [...], "prompts": [...], "labels": [...]} ->
 {"rewards": [...], "scores": [...], "extra_logs": {...}}.
 
+Two request shapes:
+- OpenRLHF's (no `responses`): each `query` is already formatted text, the decoded prompt and
+  response ids with their special tokens, and `prompts` are the chat-templated prompts. The query
+  is scored as sent: tokenized without adding special tokens, as OpenRLHF's own RM server does,
+  never templated again. An implicit RM takes its response tokens to start where the query's
+  tokens stop matching the prompt's.
+- The project's own client (`responses` present): `prompts` are raw user turns and `responses`
+  the bare responses; the server applies the RM's chat template, as local scoring does.
+
 - Binds 127.0.0.1 unless asked otherwise. On any other address it refuses to start without a
   token, and then every request must carry it as `Authorization: Bearer <token>` or as
   `?token=<token>` (OpenRLHF's client sends no headers but posts to the URL as given).
@@ -19,6 +28,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,15 +44,15 @@ class Batcher:
         self.batches = 0
         threading.Thread(target=self._loop, daemon=True).start()
 
-    def score(self, prompts: list, responses: list[str]) -> list[float]:
+    def score(self, request: Request) -> list[float]:
         fut: Future = Future()
-        self.q.put((prompts, responses, fut))
+        self.q.put((request, fut))
         return fut.result()
 
     def _loop(self):
         while True:
             jobs = [self.q.get()]
-            rows = len(jobs[0][0])
+            rows = len(jobs[0][0].prompts)
             deadline = time.monotonic() + self.max_wait
             while rows < self.max_batch:
                 try:
@@ -50,32 +60,57 @@ class Batcher:
                 except queue.Empty:
                     break
                 jobs.append(job)
-                rows += len(job[0])
-            try:
-                scores = self.scorer.score([p for j in jobs for p in j[0]], [r for j in jobs for r in j[1]])
-                self.batches += 1
-                at = 0
-                for prompts, _, fut in jobs:
-                    fut.set_result(scores[at:at + len(prompts)])
-                    at += len(prompts)
-            except Exception as exc:  # a failing batch fails its callers, not the server
-                for _, _, fut in jobs:
-                    fut.set_exception(exc)
+                rows += len(job[0].prompts)
+            for as_sent in (True, False):
+                self._run([j for j in jobs if j[0].as_sent == as_sent], as_sent)
+
+    def _run(self, jobs: list, as_sent: bool) -> None:
+        if not jobs:
+            return
+        prompts = [p for r, _ in jobs for p in r.prompts]
+        try:
+            if as_sent:
+                scores = self.scorer.score_texts([q for r, _ in jobs for q in r.queries], prompts)
+            else:
+                scores = self.scorer.score(prompts, [x for r, _ in jobs for x in r.responses])
+            self.batches += 1
+            at = 0
+            for r, fut in jobs:
+                fut.set_result(scores[at:at + len(r.prompts)])
+                at += len(r.prompts)
+        except Exception as exc:  # a failing batch fails its callers, not the server
+            for _, fut in jobs:
+                fut.set_exception(exc)
 
 
-def parse_request(body: bytes) -> tuple[list, list[str]]:
+@dataclass(frozen=True)
+class Request:
+    queries: list[str]
+    prompts: list
+    responses: list[str] | None
+
+    @property
+    def as_sent(self) -> bool:
+        """OpenRLHF's shape: score the query text as sent."""
+        return self.responses is None
+
+
+def parse_request(body: bytes) -> Request:
     data = json.loads(body)
     if not isinstance(data, dict) or not isinstance(data.get("query"), list):
         raise ValueError("expected a JSON object with a list 'query'")
     queries = data["query"]
     prompts = data.get("prompts") or [""] * len(queries)
-    responses = data.get("responses") or [q[len(p):] if q.startswith(p) else q for q, p in zip(queries, prompts)]
-    if not (len(queries) == len(prompts) == len(responses)):
-        raise ValueError(f"'query', 'prompts' and 'responses' differ in length "
-                         f"({len(queries)}, {len(prompts)}, {len(responses)})")
-    if not all(isinstance(x, str) for x in [*queries, *responses]):
+    responses = data.get("responses")
+    lengths = [len(queries), len(prompts)] + ([] if responses is None else [len(responses)])
+    if len(set(lengths)) > 1:
+        names = "'query', 'prompts'" + (" and 'responses'" if responses is not None else "")
+        raise ValueError(f"{names} differ in length ({', '.join(map(str, lengths))})")
+    if not all(isinstance(x, str) for x in [*queries, *(responses or [])]):
         raise ValueError("'query' and 'responses' must hold strings")
-    return prompts, responses
+    if responses is None and not all(isinstance(x, str) for x in prompts):
+        raise ValueError("'prompts' must hold strings (the formatted prompts) when 'responses' is absent")
+    return Request(queries, prompts, responses)
 
 
 def make_server(scorer, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
@@ -118,11 +153,11 @@ def make_server(scorer, host: str = "127.0.0.1", port: int = 0, token: str | Non
             if length > max_body:  # refused unread
                 return self.reply(413, {"error": f"body of {length} bytes is over the {max_body}-byte limit"})
             try:
-                prompts, responses = parse_request(self.rfile.read(length))
+                request = parse_request(self.rfile.read(length))
             except (ValueError, TypeError, AttributeError) as exc:
                 return self.reply(400, {"error": f"bad request: {exc}"})
             try:
-                rewards = batcher.score(prompts, responses)
+                rewards = batcher.score(request)
             except Exception as exc:
                 return self.reply(500, {"error": f"scoring failed: {exc}"})
             self.reply(200, {"rewards": rewards, "scores": rewards, "extra_logs": {}})

@@ -1,15 +1,16 @@
 """Classifier-RM scoring with vLLM's pooling runner (GPU clusters; `pip install rlhf-eval[vllm]`).
 Imported only when an RM card names `backend: vllm`.
 
-Inputs are chat-formatted and truncated by our own `encode` (the same template, truncation rule
-and count as the transformers scorer) and handed over as token ids. The classify pooler reads the
+Inputs are chat-formatted (or, for text already formatted, tokenized as sent) and truncated by our
+own `encode`/`encode_texts` (the same template, truncation rule and count as the transformers
+scorer) and handed over as token ids. The classify pooler reads the
 last token; `use_activation=False` keeps the raw reward instead of a sigmoid of it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rlhf_eval.rm.scoring import encode, load_tokenizer
+from rlhf_eval.rm.scoring import Encoded, encode, encode_texts, load_tokenizer
 
 
 @dataclass
@@ -28,8 +29,13 @@ class VLLMScorer:
                        **self.engine_args)
 
     def score(self, prompts: list, responses: list[str]) -> list[float]:
+        return self._score(encode(self.tok, prompts, responses, self.max_length, response_mask=False))
+
+    def score_texts(self, queries: list[str], prompts: list[str]) -> list[float]:
+        return self._score(encode_texts(self.tok, queries, prompts, self.max_length))
+
+    def _score(self, enc: Encoded) -> list[float]:
         from vllm.pooling_params import PoolingParams
-        enc = encode(self.tok, prompts, responses, self.max_length, response_mask=False)
         self.truncated += enc.truncated
         outputs = self.llm.encode([{"prompt_token_ids": ids} for ids in enc.ids],
                                   pooling_params=PoolingParams(use_activation=False), pooling_task="classify",

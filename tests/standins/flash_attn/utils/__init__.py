@@ -1,0 +1,1 @@
+"""STAND-IN (see flash_attn/__init__.py)."""
