@@ -389,34 +389,60 @@ def serve_rm(
     run: Optional[Path] = typer.Option(None, help="serve the RM this run folder trained for the card"),
     host: str = typer.Option("127.0.0.1", help="anything but loopback needs --token-env"),
     port: int = typer.Option(5000),
-    token_env: Optional[str] = typer.Option(None, help="environment variable holding the token"),
+    token_env: Optional[str] = typer.Option(None, help="environment variable holding a fixed token"),
+    signing_key_env: Optional[str] = typer.Option(
+        None, help="environment variable holding a signing key: accept job tokens from `rlhf-eval rm-token`"),
+    job: Optional[str] = typer.Option(None, help="accept job tokens for this job only (needs --signing-key-env)"),
     max_batch: int = typer.Option(256, help="rows scored together across concurrent requests"),
     max_body_mb: float = typer.Option(16, help="larger request bodies get HTTP 413"),
 ):
-    """Serve an RM over OpenRLHF's remote-RM protocol (POST /get_reward)."""
-    import os
-
+    """Serve an RM over OpenRLHF's remote-RM protocol (POST /get_reward). OpenRLHF's requests
+    (no `responses` field) are scored as sent; see docs/rl.md."""
     from rlhf_eval.rm.scoring import load_scorer
     from rlhf_eval.rm.serve import make_server
 
-    token = os.environ.get(token_env) if token_env else None
-    if token_env and not token:
-        _fail(f"--token-env {token_env}: that environment variable is not set")
+    token, key = _env_secret("--token-env", token_env), _env_secret("--signing-key-env", signing_key_env)
     try:
         manifest = rm_for_serving(card, run)
         if manifest["outputs"]["backend"] == "remote":
             _fail(f"RM card '{card}' is itself remote ({manifest['outputs']['url']})")
         server = make_server(load_scorer(manifest), host, port, token, max_body=int(max_body_mb * 2**20),
-                             max_batch=max_batch)
+                             max_batch=max_batch, signing_key=key, job=job)
     except (ValueError, ConfigError, OSError) as exc:
         _fail(str(exc))
     h, p = server.server_address[:2]
-    console.print(f"serving RM '{card}' on http://{h}:{p}/get_reward"
-                  f"{' (token required)' if token else ''}; Ctrl-C stops", highlight=False)
+    auth = " (token required)" if token or key else ""
+    if job:
+        auth = f" (job tokens for '{job}' only)"
+    console.print(f"serving RM '{card}' on http://{h}:{p}/get_reward{auth}; Ctrl-C stops", highlight=False)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         server.shutdown()
+
+
+def _env_secret(option: str, name: Optional[str]) -> Optional[str]:
+    import os
+    value = os.environ.get(name) if name else None
+    if name and not value:
+        _fail(f"{option} {name}: that environment variable is not set")
+    return value
+
+
+@app.command("rm-token")
+def rm_token(
+    job: str = typer.Option(..., help="the job the token is for (letters, digits, _ or -)"),
+    signing_key_env: str = typer.Option(..., help="environment variable holding serve-rm's signing key"),
+    ttl: str = typer.Option("24h", help="lifetime: 90s, 30m, 12h, 2d"),
+):
+    """Mint a job token for `serve-rm --signing-key-env`: it names one job and expires. Put it in
+    the environment variable the remote RM card's `api_key_env` names."""
+    from rlhf_eval.rm.tokens import TokenError, mint, parse_duration
+    key = _env_secret("--signing-key-env", signing_key_env)
+    try:
+        print(mint(key, job, parse_duration(ttl)))
+    except TokenError as exc:
+        _fail(str(exc))
 
 
 @app.command("rl-command")
@@ -429,7 +455,7 @@ def rl_command(
 ):
     """Print the OpenRLHF train_ppo_ray command the rl_train node would submit, on one line."""
     from rlhf_eval.pipeline import rl_label
-    from rlhf_eval.rl.openrlhf_cmd import CommandError, build, one_line
+    from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, build, one_line
     from rlhf_eval.toy.stage import resolve
 
     loaded, nodes = _load(recipe, list(overrides or []))
@@ -453,6 +479,8 @@ def rl_command(
                   f"(or give the RM card a trained `path`)")
         outs[role] = m["outputs"] if m else None
     rl = json.loads(json.dumps(node.params["rl"]))
+    if rl["engine"] != "openrlhf":
+        _fail(f"{recipe} has rl.engine={rl['engine']}; add rl.engine=openrlhf to see the OpenRLHF command")
     o = rl["openrlhf"]
     # Where the engine puts them: NodeContext.keep_dir, unless the recipe names shared storage.
     out_dir = Path(o["checkpoint_dir"]) / node.key if o["checkpoint_dir"] else run_dir / node.stage / f"{node.key}.keep"
@@ -462,6 +490,11 @@ def rl_command(
     except (CommandError, ValueError) as exc:
         _fail(str(exc))
     print(one_line(argv))
+    if any(TOKEN_REF in a for a in argv):
+        Console(stderr=True).print(
+            f"The RM token shows as ***. The rl_train node reads it from ${outs['rm']['api_key_env']} and "
+            f"hands it to the Ray job as {TOKEN_ENV} in its runtime_env; the job's shell puts it in the URL.",
+            highlight=False)
 
 
 def quiet_libraries() -> None:

@@ -237,6 +237,9 @@ class OpenRLHFConfig:
     entrypoint: list[str] = field(default_factory=lambda: ["python3", "-m", "openrlhf.cli.train_ppo_ray"])
     # Seconds to wait for the job before giving up on it (the job keeps running on the cluster).
     timeout_s: float = 86400
+    # More train_ppo_ray flags, passed as given (e.g. ["--algo.kl.estimator", "k3"]). Flags the
+    # recipe already sets, and --reward.normalize_enable (broken in 0.11.2), are refused.
+    extra_args: list[str] = field(default_factory=list)
 
 
 @dataclass

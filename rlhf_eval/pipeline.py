@@ -19,7 +19,8 @@ from rlhf_eval.config import LoadedRecipe
 # Bump when a stage's outputs change shape for the same config, so cached nodes are redone.
 TOY_WORLD_FORMAT = 2
 STUDY_FORMAT = 3  # 2: the unmarked response of a marker pair ends with a filler word; 3: so does toy_marker's
-RL_FORMAT = 2  # 2: checkpoints listed for policy_eval
+RL_FORMAT = 3  # 2: checkpoints listed for policy_eval; 3: OpenRLHF prompt files carry labels
+CURATE_FORMAT = 2  # 2: dataset/ in TRL's conversational format, no all-None margin column
 COMPARE_FORMAT = 3  # 3: population CI over RMs only, reliabilities, disattenuated correlations, RL seeds
 
 
@@ -94,8 +95,10 @@ def _plain(obj) -> dict:
 
 def rl_for_seed(rl: dict, seed: int) -> dict:
     """An rl_train node's RL settings: the recipe's, with its own seed in place of the list, so
-    that adding seeds later keeps the nodes of the others."""
-    return {k: v for k, v in rl.items() if k != "seeds"} | {"seed": seed}
+    that adding seeds later keeps the nodes of the others; the openrlhf section only on that
+    engine, so cluster settings never redo local runs."""
+    drop = {"seeds"} | ({"openrlhf"} if rl["engine"] != "openrlhf" else set())
+    return {k: v for k, v in rl.items() if k not in drop} | {"seed": seed}
 
 
 def rl_label(rm: str, policy: str, seed: int, seeds: list[int]) -> str:
@@ -116,7 +119,8 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
         return g.add("train_rm", label, params, {"toy": toy, "data": data})
 
     judge = train_rm(loaded.judge, f"judge={loaded.judge.name}", None) if loaded.judge else None
-    curate = g.add("curate", "curated mix", {"sources": sources, "curate": _plain(r.curate)},
+    curate = g.add("curate", "curated mix", {"sources": sources, "curate": _plain(r.curate),
+                                                   "format": CURATE_FORMAT},
                    {"toy": toy, "judge": judge})
 
     rms = {name: train_rm(card, f"rm={name}", curate if card.train.dataset == "curated" else None)

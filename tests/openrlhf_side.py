@@ -25,12 +25,15 @@ def need_openrlhf() -> None:
                     "(it needs the package index once)")
 
 
-def run_openrlhf(code: str, payload: dict, timeout: float = 600) -> dict:
+def openrlhf_env(**extra) -> dict:
     need_openrlhf()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SITE), str(STANDINS), str(ROOT)]),
-               TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(SITE), str(STANDINS), str(ROOT)]),
+                TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1", **extra)
+
+
+def run_openrlhf(code: str, payload: dict, timeout: float = 600) -> dict:
     proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(payload), capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=ROOT)
+                          text=True, timeout=timeout, env=openrlhf_env(), cwd=ROOT)
     if proc.returncode != 0:
         raise AssertionError(f"OpenRLHF side failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from dataclasses import asdict
 
 from rlhf_eval.config import OpenRLHFConfig, RLConfig
 from rlhf_eval.pipeline import rl_for_seed
@@ -77,3 +78,39 @@ def test_implicit_rm_is_refused_with_a_way_out():
     rm = {"name": "dpo", "kind": "implicit", "backend": "transformers", "path": "/p", "url": None}
     with pytest.raises(CommandError, match="serve it with `rlhf-eval serve-rm`"):
         build(rl_dict(algorithm="grpo"), "/models/policy", rm, "/data/p.jsonl", "/out")
+
+
+def test_remote_rm_token_is_referenced_never_written(parser, monkeypatch, tmp_path):
+    from rlhf_eval.rl.openrlhf_cmd import TOKEN_REF, entrypoint
+    from rlhf_eval.rl.openrlhf_engine import redact, rm_token_env
+
+    rm = RMS["remote"] | {"api_key_env": "MY_RM_TOKEN"}
+    argv = build(rl_dict(algorithm="grpo"), "/models/policy", rm, "/data/p.jsonl", "/out")
+    args = vars(parser.parse_args(argv[3:]))
+    assert args["reward.remote_url"] == f"http://10.0.0.2:5000/get_reward?token={TOKEN_REF}"
+    assert args["data.label_key"] == "label"
+    assert "token=***" in one_line(argv) and '"http://10.0.0.2:5000/get_reward?token=${RLHF_EVAL_RM_TOKEN}"' in entrypoint(argv)
+    monkeypatch.delenv("MY_RM_TOKEN", raising=False)
+    with pytest.raises(CommandError, match="MY_RM_TOKEN .api_key_env. is not set"):
+        rm_token_env(rm, argv)
+    monkeypatch.setenv("MY_RM_TOKEN", "a&b")
+    with pytest.raises(CommandError, match="URL-safe"):
+        rm_token_env(rm, argv)
+    monkeypatch.setenv("MY_RM_TOKEN", "s3cret")
+    assert rm_token_env(rm, argv) == {"RLHF_EVAL_RM_TOKEN": "s3cret"}
+    assert redact("POST http://x/get_reward?token=s3cret", ["s3cret"]) == "POST http://x/get_reward?token=***"
+    # Without api_key_env the URL goes as given; a token written into the URL itself is refused.
+    assert rm_token_env(RMS["remote"], build(rl_dict(), "/p", RMS["remote"], "/d.jsonl", "/o")) == {}
+    with pytest.raises(CommandError, match="put the token in the environment variable"):
+        build(rl_dict(), "/p", RMS["remote"] | {"url": "http://h/get_reward?token=abc"}, "/d.jsonl", "/o")
+
+
+def test_extra_args_pass_through_and_normalize_is_refused(parser):
+    o = asdict(OpenRLHFConfig(extra_args=["--algo.kl.estimator", "k3"]))
+    argv = build(rl_dict(algorithm="grpo", openrlhf=o), "/p", RMS["classifier"], "/d.jsonl", "/o")
+    assert vars(parser.parse_args(argv[3:]))["algo.kl.estimator"] == "k3"
+    for extra, match in ((["--reward.normalize_enable"], "mean/std buffers load uninitialised"),
+                         (["--train.seed", "3"], "set from the recipe already")):
+        o = asdict(OpenRLHFConfig(extra_args=extra))
+        with pytest.raises(CommandError, match=match):
+            build(rl_dict(algorithm="grpo", openrlhf=o), "/p", RMS["classifier"], "/d.jsonl", "/o")

@@ -68,3 +68,17 @@ def test_failed_job_reports_its_log_tail(ray_head, tmp_path):
     argv = [sys.executable, "-c", "import sys; print('boom happened'); sys.exit(3)"]
     with pytest.raises(RuntimeError, match=r"(?s)FAILED; last log lines:.*boom happened"):
         submit_and_follow(argv, ray_head, tmp_path / "job", timeout_s=120, poll_s=0.5)
+
+
+def test_rm_token_reaches_the_job_through_its_runtime_env_only(ray_head, tmp_path):
+    from rlhf_eval.rl.openrlhf_cmd import TOKEN_REF
+
+    # The job's shell expands the reference from the runtime_env, as OpenRLHF's argv would get it.
+    argv = ["echo", f"reward url http://10.0.0.2:5000/get_reward?token={TOKEN_REF}"]
+    job = submit_and_follow(argv, ray_head, tmp_path / "job", timeout_s=120, poll_s=0.5,
+                            env_vars={"RLHF_EVAL_RM_TOKEN": "s3cret-tok"})
+    assert job["status"] == "SUCCEEDED"
+    log = (tmp_path / "job" / "job.log").read_text()
+    assert "get_reward?token=***" in log and "s3cret" not in log  # expanded, then redacted
+    record = (tmp_path / "job" / "job.json").read_text()
+    assert "s3cret" not in record and "token=***" in record

@@ -2,14 +2,22 @@
 its remote-RM client against a running `serve-rm`, its loader on our classifier checkpoint, its
 argparse-built args, `blending_datasets` and `PromptDataset` on our prompt file. vLLM is never
 imported: a fixed-token engine stands in for generation."""
+import hashlib
 import json
+import subprocess
+import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from openrlhf_side import need_openrlhf, run_openrlhf
-from rlhf_eval.pipeline import node_manifests
+from openrlhf_side import ROOT, need_openrlhf, openrlhf_env, run_openrlhf
+from rlhf_eval.config import OpenRLHFConfig, RLConfig
+from rlhf_eval.pipeline import node_manifests, rl_for_seed
+from rlhf_eval.rl.openrlhf_cmd import build, entrypoint, one_line, write_prompt_file
+from rlhf_eval.rl.stage import rl_prompts
+from rlhf_eval.toy.task import gold_answer
 from rlhf_eval.rm.scoring import load_scorer
 from rlhf_eval.rm.serve import serve_in_thread
 
@@ -86,3 +94,54 @@ def test_openrlhf_client_gets_local_rewards_from_serve_rm(reference_run, rm):
     print(f"{rm}: correlation with local scores {r:.6f} over {len(rows)} responses; chosen over "
           f"rejected {acc:.3f} through OpenRLHF's client, {np.mean([a > b for a, b in zip(want[::2], want[1::2])]):.3f} locally")
     assert r > 0.9999
+
+
+def test_curated_dataset_trains_in_trl_as_saved(reference_run, tmp_path):
+    """Outside the harness: `load_from_disk` on the curate node's dataset, straight into TRL."""
+    from datasets import load_from_disk
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from trl import RewardConfig, RewardTrainer
+
+    run_dir, _ = reference_run
+    curated = node_manifests(run_dir, "curate")[0]["outputs"]
+    ds = load_from_disk(curated["dataset"])
+    assert ds.column_names == curated["dataset_columns"] and "margin" not in ds.column_names
+    assert isinstance(ds[0]["prompt"], list) and ds[0]["chosen"][0]["role"] == "assistant"
+    policy = node_manifests(run_dir, "toy_world")[0]["outputs"]["policy"]
+    tok = AutoTokenizer.from_pretrained(policy)
+    model = AutoModelForSequenceClassification.from_pretrained(policy, num_labels=1)
+    model.config.pad_token_id = tok.pad_token_id
+    args = RewardConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, use_cpu=True,
+                        report_to="none", save_strategy="no", gradient_checkpointing=False)
+    result = RewardTrainer(model=model, args=args, train_dataset=ds, processing_class=tok).train()
+    assert result.global_step == 2 and np.isfinite(result.training_loss)
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "ppo"])
+def test_command_token_prompts_and_labels_as_openrlhf_parses_them(reference_run, tmp_path, algorithm):
+    """Our entrypoint through a shell (as a Ray job runs it), OpenRLHF's own argument parsing and
+    checks, then its blending_datasets and PromptDataset on our prompt file."""
+    run_dir, _ = reference_run
+    policy = node_manifests(run_dir, "toy_world")[0]["outputs"]["policy"]
+    rows = rl_prompts(node_manifests(run_dir, "curate")[0]["outputs"]["path"], 8, 0, gold_answer)
+    write_prompt_file(tmp_path / "prompts.jsonl", rows)
+    rl = rl_for_seed(asdict(RLConfig(engine="openrlhf", algorithm=algorithm, steps=2, prompts_per_step=4, openrlhf=OpenRLHFConfig(
+        entrypoint=[sys.executable, str(ROOT / "tests" / "openrlhf_parse.py")]))), 0)
+    rm = {"name": "r", "kind": "classifier", "backend": "remote", "path": None,
+          "url": "http://10.0.0.2:5000/get_reward", "api_key_env": "MY_RM_TOKEN"}
+    argv = build(rl, policy, rm, str(tmp_path / "prompts.jsonl"), str(tmp_path / "out"))
+    assert "t0k-123" not in entrypoint(argv) and "token=***" in one_line(argv)
+    proc = subprocess.run(entrypoint(argv), shell=True, capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env=openrlhf_env(RLHF_EVAL_RM_TOKEN="t0k-123"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    want_url = "http://10.0.0.2:5000/get_reward?token=t0k-123"
+    assert got["remote_url_sha256"] == [hashlib.sha256(want_url.encode()).hexdigest()]
+    assert got["estimator"] == {"grpo": "group_norm", "ppo": "gae"}[algorithm]
+    # The prompts arrive templated exactly once, each with its reference answer.
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(policy)
+    assert got["label_key"] == "label" and len(got["prompts"]) == 8
+    assert got["prompts"] == [tok.apply_chat_template([{"role": "user", "content": r["prompt"]}], tokenize=False,
+                                                      add_generation_prompt=True) for r in rows]
+    assert got["labels"] == [gold_answer(r["prompt"]) for r in rows] and all(got["labels"])

@@ -98,3 +98,57 @@ def test_serve_rm_cli_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
     r = CliRunner().invoke(app, ["serve-rm", "x", "--token-env", "NO_SUCH_TOKEN"])
     assert r.exit_code == 2 and "NO_SUCH_TOKEN: that environment variable is not set" in r.output
+
+
+def test_openrlhf_shape_is_scored_as_sent_and_the_project_shape_is_templated(served):
+    scorer, _, url = served
+    templated = "<|user|> q <|end|> <|assistant|> "
+    # OpenRLHF's shape: no `responses`; the query is scored as sent.
+    r = requests.post(url + "?token=tok", json={"query": [templated + "xyz <|end|>"], "prompts": [templated],
+                                               "labels": ["a"]}, timeout=10)
+    assert r.json()["rewards"] == [float(len("xyz <|end|>"))]
+    # The project's client: raw prompt and bare response.
+    r = requests.post(url + "?token=tok", json={"query": ["qxyz"], "prompts": ["q"], "responses": ["xyz"]}, timeout=10)
+    assert r.json()["rewards"] == [3.0]
+    r = requests.post(url + "?token=tok", json={"query": ["a"], "prompts": [["not", "a string"]]}, timeout=10)
+    assert r.status_code == 400 and "'prompts' must hold strings" in r.json()["error"]
+
+
+def test_job_tokens_name_one_job_and_expire(monkeypatch):
+    from rlhf_eval.rm.tokens import TokenError, check, mint, parse_duration
+
+    t = mint("key", "grpo-run-1", 3600, now=1000)
+    assert t.startswith("rmt1.grpo-run-1.4600.") and check(t, "key", now=1001) is None
+    assert check(t, "key", job="grpo-run-1", now=4599) is None
+    assert "expired at" in check(t, "key", now=4600)
+    assert check(t, "other-key", now=1001) == "bad signature"
+    assert check(t.replace("grpo-run-1", "grpo-run-2"), "key", now=1001) == "bad signature"
+    assert "accepts job 'other' only" in check(t, "key", job="other", now=1001)
+    assert check("plain", "key") == "not a job token"
+    assert parse_duration("12h") == 43200 and parse_duration("90") == 90
+    with pytest.raises(TokenError, match="letters, digits"):
+        mint("key", "a.b", 60)
+
+    server, url = serve_in_thread(LengthScorer(), signing_key="key", job="job-a")
+    try:
+        body = {"query": ["qxy"], "prompts": ["q"]}
+        ok = mint("key", "job-a", 60)
+        assert requests.post(f"{url}?token={ok}", json=body, timeout=10).json()["rewards"] == [2.0]
+        assert requests.post(url, json=body, headers={"Authorization": f"Bearer {ok}"}, timeout=10).status_code == 200
+        r = requests.post(f"{url}?token={mint('key', 'job-b', 60)}", json=body, timeout=10)
+        assert r.status_code == 401 and "accepts job 'job-a' only" in r.json()["error"]
+        r = requests.post(f"{url}?token={mint('key', 'job-a', 1, now=0)}", json=body, timeout=10)
+        assert r.status_code == 401 and "expired" in r.json()["error"]
+        # A non-ASCII token is refused with a reply, not a dropped connection.
+        r = requests.post(f"{url}?token=%C3%A9", json=body, timeout=10)
+        assert r.status_code == 401
+    finally:
+        server.shutdown()
+    with pytest.raises(ValueError, match="needs a signing key"):
+        make_server(LengthScorer(), job="job-a")
+
+    monkeypatch.setenv("SIGNING_KEY", "key")
+    r = CliRunner().invoke(app, ["rm-token", "--job", "job-a", "--signing-key-env", "SIGNING_KEY", "--ttl", "2h"])
+    assert r.exit_code == 0 and check(r.output.strip(), "key", job="job-a") is None
+    r = CliRunner().invoke(app, ["rm-token", "--job", "job a", "--signing-key-env", "SIGNING_KEY"])
+    assert r.exit_code == 2 and "letters, digits" in r.output

@@ -10,7 +10,7 @@ from rlhf_eval import store
 from rlhf_eval.bench.registry import benchmark_prompts
 from rlhf_eval.curate import steps
 from rlhf_eval.curate.ngrams import NgramIndex
-from rlhf_eval.data.pairs import first_user_turn, load_pairs, prompt_messages
+from rlhf_eval.data.pairs import first_user_turn, load_pairs, trl_rows
 from rlhf_eval.toy.stage import resolve
 
 
@@ -97,13 +97,17 @@ def run_steps(pairs: list[dict], cfg: dict, toy: dict | None, judge=None, bar=No
     return {"pairs": pairs, "removed": removed, "counts": counts, "dropped": dropped, "events": events}
 
 
-def save_dataset(pairs: list[dict], path) -> None:
-    """A datasets Dataset with one schema for every row: prompt as chat messages, meta as JSON."""
+def save_dataset(pairs: list[dict], path) -> list[str]:
+    """A datasets Dataset that TRL's RewardTrainer and DPOTrainer take as saved: the conversational
+    preference format, plus id, source and meta (JSON). `margin` and `label` are columns only
+    when every row has one (TRL fails on a None margin). Returns the columns written."""
     from datasets import Dataset
-    rows = [{"id": p["id"], "source": p["source"], "prompt": prompt_messages(p["prompt"]),
-             "chosen": p["chosen"], "rejected": p["rejected"], "margin": p.get("margin"),
-             "meta": json.dumps(p["meta"], sort_keys=True)} for p in pairs]
-    Dataset.from_list(rows).save_to_disk(str(path))
+    optional = tuple(k for k in ("margin", "label") if pairs and all(p.get(k) is not None for p in pairs))
+    rows = [r | {"meta": json.dumps(r["meta"], sort_keys=True)}
+            for r in trl_rows(pairs, keep=("id", "source", "meta") + optional)]
+    ds = Dataset.from_list(rows)
+    ds.save_to_disk(str(path))
+    return ds.column_names
 
 
 def run(ctx) -> dict:
@@ -122,8 +126,9 @@ def run(ctx) -> dict:
               "events": result["events"], "bad_rows": bad_rows[:1000]}
     path = ctx.dir / "curated.jsonl"
     store.write_jsonl(path, result["pairs"])
-    save_dataset(result["pairs"], ctx.dir / "dataset")
+    columns = save_dataset(result["pairs"], ctx.dir / "dataset")
     store.write_jsonl(ctx.dir / "dropped.jsonl", result["removed"])
     store.atomic_write_json(ctx.dir / "funnel.json", funnel)
-    return {"path": str(path), "dataset": str(ctx.dir / "dataset"), "n_pairs": len(result["pairs"]),
+    return {"path": str(path), "dataset": str(ctx.dir / "dataset"), "dataset_columns": columns,
+            "n_pairs": len(result["pairs"]),
             **funnel, "sources": [s["name"] for s in source_list(ctx.params, toy)]}

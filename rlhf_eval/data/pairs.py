@@ -1,4 +1,7 @@
-"""Preference pairs: the contract `{id, source, prompt, chosen, rejected, margin?, meta}`.
+"""Preference pairs: the contract `{id, source, prompt, chosen, rejected, margin?, label?, meta}`.
+
+`label` is the task's reference answer where a dataset has one (map it with `columns`, e.g.
+{label: answer}); it travels to RL prompt files, where remote RMs and reward functions see it.
 
 `prompt` is a string (one user turn) or a list of chat messages (multi-turn history ending with
 a user turn); `chosen` and `rejected` are the final assistant responses as strings. Accepted
@@ -90,7 +93,20 @@ def parse_row(row, columns: dict | None = None) -> dict:
             out["margin"] = float(row["margin"])
         except (TypeError, ValueError):
             raise RowProblem("margin", f"not a number: {row['margin']!r}") from None
+    if row.get("label") is not None:
+        if not isinstance(row["label"], (str, int, float)):
+            raise RowProblem("label", f"expected a string, got {type(row['label']).__name__}")
+        out["label"] = str(row["label"])
     return out
+
+
+def trl_rows(pairs: list[dict], keep: tuple[str, ...] = ()) -> list[dict]:
+    """TRL's conversational preference format: prompt, chosen and rejected all message lists
+    (TRL refuses a mix of strings and messages), plus the `keep` fields as they are."""
+    return [{"prompt": prompt_messages(p["prompt"]),
+             "chosen": [{"role": "assistant", "content": p["chosen"]}],
+             "rejected": [{"role": "assistant", "content": p["rejected"]}],
+             **{k: p[k] for k in keep}} for p in pairs]
 
 
 def prompt_messages(prompt) -> list[dict]:

@@ -3,12 +3,23 @@ policy card and the RM. Every flag this module can emit is checked against the r
 argparse by tests/test_openrlhf.py."""
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 # Our algorithm names -> OpenRLHF's advantage estimator.
 ESTIMATOR = {"ppo": "gae", "grpo": "group_norm", "rloo": "rloo", "reinforce++": "reinforce_baseline"}
 OPENRLHF_VERSION = "0.11.2"
+# A remote RM's token reaches the job as this environment variable of the Ray job's runtime_env;
+# the entrypoint names the variable, so job.json, manifests and printed commands never hold it.
+TOKEN_ENV = "RLHF_EVAL_RM_TOKEN"
+TOKEN_REF = "${" + TOKEN_ENV + "}"
+# Flags a recipe may not pass through `rl.openrlhf.extra_args`, and why.
+REFUSED = {
+    "--reward.normalize_enable": "in OpenRLHF 0.11.2 the reward model's mean/std buffers load uninitialised "
+                                 "with it (seen: rewards around 1e25)",
+}
 
 
 class CommandError(ValueError):
@@ -24,9 +35,32 @@ def _placement(flags: list, role: str, p: dict) -> None:
     flags += [f"--{role}.num_nodes", p["nodes"], f"--{role}.num_gpus_per_node", p["gpus_per_node"]]
 
 
+def remote_url(rm: dict) -> str:
+    """The card's URL; with `api_key_env`, plus `token=<TOKEN_REF>` (OpenRLHF's client sends no
+    headers, so the token must ride in the URL)."""
+    url = rm["url"]
+    if "token" in parse_qs(urlsplit(url).query):
+        raise CommandError(f"RM '{rm['name']}': its url carries a token, which would be written to job.json, "
+                           "manifests and OpenRLHF's logs; put the token in the environment variable named "
+                           "by `api_key_env` instead")
+    if not rm.get("api_key_env"):
+        return url
+    return f"{url}{'&' if urlsplit(url).query else '?'}token={TOKEN_REF}"
+
+
+def check_extra_args(extra: list[str], emitted: list[str]) -> None:
+    for flag in extra:
+        name = flag.split("=", 1)[0]
+        if name in REFUSED:
+            raise CommandError(f"rl.openrlhf.extra_args: {name} is refused: {REFUSED[name]}")
+        if name.startswith("--") and name in emitted:
+            raise CommandError(f"rl.openrlhf.extra_args: {name} is set from the recipe already; "
+                               "change the recipe key instead")
+
+
 def build(rl: dict, policy_path: str, rm: dict, prompts_path: str, out_dir: str) -> list[str]:
-    """argv of the job. `rm` is a train_rm manifest's outputs; `prompts_path` a jsonl with a
-    `prompt` column (chat messages or strings); checkpoints go under out_dir."""
+    """argv of the job. `rm` is a train_rm manifest's outputs; `prompts_path` a file from
+    `write_prompt_file` (`prompt` and `label` columns); checkpoints go under out_dir."""
     if rl["algorithm"] not in ESTIMATOR:
         raise CommandError(f"rl.algorithm={rl['algorithm']} is not one OpenRLHF runs ({', '.join(ESTIMATOR)})")
     o = rl["openrlhf"]
@@ -38,7 +72,7 @@ def build(rl: dict, policy_path: str, rm: dict, prompts_path: str, out_dir: str)
     _placement(flags, "ref", o["ref"])
     flags += ["--actor.model_name_or_path", policy_path, "--actor.adam.lr", rl["learning_rate"]]
     if rm["backend"] == "remote":
-        flags += ["--reward.remote_url", rm["url"]]
+        flags += ["--reward.remote_url", remote_url(rm)]
     elif rm["kind"] == "classifier":
         _placement(flags, "reward", o["reward"])
         flags += ["--reward.model_name_or_path", rm["path"]]
@@ -59,6 +93,7 @@ def build(rl: dict, policy_path: str, rm: dict, prompts_path: str, out_dir: str)
         "--ds.zero_stage", o["zero_stage"],
         "--data.prompt_dataset", prompts_path,
         "--data.input_key", "prompt",
+        "--data.label_key", "label",
         "--data.apply_chat_template",
         "--data.max_len", o["max_len"],
         "--data.max_samples", rl["steps"] * rl["prompts_per_step"],
@@ -80,7 +115,18 @@ def build(rl: dict, policy_path: str, rm: dict, prompts_path: str, out_dir: str)
     ]
     if o["colocate_all"]:
         flags += ["--train.colocate_all"]
-    return list(o["entrypoint"]) + [str(f) for f in flags]
+    extra = [str(a) for a in o.get("extra_args") or []]
+    check_extra_args(extra, emitted_flags([str(f) for f in flags]))
+    return list(o["entrypoint"]) + [str(f) for f in flags] + extra
+
+
+def write_prompt_file(path: Path, rows: list[dict]) -> None:
+    """OpenRLHF's prompt dataset: `prompt` as chat messages (its PromptDataset applies the chat
+    template once, with the generation prompt) and `label`, the reference answer its remote RMs
+    and reward functions receive (`--data.label_key label`)."""
+    from rlhf_eval.data.pairs import prompt_messages
+    from rlhf_eval.store import write_jsonl
+    write_jsonl(Path(path), [{"prompt": prompt_messages(r["prompt"]), "label": r.get("label") or ""} for r in rows])
 
 
 def emitted_flags(argv: list[str]) -> list[str]:
@@ -88,7 +134,19 @@ def emitted_flags(argv: list[str]) -> list[str]:
 
 
 def one_line(argv: list[str]) -> str:
-    return shlex.join(argv)
+    """The command for people and records: a remote RM's token shows as `***`."""
+    return shlex.join([a.replace(TOKEN_REF, "***") for a in argv])
+
+
+def entrypoint(argv: list[str]) -> str:
+    """The command the Ray job runs (through a shell): an argument holding TOKEN_REF is double-
+    quoted so the shell expands it from the job's runtime_env; everything else is quoted inert."""
+    def quote(a: str) -> str:
+        if TOKEN_REF not in a:
+            return shlex.quote(a)
+        rest = a.split(TOKEN_REF)
+        return '"' + TOKEN_REF.join(re.sub(r'(["\\$`])', r"\\\1", part) for part in rest) + '"'
+    return " ".join(quote(a) for a in argv)
 
 
 def hf_checkpoints(out_dir: Path) -> list[tuple[int, Path]]:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
 from rlhf_eval import store
-from rlhf_eval.rl.openrlhf_cmd import build, hf_checkpoints, one_line
+from rlhf_eval.rl.openrlhf_cmd import (TOKEN_ENV, TOKEN_REF, CommandError, build, entrypoint, hf_checkpoints,
+                                        one_line, write_prompt_file)
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
@@ -27,8 +29,32 @@ def ray_auth_headers() -> dict:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+def rm_token_env(rm: dict, argv: list[str]) -> dict:
+    """{TOKEN_ENV: token} for the Ray job's runtime_env, read from the RM card's `api_key_env`
+    where the node runs; {} when the command needs no token."""
+    if not any(TOKEN_REF in a for a in argv):
+        return {}
+    token = os.environ.get(rm["api_key_env"])
+    if not token:
+        raise CommandError(f"remote RM '{rm['name']}': environment variable {rm['api_key_env']} (api_key_env) "
+                           "is not set where the rl_train node runs; OpenRLHF would get HTTP 401 and train "
+                           "with no reward")
+    if not re.fullmatch(r"[A-Za-z0-9._~-]+", token):
+        raise CommandError(f"remote RM '{rm['name']}': the token in {rm['api_key_env']} must be URL-safe "
+                           "(letters, digits, . _ ~ -): it travels in the URL")
+    return {TOKEN_ENV: token}
+
+
+def redact(text: str, secrets) -> str:
+    for s in secrets:
+        text = text.replace(s, "***")
+    return text
+
+
 def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: float = 86400,
-                      poll_s: float = 2.0, progress=None) -> dict:
+                      poll_s: float = 2.0, progress=None, env_vars: dict | None = None) -> dict:
+    """env_vars go to the job's runtime_env only: job.json keeps the masked command, and job.log
+    (OpenRLHF logs the reward URL) has their values replaced by ***."""
     from ray.job_submission import JobSubmissionClient
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -45,12 +71,12 @@ def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: f
             if status not in ("FAILED", "STOPPED", "UNKNOWN"):
                 job_id = old["job_id"]  # still running, or finished: follow it
     if job_id is None:
-        job_id = client.submit_job(entrypoint=one_line(argv))
+        job_id = client.submit_job(entrypoint=entrypoint(argv), runtime_env={"env_vars": dict(env_vars or {})})
         store.atomic_write_json(record, {"job_id": job_id, "address": address, "entrypoint": one_line(argv)})
     deadline = time.time() + timeout_s
     while True:
         status = str(client.get_job_status(job_id).value)
-        store.atomic_write_text(out_dir / "job.log", client.get_job_logs(job_id))
+        store.atomic_write_text(out_dir / "job.log", redact(client.get_job_logs(job_id), (env_vars or {}).values()))
         if progress:
             progress(len(hf_checkpoints(out_dir)))
         if status in TERMINAL:
@@ -65,17 +91,18 @@ def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: f
     return {"job_id": job_id, "status": status, "log": str(out_dir / "job.log")}
 
 
-def train(ctx, rl: dict, policy_path: str, prompts: list, progress=None) -> dict:
+def train(ctx, rl: dict, policy_path: str, rows: list[dict], progress=None) -> dict:
+    """rows: {prompt, label} from rl.stage.rl_prompts."""
     o = rl["openrlhf"]
     # job.json and the checkpoints outlive a killed node, so a rerun follows the same job.
     out_dir = Path(o["checkpoint_dir"]) / ctx.node.key if o["checkpoint_dir"] else ctx.keep_dir
     prompts_path = ctx.dir / "prompts.jsonl"
-    store.write_jsonl(prompts_path, [{"prompt": p if isinstance(p, list) else [{"role": "user", "content": p}]}
-                                     for p in prompts])
+    write_prompt_file(prompts_path, rows)
     argv = build(rl, policy_path, ctx.out("rm"), str(prompts_path), str(out_dir))
+    env_vars = rm_token_env(ctx.out("rm"), argv)
     # A Slurm Ray-cluster job (slurm/ray_cluster.sh.j2) names the head it started.
     address = os.environ.get("RLHF_EVAL_RAY_ADDRESS") or o["ray_address"]
-    job = submit_and_follow(argv, address, out_dir, o["timeout_s"], progress=progress)
+    job = submit_and_follow(argv, address, out_dir, o["timeout_s"], progress=progress, env_vars=env_vars)
     ckpts = hf_checkpoints(out_dir)
     final = out_dir / "final"
     path = final if (final / "config.json").is_file() else (ckpts[-1][1] if ckpts else None)

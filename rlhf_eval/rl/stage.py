@@ -6,7 +6,7 @@ import json
 import random
 from pathlib import Path
 
-from rlhf_eval.data.pairs import read_rows
+from rlhf_eval.data.pairs import first_user_turn, read_rows
 from rlhf_eval.rl import ALGORITHMS, ENGINES
 from rlhf_eval.rm.scoring import load_scorer
 from rlhf_eval.rm.stage import BarCallback
@@ -20,12 +20,16 @@ def check_engine(rl: dict) -> None:
                          f"it runs {', '.join(allowed)}")
 
 
-def rl_prompts(data_path: str, count: int, seed: int) -> list:
-    """Distinct prompts of the curated data (strings or chat messages)."""
-    unique = {json.dumps(r["prompt"], sort_keys=True): r["prompt"] for r in read_rows(Path(data_path))}
-    prompts = [unique[k] for k in sorted(unique)]
-    random.Random(seed).shuffle(prompts)
-    return prompts[:count]
+def rl_prompts(data_path: str, count: int, seed: int, gold=None) -> list[dict]:
+    """Distinct prompts of the curated data (strings or chat messages), each with its `label`:
+    the pair's own, else `gold(prompt)` (the toy task's reference answer), else ""."""
+    unique = {json.dumps(r["prompt"], sort_keys=True): r for r in read_rows(Path(data_path))}
+    rows = [{"prompt": unique[k]["prompt"], "label": unique[k].get("label")} for k in sorted(unique)]
+    random.Random(seed).shuffle(rows)
+    for r in rows[:count]:
+        if r["label"] is None:
+            r["label"] = gold(first_user_turn(r["prompt"])) if gold else ""
+    return rows[:count]
 
 
 def run(ctx) -> dict:
@@ -33,19 +37,20 @@ def run(ctx) -> dict:
     check_engine(rl)
     toy = ctx.out("toy") if ctx.has("toy") else None
     policy_path = resolve(ctx.params["policy"]["path"], toy, "policy")
-    prompts = rl_prompts(ctx.out("data")["path"], rl["steps"] * rl["prompts_per_step"], rl["seed"])
-    verify = None
+    verify = gold = None
     if toy is not None and ctx.params["policy"]["path"] == "toy:policy":
+        from rlhf_eval.toy.task import gold_answer as gold
         from rlhf_eval.toy.task import is_correct as verify
+    rows = rl_prompts(ctx.out("data")["path"], rl["steps"] * rl["prompts_per_step"], rl["seed"], gold)
     module, attr = ENGINES[rl["engine"]].split(":")
     train = getattr(importlib.import_module(module), attr)
     with ctx.bar(f"{rl['algorithm']} with RM {ctx.out('rm')['name']}", rl["steps"]) as update:
         if rl["engine"] == "openrlhf":
             # On the cluster: the RM is loaded there by OpenRLHF (or called remotely), not here.
-            info = train(ctx, rl, policy_path, prompts,
+            info = train(ctx, rl, policy_path, rows,
                          progress=lambda saved: update(saved * rl["save_every"]))
         else:
-            info = train(policy_path, prompts, load_scorer(ctx.inputs["rm"]), rl, ctx.dir, verify=verify,
+            info = train(policy_path, [r["prompt"] for r in rows], load_scorer(ctx.inputs["rm"]), rl, ctx.dir, verify=verify,
                          callbacks=[BarCallback(update)], keep_dir=ctx.keep_dir)
     return info | {"rm": ctx.out("rm")["name"], "policy": ctx.params["policy"]["name"],
                    "algorithm": rl["algorithm"], "engine": rl["engine"], "seed": rl["seed"]}

@@ -13,7 +13,9 @@ Two request shapes:
 
 - Binds 127.0.0.1 unless asked otherwise. On any other address it refuses to start without a
   token, and then every request must carry it as `Authorization: Bearer <token>` or as
-  `?token=<token>` (OpenRLHF's client sends no headers but posts to the URL as given).
+  `?token=<token>` (OpenRLHF's client sends no headers but posts to the URL as given). The token
+  is a fixed one, or a job token (rlhf_eval.rm.tokens) checked against a signing key: it names
+  one job, which the server may require, and expires.
 - Requests from concurrent callers are batched: handler threads queue their rows, and one
   scoring thread takes whatever is queued (up to `max_batch` rows, waiting at most `max_wait_ms`
   for more) through the model at once.
@@ -31,6 +33,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from rlhf_eval.rm.tokens import check
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
 
@@ -113,11 +117,35 @@ def parse_request(body: bytes) -> Request:
     return Request(queries, prompts, responses)
 
 
+def auth_problem(given: list[str], token: str | None, signing_key: str | None, job: str | None) -> str | None:
+    """None when one of the `given` credentials is accepted; else why not."""
+    if not token and not signing_key:
+        return None
+    why = "missing or wrong token (Authorization: Bearer, or ?token=)"
+    for g in given:
+        if not g:
+            continue
+        # bytes: compare_digest refuses non-ASCII str
+        if token and hmac.compare_digest(g.encode(), token.encode()):
+            return None
+        if signing_key:
+            reason = check(g, signing_key, job)
+            if reason is None:
+                return None
+            if reason != "not a job token":
+                why = reason
+    return why
+
+
 def make_server(scorer, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
                 path: str = "/get_reward", max_body: int = 16 << 20, max_batch: int = 256,
-                max_wait_ms: float = 5.0) -> ThreadingHTTPServer:
-    if host not in LOCAL and not token:
+                max_wait_ms: float = 5.0, signing_key: str | None = None,
+                job: str | None = None) -> ThreadingHTTPServer:
+    """token: a fixed token; signing_key: accept job tokens minted with it (for `job` only, if given)."""
+    if host not in LOCAL and not (token or signing_key):
         raise ValueError(f"refusing to serve on {host} without a token: set one, or bind 127.0.0.1")
+    if job and not signing_key:
+        raise ValueError("a job restriction needs a signing key (job tokens carry the job's name)")
     batcher = Batcher(scorer, max_batch, max_wait_ms)
 
     class Handler(BaseHTTPRequestHandler):
@@ -136,20 +164,19 @@ def make_server(scorer, host: str = "127.0.0.1", port: int = 0, token: str | Non
             self.end_headers()
             self.wfile.write(data)
 
-        def authorized(self, query: str) -> bool:
-            if not token:
-                return True
-            given = self.headers.get("Authorization", "")
-            given_q = (parse_qs(query).get("token") or [""])[0]
-            return hmac.compare_digest(given, f"Bearer {token}") or hmac.compare_digest(given_q, token)
+        def auth_problem(self, query: str) -> str | None:
+            header = self.headers.get("Authorization", "")
+            bearer = header[len("Bearer "):] if header.startswith("Bearer ") else ""
+            return auth_problem([bearer, (parse_qs(query).get("token") or [""])[0]], token, signing_key, job)
 
         def do_POST(self):
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             if url.path != path:
                 return self.reply(404, {"error": f"POST {path}"})
-            if not self.authorized(url.query):
-                return self.reply(401, {"error": "missing or wrong token (Authorization: Bearer, or ?token=)"})
+            problem = self.auth_problem(url.query)
+            if problem:
+                return self.reply(401, {"error": problem})
             if length > max_body:  # refused unread
                 return self.reply(413, {"error": f"body of {length} bytes is over the {max_body}-byte limit"})
             try:

@@ -12,17 +12,13 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 
-from rlhf_eval.data.pairs import prompt_messages
+from rlhf_eval.data.pairs import trl_rows
 from rlhf_eval.gen.base import torch_device
 from transformers.trainer_callback import PrinterCallback
 
 
 def conversational(pairs: list[dict]) -> Dataset:
-    return Dataset.from_list([{
-        "prompt": prompt_messages(p["prompt"]),
-        "chosen": [{"role": "assistant", "content": p["chosen"]}],
-        "rejected": [{"role": "assistant", "content": p["rejected"]}],
-    } for p in pairs])
+    return Dataset.from_list(trl_rows(pairs))
 
 
 def _common_args(train, out_dir: Path, n_pairs: int) -> dict:

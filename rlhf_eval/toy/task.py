@@ -33,6 +33,11 @@ def correct_answer(letters: list[str]) -> list[str]:
     return sorted(letters)
 
 
+def gold_answer(prompt: str) -> str:
+    """The reference answer: what RL prompt files carry as `label`."""
+    return " ".join(correct_answer(parse_letters(prompt)))
+
+
 def extract_answer(text: str) -> str | None:
     matches = re.findall(ANSWER_REGEX, text)
     return matches[-1] if matches else None
@@ -40,7 +45,7 @@ def extract_answer(text: str) -> str | None:
 
 def is_correct(prompt: str, response: str) -> bool:
     """The gold verifier."""
-    return extract_answer(response) == " ".join(correct_answer(parse_letters(prompt)))
+    return extract_answer(response) == gold_answer(prompt)
 
 
 def render(answer: list[str], style: str, marker: bool = False) -> str:
