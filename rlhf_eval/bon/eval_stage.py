@@ -8,7 +8,7 @@ from transformers import AutoTokenizer
 from rlhf_eval import store
 from rlhf_eval.bon import estimator
 from rlhf_eval.bon.lm import BestOfN
-from rlhf_eval.evals.harness import evaluate
+from rlhf_eval.evals.harness import evaluate, lm_eval_command
 
 
 def matrices(candidates_out: dict, scores_path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -57,4 +57,7 @@ def run(ctx) -> dict:
     return {"rm": sc["rm"], "policy": cand["policy"], "task": cand["task"], "metric": cand["metric"],
             "n_max": cand["n_max"], "n_prompts": len(pids), "curve": curve,
             "gain_at_n_max": float(np.mean(per_prompt[cand["n_max"]])) - base, "base": base,
-            "lm_eval_pick_at_n_max": metrics, "per_prompt": str(ctx.dir / "per_prompt.json")}
+            "lm_eval_pick_at_n_max": metrics, "per_prompt": str(ctx.dir / "per_prompt.json"),
+            "lm_eval_command": lm_eval_command(
+                "bon", {"tokenizer": cand["policy_path"], "candidates": cand["candidates"], "scores": sc["scores"],
+                        "n": cand["n_max"]}, cand["task"], toy, program="rlhf-eval-lm-eval")}

@@ -4,6 +4,12 @@
 `bon` answers each request with a stored candidate: the RM's pick among the first n
 (pick="rm"), or candidate k (pick=k), which is how each candidate's gold value comes from
 the task's own metric, once per candidate, for every RM and n.
+
+`bon` also runs from lm-eval's own command line, through `rlhf-eval-lm-eval` (lm-eval's CLI with
+these models registered), on a run's files:
+    rlhf-eval-lm-eval run --model bon --model_args tokenizer=POLICY,candidates=CANDIDATES.jsonl,\
+        scores=SCORES.jsonl,n=4 --tasks TASK --include_path TASK_DIR --apply_chat_template
+It answers only prompts it has candidates for, rendered with the same chat template.
 """
 from __future__ import annotations
 
@@ -97,6 +103,29 @@ class BestOfN(_ChatLM):
         for rows in self.by_prompt.values():
             rows.sort(key=lambda c: c["sample_idx"])
         self.scores, self.n, self.pick = scores or {}, n, pick
+
+    @classmethod
+    def from_files(cls, tokenizer: str = "", candidates: str = "", scores: str = "", n=None, pick="rm", **_):
+        """From a bon_generate node's candidates.jsonl and a bon_score node's scores.jsonl
+        (lm-eval's own options such as batch_size and device are ignored)."""
+        from transformers import AutoTokenizer
+
+        from rlhf_eval import store
+        if not tokenizer or not candidates or (pick == "rm" and not scores):
+            raise ValueError("bon model_args: give tokenizer=<policy path>, candidates=<candidates.jsonl> and, "
+                             "for pick=rm, scores=<scores.jsonl> (optional: n=<int>, pick=rm|<candidate index>)")
+        found = {(s["prompt_id"], s["sample_idx"]): s["score"] for s in store.read_jsonl(scores)} if scores else {}
+        return cls(AutoTokenizer.from_pretrained(tokenizer), store.read_jsonl(candidates), found,
+                   n=int(n) if n not in (None, "") else None, pick=pick if pick == "rm" else int(pick))
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+        from lm_eval.utils import simple_parse_args_string
+        return cls.from_files(**simple_parse_args_string(arg_string))
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None):
+        return cls.from_files(**arg_dict)
 
     def choose(self, pid: str) -> str:
         rows = self.by_prompt[pid]

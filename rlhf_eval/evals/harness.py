@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 from pathlib import Path
 
 import yaml
@@ -51,3 +52,18 @@ def primary_metric(samples: list[dict]) -> str:
         if samples and key in samples[0]:
             return key
     raise ValueError("no known metric in lm-eval samples; tasks must report exact_match or acc")
+
+
+def lm_eval_command(model: str, model_args: dict, task_ref: str, toy: dict | None, limit: int | None = None,
+                    batch_size: int | None = None, device: str | None = None, program: str = "lm_eval") -> str:
+    """The `lm_eval` command line that reproduces an evaluation here. --apply_chat_template is
+    part of it: chat policies answer through their template (without it the toy policy scores 0)."""
+    name, includes, _ = resolve_task(task_ref, toy)
+    argv = [program, "run", "--model", model,
+            "--model_args", ",".join(f"{k}={v}" for k, v in model_args.items()),
+            "--tasks", name, "--apply_chat_template"]
+    argv += [a for inc in includes for a in ("--include_path", inc)]
+    argv += ["--limit", str(limit)] if limit is not None else []
+    argv += ["--batch_size", str(batch_size)] if batch_size is not None else []
+    argv += ["--device", device] if device else []
+    return shlex.join(argv)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rlhf_eval import store
-from rlhf_eval.evals.harness import evaluate, primary_metric
+from rlhf_eval.evals.harness import evaluate, lm_eval_command, primary_metric
 from rlhf_eval.gen.base import torch_device
 from rlhf_eval.toy.stage import resolve
 
@@ -22,6 +22,8 @@ def run(ctx) -> dict:
         path = resolve(p["policy"]["path"], toy, "policy")
     lm = HFLM(pretrained=path, batch_size=p["batch_size"], device=torch_device(),
               trust_remote_code=p["policy"]["trust_remote_code"])
+    command = lm_eval_command("hf", {"pretrained": path, "trust_remote_code": p["policy"]["trust_remote_code"]},
+                              p["task"], toy, p["limit"], p["batch_size"], torch_device())
     with ctx.bar(f"lm-eval {p['task']}", 1) as update:
         metrics, samples = evaluate(lm, p["task"], toy, p["limit"], log=ctx.dir / "lm_eval.log")
         update(1)
@@ -31,4 +33,5 @@ def run(ctx) -> dict:
     return {"policy": p["policy"]["name"], "rm": p["rm"], "task": p["task"], "path": path,
             "step": p["step"], "final": p["final"], "seed": p.get("seed"),
             "metric": metric, "value": sum(d[metric] for d in per_doc) / len(per_doc),
-            "metrics": metrics, "n": len(per_doc), "samples": str(ctx.dir / "samples.jsonl")}
+            "metrics": metrics, "n": len(per_doc), "samples": str(ctx.dir / "samples.jsonl"),
+            "lm_eval_command": command}

@@ -50,7 +50,7 @@ def run(ctx) -> dict:
             info = train(ctx, rl, policy_path, rows,
                          progress=lambda saved: update(saved * rl["save_every"]))
         else:
-            info = train(policy_path, [r["prompt"] for r in rows], load_scorer(ctx.inputs["rm"]), rl, ctx.dir, verify=verify,
-                         callbacks=[BarCallback(update)], keep_dir=ctx.keep_dir)
+            info = train(policy_path, [r["prompt"] for r in rows], load_scorer(ctx.inputs["rm"]), rl, ctx.dir,
+                         verify=verify, callbacks=[BarCallback(update)], keep_dir=ctx.keep_dir)
     return info | {"rm": ctx.out("rm")["name"], "policy": ctx.params["policy"]["name"],
                    "algorithm": rl["algorithm"], "engine": rl["engine"], "seed": rl["seed"]}

@@ -4,8 +4,9 @@ POST {"query": [prompt + response], "prompts": [...], "labels": [...]} -> {"rewa
 `query` holds each prompt's raw text followed by its response; we also send `responses`, and
 `rlhf-eval serve-rm` then applies the RM's chat template itself, as local scoring does. A server
 that knows only OpenRLHF's shape (OpenRLHF's own serve_rm) scores `query` as sent, i.e. without a
-chat template: this client does not know the server's template. A multi-turn prompt travels as its turns' text joined by newlines: the protocol has no
-field for roles. As OpenRLHF's client does, a request times out after 180 s and is retried 5 times.
+chat template: this client does not know the server's template. A multi-turn prompt travels as
+its turns' text joined by newlines: the protocol has no field for roles. As OpenRLHF's client
+does, a request times out after 180 s and is retried 5 times.
 """
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""The OpenRLHF seam, driven from OpenRLHF 0.11.2's side with its own code (tests/openrlhf_side.py):
-its remote-RM client against a running `serve-rm`, its loader on our classifier checkpoint, its
-argparse-built args, `blending_datasets` and `PromptDataset` on our prompt file. vLLM is never
-imported: a fixed-token engine stands in for generation."""
+"""Seams with other tools, driven by their own code:
+- OpenRLHF 0.11.2 (tests/openrlhf_side.py): its remote-RM client against a running `serve-rm`,
+  its `train_ppo_ray` argument parsing and checks on our command (through a shell, as a Ray job
+  runs it), its `blending_datasets` and `PromptDataset` on our prompt file, its loader on our
+  classifier. vLLM is never imported: a fixed-token engine stands in for generation.
+- TRL: the curated dataset, as saved, into `RewardTrainer`.
+- lm-eval: the commands our nodes record, run with lm-eval's own CLI."""
 import hashlib
 import json
 import subprocess
@@ -92,8 +95,47 @@ def test_openrlhf_client_gets_local_rewards_from_serve_rm(reference_run, rm):
     # rows alternate chosen, rejected
     acc = np.mean([a > b for a, b in zip(rewards[::2], rewards[1::2])])
     print(f"{rm}: correlation with local scores {r:.6f} over {len(rows)} responses; chosen over "
-          f"rejected {acc:.3f} through OpenRLHF's client, {np.mean([a > b for a, b in zip(want[::2], want[1::2])]):.3f} locally")
+          f"rejected {acc:.3f} through OpenRLHF's client, "
+          f"{np.mean([a > b for a, b in zip(want[::2], want[1::2])]):.3f} locally")
     assert r > 0.9999
+
+
+LOADER = r'''
+import json, sys
+import torch
+import openrlhf.utils.utils as ou
+from openrlhf.models import get_llm_for_sequence_regression
+
+a = json.load(sys.stdin)
+out = {}
+for dtype in ("bf16", "fp32"):
+    if dtype == "fp32":  # 0.11.2 offers bf16 and fp16 only; fp32 shows the weights map exactly
+        ou.convert_to_torch_dtype = lambda _: torch.float32
+    model = get_llm_for_sequence_regression(a["path"], "reward", param_dtype="bf16", attn_implementation="eager",
+                                            value_head_prefix="score").eval()
+    width = max(len(x) for x in a["ids"])
+    ids = torch.tensor([[a["pad"]] * (width - len(x)) + x for x in a["ids"]])  # left padding, as OpenRLHF pads
+    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in a["ids"]])
+    with torch.no_grad():
+        out[dtype] = model(ids, mask).float().tolist()
+print(json.dumps(out))
+'''
+
+
+def test_openrlhf_loader_reads_our_classifier(reference_run):
+    from rlhf_eval.rm.scoring import encode
+    run_dir, _ = reference_run
+    manifest = rm_manifest(run_dir, "classifier-curated")
+    local = load_scorer(manifest)
+    rows = curated_rows(run_dir, 8)
+    prompts, responses = [r["prompt"] for r in rows], [r["response"] for r in rows]
+    want = local.score(prompts, responses)
+    ids = encode(local.tok, prompts, responses, local.max_length, response_mask=False).ids
+    got = run_openrlhf(LOADER, {"path": manifest["outputs"]["path"], "ids": ids, "pad": local.tok.pad_token_id})
+    print("OpenRLHF loader vs local, max |diff|: " + ", ".join(
+        f"{k} {max(abs(a - b) for a, b in zip(got[k], want)):.2e}" for k in ("fp32", "bf16")))
+    assert got["fp32"] == pytest.approx(want, abs=1e-4)  # the head `score` loaded, not initialised afresh
+    assert got["bf16"] == pytest.approx(want, abs=0.1)  # OpenRLHF's default dtype: rounding only
 
 
 def test_curated_dataset_trains_in_trl_as_saved(reference_run, tmp_path):
@@ -125,8 +167,9 @@ def test_command_token_prompts_and_labels_as_openrlhf_parses_them(reference_run,
     policy = node_manifests(run_dir, "toy_world")[0]["outputs"]["policy"]
     rows = rl_prompts(node_manifests(run_dir, "curate")[0]["outputs"]["path"], 8, 0, gold_answer)
     write_prompt_file(tmp_path / "prompts.jsonl", rows)
-    rl = rl_for_seed(asdict(RLConfig(engine="openrlhf", algorithm=algorithm, steps=2, prompts_per_step=4, openrlhf=OpenRLHFConfig(
-        entrypoint=[sys.executable, str(ROOT / "tests" / "openrlhf_parse.py")]))), 0)
+    driver = OpenRLHFConfig(entrypoint=[sys.executable, str(ROOT / "tests" / "openrlhf_parse.py")])
+    rl = rl_for_seed(asdict(RLConfig(engine="openrlhf", algorithm=algorithm, steps=2, prompts_per_step=4,
+                                     openrlhf=driver)), 0)
     rm = {"name": "r", "kind": "classifier", "backend": "remote", "path": None,
           "url": "http://10.0.0.2:5000/get_reward", "api_key_env": "MY_RM_TOKEN"}
     argv = build(rl, policy, rm, str(tmp_path / "prompts.jsonl"), str(tmp_path / "out"))
@@ -145,3 +188,28 @@ def test_command_token_prompts_and_labels_as_openrlhf_parses_them(reference_run,
     assert got["prompts"] == [tok.apply_chat_template([{"role": "user", "content": r["prompt"]}], tokenize=False,
                                                       add_generation_prompt=True) for r in rows]
     assert got["labels"] == [gold_answer(r["prompt"]) for r in rows] and all(got["labels"])
+
+
+def lm_eval_cli(command: str, out: Path) -> dict:
+    """Run a recorded command with the real lm-eval CLI; the metrics of its one task."""
+    import shlex
+    argv = shlex.split(command)
+    argv[0] = str(Path(sys.executable).with_name(argv[0]))
+    proc = subprocess.run(argv + ["--output_path", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [result] = list(out.rglob("results_*.json"))
+    return next(iter(json.loads(result.read_text())["results"].values()))
+
+
+def test_recorded_lm_eval_commands_reproduce_the_harness(reference_run, tmp_path):
+    """The lm_eval command a policy_eval node records, run with lm-eval's own CLI, gives the node's
+    score; so does the bon_eval node's, through `rlhf-eval-lm-eval` and the `bon` model."""
+    run_dir, _ = reference_run
+    node = node_manifests(run_dir, "policy_eval")[0]["outputs"]
+    assert "--apply_chat_template" in node["lm_eval_command"]
+    got = lm_eval_cli(node["lm_eval_command"], tmp_path / "policy")
+    assert got[f"{node['metric']},extract"] == pytest.approx(node["value"])
+    bon = node_manifests(run_dir, "bon_eval")[0]["outputs"]
+    assert bon["lm_eval_command"].startswith("rlhf-eval-lm-eval run --model bon ")
+    got = lm_eval_cli(bon["lm_eval_command"], tmp_path / "bon")
+    assert got["exact_match,extract"] == pytest.approx(bon["lm_eval_pick_at_n_max"]["exact_match,extract"])
