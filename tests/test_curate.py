@@ -198,3 +198,30 @@ def test_hub_loader_path_reads_a_dataset_repo_layout(tmp_path):
     assert [(r["prompt"], r["chosen"], r["rejected"], r["source"]) for r in rows] == [("p", "a", "b", "hub")]
     with pytest.raises(DataError, match=r"hf:.*cannot load split 'test'"):
         load_pairs(f"hf:{repo}", "hub", split="test")
+
+
+def test_labels_travel_from_source_rows_to_rl_prompts(tmp_path):
+    from rlhf_eval.curate.stage import save_dataset
+    from rlhf_eval.data.pairs import parse_row
+    from rlhf_eval.rl.stage import rl_prompts
+
+    rows = [{"q": "sort these letters in alphabetical order : b a", "c": "a b", "r": "b a", "answer": "a b"},
+            {"q": "sort these letters in alphabetical order : d c", "c": "c d", "r": "d c", "answer": 7}]
+    src = tmp_path / "src.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pairs = load_pairs(str(src), "s", columns={"prompt": "q", "chosen": "c", "rejected": "r", "label": "answer"})
+    assert [p["label"] for p in pairs] == ["a b", "7"]
+    with pytest.raises(DataError, match=r"row 1: field 'label': expected a string, got list"):
+        src.write_text(json.dumps(rows[0] | {"answer": ["a"]}) + "\n")
+        load_pairs(str(src), "s", columns={"prompt": "q", "chosen": "c", "rejected": "r", "label": "answer"})
+    # Saved for TRL: label is a column only when every row has one; margin likewise.
+    assert "label" in save_dataset(pairs, tmp_path / "ds") and "margin" not in save_dataset(pairs, tmp_path / "ds2")
+    unlabelled = [parse_row({"prompt": "sort these letters in alphabetical order : f e", "chosen": "e f",
+                             "rejected": "f e"})]
+    assert "label" not in save_dataset(pairs + [p | {"id": "u", "source": "s", "meta": {}} for p in unlabelled],
+                                       tmp_path / "ds3")
+    data = tmp_path / "curated.jsonl"
+    data.write_text("".join(json.dumps(p) + "\n" for p in pairs + unlabelled))
+    got = {r["prompt"]: r["label"] for r in rl_prompts(str(data), 10, 0, gold=lambda p: "GOLD:" + p[-3:])}
+    assert got == {rows[0]["q"]: "a b", rows[1]["q"]: "7", "sort these letters in alphabetical order : f e": "GOLD:f e"}
+    assert {r["label"] for r in rl_prompts(str(data), 10, 0)} == {"a b", "7", ""}
