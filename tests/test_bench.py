@@ -110,8 +110,9 @@ def jb_rows():
 def test_judgebench_micro_macro_and_ties(tmp_path):
     bench, items, _ = load_items("judgebench", data=str(write(tmp_path / "jb.jsonl", jb_rows())))
     assert [it.group for it in items] == ["mmlu-pro"] * 3 + ["livebench-math", "livecodebench"]
-    # right, right, tie (never right), wrong, right
-    scores = [[2, 1], [0, 1], [1, 1], [0, 1], [0, 3]]
+    # right; a tie, which the official code writes as B>A: right for this B>A label and wrong for
+    # the next (A>B); wrong; right
+    scores = [[2, 1], [1, 1], [1, 1], [0, 1], [0, 3]]
     m = evaluate(bench, items, scores, iters=0)["metrics"]
     assert m["score"] == pytest.approx(3 / 5)
     assert m["macro_source"] == pytest.approx((2 / 3 + 0 + 1) / 3)
@@ -252,7 +253,8 @@ def test_bench_score_cli(tmp_path):
     printed = json.loads(res.stdout[: res.stdout.rindex("}") + 1])
     assert printed["metrics"]["score"] == pytest.approx(3 / 5)  # labels A>B on p1, p3, p4
     assert json.loads((out / "metrics.json").read_text())["metrics"] == printed["metrics"]
-    assert printed["length_baseline"]["score"] == 0.0  # "a" and "b" tie in length: never right
+    # "a" and "b" tie in length: B>A by the official rule, right on the two B>A pairs
+    assert printed["length_baseline"]["score"] == pytest.approx(2 / 5)
 
     partial = scores_file(tmp_path / "p.jsonl", [("p1", [1, 0]), ("p2", [0, 1])])
     res = CliRunner().invoke(app, ["bench", "score", "judgebench", "--data", str(data), "--scores", str(partial)])
@@ -300,3 +302,53 @@ def test_rm_card_chat_template_replaces_the_tokenizers(tmp_path):
     # Truncation keeps the end and is counted.
     c = encode(own, ["sort these letters in alphabetical order : b a"], ["a b"], 5, response_mask=False)
     assert c.truncated == 1 and c.ids[0] == a.ids[0][-5:]
+
+
+# --------------------------------------------------------------------------- robustness, ids
+SHARED = __import__("pathlib").Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "rm-bench").is_dir(), reason="../shared/data/rm-bench is absent")
+def test_rmbench_ids_repeat_across_domains_in_a_combined_file(tmp_path):
+    rows = json.loads((SHARED / "rm-bench" / "chat_filtered.json").read_text())[:5]
+    combined = [r | {"domain": "chat"} for r in rows] + [r | {"domain": "code"} for r in rows]
+    path = write(tmp_path / "combined.jsonl", combined)
+    bench, items, _ = load_items("rm-bench", data=str(path))
+    assert [it.id for it in items[:1] + items[5:6]] == [f"chat/{rows[0]['id']}", f"code/{rows[0]['id']}"]
+    # Saved scores keyed by domain/id; a plain id that repeats is ambiguous and counts as missing.
+    keyed = scores_file(tmp_path / "k.jsonl", [(it.id, [1, 1, 1, 0, 0, 0]) for it in items])
+    assert read_scores(keyed, items)[0][0] == [1, 1, 1, 0, 0, 0]
+    plain = scores_file(tmp_path / "p.jsonl", [(r["id"], [1, 1, 1, 0, 0, 0]) for r in rows])
+    with pytest.raises(DataError, match="10 of 10 benchmark items have no scores"):
+        read_scores(plain, items)
+    # In a one-domain file, plain ids stay unique and still match.
+    _, chat, _ = load_items("rm-bench", data=str(write(tmp_path / "chat_only.jsonl", combined[:5])))
+    assert len(read_scores(plain, chat)[0]) == 5
+    with pytest.raises(DataError, match="repeats row 1"):
+        load_items("rm-bench", data=str(write(tmp_path / "dup.jsonl", combined[:1] * 2)))
+
+
+def test_best_of_n_for_large_n_and_swapped_checks(tmp_path):
+    from rlhf_eval.bon.estimator import per_prompt_best_of_n
+    rng = np.random.default_rng(0)
+    s, g = rng.normal(size=(2, 1100)), rng.integers(0, 2, (2, 1100)).astype(float)
+    v = per_prompt_best_of_n(s, g, 550)  # C(1100, 550) ~ 1e329: past float range
+    assert np.all(np.isfinite(v)) and np.all((0 <= v) & (v <= 1))
+    assert per_prompt_best_of_n(s, g, 1) == pytest.approx(g.mean(axis=1))
+    assert per_prompt_best_of_n(s, g, 1100) == pytest.approx(g[np.arange(2), s.argmax(axis=1)])
+    # n = 2 by hand: rank i is the pick with probability (N - 1 - i) / C(N, 2).
+    order = np.argsort(-s[0])
+    w = (1100 - 1 - np.arange(1100)) / (1100 * 1099 / 2)
+    assert per_prompt_best_of_n(s[:1], g[:1], 2)[0] == pytest.approx(float(w @ g[0][order]))
+
+    data = write(tmp_path / "jb.jsonl", jb_rows())
+    bench, items, _ = load_items("judgebench", data=str(data))
+    for swapped, match in (([1.0], "field 'swapped': 1 scores for 2 candidates"),
+                           ([float("nan"), 1.0], "field 'swapped': scores must be finite"),
+                           ("ab", "field 'swapped': expected a list of numbers")):
+        path = tmp_path / "s.jsonl"
+        path.write_text("".join(json.dumps({"id": it.id, "scores": [1, 0], "swapped": swapped}) + "\n"
+                                for it in items))
+        with pytest.raises(DataError, match=match):
+            values, second = read_scores(path, items)
+            evaluate(bench, items, values, iters=0, swapped=second)

@@ -89,8 +89,8 @@ def test_real_samples_scored_by_a_toy_rm_then_rescored_from_saved_scores(referen
     direct = evaluate(benchmark, items, scores, iters=0)["metrics"]
     if bench == "judgebench":
         labels = [it.meta["label"] for it in items]
-        by_hand = np.mean([(s[0] > s[1] and l == "A>B") or (s[1] > s[0] and l == "B>A")
-                           for s, l in zip(scores, labels)])
+        # the official RM judgment: A>B if s_A > s_B else B>A
+        by_hand = np.mean([(s[0] > s[1]) == (l == "A>B") for s, l in zip(scores, labels)])
         assert direct["score"] == pytest.approx(by_hand)
     else:
         c, r = np.array([s[:3] for s in scores]), np.array([s[3:] for s in scores])

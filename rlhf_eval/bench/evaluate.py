@@ -28,19 +28,27 @@ def full_metrics(bench: Benchmark, o: Outcomes) -> dict[str, float]:
     return with_domains(bench.aggregate(o))
 
 
-def check_scores(bench: Benchmark, items: list[Item], scores: list[list[float]], where: str = "scores") -> None:
-    for it, s in zip(items, scores):
+def check_scores(bench: Benchmark, items: list[Item], scores: list[list[float]], where: str = "scores",
+                 swapped: list | None = None) -> None:
+    for k, (it, s) in enumerate(zip(items, scores)):
         if len(s) != len(it.candidates):
             raise DataError(f"{where}: id {it.id!r}: {len(s)} scores for {len(it.candidates)} candidates "
                             f"(order: {bench.candidate_order})")
         if not all(np.isfinite(s)):
             raise DataError(f"{where}: id {it.id!r}: scores must be finite numbers")
+        second = swapped[k] if swapped is not None else None
+        if second is not None:
+            if len(second) != len(it.candidates):
+                raise DataError(f"{where}: id {it.id!r}: field 'swapped': {len(second)} scores for "
+                                f"{len(it.candidates)} candidates (the second game's order, B then A)")
+            if not all(np.isfinite(second)):
+                raise DataError(f"{where}: id {it.id!r}: field 'swapped': scores must be finite numbers")
 
 
 def evaluate(bench: Benchmark, items: list[Item], scores: list[list[float]], iters: int = 1000,
              seed: int = 0, swapped: list | None = None, where: str = "scores") -> dict:
     """`where` names the scores' origin (a file) in errors."""
-    check_scores(bench, items, scores, where)
+    check_scores(bench, items, scores, where, swapped)
     extra = {"swapped": swapped} if swapped is not None else {}
     o = bench.item_outcomes(items, scores, **extra)
     point = full_metrics(bench, o)

@@ -1,7 +1,8 @@
 """JudgeBench (ScalerLab/JudgeBench): pairs of responses to hard questions, labelled `A>B` or `B>A`.
 
 RMs are scored in one order (the official `--single_game`): the decision is A>B when
-score(A) > score(B), B>A when lower, a tie when equal, and accuracy is the share of decisions equal to the label.
+score(A) > score(B), else B>A, exactly as the official code writes RM judgments (`'A>B' if s1 > s2
+else 'B>A'`), so a tie counts as B>A; accuracy is the share of decisions equal to the label.
 Order-sensitive judges are scored in both orders: the second game (B shown first) is flipped
 back, each decision adds +1 when it equals the label and -1 when it equals the flipped label,
 and a pair is correct when the sum is positive. The official overall is the micro average over
@@ -38,8 +39,8 @@ def to_item(row: dict, i: int, where: str) -> Item:
 
 
 def decision(score_a: float, score_b: float) -> str:
-    # Equal scores decide nothing, so a tie is never counted right (RewardBench's strict rule).
-    return "A>B" if score_a > score_b else "B>A" if score_b > score_a else "A=B"
+    """The official RM judgment: a tie is B>A (right when the label is B>A)."""
+    return "A>B" if score_a > score_b else "B>A"
 
 
 def pair_correct(label: str, game1: str, game2_flipped: str | None = None) -> float:

@@ -4,6 +4,9 @@ score(chosen[i]) > score(rejected[j]); hard = mean of the strict upper triangle 
 against a fancier rejected), normal = the diagonal, easy = the strict lower triangle. A domain
 scores mean(easy, normal, hard); safety-refuse and safety-response pool into safety; overall =
 the mean over the domains present (chat, code, math, safety on the full set).
+
+Ids repeat across the released domain files (chat and code share 23), so an item's id is
+`<domain>/<id>`; a saved-scores row may still use the plain id where it is unique.
 """
 from __future__ import annotations
 
@@ -40,8 +43,9 @@ def to_item(row: dict, i: int, where: str) -> Item:
     for key, v in (("chosen", chosen), ("rejected", rejected)):
         if len(v) != STYLES:
             raise DataError(f"{where}: row {i}: field '{key}': expected {STYLES} responses, got {len(v)}")
-    return Item(str(need(row, "id", where, i)), prompt_of(row, "prompt", where, i), chosen + rejected,
-                domain_of(row, where, i), correct=[1] * 3 + [0] * 3, pairs=[(k, 3 + k) for k in range(3)])
+    raw, domain = str(need(row, "id", where, i)), domain_of(row, where, i)
+    return Item(f"{domain}/{raw}", prompt_of(row, "prompt", where, i), chosen + rejected, domain,
+                {"raw_id": raw}, correct=[1] * 3 + [0] * 3, pairs=[(k, 3 + k) for k in range(3)])
 
 
 def item_outcomes(items: list[Item], scores: list[list[float]]) -> Outcomes:

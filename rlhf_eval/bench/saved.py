@@ -25,24 +25,39 @@ def read_scores(path: Path, items: list[Item]) -> tuple[list[list[float]], list 
                 raise DataError(f"{path}: row {i}: not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict) or "id" not in row:
                 raise DataError(f"{path}: row {i}: field 'id' missing")
-            s = row.get("scores")
-            if not isinstance(s, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in s):
-                raise DataError(f"{path}: row {i}: field 'scores': expected a list of numbers")
+            for field in ("scores", "swapped") if "swapped" in row else ("scores",):
+                s = row.get(field)
+                if not isinstance(s, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                      for v in s):
+                    raise DataError(f"{path}: row {i}: field '{field}': expected a list of numbers")
             key = str(row["id"])
             if key in by_id:
                 raise DataError(f"{path}: row {i}: field 'id': {key!r} appears twice")
-            by_id[key] = [float(v) for v in s]
+            by_id[key] = [float(v) for v in row["scores"]]
             if "swapped" in row:
                 swapped[key] = [float(v) for v in row["swapped"]]
-    missing = [it.id for it in items if it.id not in by_id]
+    keys = {it.id: score_key(it, items, by_id) for it in items}
+    missing = [it.id for it in items if keys[it.id] is None]
     if missing:
         raise DataError(f"{path}: {len(missing)} of {len(items)} benchmark items have no scores "
                         f"(e.g. {', '.join(missing[:3])})")
-    extra = sorted(set(by_id) - {it.id for it in items})
+    extra = sorted(set(by_id) - set(keys.values()))
     if extra:
         raise DataError(f"{path}: {len(extra)} score rows match no benchmark item (e.g. {', '.join(extra[:3])}); "
                         "is this the right benchmark file?")
-    return [by_id[it.id] for it in items], ([swapped.get(it.id) for it in items] if swapped else None)
+    return ([by_id[keys[it.id]] for it in items],
+            [swapped.get(keys[it.id]) for it in items] if swapped else None)
+
+
+def score_key(item: Item, items: list[Item], by_id: dict) -> str | None:
+    """The score row for `item`: its own id, or the id the benchmark file gave it when that is
+    unique in the file (RM-Bench items are keyed domain/id, as ids repeat across domains)."""
+    if item.id in by_id:
+        return item.id
+    raw = item.meta.get("raw_id")
+    if raw is not None and raw in by_id and sum(it.meta.get("raw_id") == raw for it in items) == 1:
+        return raw
+    return None
 
 
 def write_scores(path: Path, items: list[Item], scores: list[list[float]]) -> None:

@@ -5,6 +5,10 @@ top-scored member. A group of tied candidates occupying ranks [a, b) is the subs
 with probability (C(N - a, n) - C(N - b, n)) / C(N, n), and the pick is then uniform within the
 group's members in the subset, so by symmetry the group contributes its mean gold value. With no
 ties this is the order-statistic weight C(N - i - 1, n - 1) / C(N, n) for rank i.
+
+The binomials are exact integers and each weight is their ratio, taken with Python's integer
+true division, which is correctly rounded at any size: N = 1100, n = 550 has C(N, n) ~ 1e329,
+past float range, and still gives weights in [0, 1].
 """
 from __future__ import annotations
 
@@ -34,9 +38,9 @@ def per_prompt_best_of_n(scores, gold, n: int) -> np.ndarray:
                 b += 1
             weight = comb(total - a, n, exact=True) - comb(total - b, n, exact=True)
             if weight:
-                value += weight * g[a:b].mean()
+                value += (weight / denom) * g[a:b].mean()
             a = b
-        out[p] = value / denom
+        out[p] = value
     return out
 
 
