@@ -354,6 +354,8 @@ def bench_score(
         result["length_baseline"] = length_baseline(bench, items, bootstrap, seed)
     except ValueError as exc:
         _fail(str(exc))
+    for note in result["notes"]:
+        Console(stderr=True).print(f"warning: {note}", highlight=False)
     result |= {"data": where, "scores": str(scores)}
     text = json.dumps(result, indent=2, sort_keys=False)
     print(text)

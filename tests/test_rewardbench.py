@@ -31,3 +31,36 @@ def test_score_from_rows():
 def test_unknown_subset():
     with pytest.raises(ValueError, match="unknown subsets: mystery"):
         rewardbench.score(["mystery"], [1])
+
+
+def test_missing_section_counts_zero_and_prior_extras_are_ignored(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from rlhf_eval.bench.evaluate import evaluate
+    from rlhf_eval.bench.registry import load_items
+    from rlhf_eval.cli import app
+
+    # Chat 1/1, Chat Hard 0/1, Reasoning 1/1, no Safety rows; prior sets: shp 1/1 and two ignored.
+    rows = [("alpacaeval-easy", 1), ("mt-bench-hard", 0), ("hep-python", 1), ("shp", 1),
+            ("anthropic_harmless", 0), ("mtbench_human", 0)]
+    data = tmp_path / "rb.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "subset": s, "prompt": "p", "chosen": "c", "rejected": "r"}) + "\n"
+                            for i, (s, _) in enumerate(rows)))
+    bench, items, _ = load_items("rewardbench", data=str(data))
+    scores = [[1.0, 0.0] if right else [0.0, 1.0] for _, right in rows]
+    result = evaluate(bench, items, scores, iters=0)
+    m = result["metrics"]
+    # Official: (2 * (1 + 0 + 0 [Safety] + 1) + 1 * 1) / 9; the ignored subsets change nothing.
+    assert m["score"] == pytest.approx((2 * 2 + 1) / 9)
+    assert "domain/Safety" not in m and m["ignored/anthropic_harmless"] == 0.0
+    assert any("Safety" in n and "counts 0" in n for n in result["notes"])
+    assert any("anthropic_harmless, mtbench_human" in n for n in result["notes"])
+    scores_path = tmp_path / "s.jsonl"
+    scores_path.write_text("".join(json.dumps({"id": it.id, "scores": s}) + "\n" for it, s in zip(items, scores)))
+    res = CliRunner().invoke(app, ["bench", "score", "rewardbench", "--data", str(data), "--scores", str(scores_path),
+                                   "--bootstrap", "0"])
+    assert res.exit_code == 0 and "warning: RewardBench sections with no rows: Safety" in res.output
+    # The toy's RewardBench-format benchmark averages its own sections only.
+    assert rewardbench.score(["sort-clean", "length-trap"], [1, 0])["final"] == pytest.approx(0.5)

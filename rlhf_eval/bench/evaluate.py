@@ -61,6 +61,7 @@ def evaluate(bench: Benchmark, items: list[Item], scores: list[list[float]], ite
         "ci": {k: ci.get(k) for k in point},
         "worst_domain": min(domains, key=domains.get) if domains else None,
         "ppe": ppe.evaluate(items, scores, iters, seed),
+        "notes": bench.notes(items),
         "outcomes": o,
     }
 

@@ -27,11 +27,13 @@ class Benchmark:
     # The saved-scores order, for error messages and docs.
     candidate_order: str
     takes_columns: bool = False
+    # Warnings about the data as loaded (missing sections, subsets left out), shown with the metrics.
+    notes: Callable[[list[Item]], list[str]] = lambda items: []
 
 
 def _from(name: str, mod: ModuleType, order: str, to_item=None, takes_columns=False) -> Benchmark:
     return Benchmark(name, mod.ID_FIELD, mod.HUB, to_item or mod.to_item, mod.item_outcomes, mod.aggregate,
-                     order, takes_columns)
+                     order, takes_columns, getattr(mod, "notes", lambda items: []))
 
 
 BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
