@@ -2,6 +2,7 @@
 import itertools
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,9 @@ from rlhf_eval.bench.registry import BENCHMARKS, load_items
 from rlhf_eval.bench.saved import read_scores
 from rlhf_eval.cli import app
 from rlhf_eval.data.pairs import DataError
+
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def write(path, rows):
@@ -141,17 +145,47 @@ def test_judgebench_swapped_scores_from_file(tmp_path):
 
 
 # --------------------------------------------------------------------------- RMB, generic
-def test_rmb_best_above_every_loser(tmp_path):
+def test_rmb_best_above_every_loser_per_goal_and_scenario(tmp_path):
     def row(uid, n_losers, cat):
         return {"bon_uid": uid, "category_path": cat, "bon_best": {"llm_name": "m", "answer": "best"},
                 "conversation_input": [{"role": "user", "content": "hi", "language": "en"}],
                 "loser_list": [{"llm_name": "l", "answer": f"l{k}"} for k in range(n_losers)]}
-    rows = [row("u1", 3, "Helpfulness/Chat/x"), row("u2", 2, "Helpfulness/Code"), row("u3", 2, "Harmlessness/S")]
+    rows = [row("u1", 3, "BoN_set/Helpfulness/Chat/x"), row("u2", 2, "BoN_set/Helpfulness/Code"),
+            row("u3", 2, "BoN_set/Harmlessness/S5")]
     bench, items, _ = load_items("rmb-bon", data=str(write(tmp_path / "rmb.jsonl", rows)))
     assert items[0].prompt == [{"role": "user", "content": "hi"}]
     m = evaluate(bench, items, [[3, 1, 2, 2.9], [2, 2, 1], [1, 0, 0]], iters=0)["metrics"]
-    assert m["score"] == pytest.approx(2 / 3)  # u2 ties a loser: wrong
-    assert m["domain/Helpfulness"] == 0.5 and m["domain/Harmlessness"] == 1.0
+    assert m["domain/Helpfulness"] == 0.5 and m["domain/Harmlessness"] == 1.0  # u2 ties a loser: wrong
+    assert m["score"] == pytest.approx(0.75)  # the mean over goals
+    assert m["scenario/Helpfulness/Chat/x"] == 1.0 and m["scenario/Helpfulness/Code"] == 0.0
+
+
+def test_rmb_pairwise_ties_are_wrong(tmp_path):
+    def row(uid, cat):
+        return {"pair_uid": uid, "category_path": cat, "conversation_input": [{"role": "user", "content": "q"}],
+                "chosen": {"llm_name": "a", "answer": "good"}, "reject": {"llm_name": "b", "answer": "bad"}}
+    rows = [row("0", "Pairwise_set/Helpfulness/Code/Documentation"), row("1", "Pairwise_set/Helpfulness/Chat"),
+            row("2", "Pairwise_set/Harmlessness/S5"), row("3", "Pairwise_set/Harmlessness/S5")]
+    bench, items, _ = load_items("rmb-pairwise", data=str(write(tmp_path / "pw.jsonl", rows)))
+    assert items[0].candidates == ["good", "bad"] and items[0].id == "0"
+    m = evaluate(bench, items, [[1, 0], [1, 1], [2, 1], [0, 1]], iters=0)["metrics"]
+    assert m["domain/Helpfulness"] == 0.5 and m["domain/Harmlessness"] == 0.5 and m["score"] == 0.5
+    assert m["scenario/Harmlessness/S5"] == 0.5 and m["scenario/Helpfulness/Chat"] == 0.0
+    with pytest.raises(DataError, match=r"row 1: field 'reject': expected \{llm_name, answer\}"):
+        load_items("rmb-pairwise", data=str(write(tmp_path / "bad.jsonl", [rows[0] | {"reject": "text"}])))
+
+
+@pytest.mark.skipif(not (SHARED / "rmb").is_dir(), reason="../shared/data/rmb is absent")
+def test_rmb_real_files_group_by_goal():
+    for bench, files in (("rmb-bon", ("bon_helpfulness_code.json", "bon_harmlessness_S5.json")),
+                         ("rmb-pairwise", ("pairwise_helpfulness_code.json", "pairwise_harmlessness_S5.json"))):
+        for name, goal, scenario in zip(files, ("Helpfulness", "Harmlessness"), ("Code/Documentation", "S5")):
+            b, items, _ = load_items(bench, data=str(SHARED / "rmb" / name))
+            assert {it.group for it in items} == {goal}
+            assert {it.meta["scenario"] for it in items} == {f"{goal}/{scenario}"}
+            # an RM that prefers the first candidate strictly: every item right
+            m = evaluate(b, items, [[1.0] + [0.0] * (len(it.candidates) - 1) for it in items], iters=0)["metrics"]
+            assert m[f"domain/{goal}"] == 1.0 and m[f"scenario/{goal}/{scenario}"] == 1.0
 
 
 def test_pairwise_and_best_of_k_with_column_mapping(tmp_path):
@@ -267,7 +301,7 @@ def test_bench_score_cli(tmp_path):
 
 
 def test_registry_covers_the_published_benchmarks():
-    assert {"rewardbench", "rewardbench2", "rm-bench", "judgebench", "rmb-bon", "pairwise",
+    assert {"rewardbench", "rewardbench2", "rm-bench", "judgebench", "rmb-bon", "rmb-pairwise", "pairwise",
             "best-of-k"} <= set(BENCHMARKS)
     assert rewardbench2.HUB == ("allenai/reward-bench-2", "test")
 
@@ -305,9 +339,6 @@ def test_rm_card_chat_template_replaces_the_tokenizers(tmp_path):
 
 
 # --------------------------------------------------------------------------- robustness, ids
-SHARED = __import__("pathlib").Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-
-
 @pytest.mark.skipif(not (SHARED / "rm-bench").is_dir(), reason="../shared/data/rm-bench is absent")
 def test_rmbench_ids_repeat_across_domains_in_a_combined_file(tmp_path):
     rows = json.loads((SHARED / "rm-bench" / "chat_filtered.json").read_text())[:5]

@@ -6,7 +6,7 @@ the built toy world and score with the real benchmark's rules.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Callable
@@ -42,6 +42,8 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
     _from("rm-bench", rmbench, "chosen[0..2] then rejected[0..2]"),
     _from("judgebench", judgebench, "[response_A, response_B]; id = pair_id"),
     _from("rmb-bon", rmb, "[bon_best, losers in order]; id = bon_uid"),
+    replace(_from("rmb-pairwise", rmb, "[chosen, reject]; id = pair_uid", rmb.pairwise_item),
+            id_field=rmb.PAIR_ID_FIELD),
     _from("pairwise", generic, "[chosen, rejected]", generic.pairwise_item, takes_columns=True),
     _from("best-of-k", generic, "[chosen, rejected in list order]", generic.best_of_k_item, takes_columns=True),
 ]}
