@@ -325,10 +325,12 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command("score")
 def bench_score(
     benchmark: str = typer.Argument(..., help="rewardbench, rewardbench2, rm-bench, judgebench, rmb-bon, "
-                                              "pairwise or best-of-k"),
+                                              "rmb-pairwise, pairwise or best-of-k"),
     data: str = typer.Option(..., "--data", help="benchmark rows in the published schema (.jsonl/.json/"
                                                  ".parquet) or hf:<dataset id>"),
-    scores: Path = typer.Option(..., "--scores", help='one row per item: {"id": ..., "scores": [...]}'),
+    scores: Optional[Path] = typer.Option(None, "--scores", help='one row per item: {"id": ..., "scores": [...]}'),
+    decisions: Optional[Path] = typer.Option(
+        None, "--decisions", help='judgebench: an LLM judge\'s decisions, {"id": pair_id, "decisions": ["A>B", "B>A"]}'),
     out: Optional[Path] = typer.Option(None, "--out", help="also write metrics.json into this folder"),
     split: Optional[str] = typer.Option(None, help="split of a hub dataset"),
     column: List[str] = typer.Option([], "--column", help="pairwise/best-of-k: FIELD=COLUMN, e.g. prompt=question"),
@@ -347,16 +349,27 @@ def bench_score(
             _fail(f"--column {c!r}: expected FIELD=COLUMN")
         k, v = c.split("=", 1)
         columns[k] = v
+    if (scores is None) == (decisions is None):
+        _fail("give --scores (RM scores) or --decisions (an LLM judge's decisions), one of them")
+    if decisions is not None and benchmark != "judgebench":
+        _fail(f"--decisions is for judgebench; {benchmark} is scored from --scores")
     try:
         bench, items, where = load_items(benchmark, data=data, split=split, columns=columns)
-        values, swapped = read_scores(scores, items)
-        result = public(evaluate(bench, items, values, bootstrap, seed, swapped=swapped, where=str(scores)))
-        result["length_baseline"] = length_baseline(bench, items, bootstrap, seed)
+        if decisions is not None:
+            from rlhf_eval.bench.evaluate import evaluate_outcomes
+            from rlhf_eval.bench.judgebench import decision_outcomes
+            from rlhf_eval.bench.saved import read_decisions
+            o = decision_outcomes(items, read_decisions(decisions, items))
+            result = evaluate_outcomes(bench, o, bootstrap, seed) | {"notes": bench.notes(items)}
+        else:
+            values, swapped = read_scores(scores, items)
+            result = public(evaluate(bench, items, values, bootstrap, seed, swapped=swapped, where=str(scores)))
+            result["length_baseline"] = length_baseline(bench, items, bootstrap, seed)
     except ValueError as exc:
         _fail(str(exc))
     for note in result["notes"]:
         Console(stderr=True).print(f"warning: {note}", highlight=False)
-    result |= {"data": where, "scores": str(scores)}
+    result |= {"data": where} | ({"scores": str(scores)} if scores else {"decisions": str(decisions)})
     text = json.dumps(result, indent=2, sort_keys=False)
     print(text)
     if out is not None:

@@ -383,3 +383,28 @@ def test_best_of_n_for_large_n_and_swapped_checks(tmp_path):
         with pytest.raises(DataError, match=match):
             values, second = read_scores(path, items)
             evaluate(bench, items, values, iters=0, swapped=second)
+
+
+def test_judgebench_llm_judge_decisions(tmp_path):
+    data = write(tmp_path / "jb.jsonl", jb_rows())  # labels: A>B, B>A, A>B, A>B, B>A
+    decisions = [["A>B", "B>A"],  # consistent, right: +1 +1
+                 ["A>B", "A>B"],  # prefers whatever is shown first: -1 +1 = 0, wrong
+                 ["A>B"],  # one game: the single-game rule
+                 [None, "B>A"],  # no first decision: 0 +1
+                 ["A=B", "A>B"]]  # a tie counts 0; game 2's A>B flips to B>A: +1
+    path = write(tmp_path / "d.jsonl", [{"id": f"p{i + 1}", "decisions": d} for i, d in enumerate(decisions)])
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["bench", "score", "judgebench", "--data", str(data), "--decisions", str(path),
+                                   "--bootstrap", "0", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    m = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert m["score"] == pytest.approx(4 / 5) and m["macro_source"] == pytest.approx((2 / 3 + 1 + 1) / 3)
+    for args, msg in ((["--scores", str(path), "--decisions", str(path)], "one of them"),
+                      ([], "one of them")):
+        res = CliRunner().invoke(app, ["bench", "score", "judgebench", "--data", str(data)] + args)
+        assert res.exit_code == 2 and msg in res.output
+    res = CliRunner().invoke(app, ["bench", "score", "rewardbench", "--data", str(data), "--decisions", str(path)])
+    assert res.exit_code == 2 and "--decisions is for judgebench" in res.output
+    bad = write(tmp_path / "b.jsonl", [{"id": "p1", "decisions": ["A>B", "B>A", "A>B"]}])
+    res = CliRunner().invoke(app, ["bench", "score", "judgebench", "--data", str(data), "--decisions", str(bad)])
+    assert res.exit_code == 2 and "row 1: field 'decisions': expected one or two decisions" in res.output

@@ -66,6 +66,14 @@ def evaluate(bench: Benchmark, items: list[Item], scores: list[list[float]], ite
     }
 
 
+def evaluate_outcomes(bench: Benchmark, o: Outcomes, iters: int = 1000, seed: int = 0) -> dict:
+    """Metrics and CIs from outcomes computed elsewhere (an LLM judge's decisions): no scores, so
+    no PPE metrics."""
+    point = full_metrics(bench, o)
+    ci = intervals(lambda idx: full_metrics(bench, take(o, idx)), len(o.ids), o.groups, iters, seed) if iters else {}
+    return {"benchmark": bench.name, "n_items": len(o.ids), "metrics": point, "ci": {k: ci.get(k) for k in point}}
+
+
 def public(result: dict) -> dict:
     """The JSON-safe part of an evaluate() result."""
     return {k: v for k, v in result.items() if k != "outcomes"}

@@ -3,7 +3,8 @@
 RMs are scored in one order (the official `--single_game`): the decision is A>B when
 score(A) > score(B), else B>A, exactly as the official code writes RM judgments (`'A>B' if s1 > s2
 else 'B>A'`), so a tie counts as B>A; accuracy is the share of decisions equal to the label.
-Order-sensitive judges are scored in both orders: the second game (B shown first) is flipped
+Order-sensitive judges (an RM's `swapped` scores, or an LLM judge's written decisions, `bench
+score judgebench --decisions`) are scored in both orders: the second game (B shown first) is flipped
 back, each decision adds +1 when it equals the label and -1 when it equals the flipped label,
 and a pair is correct when the sum is positive. The official overall is the micro average over
 pairs (`score`); Skywork-Reward-V2 reports the macro average over the four source groups
@@ -62,6 +63,18 @@ def item_outcomes(items: list[Item], scores: list[list[float]], swapped: list | 
             b_first, a_second = swapped[k]
             second = decision(a_second, b_first)
         rows.append((it.id, it.group, {"correct": pair_correct(it.meta["label"], decision(s[0], s[1]), second)}))
+    return outcomes(rows)
+
+
+def decision_outcomes(items: list[Item], decisions: list[list]) -> Outcomes:
+    """An LLM judge's decisions as it wrote them, one list per item: [game 1] or [game 1, game 2],
+    game 2 with the responses swapped (so its decision is flipped back before counting); null or
+    any other string (A=B, unparsed) counts 0, as in the official metric."""
+    flip = {"A>B": "B>A", "B>A": "A>B"}
+    rows = []
+    for it, d in zip(items, decisions):
+        second = flip.get(d[1], "none") if len(d) > 1 else None
+        rows.append((it.id, it.group, {"correct": pair_correct(it.meta["label"], d[0] or "none", second)}))
     return outcomes(rows)
 
 

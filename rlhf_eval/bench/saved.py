@@ -63,3 +63,38 @@ def score_key(item: Item, items: list[Item], by_id: dict) -> str | None:
 def write_scores(path: Path, items: list[Item], scores: list[list[float]]) -> None:
     from rlhf_eval import store
     store.write_jsonl(Path(path), [{"id": it.id, "scores": s} for it, s in zip(items, scores)])
+
+
+def read_decisions(path: Path, items: list[Item]) -> list[list]:
+    """An LLM judge's decisions: one JSON row per item, `{"id": pair_id, "decisions": ["A>B", "B>A"]}`
+    (one or two games, the second with the responses swapped; null where the judge gave none)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    by_id = {}
+    with open(path) as fh:
+        for i, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}: row {i}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or "id" not in row:
+                raise DataError(f"{path}: row {i}: field 'id' missing")
+            d = row.get("decisions")
+            if not (isinstance(d, list) and 1 <= len(d) <= 2 and all(x is None or isinstance(x, str) for x in d)):
+                raise DataError(f"{path}: row {i}: field 'decisions': expected one or two decisions "
+                                '(strings such as "A>B", or null)')
+            key = str(row["id"])
+            if key in by_id:
+                raise DataError(f"{path}: row {i}: field 'id': {key!r} appears twice")
+            by_id[key] = d
+    missing = [it.id for it in items if it.id not in by_id]
+    if missing:
+        raise DataError(f"{path}: {len(missing)} of {len(items)} benchmark items have no decisions "
+                        f"(e.g. {', '.join(missing[:3])})")
+    extra = sorted(set(by_id) - {it.id for it in items})
+    if extra:
+        raise DataError(f"{path}: {len(extra)} decision rows match no benchmark item (e.g. {', '.join(extra[:3])})")
+    return [by_id[it.id] for it in items]
