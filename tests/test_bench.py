@@ -408,3 +408,66 @@ def test_judgebench_llm_judge_decisions(tmp_path):
     bad = write(tmp_path / "b.jsonl", [{"id": "p1", "decisions": ["A>B", "B>A", "A>B"]}])
     res = CliRunner().invoke(app, ["bench", "score", "judgebench", "--data", str(data), "--decisions", str(bad)])
     assert res.exit_code == 2 and "row 1: field 'decisions': expected one or two decisions" in res.output
+
+
+# --------------------------------------------------------------------------- PPE sets
+def test_ppe_preference_accuracy_brier_and_categories(tmp_path):
+    def row(qid, winner, **flags):
+        return {"question_id": qid, "model_a": "x", "model_b": "y", "winner": winner, "prompt": "p",
+                "response_1": "one", "response_2": "two", "language": flags.pop("language", "English"),
+                "hard_prompt": False, "easy_prompt": False, "if_prompt": False, "math_prompt": False,
+                "is_code": False, **flags}
+    rows = [row("a", "model_a", hard_prompt=True), row("b", "model_b", is_code=True),
+            row("c", "tie"), row("d", "model_a", hard_prompt=True, language="Chinese"), row("e", "tie (bothbad)")]
+    bench, items, _ = load_items("ppe-preference", data=str(write(tmp_path / "ppe.jsonl", rows)))
+    scores = [[2.0, 0.0], [0.0, 1.0], [5.0, 0.0], [1.0, 1.0], [0.0, 9.0]]  # right, right, (tie), wrong (tie), (tie)
+    m = evaluate(bench, items, scores, iters=0)["metrics"]
+    assert m["score"] == pytest.approx(2 / 3)  # ties in the votes are left out
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    assert m["brier"] == pytest.approx(((1 - sig(2)) ** 2 + (1 - sig(1)) ** 2 + (1 - sig(0)) ** 2) / 3)
+    assert m["domain/hard_prompt"] == 0.5 and m["domain/is_code"] == 1.0
+    assert m["domain/language/Chinese"] == 0.0 and m["domain/language/English"] == 1.0
+    with pytest.raises(DataError, match="row 1: field 'winner': expected one of model_a"):
+        load_items("ppe-preference", data=str(write(tmp_path / "bad.jsonl", [row("a", "A")])))
+
+
+def test_ppe_correctness_per_sub_benchmark_and_overall(tmp_path):
+    def row(qid, graded):
+        return {"question_id": qid, "prompt": "p", "model_name": "m", "scores": graded,
+                **{f"response_{j + 1}": f"r{j}" for j in range(len(graded))}}
+    mmlu = write(tmp_path / "ppe_mmlu_pro_best_of_k.jsonl", [row("1", [True, False, False, True]),
+                                                               row("2", [False, False, False, False])])
+    bench, items, _ = load_items("ppe-correctness", data=str(mmlu))
+    assert [it.id for it in items] == ["mmlu_pro/1", "mmlu_pro/2"] and items[0].pairs == [(0, 1), (0, 2), (3, 1), (3, 2)]
+    # row 1: correct responses 0 and 3 score 3 and 0, incorrect 1 and 2 score 1 and 2
+    m = evaluate(bench, items, [[3, 1, 2, 0], [1, 2, 3, 4]], iters=0)["metrics"]
+    assert m["score"] == pytest.approx(2 / 4) and m["domain/mmlu_pro"] == pytest.approx(0.5)
+    assert m["auc/mmlu_pro"] == pytest.approx(0.5)  # 3 beats both, 0 beats none
+    assert m["pearson"] == pytest.approx(np.corrcoef([3, 1, 2, 0], [1, 0, 0, 1])[0, 1])
+    # best of 1 = mean correctness: (0.5 + 0) / 2; best of 4 picks response 0 of row 1 (correct), row 2: 0
+    assert m["best_of_k/1"] == pytest.approx(0.25) and m["best_of_k/4"] == pytest.approx(0.5)
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    assert m["brier"] == pytest.approx(np.mean([(1 - sig(d)) ** 2 for d in (2, 1, -1, -2)]))
+    # Two sub-benchmarks in one file (a `benchmark` column): the headline is their mean.
+    both = write(tmp_path / "both.jsonl", [row("1", [True, False]) | {"benchmark": "MATH"},
+                                           row("1", [True, False]) | {"benchmark": "GPQA"}])
+    bench, items, _ = load_items("ppe-correctness", data=str(both))
+    m = evaluate(bench, items, [[1, 0], [0, 1]], iters=0)["metrics"]
+    assert m["domain/math"] == 1.0 and m["domain/gpqa"] == 0.0 and m["score"] == 0.5
+    with pytest.raises(DataError, match="row 1: field 'response_2' missing"):
+        load_items("ppe-correctness", data=str(write(tmp_path / "short.jsonl",
+                                                     [{"question_id": "1", "prompt": "p", "scores": [True, False],
+                                                       "response_1": "a"}])))
+
+
+def test_ppe_loads_from_the_hub_through_the_registry():
+    from rlhf_eval.bench.registry import data_location
+    sources = data_location("ppe-correctness", BENCHMARKS["ppe-correctness"], None, None, None)
+    assert [w for w, _ in sources] == ["hf:lmarena-ai/PPE-MMLU-Pro-Best-of-K", "hf:lmarena-ai/PPE-MATH-Best-of-K",
+                                       "hf:lmarena-ai/PPE-GPQA-Best-of-K", "hf:lmarena-ai/PPE-IFEval-Best-of-K",
+                                       "hf:lmarena-ai/PPE-MBPP-Plus-Best-of-K"]
+    assert {s for _, s in sources} == {"train"}
+    assert data_location("ppe-preference", BENCHMARKS["ppe-preference"], None, None, None) == \
+        [("hf:lmarena-ai/PPE-Human-Preference-V1", "test")]
+    from rlhf_eval.bench.ppe_sets import sub_benchmark
+    assert [sub_benchmark({}, w) for w, _ in sources] == ["mmlu_pro", "math", "gpqa", "ifeval", "mbpp_plus"]

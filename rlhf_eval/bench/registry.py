@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-from rlhf_eval.bench import generic, judgebench, rewardbench, rewardbench2, rmb, rmbench
+from rlhf_eval.bench import generic, judgebench, ppe_sets, rewardbench, rewardbench2, rmb, rmbench
 from rlhf_eval.bench.items import Item, Outcomes
 from rlhf_eval.data.pairs import DataError, read_source
 
@@ -20,7 +20,8 @@ from rlhf_eval.data.pairs import DataError, read_source
 class Benchmark:
     name: str
     id_field: str
-    hub: tuple[str, str] | None  # (dataset id, split)
+    # (dataset id, split), or several for a benchmark published as several datasets (PPE correctness)
+    hub: tuple[str, str] | list[tuple[str, str]] | None
     to_item: Callable[..., Item]
     item_outcomes: Callable[..., Outcomes]
     aggregate: Callable[[Outcomes], dict[str, float]]
@@ -44,6 +45,11 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
     _from("rmb-bon", rmb, "[bon_best, losers in order]; id = bon_uid"),
     replace(_from("rmb-pairwise", rmb, "[chosen, reject]; id = pair_uid", rmb.pairwise_item),
             id_field=rmb.PAIR_ID_FIELD),
+    Benchmark("ppe-preference", ppe_sets.ID_FIELD, ppe_sets.PREFERENCE_HUB, ppe_sets.preference_item,
+              ppe_sets.preference_outcomes, ppe_sets.preference_aggregate, "[response_1, response_2]; id = question_id"),
+    Benchmark("ppe-correctness", ppe_sets.ID_FIELD, [(h, "train") for h in ppe_sets.CORRECTNESS_HUB.values()],
+              ppe_sets.correctness_item, ppe_sets.correctness_outcomes, ppe_sets.correctness_aggregate,
+              "[response_1 .. response_K]; id = <sub-benchmark>/question_id (the plain id where unique)"),
     _from("pairwise", generic, "[chosen, rejected]", generic.pairwise_item, takes_columns=True),
     _from("best-of-k", generic, "[chosen, rejected in list order]", generic.best_of_k_item, takes_columns=True),
 ]}
@@ -64,39 +70,43 @@ def kind_of(name: str, kind: str | None = None) -> Benchmark:
 
 
 def data_location(name: str, bench: Benchmark, data: str | None, split: str | None,
-                  toy: dict | None) -> tuple[str, str]:
-    """(path or hf:<id>, split) a benchmark's rows come from."""
+                  toy: dict | None) -> list[tuple[str, str]]:
+    """[(path or hf:<id>, split)] a benchmark's rows come from."""
     if data:
-        return data, split or (bench.hub[1] if bench.hub else "train")
+        default = bench.hub[1] if isinstance(bench.hub, tuple) else "train"
+        return [(data, split or default)]
     if name in TOY:
         if toy is None or name not in toy.get("benchmarks", {}):
             raise ValueError(f"benchmark '{name}' lives in the toy world, which this recipe does not build")
-        return toy["benchmarks"][name], "train"
+        return [(toy["benchmarks"][name], "train")]
     if bench.hub is None:
         raise ValueError(f"benchmark '{name}' has no hub copy: give its rows as a local file (data: / --data)")
-    return f"hf:{bench.hub[0]}", split or bench.hub[1]
+    hubs = bench.hub if isinstance(bench.hub, list) else [bench.hub]
+    return [(f"hf:{hub_id}", split or hub_split) for hub_id, hub_split in hubs]
 
 
 def load_items(name: str, toy: dict | None = None, kind: str | None = None, data: str | None = None,
                split: str | None = None, columns: dict | None = None) -> tuple[Benchmark, list[Item], str]:
     bench = kind_of(name, kind)
-    where, split = data_location(name, bench, data, split, toy)
-    if not where.startswith("hf:") and not Path(where).is_file():
-        raise DataError(f"{where}: benchmark file does not exist")
-    rows = read_source(where, split)
-    if not rows:
-        raise DataError(f"{where}: no rows")
+    sources = data_location(name, bench, data, split, toy)
     extra = {"columns": columns or {}} if bench.takes_columns else {}
     items, seen = [], {}
-    for i, row in enumerate(rows, 1):
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: row {i}: expected an object")
-        item = bench.to_item(row, i, where, **extra)
-        if item.id in seen:
-            raise DataError(f"{where}: row {i}: field '{bench.id_field}': id {item.id!r} repeats row {seen[item.id]}")
-        seen[item.id] = i
-        items.append(item)
-    return bench, items, where
+    for where, source_split in sources:
+        if not where.startswith("hf:") and not Path(where).is_file():
+            raise DataError(f"{where}: benchmark file does not exist")
+        rows = read_source(where, source_split)
+        if not rows:
+            raise DataError(f"{where}: no rows")
+        for i, row in enumerate(rows, 1):
+            if not isinstance(row, dict):
+                raise DataError(f"{where}: row {i}: expected an object")
+            item = bench.to_item(row, i, where, **extra)
+            if item.id in seen:
+                raise DataError(f"{where}: row {i}: field '{bench.id_field}': id {item.id!r} repeats "
+                                f"{seen[item.id]}")
+            seen[item.id] = f"row {i}" if len(sources) == 1 else f"{where} row {i}"
+            items.append(item)
+    return bench, items, ",".join(w for w, _ in sources)
 
 
 def benchmark_prompts(name: str, toy: dict | None) -> list[tuple[str, object]]:
