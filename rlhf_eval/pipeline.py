@@ -21,7 +21,7 @@ TOY_WORLD_FORMAT = 2
 STUDY_FORMAT = 3  # 2: the unmarked response of a marker pair ends with a filler word; 3: so does toy_marker's
 RL_FORMAT = 3  # 2: checkpoints listed for policy_eval; 3: OpenRLHF prompt files carry labels
 CURATE_FORMAT = 2  # 2: dataset/ in TRL's conversational format, no all-None margin column
-COMPARE_FORMAT = 3  # 3: population CI over RMs only, reliabilities, disattenuated correlations, RL seeds
+COMPARE_FORMAT = 4  # 3: population CI over RMs only, reliabilities, disattenuated correlations, RL seeds; 4: static rows carry the benchmark kind, seven-benchmark summary
 
 
 def task_digest(task: str) -> str | None:

@@ -471,3 +471,24 @@ def test_ppe_loads_from_the_hub_through_the_registry():
         [("hf:lmarena-ai/PPE-Human-Preference-V1", "test")]
     from rlhf_eval.bench.ppe_sets import sub_benchmark
     assert [sub_benchmark({}, w) for w, _ in sources] == ["mmlu_pro", "math", "gpqa", "ifeval", "mbpp_plus"]
+
+
+def test_seven_benchmark_summary_and_leaderboard(tmp_path):
+    from rlhf_eval.bench.summary import SEVEN, seven_rows
+    from rlhf_eval.report.exports import leaderboard
+
+    def rows(rm, scores, rmb):
+        kinds = ["rewardbench", "rewardbench2", "ppe-preference", "ppe-correctness", "rm-bench", "judgebench"]
+        out = [{"rm": rm, "benchmark": k, "kind": k, "metric": "score", "value": v} for k, v in zip(kinds, scores)]
+        parts = [("rmb-pairwise", "Helpfulness"), ("rmb-pairwise", "Harmlessness"), ("rmb-bon", "Helpfulness"),
+                 ("rmb-bon", "Harmlessness")]
+        return out + [{"rm": rm, "benchmark": f"my-{k}", "kind": k, "metric": f"domain/{g}", "value": v}
+                      for (k, g), v in zip(parts, rmb)]
+    static = rows("a", [0.9, 0.7, 0.6, 0.65, 0.8, 0.5], [0.8, 0.6, 0.4, 0.2]) + rows("b", [0.9] * 6, [0.9] * 3)
+    [a] = seven_rows(static)  # b lacks one RMB part: no row for it
+    assert a["RMB"] == pytest.approx(0.5) and a["worst"] == pytest.approx(0.5) and a["worst_benchmark"] == "RMB"
+    assert a["average"] == pytest.approx(np.mean([0.9, 0.7, 0.6, 0.65, 0.5, 0.8, 0.5])) and set(SEVEN) <= set(a)
+    assert seven_rows(rows("c", [0.9] * 6, [0.9] * 4)[1:]) == []  # no RewardBench: no summary
+    path = leaderboard({"static": static, "seven": [a]}, tmp_path / "lb.json")
+    rec = next(r for r in json.loads(path.read_text()) if r["benchmark"] == "seven")
+    assert rec["model"] == "a" and rec["average"] == pytest.approx(100 * a["average"], abs=0.01) and rec["RMB"] == 50.0

@@ -213,3 +213,60 @@ def test_recorded_lm_eval_commands_reproduce_the_harness(reference_run, tmp_path
     assert bon["lm_eval_command"].startswith("rlhf-eval-lm-eval run --model bon ")
     got = lm_eval_cli(bon["lm_eval_command"], tmp_path / "bon")
     assert got["exact_match,extract"] == pytest.approx(bon["lm_eval_pick_at_n_max"]["exact_match,extract"])
+
+
+def ppe_fixtures(folder: Path, n: int = 40, k: int = 8) -> tuple[Path, Path]:
+    """PPE-format files (the released hub schemas) on the toy task: Arena-style votes between a
+    right and a wrong sort, and best-of-K sets of graded sorts."""
+    import random
+
+    from rlhf_eval.toy import task
+    rng = random.Random(0)
+    votes, sets = [], []
+    for i in range(n):
+        letters = task.sample_letters(rng, 3, 7)
+        prompt, right = task.make_prompt(letters), task.correct_answer(letters)
+        wrong = " ".join(task.corrupt(right, rng.choice(task.ERROR_KINDS), rng))
+        a_wins = rng.random() < 0.5
+        winner = "tie" if i % 10 == 9 else ("model_a" if a_wins else "model_b")
+        pair = [" ".join(right), wrong] if a_wins else [wrong, " ".join(right)]
+        votes.append({"question_id": f"q{i}", "model_a": "m1", "model_b": "m2", "winner": winner, "prompt": prompt,
+                      "response_1": pair[0], "response_2": pair[1], "language": "English",
+                      "hard_prompt": len(letters) >= 6, "easy_prompt": len(letters) <= 4, "if_prompt": False,
+                      "math_prompt": False, "is_code": False})
+        graded = [rng.random() < 0.4 for _ in range(k)]
+        responses = [" ".join(right) if g else " ".join(task.corrupt(right, rng.choice(task.ERROR_KINDS), rng))
+                     for g in graded]
+        sets.append({"question_id": f"q{i}", "prompt": prompt, "model_name": "toy", "scores": graded,
+                     "benchmark": ("MATH", "MMLU-Pro")[i % 2], **{f"response_{j + 1}": r for j, r in enumerate(responses)}})
+    pref, corr = folder / "ppe_preference.jsonl", folder / "ppe_correctness.jsonl"
+    pref.write_text("".join(json.dumps(r) + "\n" for r in votes))
+    corr.write_text("".join(json.dumps(r) + "\n" for r in sets))
+    return pref, corr
+
+
+def test_toy_rm_on_ppe_fixtures_and_rmb_samples(reference_run, tmp_path):
+    """A trained toy RM through the real scoring path on PPE-format fixtures of the toy task (it
+    should beat chance there) and on RMB's released samples (per goal; real text, so no claim)."""
+    from rlhf_eval.bench.evaluate import evaluate
+    from rlhf_eval.bench.registry import load_items
+    from rlhf_eval.bench.stage import score_items
+
+    run_dir, _ = reference_run
+    scorer = load_scorer(rm_manifest(run_dir, "dpo-curated"))  # the smoke run's strong RM (toy RewardBench ~0.98)
+    pref, corr = ppe_fixtures(tmp_path)
+    for bench_name, path in (("ppe-preference", pref), ("ppe-correctness", corr)):
+        bench, items, _ = load_items(bench_name, data=str(path))
+        m = evaluate(bench, items, score_items(scorer, items), iters=0)["metrics"]
+        print(bench_name, {k: round(v, 3) for k, v in m.items()})
+        assert m["score"] > 0.7  # the toy RM knows right sorts from wrong ones
+    assert m["best_of_k/8"] > m["best_of_k/1"] and m["pearson"] > 0.3  # ppe-correctness
+    shared = ROOT.parent / "shared" / "data" / "rmb"
+    if shared.is_dir():
+        for bench_name, name in (("rmb-pairwise", "pairwise_helpfulness_code.json"),
+                                 ("rmb-pairwise", "pairwise_harmlessness_S5.json"),
+                                 ("rmb-bon", "bon_helpfulness_code.json"), ("rmb-bon", "bon_harmlessness_S5.json")):
+            bench, items, _ = load_items(bench_name, data=str(shared / name))
+            m = evaluate(bench, items, score_items(scorer, items), iters=0)["metrics"]
+            print(bench_name, name, {k: round(v, 3) for k, v in m.items() if k.startswith(("domain/", "scenario/"))})
+            assert len([k for k in m if k.startswith("domain/")]) == 1

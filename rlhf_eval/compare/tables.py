@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+from rlhf_eval.bench.summary import seven_rows
+
 from rlhf_eval.bon.estimator import bootstrap_mean_ci
 from rlhf_eval.compare.sources import per_doc
 from rlhf_eval.compare.stats import seed_interval
@@ -55,7 +57,7 @@ def tables(by: dict, cfg: dict) -> dict:
     """The static and downstream rows (every metric with its CI) and the RL gains."""
     static_rows = []
     for b in by["static_bench"]:
-        base = {"rm": b["rm"], "benchmark": b["benchmark"], "n": b["n"]}
+        base = {"rm": b["rm"], "benchmark": b["benchmark"], "kind": b.get("kind"), "n": b["n"]}
         for k, v in b["metrics"].items():
             ci = b["ci"].get(k) or [None, None]
             label = {"domain": b["worst_domain"]} if k == "domain_worst" else {}
@@ -84,14 +86,15 @@ def tables(by: dict, cfg: dict) -> dict:
                           "n": None, "step": e["step"], "task": e["task"], "metric": e["metric"],
                           "value": e["value"], "ci_low": None, "ci_high": None, "prompts": e["n"]})
     rl_gains = rl_gain_rows(by["policy_eval"], cfg["bootstrap"], cfg["seed"])
-    return {"static": static_rows, "downstream": down_rows, "rl_gains": rl_gains, "rl_seeds": rl_seed_rows(rl_gains)}
+    return {"static": static_rows, "downstream": down_rows, "rl_gains": rl_gains, "rl_seeds": rl_seed_rows(rl_gains),
+            "seven": seven_rows(static_rows)}
 
 
 def write_tables(out_dir: Path, result: dict) -> list[str]:
     """results' tables as CSVs (one per table) and jsonl; returns the CSV names."""
     flat = {
         "rm_table": result["rm_table"], "static": result["static"], "downstream": result["downstream"],
-        "rl_gains": result["rl_gains"], "rl_seeds": result["rl_seeds"],
+        "rl_gains": result["rl_gains"], "rl_seeds": result["rl_seeds"], "seven": result.get("seven", []),
         "correlations": [{"static": c["static"], "downstream": c["downstream"], "n_rms": c["n_rms"], "class": c["class"]}
                          | {f"{k}{s}": v for k in ("pearson", "spearman", "kendall")
                             for s, v in (("", c[k]["value"]), ("_ci_low", c[k]["ci"][0]), ("_ci_high", c[k]["ci"][1]),

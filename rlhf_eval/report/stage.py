@@ -7,6 +7,7 @@ from pathlib import Path
 import jinja2
 
 from rlhf_eval import store
+from rlhf_eval.bench.summary import SEVEN
 from rlhf_eval.report import plots
 
 
@@ -51,6 +52,7 @@ def static_tables(rows: list[dict]) -> list[dict]:
 
 
 RESULT_KEYS = ("rm_table", "rm_columns", "static", "downstream", "correlations", "matrix", "verdicts", "rl", "rl_gains", "rl_seeds",
+               "seven",
                "n_rms", "enough_rms", "bootstrap", "seed")
 
 
@@ -86,7 +88,7 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
     keys = result["rm_columns"]
     pairs = sorted({(b["policy"], b["task"]) for b in result["bon"]})
     html = env.get_template("template.html.j2").render(
-        name=name, r=result, table_keys=keys, fmt=fmt, verdict_table=verdict_table(result), funnels=funnels,
+        name=name, r=result, table_keys=keys, fmt=fmt, seven_keys=SEVEN, verdict_table=verdict_table(result), funnels=funnels,
         bon_plots=[plots.bon_curves(result["bon"], p, t) for p, t in pairs],
         scatter_plots=[plots.scatter(c) for c in result["correlations"] if c.get("values")],
         panels=[img for d in dict.fromkeys(c["downstream"] for c in result["correlations"])

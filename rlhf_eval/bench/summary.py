@@ -1,0 +1,30 @@
+"""The seven benchmarks Skywork-Reward-V2 reports (RewardBench, RewardBench 2, PPE Preference,
+PPE Correctness, RMB, RM-Bench, JudgeBench): one row per RM with each official score, their plain
+average (as Skywork-Reward-V2 reports it) and the worst of the seven. RMB is RMB's own overall:
+the mean of its four goal x set accuracies (pairwise and best-of-N, Helpfulness and Harmlessness).
+JudgeBench is the official micro average (`score`); Skywork-Reward-V2's paper averages its four
+source groups instead, which the JudgeBench table shows as `macro_source`."""
+from __future__ import annotations
+
+import numpy as np
+
+SEVEN = ("RewardBench", "RewardBench 2", "PPE Preference", "PPE Correctness", "RMB", "RM-Bench", "JudgeBench")
+KIND = {"RewardBench": "rewardbench", "RewardBench 2": "rewardbench2", "PPE Preference": "ppe-preference",
+        "PPE Correctness": "ppe-correctness", "RM-Bench": "rm-bench", "JudgeBench": "judgebench"}
+RMB_PARTS = [(kind, f"domain/{goal}") for kind in ("rmb-pairwise", "rmb-bon") for goal in ("Helpfulness", "Harmlessness")]
+
+
+def seven_rows(static_rows: list[dict]) -> list[dict]:
+    """[] unless some RM has all seven; rows only for the RMs that do. `static_rows` carry `kind`."""
+    value = {(r["rm"], r.get("kind"), r["metric"]): r["value"] for r in static_rows}
+    out = []
+    for rm in dict.fromkeys(r["rm"] for r in static_rows):
+        row = {name: value.get((rm, kind, "score")) for name, kind in KIND.items()}
+        parts = [value.get((rm, kind, metric)) for kind, metric in RMB_PARTS]
+        row["RMB"] = float(np.mean(parts)) if all(p is not None for p in parts) else None
+        if any(row[name] is None for name in SEVEN):
+            continue
+        worst = min(SEVEN, key=lambda name: row[name])
+        out.append({"rm": rm} | {name: row[name] for name in SEVEN}
+                   | {"average": float(np.mean([row[n] for n in SEVEN])), "worst": row[worst], "worst_benchmark": worst})
+    return out
