@@ -58,6 +58,21 @@ def test_static_benchmarks_in_results_and_report(reference_run):
     assert rows[("dpo-curated", "toy_rewardbench2", "probe_drop/strip_marker")]["value"] == 0.0
     html = (run_dir / "report.html").read_text()
     assert "Static benchmarks" in html and "drop: strip_marker" in html and "length-only baseline" in html
+    assert res["seven"] == [] and 'id="seven"' not in html  # the smoke run has three benchmarks, not seven
+
+
+def test_seven_benchmark_table_renders(reference_run, tmp_path):
+    from rlhf_eval.bench.summary import SEVEN
+    from rlhf_eval.report.stage import render
+
+    run_dir, _ = reference_run
+    [cmp] = node_manifests(run_dir, "compare")
+    row = {"rm": "dpo-curated"} | {name: 0.5 + 0.05 * i for i, name in enumerate(SEVEN)} | {
+        "average": 0.65, "worst": 0.5, "worst_benchmark": SEVEN[0]}
+    written = render(cmp["outputs"] | {"seven": [row]}, {}, "seven", tmp_path, [], ["leaderboard"])
+    html = Path(written["report"]).read_text()
+    assert 'id="seven"' in html and "<th>PPE Correctness</th>" in html and "0.500 (RewardBench)" in html
+    assert "seven.csv" in written["csv"] and (tmp_path / "seven.csv").read_text().startswith("rm,")
 
 
 SHARED = ROOT.parent / "shared" / "data"
