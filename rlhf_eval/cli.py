@@ -325,7 +325,7 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command("score")
 def bench_score(
     benchmark: str = typer.Argument(..., help="rewardbench, rewardbench2, rm-bench, judgebench, rmb-bon, "
-                                              "rmb-pairwise, pairwise or best-of-k"),
+                                              "rmb-pairwise, ppe-preference, ppe-correctness, pairwise or best-of-k"),
     data: str = typer.Option(..., "--data", help="benchmark rows in the published schema (.jsonl/.json/"
                                                  ".parquet) or hf:<dataset id>"),
     scores: Optional[Path] = typer.Option(None, "--scores", help='one row per item: {"id": ..., "scores": [...]}'),
