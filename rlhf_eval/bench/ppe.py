@@ -23,7 +23,7 @@ from rlhf_eval.bench.items import Item
 from rlhf_eval.bon.estimator import per_prompt_best_of_n
 
 
-def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """ROC AUC by the rank-sum (Mann-Whitney) identity, ties counted half."""
     pos = labels == 1
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
@@ -75,13 +75,13 @@ def metrics(items: list[Item], scores: list[list[float]], max_k: int = 32):
         if len(margins):
             m = margins[_select(owner, idx)]
             out["accuracy"] = float((m > 0).mean())
-            out["auc"] = _auc(np.r_[np.ones(len(m)), np.zeros(len(m))], np.r_[m, -m])
+            out["auc"] = roc_auc(np.r_[np.ones(len(m)), np.zeros(len(m))], np.r_[m, -m])
             out["brier"] = float(((1 - expit(m)) ** 2).mean())
         rows = row_of[idx]
         rows = rows[rows >= 0]
         if len(rows):
             sel = _select(cand_owner, idx)
-            out["auc_correct"] = _auc(cand_correct[sel], cand_scores[sel])
+            out["auc_correct"] = roc_auc(cand_correct[sel], cand_scores[sel])
             for k, v in bok.items():
                 out[f"best_of_k/{k}"] = float(v[rows].mean())
         return out

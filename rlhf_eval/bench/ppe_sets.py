@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
-from scipy.stats import rankdata
 
 from rlhf_eval.bench.fields import need
 from rlhf_eval.bench.items import Item, Outcomes, outcomes
+from rlhf_eval.bench.ppe import roc_auc
 from rlhf_eval.bon.estimator import per_prompt_best_of_n
 from rlhf_eval.data.pairs import DataError
 
@@ -89,7 +89,7 @@ def sub_benchmark(row: dict, where: str) -> str:
     if isinstance(row.get("benchmark"), str) and row["benchmark"]:
         return row["benchmark"].lower().replace("-", "_")
     name = Path(where).name.lower().replace("-", "_")
-    # longest first: "math" is inside "mmlu_pro_math..."-like names only by accident
+    # longest key first, so that mbpp_plus and mmlu_pro are tried before math
     for key in sorted(CORRECTNESS_HUB, key=len, reverse=True):
         if key in name:
             return key
@@ -110,14 +110,7 @@ def correctness_item(row: dict, i: int, where: str) -> Item:
                 correct=correct, pairs=pairs)
 
 
-def _row_auc(correct: np.ndarray, s: np.ndarray) -> float:
-    pos = correct == 1
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    ranks = rankdata(s)
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def ks(k_max: int) -> list[int]:
+def k_grid(k_max: int) -> list[int]:
     out = [1]
     while out[-1] * 2 <= k_max:
         out.append(out[-1] * 2)
@@ -128,11 +121,11 @@ def correctness_outcomes(items: list[Item], scores: list[list[float]]) -> Outcom
     rows = []
     for it, s in zip(items, scores):
         s, c = np.asarray(s, float), np.asarray(it.correct, float)
-        d = {f"bok/{k}": float(per_prompt_best_of_n(s[None], c[None], k)[0]) for k in ks(len(s))}
+        d = {f"bok/{k}": float(per_prompt_best_of_n(s[None], c[None], k)[0]) for k in k_grid(len(s))}
         if it.pairs:
             m = np.array([s[a] - s[b] for a, b in it.pairs])
             d |= {"pairs_right": float((m > 0).sum()), "pairs_n": float(len(m)),
-                  "brier_sum": float(((1 - expit(m)) ** 2).sum()), "auc": _row_auc(c, s),
+                  "brier_sum": float(((1 - expit(m)) ** 2).sum()), "auc": roc_auc(c, s),
                   "pearson": float(np.corrcoef(s, c)[0, 1]) if s.std() > 0 else np.nan}
         else:
             d |= {"pairs_right": 0.0, "pairs_n": 0.0, "brier_sum": 0.0}
