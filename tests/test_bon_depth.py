@@ -139,12 +139,13 @@ def test_remote_rm_over_openrlhf_protocol(reference_run, monkeypatch):
         remote = RemoteScorer(url, api_key_env="RM_TOKEN", batch_size=3)
         # Batches differ (3 + 1 remotely), so padding differs: equal up to float32 rounding.
         assert remote.score(prompts, responses) == pytest.approx(local.score(prompts, responses), abs=1e-5)
-        # The wire format is OpenRLHF's: query = prompt + response, answer {"rewards": [...]}.
-        body = requests.post(url, json={"query": ["sort these letters in alphabetical order : b aa b"],
-                                        "prompts": ["sort these letters in alphabetical order : b a"]},
+        # OpenRLHF's shape (no `responses`): query = the templated conversation, scored as sent.
+        user = [{"role": "user", "content": "sort these letters in alphabetical order : b a"}]
+        query = local.tok.apply_chat_template(user + [{"role": "assistant", "content": "a b"}], tokenize=False)
+        prompt = local.tok.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
+        body = requests.post(url, json={"query": [query], "prompts": [prompt], "labels": ["a b"]},
                              headers={"Authorization": "Bearer s3cret"}, timeout=30).json()
-        assert body["rewards"] == pytest.approx(local.score(["sort these letters in alphabetical order : b a"],
-                                                            ["a b"]), abs=1e-5)
+        assert body["rewards"] == pytest.approx(local.score([user[0]["content"]], ["a b"]), abs=1e-5)
         monkeypatch.setenv("RM_TOKEN", "wrong")
         with pytest.raises(RemoteRMError, match="HTTP 401"):
             remote.score(prompts, responses)
