@@ -51,14 +51,10 @@ def evaluate(bench: Benchmark, items: list[Item], scores: list[list[float]], ite
     check_scores(bench, items, scores, where, swapped)
     extra = {"swapped": swapped} if swapped is not None else {}
     o = bench.item_outcomes(items, scores, **extra)
-    point = full_metrics(bench, o)
-    ci = intervals(lambda idx: full_metrics(bench, take(o, idx)), len(o.ids), o.groups, iters, seed) if iters else {}
-    domains = {k[len("domain/"):]: v for k, v in point.items() if k.startswith("domain/")}
-    return {
-        "benchmark": bench.name,
+    result = evaluate_outcomes(bench, o, iters, seed)
+    domains = {k[len("domain/"):]: v for k, v in result["metrics"].items() if k.startswith("domain/")}
+    return result | {
         "n_items": len(items),
-        "metrics": point,
-        "ci": {k: ci.get(k) for k in point},
         "worst_domain": min(domains, key=domains.get) if domains else None,
         "ppe": ppe.evaluate(items, scores, iters, seed),
         "notes": bench.notes(items),
@@ -67,8 +63,8 @@ def evaluate(bench: Benchmark, items: list[Item], scores: list[list[float]], ite
 
 
 def evaluate_outcomes(bench: Benchmark, o: Outcomes, iters: int = 1000, seed: int = 0) -> dict:
-    """Metrics and CIs from outcomes computed elsewhere (an LLM judge's decisions): no scores, so
-    no PPE metrics."""
+    """Metrics and CIs from outcomes; on its own for outcomes computed elsewhere (an LLM judge's
+    decisions), which have no scores and so no PPE metrics."""
     point = full_metrics(bench, o)
     ci = intervals(lambda idx: full_metrics(bench, take(o, idx)), len(o.ids), o.groups, iters, seed) if iters else {}
     return {"benchmark": bench.name, "n_items": len(o.ids), "metrics": point, "ci": {k: ci.get(k) for k in point}}

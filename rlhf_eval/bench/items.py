@@ -61,6 +61,17 @@ def group_means(values: np.ndarray, groups: np.ndarray) -> dict[str, float]:
     return out
 
 
+def column_means(o: Outcomes, prefix: str) -> dict[str, float]:
+    """Mean of every outcome column named `prefix...`, ignoring NaN (units outside that column's
+    subset); columns with no value are left out."""
+    out = {}
+    for k, name in enumerate(o.columns):
+        v = o.values[:, k]
+        if name.startswith(prefix) and (~np.isnan(v)).any():
+            out[name] = float(np.nanmean(v))
+    return out
+
+
 def top_tie_share(scores, winner: int = 0) -> float:
     """1/k if `winner` is among the k candidates sharing the top score, else 0 (RewardBench 2)."""
     s = np.asarray(scores, float)

@@ -32,7 +32,7 @@ import numpy as np
 from scipy.special import expit
 
 from rlhf_eval.bench.fields import need
-from rlhf_eval.bench.items import Item, Outcomes, outcomes
+from rlhf_eval.bench.items import Item, Outcomes, column_means, outcomes
 from rlhf_eval.bench.ppe import roc_auc
 from rlhf_eval.bon.estimator import per_prompt_best_of_n
 from rlhf_eval.data.pairs import DataError
@@ -75,13 +75,9 @@ def preference_outcomes(items: list[Item], scores: list[list[float]]) -> Outcome
 
 
 def preference_aggregate(o: Outcomes) -> dict[str, float]:
-    out = {"score": float(np.nanmean(o.values[:, o.col("correct")])),
-           "brier": float(np.nanmean(o.values[:, o.col("brier")]))}
-    for k, name in enumerate(o.columns):
-        v = o.values[:, k]
-        if name.startswith("cat/") and (~np.isnan(v)).any():
-            out[f"domain/{name[4:]}"] = float(np.nanmean(v))
-    return out
+    return ({"score": float(np.nanmean(o.values[:, o.col("correct")])),
+             "brier": float(np.nanmean(o.values[:, o.col("brier")]))}
+            | {f"domain/{name[4:]}": v for name, v in column_means(o, "cat/").items()})
 
 
 # --------------------------------------------------------------------------- correctness (best of K)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from rlhf_eval.bench.fields import need
-from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes, strictly_best
+from rlhf_eval.bench.items import Item, Outcomes, column_means, group_means, outcomes, strictly_best
 from rlhf_eval.data.pairs import DataError
 
 ID_FIELD = "bon_uid"
@@ -85,9 +85,5 @@ def item_outcomes(items: list[Item], scores: list[list[float]]) -> Outcomes:
 
 def aggregate(o: Outcomes) -> dict[str, float]:
     goals = group_means(o.values[:, o.col("correct")], o.groups)
-    out = {"score": float(np.mean(list(goals.values())))} | {f"domain/{g}": v for g, v in goals.items()}
-    for k, name in enumerate(o.columns):
-        v = o.values[:, k]
-        if name.startswith("scenario/") and (~np.isnan(v)).any():
-            out[name] = float(np.nanmean(v))
-    return out
+    return ({"score": float(np.mean(list(goals.values())))} | {f"domain/{g}": v for g, v in goals.items()}
+            | column_means(o, "scenario/"))

@@ -12,10 +12,11 @@ from rlhf_eval.data.pairs import DataError
 
 
 def _id_rows(path: Path):
-    """(row number, row) of a JSON-lines file whose rows are objects with an `id`."""
+    """(row number, id, row) of a JSON-lines file whose rows are objects with a distinct `id`."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    seen = set()
     with open(path) as fh:
         for i, line in enumerate(fh, 1):
             if not line.strip():
@@ -26,47 +27,50 @@ def _id_rows(path: Path):
                 raise DataError(f"{path}: row {i}: not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict) or "id" not in row:
                 raise DataError(f"{path}: row {i}: field 'id' missing")
-            yield i, row
+            key = str(row["id"])
+            if key in seen:
+                raise DataError(f"{path}: row {i}: field 'id': {key!r} appears twice")
+            seen.add(key)
+            yield i, key, row
 
 
 def read_scores(path: Path, items: list[Item]) -> tuple[list[list[float]], list | None]:
     path = Path(path)
     by_id, swapped = {}, {}
-    for i, row in _id_rows(path):
+    for i, key, row in _id_rows(path):
         for field in ("scores", "swapped") if "swapped" in row else ("scores",):
             s = row.get(field)
             if not isinstance(s, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                   for v in s):
                 raise DataError(f"{path}: row {i}: field '{field}': expected a list of numbers")
-        key = str(row["id"])
-        if key in by_id:
-            raise DataError(f"{path}: row {i}: field 'id': {key!r} appears twice")
         by_id[key] = [float(v) for v in row["scores"]]
         if "swapped" in row:
             swapped[key] = [float(v) for v in row["swapped"]]
+    keys = match_rows(path, items, by_id, "scores", "score")
+    return ([by_id[k] for k in keys], [swapped.get(k) for k in keys] if swapped else None)
+
+
+def match_rows(path: Path, items: list[Item], by_id: dict, what: str, row: str) -> list[str]:
+    """The row id for each item, in item order: its own id, or the id the benchmark file gave it
+    when that is unique in the file (RM-Bench items are keyed domain/id, as ids repeat across
+    domains). Items without a row, and rows without an item, are errors that count and name them."""
     raw_count = Counter(it.meta.get("raw_id") for it in items)
-    keys = {it.id: score_key(it, raw_count, by_id) for it in items}
-    missing = [it.id for it in items if keys[it.id] is None]
+
+    def key(item: Item) -> str | None:
+        if item.id in by_id:
+            return item.id
+        raw = item.meta.get("raw_id")
+        return raw if raw is not None and raw in by_id and raw_count[raw] == 1 else None
+    keys = [key(it) for it in items]
+    missing = [it.id for it, k in zip(items, keys) if k is None]
     if missing:
-        raise DataError(f"{path}: {len(missing)} of {len(items)} benchmark items have no scores "
+        raise DataError(f"{path}: {len(missing)} of {len(items)} benchmark items have no {what} "
                         f"(e.g. {', '.join(missing[:3])})")
-    extra = sorted(set(by_id) - set(keys.values()))
+    extra = sorted(set(by_id) - set(keys))
     if extra:
-        raise DataError(f"{path}: {len(extra)} score rows match no benchmark item (e.g. {', '.join(extra[:3])}); "
+        raise DataError(f"{path}: {len(extra)} {row} rows match no benchmark item (e.g. {', '.join(extra[:3])}); "
                         "is this the right benchmark file?")
-    return ([by_id[keys[it.id]] for it in items],
-            [swapped.get(keys[it.id]) for it in items] if swapped else None)
-
-
-def score_key(item: Item, raw_count: Counter, by_id: dict) -> str | None:
-    """The score row for `item`: its own id, or the id the benchmark file gave it when that is
-    unique in the file (RM-Bench items are keyed domain/id, as ids repeat across domains)."""
-    if item.id in by_id:
-        return item.id
-    raw = item.meta.get("raw_id")
-    if raw is not None and raw in by_id and raw_count[raw] == 1:
-        return raw
-    return None
+    return keys
 
 
 def write_scores(path: Path, items: list[Item], scores: list[list[float]]) -> None:
@@ -79,20 +83,10 @@ def read_decisions(path: Path, items: list[Item]) -> list[list]:
     (one or two games, the second with the responses swapped; null where the judge gave none)."""
     path = Path(path)
     by_id = {}
-    for i, row in _id_rows(path):
+    for i, key, row in _id_rows(path):
         d = row.get("decisions")
         if not (isinstance(d, list) and 1 <= len(d) <= 2 and all(x is None or isinstance(x, str) for x in d)):
             raise DataError(f"{path}: row {i}: field 'decisions': expected one or two decisions "
                             '(strings such as "A>B", or null)')
-        key = str(row["id"])
-        if key in by_id:
-            raise DataError(f"{path}: row {i}: field 'id': {key!r} appears twice")
         by_id[key] = d
-    missing = [it.id for it in items if it.id not in by_id]
-    if missing:
-        raise DataError(f"{path}: {len(missing)} of {len(items)} benchmark items have no decisions "
-                        f"(e.g. {', '.join(missing[:3])})")
-    extra = sorted(set(by_id) - {it.id for it in items})
-    if extra:
-        raise DataError(f"{path}: {len(extra)} decision rows match no benchmark item (e.g. {', '.join(extra[:3])})")
-    return [by_id[it.id] for it in items]
+    return [by_id[k] for k in match_rows(path, items, by_id, "decisions", "decision")]

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from rlhf_eval.bench.summary import seven_rows
-
 from rlhf_eval.bon.estimator import bootstrap_mean_ci
 from rlhf_eval.compare.sources import per_doc
 from rlhf_eval.compare.stats import seed_interval

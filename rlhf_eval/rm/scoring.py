@@ -5,6 +5,7 @@ longest row, never to a global maximum; scores come back in the caller's order.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -70,13 +71,6 @@ def encode(tok, prompts, responses, max_length: int, response_mask: bool = True)
     return _keep_end(rows, max_length)
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    k = 0
-    while k < min(len(a), len(b)) and a[k] == b[k]:
-        k += 1
-    return k
-
-
 def encode_texts(tok, queries: list[str], prompts: list[str], max_length: int) -> Encoded:
     """Formatted text tokenized as sent, without adding special tokens (as OpenRLHF's own RM
     server does). A response starts where the query's tokens stop matching its prompt's: a
@@ -84,7 +78,7 @@ def encode_texts(tok, queries: list[str], prompts: list[str], max_length: int) -
     rows = []
     for q, p in zip(queries, prompts):
         x = tok(q, add_special_tokens=False)["input_ids"]
-        start = _common_prefix(x, tok(p, add_special_tokens=False)["input_ids"]) if p else 0
+        start = len(os.path.commonprefix([x, tok(p, add_special_tokens=False)["input_ids"]])) if p else 0
         rows.append((x, [0] * start + [1] * (len(x) - start)))
     return _keep_end(rows, max_length)
 
