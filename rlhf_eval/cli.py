@@ -410,18 +410,22 @@ def serve_rm(
     job: Optional[str] = typer.Option(None, help="accept job tokens for this job only (needs --signing-key-env)"),
     max_batch: int = typer.Option(256, help="rows scored together across concurrent requests"),
     max_body_mb: float = typer.Option(16, help="larger request bodies get HTTP 413"),
+    max_rows: int = typer.Option(4096, help="more rows in one request get HTTP 413"),
+    max_chars: int = typer.Option(200_000, help="a longer query, prompt or response gets HTTP 413"),
+    timeout_s: float = typer.Option(60, help="drop a connection idle or half-sent for this long"),
 ):
     """Serve an RM over OpenRLHF's remote-RM protocol (POST /get_reward). OpenRLHF's requests
     (no `responses` field) are scored as sent; see docs/rl.md."""
     from rlhf_eval.rm.scoring import load_scorer
-    from rlhf_eval.rm.serve import make_server
+    from rlhf_eval.rm.serve import Limits, make_server
 
     token, key = _env_secret("--token-env", token_env), _env_secret("--signing-key-env", signing_key_env)
     try:
         manifest = rm_for_serving(card, run)
         if manifest["outputs"]["backend"] == "remote":
             _fail(f"RM card '{card}' is itself remote ({manifest['outputs']['url']})")
-        server = make_server(load_scorer(manifest), host, port, token, max_body=int(max_body_mb * 2**20),
+        limits = Limits(int(max_body_mb * 2**20), max_rows, max_chars, timeout_s)
+        server = make_server(load_scorer(manifest), host, port, token, limits=limits,
                              max_batch=max_batch, signing_key=key, job=job)
     except (ValueError, ConfigError, OSError) as exc:
         _fail(str(exc))

@@ -9,7 +9,7 @@ import requests
 from typer.testing import CliRunner
 
 from rlhf_eval.cli import app
-from rlhf_eval.rm.serve import make_server, serve_in_thread
+from rlhf_eval.rm.serve import Limits, make_server, serve_in_thread
 
 
 class LengthScorer:
@@ -31,7 +31,7 @@ class LengthScorer:
 @pytest.fixture
 def served():
     scorer = LengthScorer()
-    server, url = serve_in_thread(scorer, token="tok", max_body=2000, max_wait_ms=50)
+    server, url = serve_in_thread(scorer, token="tok", limits=Limits(max_body=2000), max_wait_ms=50)
     yield scorer, server, url
     server.shutdown()
 
@@ -111,7 +111,7 @@ def test_openrlhf_shape_is_scored_as_sent_and_the_project_shape_is_templated(ser
     r = requests.post(url + "?token=tok", json={"query": ["qxyz"], "prompts": ["q"], "responses": ["xyz"]}, timeout=10)
     assert r.json()["rewards"] == [3.0]
     r = requests.post(url + "?token=tok", json={"query": ["a"], "prompts": [["not", "a string"]]}, timeout=10)
-    assert r.status_code == 400 and "'prompts' must hold strings" in r.json()["error"]
+    assert r.status_code == 400 and "'prompts'[0] must be a string (the formatted prompt)" in r.json()["error"]
 
 
 def test_job_tokens_name_one_job_and_expire(monkeypatch):
