@@ -1,6 +1,7 @@
 """The `rlhf-eval` command line: thin; it parses, loads the recipe and calls the pipeline."""
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sys
@@ -8,6 +9,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -15,11 +17,47 @@ from rich.table import Table
 
 from rlhf_eval import store
 from rlhf_eval.config import ConfigError, load_recipe
+from rlhf_eval.errors import UserError, is_user_error, one_line, save_traceback
+from rlhf_eval.lock import run_lock
 from rlhf_eval.pipeline import expand, load_plan, plan_dict
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Do wins on static reward benchmarks translate into better policies?")
 console = Console()
+
+
+def report_errors(fn):
+    """Every command's failures go through here: a user error (bad input, a busy or damaged run,
+    a full or read-only disk) is one line naming the node, file and row; anything else is an
+    internal error. Both keep the traceback in a log file whose path is printed."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            log = save_traceback(exc, fn.__name__.replace("_", "-"))
+            where = f"traceback: {log}" if log else "the traceback could not be saved either"
+            err = Console(stderr=True)
+            if is_user_error(exc):
+                err.print(f"[red]error:[/red] {escape(one_line(exc))}", highlight=False, soft_wrap=True)
+                err.print(f"({where})", highlight=False, soft_wrap=True, style="dim")
+                raise typer.Exit(2) from None
+            node = getattr(exc, "rlhf_node", None)
+            err.print(f"[red]internal error[/red]{' in node ' + escape(node) if node else ''}: "
+                      f"{type(exc).__name__}: {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err.print(f"This is a bug in rlhf-eval, not in your input; {where}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+    return wrapper
+
+
+def command(*args, group: typer.Typer | None = None, **kwargs):
+    """`app.command`, with the error handler."""
+    def register(fn):
+        (group or app).command(*args, **kwargs)(report_errors(fn))
+        return fn
+    return register
 
 
 def _fail(msg: str) -> None:
@@ -68,7 +106,7 @@ def summary_table(results: dict) -> Table:
     return table
 
 
-@app.command()
+@command()
 def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
         executor: Optional[str] = typer.Option(None, "--executor", help="local or ray (default: the recipe's)"),
         address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (default: ray.address)")):
@@ -76,21 +114,18 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
     import importlib
 
     from rlhf_eval.launch import EXECUTORS
-    from rlhf_eval.launch.ray_exec import NodeFailed
 
     extra = [f"executor={executor}"] if executor else []
     loaded, nodes = _load(recipe, (overrides or []) + extra)
     if address and loaded.recipe.executor != "ray":
         _fail("--address is for --executor ray")
     run_dir = loaded.run_dir
-    store.atomic_write_json(run_dir / "plan.json", plan_dict(loaded, nodes))
     module, attr = EXECUTORS[loaded.recipe.executor].split(":")
     started = time.time()
-    try:
+    with run_lock(run_dir):
+        store.atomic_write_json(run_dir / "plan.json", plan_dict(loaded, nodes))
         getattr(importlib.import_module(module), attr)(run_dir, nodes, console, recipe=loaded.recipe,
                                                         address=address)
-    except (ValueError, FileNotFoundError, KeyError, NodeFailed) as exc:
-        _fail(str(exc).strip("'\""))
     report = next(n for n in nodes if n.stage == "report")
     out = store.read_manifest(run_dir / report.stage / report.key)["outputs"]
     for name in ("report", "results"):
@@ -103,7 +138,7 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
     console.print(f"report: {run_dir / 'report.html'}  ({time.time() - started:.1f} s)")
 
 
-@app.command()
+@command()
 def power(
     target: Path = typer.Argument(..., help="a finished run folder (its measured noise) or a recipe YAML (stated noise)"),
     rms: Optional[int] = typer.Option(None, "--rms", help="number of RMs (default: the run's or the recipe's)"),
@@ -123,7 +158,7 @@ def power(
     if target.is_dir():
         try:
             cells = cells_from_run(target, prompts, seeds)
-        except (FileNotFoundError, ValueError) as exc:
+        except ValueError as exc:
             _fail(str(exc))
         if reliability is not None:
             cells = [Cell(c.static, c.downstream, c.n_rms, reliability, reliability, "stated reliability") for c in cells]
@@ -159,7 +194,7 @@ def _short(v) -> str:
     return "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
 
 
-@app.command()
+@command()
 def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
          cost: bool = typer.Option(False, "--cost", help="estimate GPU-hours per node and stage (docs/cost.md)")):
     """List the nodes a recipe implies, each done or todo."""
@@ -184,13 +219,10 @@ def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, hel
         console.print(table)
 
 
-@app.command()
+@command()
 def status(run_dir: Path):
     """Show the state of every node of a run folder."""
-    try:
-        nodes = load_plan(run_dir)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
+    nodes = load_plan(run_dir)
     if (run_dir / "slurm" / "jobs.json").is_file():
         from rlhf_eval.launch import slurm
         table = Table(title=f"status of {run_dir} (Slurm)")
@@ -209,7 +241,7 @@ def status(run_dir: Path):
     console.print(_node_table(run_dir, nodes, f"status of {run_dir}"))
 
 
-@app.command()
+@command()
 def submit(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
            dry_run: bool = typer.Option(False, "--dry-run", help="render the scripts, print the sbatch lines")):
     """Submit a recipe to Slurm: one job (or job array) per node, chained with afterok."""
@@ -217,19 +249,16 @@ def submit(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, h
 
     loaded, nodes = _load(recipe, overrides or [])
     run_dir = loaded.run_dir
-    store.atomic_write_json(run_dir / "plan.json", plan_dict(loaded, nodes))
-    try:
-        jobs = slurm.submit(loaded.recipe, run_dir, nodes, dry_run=dry_run,
-                            echo=lambda line: print(line))
-    except slurm.SlurmError as exc:
-        _fail(str(exc))
+    with run_lock(run_dir):
+        store.atomic_write_json(run_dir / "plan.json", plan_dict(loaded, nodes))
+        jobs = slurm.submit(loaded.recipe, run_dir, nodes, dry_run=dry_run, echo=lambda line: print(line))
     kind = "would submit" if dry_run else "submitted"
     console.print(f"{kind} {len(jobs)} nodes in {len(set(j.split('_')[0] for j in jobs.values()))} jobs; "
                   f"scripts in {run_dir / 'slurm' / 'scripts'}; `rlhf-eval status {run_dir}` follows them",
                   highlight=False)
 
 
-@app.command()
+@command()
 def cancel(run_dir: Path):
     """Cancel the Slurm jobs of a run."""
     from rlhf_eval.launch import slurm
@@ -241,7 +270,7 @@ def cancel(run_dir: Path):
     console.print(f"cancelled {len(ids)} jobs" if ids else f"{run_dir}: no Slurm jobs recorded")
 
 
-@app.command()
+@command()
 def node(run_dir: Path, node_id: str):
     """Run one node of a planned run (the entry point every executor uses)."""
     from rlhf_eval.launch.node import run_node
@@ -251,14 +280,11 @@ def node(run_dir: Path, node_id: str):
     if not matches:
         _fail(f"{run_dir}: no node '{node_id}' in plan.json")
     by_id = {n.id: n for n in nodes}
-    try:
-        manifest = run_node(run_dir, matches[0], by_id)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        _fail(str(exc))
+    manifest = run_node(run_dir, matches[0], by_id)
     console.print(f"{matches[0].id} done in {manifest['duration_s']} s")
 
 
-@app.command()
+@command()
 def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folders"),
             out: Path = typer.Option(Path("runs/compare"), "--out", help="folder for report.html, results.json, CSVs"),
             bootstrap: Optional[int] = typer.Option(None, help="bootstrap draws (default: the first run's compare.bootstrap)"),
@@ -275,7 +301,7 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folder
         runs = [load_run(d) for d in run_dirs]
         by = merge(runs)
         same_units(by)
-    except (MergeError, FileNotFoundError) as exc:
+    except MergeError as exc:
         _fail(str(exc))
     cfg = dict(runs[0]["compare"])
     cfg.update({k: v for k, v in (("bootstrap", bootstrap), ("seed", seed)) if v is not None})
@@ -292,7 +318,7 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folder
     console.print(f"report: {written['report']}")
 
 
-@app.command("audit-contamination")
+@command("audit-contamination")
 def audit_contamination(
     data: List[str] = typer.Argument(..., help="training data files (.jsonl/.json/.parquet)"),
     against: List[str] = typer.Option(..., "--against", help="benchmark name or file with a prompt column"),
@@ -305,7 +331,7 @@ def audit_contamination(
 
     try:
         report = audit(list(data), list(against), ngram, prompt_column)
-    except (ValueError, FileNotFoundError) as exc:
+    except ValueError as exc:
         _fail(str(exc))
     store.atomic_write_json(out, report)
     console.print(f"{report['rows']} training rows ({report['unreadable_rows']} unreadable, skipped), "
@@ -322,7 +348,7 @@ bench_app = typer.Typer(no_args_is_help=True, help="Static RM benchmarks.")
 app.add_typer(bench_app, name="bench")
 
 
-@bench_app.command("score")
+@command("score", group=bench_app)
 def bench_score(
     benchmark: str = typer.Argument(..., help="rewardbench, rewardbench2, rm-bench, judgebench, rmb-bon, "
                                               "rmb-pairwise, ppe-preference, ppe-correctness, pairwise or best-of-k"),
@@ -385,11 +411,11 @@ def rm_for_serving(card_name: str, run: Optional[Path]) -> dict:
         found = (node_manifests(run, "train_rm", f"rm={card_name}")
                  or node_manifests(run, "train_rm", f"judge={card_name}"))
         if not found:
-            raise ValueError(f"{run}: no finished train_rm node for RM '{card_name}'")
+            raise UserError(f"{run}: no finished train_rm node for RM '{card_name}'")
         return found[0]
     card = load_card(card_name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", "serve-rm")
     if card.path is None:
-        raise ValueError(f"RM card '{card_name}' has no `path`; give --run RUN_DIR to serve the RM a run trained")
+        raise UserError(f"RM card '{card_name}' has no `path`; give --run RUN_DIR to serve the RM a run trained")
     return {"outputs": {"name": card.name, "kind": card.kind, "path": card.path,
                         "reference": card.reference or card.base, "beta": card.train.beta,
                         "batch_size": card.batch_size, "max_length": card.max_length,
@@ -398,7 +424,7 @@ def rm_for_serving(card_name: str, run: Optional[Path]) -> dict:
                         "engine_args": card.engine_args}}
 
 
-@app.command("serve-rm")
+@command("serve-rm")
 def serve_rm(
     card: str = typer.Argument(..., help="RM card name"),
     run: Optional[Path] = typer.Option(None, help="serve the RM this run folder trained for the card"),
@@ -448,7 +474,7 @@ def _env_secret(option: str, name: Optional[str]) -> Optional[str]:
     return value
 
 
-@app.command("rm-token")
+@command("rm-token")
 def rm_token(
     job: str = typer.Option(..., help="the job the token is for (letters, digits, _ or -)"),
     signing_key_env: str = typer.Option(..., help="environment variable holding serve-rm's signing key"),
@@ -464,7 +490,7 @@ def rm_token(
         _fail(str(exc))
 
 
-@app.command("rl-command")
+@command("rl-command")
 def rl_command(
     recipe: Path = typer.Argument(..., help="recipe YAML"),
     rm: str = typer.Option(..., "--rm", help="RM card name (one of the recipe's reward_models)"),

@@ -16,8 +16,10 @@ import yaml
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from rlhf_eval.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError):
     """A recipe or card problem, explained in one line."""
 
 

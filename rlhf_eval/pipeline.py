@@ -15,6 +15,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from rlhf_eval.config import LoadedRecipe
+from rlhf_eval.errors import UserError
 
 # Bump when a stage's outputs change shape for the same config, so cached nodes are redone.
 TOY_WORLD_FORMAT = 2
@@ -190,9 +191,13 @@ def plan_dict(loaded: LoadedRecipe, nodes: list[Node]) -> dict:
 def load_plan(run_dir: Path) -> list[Node]:
     path = Path(run_dir) / "plan.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: no plan.json; is this a run folder made by `rlhf-eval run`?")
-    data = json.loads(path.read_text())
-    return [Node(n["stage"], n["label"], n["params"], n["deps"], n["key"]) for n in data["nodes"]]
+        raise UserError(f"{run_dir}: no plan.json; is this a run folder made by `rlhf-eval run`?")
+    try:
+        data = json.loads(path.read_text())
+        return [Node(n["stage"], n["label"], n["params"], n["deps"], n["key"]) for n in data["nodes"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{path} is damaged ({type(exc).__name__}: {exc}); `rlhf-eval run RECIPE` "
+                        "writes it again, keeping every finished node") from None
 
 
 def node_manifests(run_dir: Path, stage: str, label: str | None = None) -> list[dict]:

@@ -1,12 +1,20 @@
 """The run store: one folder per node, a manifest written atomically last.
 
-A node whose manifest exists with the node's key is done. Any other state of its folder
-(partly written, killed mid-way) is wiped and redone from scratch, so resume is: run again.
+A node whose manifest exists with the node's key, and whose files are still as the manifest
+records them (size, and a hash for small files), is done. Any other state of its folder (partly
+written, killed mid-way, a file deleted or truncated since) is wiped and redone from scratch, so
+resume is: run again.
+
+Paths inside the run folder are stored relative to it ("train_rm/<key>/model") and read back
+joined to wherever the run folder is now, so a run can be moved, copied, and read from any
+working directory.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -58,19 +66,120 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+HASH_MAX = 1 << 20  # files up to 1 MiB are hashed as well as sized: cheap to check on every run
+# A path inside a run folder: <stage>/<12-hex key>[.keep][/...]. Hub ids never look like this.
+RUN_PATH = re.compile(r"[a-z_]+/[0-9a-f]{12}(\.keep)?(/.*)?")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_records(root: Path) -> dict[str, dict]:
+    """Every file under `root` (or `root` itself, a file): {relative path: {size[, sha256]}}."""
+    root = Path(root)
+    paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    out = {}
+    for p in paths:
+        rel = "." if p == root else p.relative_to(root).as_posix()
+        if rel == MANIFEST or p.name.endswith(".tmp"):
+            continue
+        size = p.stat().st_size
+        out[rel] = {"size": size} | ({"sha256": _sha256(p)} if size <= HASH_MAX else {})
+    return out
+
+
+def damage(manifest: dict, node_dir: Path) -> str | None:
+    """Why a finished node's files no longer match its manifest, or None. Manifests written
+    before files were recorded are trusted."""
+    roots = [(Path(node_dir), manifest.get("files"))] + [(Path(p), rec) for p, rec in
+                                                          (manifest.get("watched") or {}).items()]
+    for root, records in roots:
+        for rel, rec in (records or {}).items():
+            path = root if rel == "." else root / rel
+            if not path.is_file():
+                return f"{path} is missing"
+            size = path.stat().st_size
+            if size != rec["size"]:
+                return f"{path} has {size} bytes, the manifest recorded {rec['size']}"
+            if "sha256" in rec and _sha256(path) != rec["sha256"]:
+                return f"{path} changed since the node finished"
+    return None
+
+
+def _map_strings(obj, fn):
+    if isinstance(obj, dict):
+        return {k: _map_strings(v, fn) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_map_strings(v, fn) for v in obj]
+    return fn(obj) if isinstance(obj, str) else obj
+
+
+def run_relative(obj, run_dir: Path):
+    """Paths inside `run_dir` (absolute, or relative to the working directory) as run-relative."""
+    base = Path(run_dir).resolve()
+
+    def rel(s: str) -> str:
+        if "/" not in s or "\n" in s or len(s) > 4096:
+            return s
+        try:
+            r = Path(s).resolve().relative_to(base).as_posix()
+        except (ValueError, OSError):
+            return s
+        return r if RUN_PATH.fullmatch(r) else s
+    return _map_strings(obj, rel)
+
+
+def from_run_relative(obj, run_dir: Path):
+    return _map_strings(obj, lambda s: str(Path(run_dir) / s) if RUN_PATH.fullmatch(s) else s)
+
+
+def write_manifest(node_dir: Path, manifest: dict, watched=()) -> dict:
+    """Write a node's manifest last, recording its files (and those of `watched` paths outside
+    it, such as a cache it points at); outputs' paths inside the run folder become run-relative."""
+    node_dir = Path(node_dir)
+    run_dir = node_dir.parent.parent
+    record = dict(manifest)
+    if "outputs" in record:
+        record["outputs"] = run_relative(record["outputs"], run_dir)
+    record["files"] = file_records(node_dir)
+    if watched:
+        record["watched"] = {str(Path(p).resolve()): file_records(p) for p in watched}
+    atomic_write_json(node_dir / MANIFEST, record)
+    return read_manifest(node_dir)
+
+
 def read_manifest(node_dir: Path) -> dict | None:
-    path = node_dir / MANIFEST
+    path = Path(node_dir) / MANIFEST
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return None
+    if not isinstance(manifest, dict):
+        return None
+    if "outputs" in manifest:
+        manifest["outputs"] = from_run_relative(manifest["outputs"], Path(node_dir).parent.parent)
+    return manifest
+
+
+def done_manifest(node_dir: Path, key: str) -> tuple[dict | None, str | None]:
+    """(manifest, None) when the node is done; (None, why) when it finished once but its files
+    were damaged since; (None, None) when it never finished."""
+    manifest = read_manifest(node_dir)
+    if manifest is None or manifest.get("key") != key:
+        return None, None
+    why = damage(manifest, node_dir)
+    return (None, why) if why else (manifest, None)
 
 
 def is_done(node_dir: Path, key: str) -> bool:
-    manifest = read_manifest(node_dir)
-    return manifest is not None and manifest.get("key") == key
+    return done_manifest(node_dir, key)[0] is not None
 
 
 def fresh_dir(node_dir: Path) -> Path:

@@ -17,6 +17,7 @@ from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.evaluate import evaluate, full_metrics, take
 from rlhf_eval.bench.items import Item
 from rlhf_eval.bench.registry import Benchmark
+from rlhf_eval.errors import UserError
 
 # JudgeBench asks for the answer letter five times ("FFFFF"); RMs can key on the format.
 REPEATED_LETTER = re.compile(r"\s*\b([A-Z])\1{4}\b\s*")
@@ -58,7 +59,7 @@ def strip_repeated_letter(text: str) -> str:
 def apply(probe: Probe, text: str) -> str:
     if probe.name == "strip_marker":
         if not probe.marker:
-            raise ValueError("probe strip_marker needs `marker`: the text to remove")
+            raise UserError("probe strip_marker needs `marker`: the text to remove")
         return strip_marker(text, probe.marker)
     if probe.name == "truncate":
         return truncate(text, probe.keep)
@@ -66,7 +67,7 @@ def apply(probe: Probe, text: str) -> str:
         return markdown_to_plain(text)
     if probe.name == "repeated_letter":
         return strip_repeated_letter(text)
-    raise ValueError(f"unknown probe '{probe.name}' (choose from {', '.join(PROBES)})")
+    raise UserError(f"unknown probe '{probe.name}' (choose from {', '.join(PROBES)})")
 
 
 PROBES = ("strip_marker", "truncate", "markdown_to_plain", "repeated_letter")

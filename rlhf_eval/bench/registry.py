@@ -14,6 +14,7 @@ from typing import Callable
 from rlhf_eval.bench import generic, judgebench, ppe_sets, rewardbench, rewardbench2, rmb, rmbench
 from rlhf_eval.bench.items import Item, Outcomes
 from rlhf_eval.data.pairs import DataError, read_source
+from rlhf_eval.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def kind_of(name: str, kind: str | None = None) -> Benchmark:
         import difflib
         close = difflib.get_close_matches(key, list(BENCHMARKS) + list(TOY), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"unknown benchmark '{key}'{hint} (registered: {', '.join(list(BENCHMARKS) + list(TOY))})")
+        raise UserError(f"unknown benchmark '{key}'{hint} (registered: {', '.join(list(BENCHMARKS) + list(TOY))})")
     return BENCHMARKS[key]
 
 
@@ -77,10 +78,10 @@ def data_location(name: str, bench: Benchmark, data: str | None, split: str | No
         return [(data, split or default)]
     if name in TOY:
         if toy is None or name not in toy.get("benchmarks", {}):
-            raise ValueError(f"benchmark '{name}' lives in the toy world, which this recipe does not build")
+            raise UserError(f"benchmark '{name}' lives in the toy world, which this recipe does not build")
         return [(toy["benchmarks"][name], "train")]
     if bench.hub is None:
-        raise ValueError(f"benchmark '{name}' has no hub copy: give its rows as a local file (data: / --data)")
+        raise UserError(f"benchmark '{name}' has no hub copy: give its rows as a local file (data: / --data)")
     hubs = bench.hub if isinstance(bench.hub, list) else [bench.hub]
     return [(f"hf:{hub_id}", split or hub_split) for hub_id, hub_split in hubs]
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from rlhf_eval.bench.fields import need, prompt_of
-from rlhf_eval.data.pairs import DataError
 from rlhf_eval.bench.items import Item, Outcomes, outcomes
+from rlhf_eval.data.pairs import DataError
+from rlhf_eval.errors import UserError
 from rlhf_eval.toy.sources import SECTIONS as TOY_SECTIONS
 
 ID_FIELD = "id"
@@ -74,7 +75,7 @@ def final_score(sections: dict[str, float], acc: dict[str, float], expected: lis
 def score(subsets: list[str], correct) -> dict:
     unknown = sorted({s for s in subsets if s not in SECTION_OF and s not in PRIOR_SETS + IGNORED_PRIOR})
     if unknown:
-        raise ValueError(f"RewardBench rows with unknown subsets: {', '.join(unknown[:5])}")
+        raise UserError(f"RewardBench rows with unknown subsets: {', '.join(unknown[:5])}")
     acc = subset_accuracy(subsets, correct)
     ignored = {s: acc.pop(s) for s in IGNORED_PRIOR if s in acc}
     counts = {s: subsets.count(s) for s in acc}

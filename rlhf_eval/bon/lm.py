@@ -18,6 +18,7 @@ import hashlib
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
+from rlhf_eval.errors import UserError
 from rlhf_eval.gen.transformers_backend import cut_at
 
 
@@ -112,7 +113,7 @@ class BestOfN(_ChatLM):
 
         from rlhf_eval import store
         if not tokenizer or not candidates or (pick == "rm" and not scores):
-            raise ValueError("bon model_args: give tokenizer=<policy path>, candidates=<candidates.jsonl> and, "
+            raise UserError("bon model_args: give tokenizer=<policy path>, candidates=<candidates.jsonl> and, "
                              "for pick=rm, scores=<scores.jsonl> (optional: n=<int>, pick=rm|<candidate index>)")
         found = {(s["prompt_id"], s["sample_idx"]): s["score"] for s in store.read_jsonl(scores)} if scores else {}
         return cls(AutoTokenizer.from_pretrained(tokenizer), store.read_jsonl(candidates), found,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rlhf_eval.compare.power import (POWER_TARGET, Design, closed_form_power, closed_form_rms_needed, detectable_rho,
                                      rms_needed)
+from rlhf_eval.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,12 @@ def projected_reliability(reliability: float, noise: float, scale: float) -> flo
 def cells_from_run(run_dir: Path, prompts: int | None = None, seeds: int | None = None) -> list[Cell]:
     path = Path(run_dir) / "results.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: no results.json; finish the run first (`rlhf-eval run`)")
+        raise UserError(f"{run_dir}: no results.json; finish the run first (`rlhf-eval run`)")
     results = json.loads(path.read_text())
     out = []
     for c in results["correlations"]:
         if "reliability" not in c:
-            raise ValueError(f"{path}: made by an older compare stage without reliabilities; rerun the recipe")
+            raise UserError(f"{path}: made by an older compare stage without reliabilities; rerun the recipe")
         rel, noise, units = c["reliability"], c["noise"], c["units"]["downstream"]
         target = {"prompts": prompts, "seeds": seeds}.get(units["unit"])
         scale = units["n"] / target if target else 1.0

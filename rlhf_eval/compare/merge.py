@@ -15,12 +15,13 @@ import numpy as np
 
 from rlhf_eval import store
 from rlhf_eval.compare.sources import per_doc
+from rlhf_eval.errors import UserError
 from rlhf_eval.pipeline import load_plan
 
 RESULT_STAGES = ("static_bench", "bon_eval", "policy_eval", "rl_train")
 
 
-class MergeError(ValueError):
+class MergeError(UserError):
     pass
 
 

@@ -12,6 +12,7 @@ from rlhf_eval.bench.evaluate import full_metrics
 from rlhf_eval.bench.items import Outcomes
 from rlhf_eval.bench.registry import kind_of
 from rlhf_eval.compare.stats import Source
+from rlhf_eval.errors import UserError
 
 
 def load_units(path: str) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
@@ -35,7 +36,7 @@ def static_sources(bench_outs: list[dict]) -> list[Source]:
         for b in outs:
             columns, units[b["rm"]], groups, rm_ids = load_units(b["units"])
             if ids is not None and rm_ids != ids:
-                raise ValueError(f"{name}: RM '{b['rm']}' was scored on other items than the RMs before it")
+                raise UserError(f"{name}: RM '{b['rm']}' was scored on other items than the RMs before it")
             ids = rm_ids
 
         def metrics(v, idx, groups=groups, columns=columns, bench=bench):
@@ -85,7 +86,7 @@ def rl_units(base: dict, finals: list[dict]) -> dict:
         by_rm.setdefault(e["rm"], {})[e.get("seed")] = per_doc(e) - b
     seed_sets = {tuple(sorted(v, key=str)) for v in by_rm.values()}
     if len(seed_sets) > 1:
-        raise ValueError(f"RMs were trained with different RL seeds ({sorted(seed_sets)}); compare them on the same seeds")
+        raise UserError(f"RMs were trained with different RL seeds ({sorted(seed_sets)}); compare them on the same seeds")
     if seed_sets and len(next(iter(seed_sets))) > 1:
         return {rm: np.array([d[s].mean() for s in sorted(d)]) for rm, d in by_rm.items()}
     return {rm: next(iter(d.values())) for rm, d in by_rm.items()}

@@ -6,6 +6,7 @@ from pathlib import Path
 from rlhf_eval.curate import steps
 from rlhf_eval.curate.ngrams import NgramIndex
 from rlhf_eval.data.pairs import DataError, first_user_turn, load_pairs, read_rows
+from rlhf_eval.errors import UserError
 
 
 def default_toy_world() -> dict | None:
@@ -36,7 +37,7 @@ def bench_prompts(bench: str, prompt_column: str) -> list[tuple[str, str]]:
     from rlhf_eval.bench.registry import benchmark_prompts
     toy = default_toy_world() if bench.startswith("toy_") else None
     if bench.startswith("toy_") and toy is None:
-        raise ValueError(f"benchmark '{bench}' lives in the toy world, which is not built yet: "
+        raise UserError(f"benchmark '{bench}' lives in the toy world, which is not built yet: "
                          "run `rlhf-eval run recipes/quickstart.yaml` first")
     return [(i, first_user_turn(p)) for i, p in benchmark_prompts(bench, toy)]
 

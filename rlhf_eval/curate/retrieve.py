@@ -14,6 +14,7 @@ import numpy as np
 
 from rlhf_eval.curate.steps import judge_margins, sigmoid
 from rlhf_eval.data.pairs import prompt_text
+from rlhf_eval.errors import UserError
 
 
 class Embedder(Protocol):
@@ -69,7 +70,7 @@ def error_driven(seed: list[dict], pool: list[dict], scorer, embedder_name: str 
     elif embedder_name == "rm":
         embedder = HiddenStateEmbedder(scorer)
     else:
-        raise ValueError(f"unknown embedder '{embedder_name}'; use tfidf or rm")
+        raise UserError(f"unknown embedder '{embedder_name}'; use tfidf or rm")
     chosen_idx: set[int] = set()
     records = []
     if pool and max(ks, default=0) > 0:

@@ -11,10 +11,11 @@ from rlhf_eval.bench.registry import benchmark_prompts
 from rlhf_eval.curate import steps
 from rlhf_eval.curate.ngrams import NgramIndex
 from rlhf_eval.data.pairs import first_user_turn, load_pairs, trl_rows
+from rlhf_eval.errors import UserError
 from rlhf_eval.toy.stage import resolve
 
 
-class EmptyAfterStep(ValueError):
+class EmptyAfterStep(UserError):
     pass
 
 
@@ -23,7 +24,7 @@ def source_list(params: dict, toy: dict | None) -> list[dict]:
     if params["sources"]:
         return params["sources"]
     if toy is None:
-        raise ValueError("the recipe names no sources and has no toy world")
+        raise UserError("the recipe names no sources and has no toy world")
     return [{"name": name, "path": f"toy:{name}", "split": "train", "columns": {}} for name in toy["sources"]]
 
 
@@ -74,7 +75,7 @@ def run_steps(pairs: list[dict], cfg: dict, toy: dict | None, judge=None, bar=No
             c = cfg["retrieve"]
             seed = [p for p in pairs if p["source"] in c["seed_sources"]]
             if not seed:
-                raise ValueError(f"curate.retrieve: no remaining pair comes from seed_sources {c['seed_sources']}")
+                raise UserError(f"curate.retrieve: no remaining pair comes from seed_sources {c['seed_sources']}")
             pool = [p for p in pairs if p["source"] not in c["seed_sources"]]
             got, out, records = error_driven(seed, pool, judge, c["embedder"], c["k_max"])
             pairs = seed + got
@@ -85,7 +86,7 @@ def run_steps(pairs: list[dict], cfg: dict, toy: dict | None, judge=None, bar=No
             pairs, out = steps.select_top(pairs, c["by"], c["fraction"], c["per_source"], c["offsets"],
                                           c["category_column"])
         else:
-            raise ValueError(f"unknown curate step '{name}'")
+            raise UserError(f"unknown curate step '{name}'")
         removed += out
         dropped += _count(name, out)
         counts.append({"step": name, "count": len(pairs), "by_source": steps.by_source(pairs)})

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 
 from rlhf_eval.curate.ngrams import NgramIndex, fold
 from rlhf_eval.data.pairs import prompt_text
+from rlhf_eval.errors import UserError
 
 BATCH = 1024
 
@@ -134,7 +135,7 @@ def select_top(pairs: list[dict], by: str, fraction: float, per_source: dict, of
     def score(p):
         value = p.get(by, p["meta"].get(by))
         if value is None:
-            raise ValueError(f"select: pair {p['id']} has no '{by}' (run the consistency step first, "
+            raise UserError(f"select: pair {p['id']} has no '{by}' (run the consistency step first, "
                              "or name a numeric column)")
         return float(value) + float(offsets.get(p["source"], 0.0))
 

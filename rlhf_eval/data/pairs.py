@@ -17,10 +17,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rlhf_eval.errors import UserError
+
 REQUIRED = ("prompt", "chosen", "rejected")
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A bad input row: names the file, the row and the field."""
 
 

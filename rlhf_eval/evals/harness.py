@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from rlhf_eval.errors import UserError
+
 
 def resolve_task(ref: str, toy: dict | None) -> tuple[str, list[str], bool]:
     """(task name, include paths, whether lm-eval's built-in tasks are needed)."""
@@ -17,10 +19,10 @@ def resolve_task(ref: str, toy: dict | None) -> tuple[str, list[str], bool]:
     path = Path(ref)
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
-            raise FileNotFoundError(f"task YAML {ref} does not exist")
+            raise UserError(f"task YAML {ref} does not exist")
         name = (yaml.safe_load(path.read_text()) or {}).get("task")
         if not name:
-            raise ValueError(f"{ref}: task YAML has no 'task' key")
+            raise UserError(f"{ref}: task YAML has no 'task' key")
         return name, [str(path.resolve().parent)], False
     return ref, [], True
 
@@ -51,7 +53,7 @@ def primary_metric(samples: list[dict]) -> str:
     for key in ("exact_match", "acc", "prompt_level_strict_acc"):
         if samples and key in samples[0]:
             return key
-    raise ValueError("no known metric in lm-eval samples; tasks must report exact_match or acc")
+    raise UserError("no known metric in lm-eval samples; tasks must report exact_match or acc")
 
 
 def lm_eval_command(model: str, model_args: dict, task_ref: str, toy: dict | None, limit: int | None = None,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rlhf_eval import store
+from rlhf_eval.errors import UserError
 from rlhf_eval.evals.harness import evaluate, lm_eval_command, primary_metric
 from rlhf_eval.gen.base import torch_device
 from rlhf_eval.toy.stage import resolve
@@ -15,7 +16,7 @@ def run(ctx) -> dict:
     if ctx.has("rl"):
         found = [c["path"] for c in ctx.out("rl")["checkpoints"] if c["step"] == p["step"]]
         if not found:
-            raise ValueError(f"RL run has no checkpoint at step {p['step']} "
+            raise UserError(f"RL run has no checkpoint at step {p['step']} "
                              f"(has {[c['step'] for c in ctx.out('rl')['checkpoints']]})")
         path = found[0]
     else:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Protocol
 
+from rlhf_eval.errors import UserError
+
 
 class Sampler(Protocol):
     tok: Any  # the policy's tokenizer (chat template, token counts)
@@ -44,4 +46,4 @@ def make_sampler(backend: str, path: str, temperature: float, top_p: float, seed
     if backend == "vllm":
         from rlhf_eval.gen.vllm_backend import VLLMSampler
         return VLLMSampler(path, temperature, top_p, seed, trust_remote_code, engine_args or {})
-    raise ValueError(f"unknown generation backend '{backend}' (transformers or vllm)")
+    raise UserError(f"unknown generation backend '{backend}' (transformers or vllm)")

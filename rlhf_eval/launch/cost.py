@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rlhf_eval.errors import UserError
 from rlhf_eval.pipeline import Node
 
 # Known sizes of the benchmarks (responses scored) and tasks (prompts), from their released data.
@@ -25,7 +26,7 @@ TASK_PROMPTS = {"gsm8k": 1319, "ifeval": 541, "math": 5000, "humaneval": 164}
 SIZE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])")
 
 
-class CostError(ValueError):
+class CostError(UserError):
     pass
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rlhf_eval import store
-from rlhf_eval.launch.node import node_dir, run_node
+from rlhf_eval.launch.node import run_node, todo_nodes
 from rlhf_eval.pipeline import Node
 
 
 def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, address=None) -> dict[str, float]:
     by_id = {n.id: n for n in nodes}
-    todo = [n for n in nodes if not store.is_done(node_dir(run_dir, n), n.key)]
+    todo = todo_nodes(run_dir, nodes, lambda line: console.print(f"[yellow]{escape(line)}[/]", highlight=False))
     timings: dict[str, float] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:

@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from rlhf_eval import store
+from rlhf_eval.lock import node_lock
 from rlhf_eval.pipeline import Node, stage_function
 
 TRACKED = ("rlhf-eval", "torch", "transformers", "trl", "datasets", "lm_eval", "omegaconf")
@@ -36,7 +37,12 @@ class NodeContext:
     dir: Path
     inputs: dict
     progress: object = None  # a rich Progress, or None
-    _tasks: list = field(default_factory=list)
+    watched: list = field(default_factory=list)
+
+    def watch(self, path: Path) -> None:
+        """Record the files under `path`, outside the node folder, in the manifest: should they
+        be deleted or changed, the node is redone (the toy world's cache)."""
+        self.watched.append(Path(path))
 
     @property
     def params(self) -> dict:
@@ -82,28 +88,51 @@ def read_inputs(run_dir: Path, node: Node, nodes: dict[str, Node]) -> dict:
     inputs = {}
     for role, dep_id in node.deps.items():
         dep = nodes[dep_id]
-        manifest = store.read_manifest(node_dir(run_dir, dep))
-        if manifest is None or manifest.get("key") != dep.key:
-            raise RuntimeError(f"node {node.id} ({node.label}): input {role} = {dep_id} is not done")
+        manifest, damaged = store.done_manifest(node_dir(run_dir, dep), dep.key)
+        if manifest is None:
+            why = f"its outputs were damaged ({damaged}); run the recipe again to redo it" if damaged else "is not done"
+            raise RuntimeError(f"node {node.id} ({node.label}): input {role} = {dep_id} {why}")
         inputs[role] = manifest
     return inputs
 
 
+def todo_nodes(run_dir: Path, nodes: list[Node], say=print) -> list[Node]:
+    """The nodes that are not done; a node whose files were damaged since it finished is
+    redone, and `say` tells which file."""
+    todo = []
+    for n in nodes:
+        manifest, damaged = store.done_manifest(node_dir(run_dir, n), n.key)
+        if damaged:
+            say(f"{n.id} ({n.label}): {damaged}; redoing it")
+        if manifest is None:
+            todo.append(n)
+    return todo
+
+
 def run_node(run_dir: Path, node: Node, nodes: dict[str, Node], progress=None) -> dict:
+    """Run one node under its lock: two processes never run (or wipe) the same node at once;
+    nodes of one run still run in parallel."""
     folder = node_dir(run_dir, node)
-    done = store.read_manifest(folder)
-    if done is not None and done.get("key") == node.key:
+    done, _ = store.done_manifest(folder, node.key)
+    if done is not None:
         return done
-    inputs = read_inputs(run_dir, node, nodes)
-    _quiet_transformers()
-    store.fresh_dir(folder)
-    started = time.time()
-    ctx = NodeContext(Path(run_dir), node, folder, inputs, progress)
-    outputs = stage_function(node.stage)(ctx)
-    manifest = {
-        "key": node.key, "stage": node.stage, "label": node.label, "params": node.params,
-        "deps": node.deps, "outputs": outputs, "started": started, "finished": time.time(),
-        "duration_s": round(time.time() - started, 3), "versions": versions(),
-    }
-    store.atomic_write_json(folder / store.MANIFEST, manifest)
-    return manifest
+    with node_lock(folder, node.label):
+        done, _ = store.done_manifest(folder, node.key)  # another process may have finished it meanwhile
+        if done is not None:
+            return done
+        inputs = read_inputs(run_dir, node, nodes)
+        _quiet_transformers()
+        store.fresh_dir(folder)
+        started = time.time()
+        ctx = NodeContext(Path(run_dir), node, folder, inputs, progress)
+        try:
+            outputs = stage_function(node.stage)(ctx)
+        except Exception as exc:
+            exc.rlhf_node = f"{node.id} ({node.label})"  # the CLI's error handler names the node
+            raise
+        manifest = {
+            "key": node.key, "stage": node.stage, "label": node.label, "params": node.params,
+            "deps": node.deps, "outputs": outputs, "started": started, "finished": time.time(),
+            "duration_s": round(time.time() - started, 3), "versions": versions(),
+        }
+        return store.write_manifest(folder, manifest, ctx.watched)

@@ -14,15 +14,17 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rlhf_eval import store
+from rlhf_eval.errors import UserError
 from rlhf_eval.launch import QUIET_ENV
-from rlhf_eval.launch.node import node_dir
+from rlhf_eval.launch.node import node_dir, todo_nodes
 from rlhf_eval.pipeline import Node
 
 
-class NodeFailed(RuntimeError):
+class NodeFailed(UserError, RuntimeError):
     pass
 
 
@@ -70,7 +72,7 @@ def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, add
     import ray
 
     run_dir = Path(run_dir).absolute()
-    todo = [n for n in nodes if not store.is_done(node_dir(run_dir, n), n.key)]
+    todo = todo_nodes(run_dir, nodes, lambda line: console.print(f"[yellow]{escape(line)}[/]", highlight=False))
     address = address or (recipe.ray.address if recipe is not None else None)
     started = time.time()
     if not ray.is_initialized():

@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 
 from rlhf_eval import store
+from rlhf_eval.errors import UserError
 from rlhf_eval.launch.node import node_dir
 from rlhf_eval.pipeline import Node
 
@@ -27,7 +28,7 @@ SAFE = re.compile(r"^[A-Za-z0-9_.:/=,@+%-]+$")  # no quotes, spaces, $, `, ;, |,
 ACTIVE = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED")
 
 
-class SlurmError(RuntimeError):
+class SlurmError(UserError, RuntimeError):
     pass
 
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from rlhf_eval import store
+from rlhf_eval.errors import UserError
 
 
 def leaderboard(results: dict, path: Path) -> Path:
@@ -29,7 +30,7 @@ def tensorboard(results: dict, log_dir: Path) -> Path:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as exc:
-        raise RuntimeError("report.exports has tensorboard: pip install tensorboard") from exc
+        raise UserError("report.exports has tensorboard: pip install tensorboard") from exc
     log_dir.mkdir(parents=True, exist_ok=True)
     with SummaryWriter(str(log_dir)) as w:
         for row in results["static"]:

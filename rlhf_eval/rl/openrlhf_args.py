@@ -11,6 +11,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from rlhf_eval.errors import UserError
+
 ENTRY = "openrlhf/cli/train_ppo_ray.py"
 
 
@@ -75,7 +77,7 @@ def source_from_wheel(wheel: Path) -> str:
     with zipfile.ZipFile(wheel) as zf:
         name = next((n for n in zf.namelist() if n.endswith(ENTRY)), None)
         if name is None:
-            raise FileNotFoundError(f"{wheel}: no {ENTRY} inside")
+            raise UserError(f"{wheel}: no {ENTRY} inside")
         return zf.read(name).decode()
 
 
@@ -89,7 +91,7 @@ def released_flags(version: str, cache_dir: Path) -> dict[str, dict]:
                                f"openrlhf=={version}"], capture_output=True, text=True)
         wheels = list(Path(tmp).glob("openrlhf-*.whl"))
         if proc.returncode != 0 or not wheels:
-            raise RuntimeError(f"pip download openrlhf=={version} failed: {proc.stderr.strip()[-300:]}")
+            raise UserError(f"pip download openrlhf=={version} failed: {proc.stderr.strip()[-300:]}")
         flags = argparse_flags(source_from_wheel(wheels[0]))
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(flags, indent=1, sort_keys=True, default=str))

@@ -8,6 +8,8 @@ import shlex
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from rlhf_eval.errors import UserError
+
 # Our algorithm names -> OpenRLHF's advantage estimator.
 ESTIMATOR = {"ppo": "gae", "grpo": "group_norm", "rloo": "rloo", "reinforce++": "reinforce_baseline"}
 OPENRLHF_VERSION = "0.11.2"
@@ -22,7 +24,7 @@ REFUSED = {
 }
 
 
-class CommandError(ValueError):
+class CommandError(UserError):
     pass
 
 

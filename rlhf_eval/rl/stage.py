@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 from rlhf_eval.data.pairs import first_user_turn, read_rows
+from rlhf_eval.errors import UserError
 from rlhf_eval.rl import ALGORITHMS, ENGINES
 from rlhf_eval.rm.scoring import load_scorer
 from rlhf_eval.rm.stage import BarCallback
@@ -16,7 +17,7 @@ from rlhf_eval.toy.stage import resolve
 def check_engine(rl: dict) -> None:
     allowed = ALGORITHMS.get(rl["engine"], ())
     if rl["algorithm"] not in allowed:
-        raise ValueError(f"rl.algorithm={rl['algorithm']} cannot run on rl.engine={rl['engine']}; "
+        raise UserError(f"rl.algorithm={rl['algorithm']} cannot run on rl.engine={rl['engine']}; "
                          f"it runs {', '.join(allowed)}")
 
 

@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass, field
 
 from rlhf_eval.data.pairs import prompt_text
+from rlhf_eval.errors import UserError
 
 
-class RemoteRMError(RuntimeError):
+class RemoteRMError(UserError, RuntimeError):
     pass
 
 

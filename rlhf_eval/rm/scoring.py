@@ -13,6 +13,7 @@ from typing import Protocol
 import torch
 
 from rlhf_eval.data.pairs import prompt_messages
+from rlhf_eval.errors import UserError
 from rlhf_eval.gen.base import torch_device
 
 
@@ -91,7 +92,7 @@ def load_tokenizer(path, trust_remote_code: bool = False, chat_template: str | N
         file = Path(chat_template)
         tok.chat_template = file.read_text() if "{" not in chat_template and file.is_file() else chat_template
     if not tok.chat_template:
-        raise ValueError(f"RM tokenizer at {path} has no chat template; set chat_template in the RM card")
+        raise UserError(f"RM tokenizer at {path} has no chat template; set chat_template in the RM card")
     return tok
 
 
@@ -184,7 +185,7 @@ def load_scorer(rm_manifest: dict) -> Scorer:
         return RemoteScorer(out["url"], api_key_env=out["api_key_env"], batch_size=out["batch_size"])
     if out["backend"] == "vllm":
         if out["kind"] != "classifier":
-            raise ValueError(f"RM '{out['name']}': the vllm backend scores classifier RMs only")
+            raise UserError(f"RM '{out['name']}': the vllm backend scores classifier RMs only")
         from rlhf_eval.rm.vllm_scorer import VLLMScorer
         return VLLMScorer(out["path"], max_length=out["max_length"], chat_template=out["chat_template"],
                           trust_remote_code=out["trust_remote_code"], engine_args=out["engine_args"])

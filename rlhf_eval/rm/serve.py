@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from rlhf_eval.errors import UserError
 from rlhf_eval.rm.tokens import check
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
@@ -221,14 +222,14 @@ def make_server(scorer, host: str = "127.0.0.1", port: int = 0, token: str | Non
                 job: str | None = None) -> ThreadingHTTPServer:
     """token: a fixed token; signing_key: accept job tokens minted with it (for `job` only, if given)."""
     if host not in LOCAL and not (token or signing_key):
-        raise ValueError(f"refusing to serve on {host} without a token: set one, or bind 127.0.0.1")
+        raise UserError(f"refusing to serve on {host} without a token: set one, or bind 127.0.0.1")
     if job and not signing_key:
-        raise ValueError("a job restriction needs a signing key (job tokens carry the job's name)")
+        raise UserError("a job restriction needs a signing key (job tokens carry the job's name)")
     for name in ("max_body", "max_rows", "max_chars", "timeout_s"):
         if getattr(limits, name) <= 0:
-            raise ValueError(f"{name} must be positive, got {getattr(limits, name)}")
+            raise UserError(f"{name} must be positive, got {getattr(limits, name)}")
     if max_batch < 1:
-        raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        raise UserError(f"max_batch must be at least 1, got {max_batch}")
     batcher = Batcher(scorer, max_batch, max_wait_ms)
 
     class Handler(BaseHTTPRequestHandler):

@@ -9,6 +9,7 @@ from transformers import TrainerCallback
 from rlhf_eval.config import RMTrainConfig
 from rlhf_eval.curate.stage import load_all, source_list
 from rlhf_eval.data.pairs import read_rows
+from rlhf_eval.errors import UserError
 from rlhf_eval.toy.stage import resolve
 
 
@@ -29,7 +30,7 @@ def training_pairs(ctx, train: RMTrainConfig, toy: dict | None) -> list[dict]:
         known = {p["source"] for p in pairs}
         missing = sorted(set(train.sources) - known)
         if missing:
-            raise ValueError(f"RM card '{ctx.params['card']['name']}': train.sources {missing} not in "
+            raise UserError(f"RM card '{ctx.params['card']['name']}': train.sources {missing} not in "
                              f"the {train.dataset} data (sources there: {', '.join(sorted(known))})")
         pairs = [p for p in pairs if p["source"] in train.sources]
     random.Random(train.seed).shuffle(pairs)
@@ -51,15 +52,15 @@ def run(ctx) -> dict:
     if card["path"] is not None:
         path = resolve(card["path"], toy, "policy")
         if not card["path"].startswith("hf:") and not Path(path).exists():
-            raise FileNotFoundError(f"RM card '{card['name']}': path {path} does not exist")
+            raise UserError(f"RM card '{card['name']}': path {path} does not exist")
         return common | {"path": path, "reference": resolve(card["reference"], toy, "policy") if card["reference"] else base,
                          "beta": card["train"]["beta"], "trained": False}
     if not ctx.params["base"].startswith("hf:") and not Path(base).exists():
-        raise FileNotFoundError(f"RM card '{card['name']}': base model {base} does not exist")
+        raise UserError(f"RM card '{card['name']}': base model {base} does not exist")
     train = RMTrainConfig(**card["train"])
     pairs = training_pairs(ctx, train, toy)
     if not pairs:
-        raise ValueError(f"RM card '{card['name']}': no training pairs")
+        raise UserError(f"RM card '{card['name']}': no training pairs")
     fit = train_trl.train_classifier if card["kind"] == "classifier" else train_trl.train_implicit
     with ctx.bar(f"training {card['kind']} RM on {len(pairs)} pairs", None) as update:
         info = fit(base, pairs, train, ctx.dir, callbacks=[BarCallback(update)])

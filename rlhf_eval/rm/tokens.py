@@ -12,11 +12,13 @@ import hmac
 import re
 import time
 
+from rlhf_eval.errors import UserError
+
 PREFIX = "rmt1"
 JOB = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class TokenError(ValueError):
+class TokenError(UserError):
     pass
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from rlhf_eval import store
 from rlhf_eval.config import StudyWorldConfig, ToyWorldConfig
+from rlhf_eval.errors import UserError
+from rlhf_eval.lock import locked
 
 
 def cache_root() -> Path:
@@ -18,14 +20,19 @@ def run(ctx) -> dict:
     raw = dict(ctx.params["config"])
     cfg = ToyWorldConfig(**raw | {"study": StudyWorldConfig(**raw["study"]) if raw.get("study") else None})
     dest = cache_root() / "toy_world" / ctx.node.key
-    cached = store.read_manifest(dest)
-    if cached is not None and cached.get("key") == ctx.node.key:
-        return cached["outputs"]
-    store.fresh_dir(dest)
-    with ctx.bar("SFT of the toy policy", cfg.sft_steps) as update:
-        info = build_world(cfg, dest, progress=lambda step, total, loss: update(step))
-    store.atomic_write_json(dest / store.MANIFEST, {"key": ctx.node.key, "outputs": info})
-    return info
+    ctx.watch(dest)  # the run's node is redone when the cache it points at is damaged
+    # Runs of other recipes share the cache: one builds a world, the others wait and reuse it.
+    with locked(dest.with_name(f"{dest.name}.lock"), f"toy world cache {dest}", wait=True,
+                on_wait=lambda who: print(f"waiting for {who}, which is building the toy world in {dest}")):
+        cached, damaged = store.done_manifest(dest, ctx.node.key)
+        if cached is not None:
+            return cached["outputs"]
+        if damaged:
+            print(f"toy world cache {dest}: {damaged}; rebuilding it")
+        store.fresh_dir(dest)
+        with ctx.bar("SFT of the toy policy", cfg.sft_steps) as update:
+            info = build_world(cfg, dest, progress=lambda step, total, loss: update(step))
+        return store.write_manifest(dest, {"key": ctx.node.key, "outputs": info})["outputs"]
 
 
 def resolve(ref: str, toy: dict | None, kind: str) -> str:
@@ -36,10 +43,10 @@ def resolve(ref: str, toy: dict | None, kind: str) -> str:
     if not ref.startswith("toy:"):
         return ref
     if toy is None:
-        raise ValueError(f"{kind} '{ref}' needs the toy world, but the recipe sets toy_world: null")
+        raise UserError(f"{kind} '{ref}' needs the toy world, but the recipe sets toy_world: null")
     name = ref[4:]
     if kind == "policy" and name == "policy":
         return toy["policy"]
     if kind == "source" and name in toy["sources"]:
         return toy["sources"][name]
-    raise ValueError(f"unknown toy {kind} '{ref}'")
+    raise UserError(f"unknown toy {kind} '{ref}'")
