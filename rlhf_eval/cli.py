@@ -61,7 +61,7 @@ def command(*args, group: typer.Typer | None = None, **kwargs):
 
 
 def _fail(msg: str) -> None:
-    console.print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -75,8 +75,11 @@ def _load(recipe: Path, overrides: list[str]):
 
 def _state(run_dir: Path, node) -> str:
     folder = run_dir / node.stage / node.key
-    if store.is_done(folder, node.key):
+    manifest, damaged = store.done_manifest(folder, node.key)
+    if manifest is not None:
         return "done"
+    if damaged:
+        return "damaged"
     return "partial" if folder.exists() else "todo"
 
 
@@ -84,7 +87,7 @@ def _node_table(run_dir: Path, nodes, title: str) -> Table:
     table = Table(title=title)
     for col in ("stage", "node", "key", "state"):
         table.add_column(col)
-    colors = {"done": "green", "partial": "yellow", "todo": "white"}
+    colors = {"done": "green", "partial": "yellow", "damaged": "red", "todo": "white"}
     for n in nodes:
         s = _state(run_dir, n)
         table.add_row(n.stage, escape(n.label), n.key, f"[{colors[s]}]{s}[/]")
@@ -459,7 +462,8 @@ def serve_rm(
     auth = " (token required)" if token or key else ""
     if job:
         auth = f" (job tokens for '{job}' only)"
-    console.print(f"serving RM '{card}' on http://{h}:{p}/get_reward{auth}; Ctrl-C stops", highlight=False)
+    console.print(f"serving RM '{card}' on http://{h}:{p}/get_reward{auth}; Ctrl-C stops", highlight=False,
+                  soft_wrap=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

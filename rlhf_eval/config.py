@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Optional, get_args, get_origin, get_type_hints
@@ -23,6 +24,13 @@ class ConfigError(UserError):
     """A recipe or card problem, explained in one line."""
 
 
+def bounded(default=None, lo=None, hi=None, *, open_lo: bool = False, each: bool = False, factory=None):
+    """A field with a range, checked at load (check_ranges): lo <= value <= hi, or lo < value when
+    open_lo; `each`: every element of a list (or value of a mapping). None (unset) passes."""
+    meta = {"range": (lo, hi, open_lo, each)}
+    return field(default_factory=factory, metadata=meta) if factory else field(default=default, metadata=meta)
+
+
 # --------------------------------------------------------------------------- toy world
 @dataclass
 class StudyWorldConfig:
@@ -32,31 +40,31 @@ class StudyWorldConfig:
     and one by a neutral word; the marked one is chosen with probability (1 + strength) / 2). Two
     benchmarks measure one axis each: toy_correct (correct vs wrong, no markers) and toy_marker
     (marked vs neutral, the same answer)."""
-    noise_levels: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
-    marker_strengths: list[float] = field(default_factory=lambda: [0.0, 0.33, 0.67, 1.0])
-    pairs: int = 1000
-    marker_pairs: int = 500
-    bench_pairs: int = 200
+    noise_levels: list[float] = bounded(None, 0, 1, each=True, factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    marker_strengths: list[float] = bounded(None, 0, 1, each=True, factory=lambda: [0.0, 0.33, 0.67, 1.0])
+    pairs: int = bounded(1000, 1)
+    marker_pairs: int = bounded(500, 1)
+    bench_pairs: int = bounded(200, 1)
 
 
 @dataclass
 class ToyWorldConfig:
     seed: int = 0
-    sft_steps: int = 1200
-    hidden: int = 64
-    layers: int = 2
-    heads: int = 2
-    min_letters: int = 4
-    max_letters: int = 9
-    clean_pairs: int = 2000
-    noisy_pairs: int = 2000
-    noise_rate: float = 0.35
-    length_pairs: int = 1500
-    artifact_pairs: int = 1500
-    duplicate_pairs: int = 300
-    leaked_pairs: int = 200
-    bench_pairs_per_subset: int = 100
-    task_prompts: int = 200
+    sft_steps: int = bounded(1200, 1)
+    hidden: int = bounded(64, 1)
+    layers: int = bounded(2, 1)
+    heads: int = bounded(2, 1)
+    min_letters: int = bounded(4, 1)
+    max_letters: int = bounded(9, 1)
+    clean_pairs: int = bounded(2000, 0)
+    noisy_pairs: int = bounded(2000, 0)
+    noise_rate: float = bounded(0.35, 0, 1)
+    length_pairs: int = bounded(1500, 0)
+    artifact_pairs: int = bounded(1500, 0)
+    duplicate_pairs: int = bounded(300, 0)
+    leaked_pairs: int = bounded(200, 0)
+    bench_pairs_per_subset: int = bounded(100, 1)
+    task_prompts: int = bounded(200, 1)
     # null: no study sources or benchmarks (and the world's key is as before).
     study: Optional[StudyWorldConfig] = None
 
@@ -76,14 +84,14 @@ class SourceConfig:
 @dataclass
 class NearDedupConfig:
     # Jaccard similarity of word shingles above which two pairs are near-duplicates.
-    threshold: float = 0.9
-    num_perm: int = 128
-    shingle: int = 3
+    threshold: float = bounded(0.9, 0, 1, open_lo=True)
+    num_perm: int = bounded(128, 1)
+    shingle: int = bounded(3, 1)
 
 
 @dataclass
 class DecontaminateConfig:
-    ngram: int = 13
+    ngram: int = bounded(13, 1)
     # Benchmarks whose first-turn prompts must not appear in training data.
     benchmarks: list[str] = field(default_factory=lambda: ["toy_rewardbench"])
 
@@ -91,8 +99,8 @@ class DecontaminateConfig:
 @dataclass
 class FilterConfig:
     # Bounds on each response's length in whitespace tokens.
-    min_tokens: int = 1
-    max_tokens: Optional[int] = None
+    min_tokens: int = bounded(1, 0)
+    max_tokens: Optional[int] = bounded(None, 1)
     # Drop pairs whose `margin` column is 0 (annotators saw no difference).
     drop_ties: bool = True
 
@@ -102,9 +110,9 @@ class ConsistencyConfig:
     # RM card that judges the labels; it trains on raw data, since curation depends on it.
     judge: Optional[str] = None
     # Keep a pair when p = sigmoid(r_chosen - r_rejected) >= threshold.
-    threshold: float = 0.5
+    threshold: float = bounded(0.5, 0, 1)
     # Swap chosen and rejected (instead of dropping) when p <= 1 - recycle_above.
-    recycle_above: Optional[float] = None
+    recycle_above: Optional[float] = bounded(None, 0, 1, open_lo=True)
 
 
 @dataclass
@@ -112,9 +120,9 @@ class SelectConfig:
     # Rank pairs by "judge_margin" (from the consistency step) or by a numeric column.
     by: str = "judge_margin"
     # Keep this top fraction of each category (all pairs when category_column is null).
-    fraction: float = 1.0
+    fraction: float = bounded(1.0, 0, 1, open_lo=True)
     # Cap a source's share of each category before that ranking (source -> fraction).
-    per_source: dict[str, float] = field(default_factory=dict)
+    per_source: dict[str, float] = bounded(None, 0, 1, open_lo=True, each=True, factory=dict)
     # Added to a source's scores before ranking (Skywork-Reward v1's per-source offsets).
     offsets: dict[str, float] = field(default_factory=dict)
     category_column: Optional[str] = None
@@ -124,7 +132,7 @@ class SelectConfig:
 class RetrieveConfig:
     # Pairs of these sources are the seed set (kept); every other remaining pair is the pool.
     seed_sources: list[str] = field(default_factory=list)
-    k_max: int = 8
+    k_max: int = bounded(8, 1)
     # "tfidf" or "rm" (the judge's own hidden states).
     embedder: str = "tfidf"
 
@@ -166,14 +174,14 @@ class ProbeConfig:
     # strip_marker, truncate, markdown_to_plain or repeated_letter (see docs/static-benchmarks.md).
     name: str = MISSING
     marker: Optional[str] = None
-    keep: float = 0.5
+    keep: float = bounded(0.5, 0, 1, open_lo=True)
 
 
 @dataclass
 class StaticBenchConfig:
     # Each entry is a name or a mapping (BenchmarkConfig); a plain name is {name: <name>}.
     benchmarks: list[BenchmarkConfig] = field(default_factory=lambda: [BenchmarkConfig("toy_rewardbench")])
-    bootstrap: int = 1000
+    bootstrap: int = bounded(1000, 0)
     # Perturbation probes run on every benchmark; the length baseline always runs.
     probes: list[ProbeConfig] = field(default_factory=list)
 
@@ -184,11 +192,11 @@ class RayShardConfig:
     enabled: bool = False
     # null: start a local Ray on this machine; "auto" or "ray://host:10001": join a running cluster.
     address: Optional[str] = None
-    shards: int = 4
-    num_cpus: float = 1
-    num_gpus: float = 0
+    shards: int = bounded(4, 1)
+    num_cpus: float = bounded(1, 0)
+    num_gpus: float = bounded(0, 0)
     # A shard whose worker dies is retried this many times; its output is written once.
-    max_retries: int = 3
+    max_retries: int = bounded(3, 0)
 
 
 @dataclass
@@ -196,26 +204,26 @@ class BonConfig:
     enabled: bool = True
     # Toy tasks, lm-eval task names, or paths to lm-eval task YAML files.
     tasks: list[str] = field(default_factory=lambda: ["toy_sort"])
-    n_max: int = 16
+    n_max: int = bounded(16, 1)
     # Candidates are sampled in blocks of this size, each seeded on its own; n_max must be a
     # multiple. Raising n_max later samples only the new blocks.
-    block: int = 4
-    n_grid: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    block: int = bounded(4, 1)
+    n_grid: list[int] = bounded(None, 1, each=True, factory=lambda: [1, 2, 4, 8, 16])
     # Sampling settings; null takes the policy card's `generation` value.
-    temperature: Optional[float] = None
-    top_p: Optional[float] = None
-    max_new_tokens: Optional[int] = None
+    temperature: Optional[float] = bounded(None, 0)
+    top_p: Optional[float] = bounded(None, 0, 1, open_lo=True)
+    max_new_tokens: Optional[int] = bounded(None, 1)
     seed: int = 0
-    limit: Optional[int] = None
-    batch_size: int = 64
-    bootstrap: int = 1000
+    limit: Optional[int] = bounded(None, 1)
+    batch_size: int = bounded(64, 1)
+    bootstrap: int = bounded(1000, 0)
     ray: RayShardConfig = field(default_factory=RayShardConfig)
 
 
 @dataclass
 class Placement:
-    nodes: int = 1
-    gpus_per_node: int = 1
+    nodes: int = bounded(1, 1)
+    gpus_per_node: int = bounded(1, 1)
 
 
 @dataclass
@@ -226,19 +234,19 @@ class OpenRLHFConfig:
     critic: Placement = field(default_factory=Placement)
     ref: Placement = field(default_factory=Placement)
     reward: Placement = field(default_factory=Placement)
-    vllm_engines: int = 1
-    vllm_tensor_parallel_size: int = 1
-    vllm_gpu_memory_utilization: float = 0.6
+    vllm_engines: int = bounded(1, 0)
+    vllm_tensor_parallel_size: int = bounded(1, 1)
+    vllm_gpu_memory_utilization: float = bounded(0.6, 0, 1, open_lo=True)
     colocate_all: bool = False
-    zero_stage: int = 2
-    micro_batch_size: int = 1
-    max_len: int = 2048
+    zero_stage: int = bounded(2, 0, 3)
+    micro_batch_size: int = bounded(1, 1)
+    max_len: int = bounded(2048, 1)
     # Where the job writes checkpoints: a path every node can read (shared storage).
     checkpoint_dir: Optional[str] = None
     # Entrypoint program; the default is OpenRLHF's. Tests name a CPU stand-in here.
     entrypoint: list[str] = field(default_factory=lambda: ["python3", "-m", "openrlhf.cli.train_ppo_ray"])
     # Seconds to wait for the job before giving up on it (the job keeps running on the cluster).
-    timeout_s: float = 86400
+    timeout_s: float = bounded(86400, 0, open_lo=True)
     # More train_ppo_ray flags, passed as given (e.g. ["--algo.kl.estimator", "k3"]). Flags the
     # recipe already sets, and --reward.normalize_enable (broken in 0.11.2), are refused.
     extra_args: list[str] = field(default_factory=list)
@@ -250,14 +258,14 @@ class RLConfig:
     # trl: one machine (GRPO, RLOO); openrlhf: a Ray cluster (PPO, GRPO, RLOO, REINFORCE++).
     engine: str = "trl"
     algorithm: str = "grpo"
-    steps: int = 30
-    learning_rate: float = 1e-3
-    kl_coef: float = 0.0
-    samples_per_prompt: int = 8
-    prompts_per_step: int = 16
-    max_new_tokens: int = 24
-    temperature: float = 1.0
-    save_every: int = 10
+    steps: int = bounded(30, 1)
+    learning_rate: float = bounded(1e-3, 0, open_lo=True)
+    kl_coef: float = bounded(0.0, 0)
+    samples_per_prompt: int = bounded(8, 1)
+    prompts_per_step: int = bounded(16, 1)
+    max_new_tokens: int = bounded(24, 1)
+    temperature: float = bounded(1.0, 0, open_lo=True)
+    save_every: int = bounded(10, 1)
     # One rl_train node per seed, all sharing the RM and the policy: an RM's RL gain is the mean
     # over its seeds, with a CI across seeds (run-to-run variance dominates RL).
     seeds: list[int] = field(default_factory=lambda: [0])
@@ -267,13 +275,13 @@ class RLConfig:
 @dataclass
 class EvalConfig:
     tasks: list[str] = field(default_factory=lambda: ["toy_sort"])
-    limit: Optional[int] = None
-    batch_size: int = 64
+    limit: Optional[int] = bounded(None, 1)
+    batch_size: int = bounded(64, 1)
 
 
 @dataclass
 class CompareConfig:
-    bootstrap: int = 1000
+    bootstrap: int = bounded(1000, 100)
     seed: int = 0
 
 
@@ -282,17 +290,17 @@ class CostConfig:
     """What `rlhf-eval plan --cost` assumes (docs/cost.md). Throughputs are achieved, not peak,
     TFLOP/s per GPU: about 40% of an H100's dense bf16 peak for training and prefill, and a
     quarter of that for decoding, which memory bandwidth bounds."""
-    train_tflops: float = 400.0
-    infer_tflops: float = 400.0
-    decode_tflops: float = 100.0
-    prompt_tokens: int = 256
-    response_tokens: int = 512
+    train_tflops: float = bounded(400.0, 0, open_lo=True)
+    infer_tflops: float = bounded(400.0, 0, open_lo=True)
+    decode_tflops: float = bounded(100.0, 0, open_lo=True)
+    prompt_tokens: int = bounded(256, 1)
+    response_tokens: int = bounded(512, 1)
     # Preference pairs an RM trains on, when the data is only known after download.
-    train_pairs: int = 80000
+    train_pairs: int = bounded(80000, 1)
     # Model sizes in billions by card name, where the model id does not say it (e.g. "-8B").
-    params_b: dict[str, float] = field(default_factory=dict)
-    benchmark_responses: dict[str, int] = field(default_factory=dict)
-    task_prompts: dict[str, int] = field(default_factory=dict)
+    params_b: dict[str, float] = bounded(None, 0, open_lo=True, each=True, factory=dict)
+    benchmark_responses: dict[str, int] = bounded(None, 1, each=True, factory=dict)
+    task_prompts: dict[str, int] = bounded(None, 1, each=True, factory=dict)
 
 
 @dataclass
@@ -300,9 +308,9 @@ class SlurmResources:
     partition: Optional[str] = None
     account: Optional[str] = None
     qos: Optional[str] = None
-    nodes: int = 1
-    gpus_per_node: int = 0
-    cpus: int = 1
+    nodes: int = bounded(1, 1)
+    gpus_per_node: int = bounded(0, 0)
+    cpus: int = bounded(1, 1)
     # Slurm's own syntax: "16G", "4000M"; null: the partition's default per CPU.
     mem: Optional[str] = None
     time: str = "01:00:00"
@@ -335,8 +343,8 @@ class ReportConfig:
 
 @dataclass
 class RayTaskResources:
-    num_cpus: float = 1
-    num_gpus: float = 0
+    num_cpus: float = bounded(1, 0)
+    num_gpus: float = bounded(0, 0)
 
 
 @dataclass
@@ -348,7 +356,7 @@ class RayExecutorConfig:
     # Per stage, replacing the defaults, e.g. {train_rm: {num_gpus: 1}, rl_train: {num_cpus: 4}}.
     stages: dict[str, RayTaskResources] = field(default_factory=dict)
     # A node whose worker died is run again this many times (a node restarts cleanly or resumes).
-    max_retries: int = 1
+    max_retries: int = bounded(1, 0)
 
 
 @dataclass
@@ -381,12 +389,12 @@ class RMTrainConfig:
     # "curated" (the curate stage's output) or "raw" (every source, uncurated).
     dataset: str = "curated"
     sources: Optional[list[str]] = None
-    max_pairs: Optional[int] = None
-    epochs: float = 1.0
-    learning_rate: float = 1e-3
-    batch_size: int = 32
-    beta: float = 0.1
-    max_length: int = 64
+    max_pairs: Optional[int] = bounded(None, 1)
+    epochs: float = bounded(1.0, 0, open_lo=True)
+    learning_rate: float = bounded(1e-3, 0, open_lo=True)
+    batch_size: int = bounded(32, 1)
+    beta: float = bounded(0.1, 0, open_lo=True)
+    max_length: int = bounded(64, 1)
     seed: int = 0
 
 
@@ -404,10 +412,10 @@ class RMCard:
     reference: Optional[str] = None
     train: RMTrainConfig = field(default_factory=RMTrainConfig)
     # Scoring: rows are sorted by length and batched, so a batch pads only to its own longest row.
-    batch_size: int = 64
+    batch_size: int = bounded(64, 1)
     # Longer inputs keep their last max_length tokens (a classifier reads the last token);
     # every truncation is counted in the static_bench and bon_score outputs.
-    max_length: int = 256
+    max_length: int = bounded(256, 1)
     # Chat template for scoring: a jinja file or an inline template; null = the tokenizer's own.
     chat_template: Optional[str] = None
     trust_remote_code: bool = False
@@ -423,9 +431,9 @@ class RMCard:
 
 @dataclass
 class GenerationConfig:
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 24
+    temperature: float = bounded(1.0, 0)
+    top_p: float = bounded(1.0, 0, 1, open_lo=True)
+    max_new_tokens: int = bounded(24, 1)
 
 
 @dataclass
@@ -507,15 +515,103 @@ def _check_choices(cfg: Any, where: str, prefix: str = "") -> None:
             raise ConfigError(f"{where}: {dotted}={value!r} is not one of {', '.join(allowed)}")
 
 
+def _range_problem(v, lo, hi, open_lo: bool) -> str | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None  # types are OmegaConf's and _element_problem's to check
+    if lo is not None and (v <= lo if open_lo else v < lo) or hi is not None and v > hi:
+        if hi is None:
+            return f"must be {'above' if open_lo else 'at least'} {lo}"
+        return f"must be within {'(' if open_lo else '['}{lo}, {hi}]"
+    return None
+
+
+SCALARS = {str: (str,), int: (int,), float: (int, float), bool: (bool,)}
+
+
+def _element_problem(value, hint) -> str | None:
+    """Element types of list[X] and dict[str, X] fields, which OmegaConf lets through nested."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is list and args and args[0] in SCALARS:
+        items, kind = enumerate(value or []), args[0]
+    elif origin is dict and len(args) == 2 and args[1] in SCALARS:
+        items, kind = (value or {}).items(), args[1]
+    else:
+        return None
+    for k, v in items:
+        ok = isinstance(v, SCALARS[kind]) and (kind is bool or not isinstance(v, bool))
+        if not ok:
+            shown = repr(v) if len(repr(v)) < 60 else repr(v)[:57] + "..."
+            return f"[{k!r}] must be a {kind.__name__}, got {type(v).__name__} {shown}"
+    return None
+
+
+def check_values(obj, where: str, prefix: str = "") -> None:
+    """Every bounded field within its range, and list and mapping elements of the declared type,
+    recursively; the error names the dotted key."""
+    hints = get_type_hints(type(obj))
+    for f in fields(obj):
+        value, dotted = getattr(obj, f.name), f"{prefix}{f.name}"
+        problem = _element_problem(value, hints[f.name])
+        if problem:
+            raise ConfigError(f"{where}: {dotted}{problem}")
+        if f.metadata.get("range") and value is not None:
+            lo, hi, open_lo, each = f.metadata["range"]
+            items = (value.items() if isinstance(value, dict) else enumerate(value)) if each else [(None, value)]
+            for k, v in items:
+                why = _range_problem(v, lo, hi, open_lo)
+                if why:
+                    name = dotted if k is None else f"{dotted}[{k!r}]"
+                    raise ConfigError(f"{where}: {name}={v!r} {why}")
+        if is_dataclass(value):
+            check_values(value, where, f"{dotted}.")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if is_dataclass(item):
+                    check_values(item, where, f"{dotted}[{i}].")
+        elif isinstance(value, dict):
+            for k, item in value.items():
+                if is_dataclass(item):
+                    check_values(item, where, f"{dotted}.{k}.")
+
+
+MAX_VALUES = 100_000  # a recipe is a few hundred values; YAML aliases must not blow it up
+
+
+def expanded_size(obj, limit: int = MAX_VALUES) -> int:
+    """How many values `obj` holds once YAML aliases are copied out, as OmegaConf will; counted
+    with memoization over shared objects, so a billion-laugh document is measured, not expanded."""
+    memo: dict[int, int] = {}
+
+    def size(x) -> int:
+        if not isinstance(x, (dict, list)):
+            return 1
+        if id(x) not in memo:
+            memo[id(x)] = 0  # a self-referencing alias counts once
+            children = x.values() if isinstance(x, dict) else x
+            memo[id(x)] = min(limit + 1, 1 + sum(size(c) for c in children))
+        return memo[id(x)]
+    return size(obj)
+
+
 def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
+    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                          "save the file as UTF-8") from None
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    if expanded_size(data) > MAX_VALUES:
+        raise ConfigError(f"{path}: expands to over {MAX_VALUES:,} values through YAML aliases (&/*); "
+                          "write the values out instead")
     return data
 
 
@@ -537,7 +633,15 @@ def parse_overrides(overrides: list[str]) -> dict:
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}': expected key=value")
-    return OmegaConf.to_container(OmegaConf.from_dotlist(list(overrides)))
+        try:
+            OmegaConf.from_dotlist([item])
+        except (OmegaConfBaseException, yaml.YAMLError) as exc:
+            raise ConfigError(f"override '{item}': cannot parse the value ({str(exc).splitlines()[0]}); "
+                              "lists are written key=[1,2,4], strings with spaces key='a b'") from None
+    out = OmegaConf.to_container(OmegaConf.from_dotlist(list(overrides)))
+    if expanded_size(out) > MAX_VALUES:
+        raise ConfigError(f"overrides hold over {MAX_VALUES:,} values")
+    return out
 
 
 # --------------------------------------------------------------------------- cards
@@ -554,8 +658,22 @@ def card_dirs(recipe_path: Path, kind: str) -> list[Path]:
     return out
 
 
+NAME = re.compile(r"[A-Za-z0-9_.+-]+")
+
+
+def check_name(name, what: str, where: str) -> None:
+    """Names become file and folder names: no separators, no '.' or '..'."""
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
+        raise ConfigError(f"{where}: {what} {name!r} is not a name: use only letters, digits, '_', '-', '+' and '.' "
+                          "(not '.' or '..'); names are not paths")
+
+
 def load_card(name: str, kind: str, schema: type, recipe_path: Path, where: str):
     dirs = card_dirs(recipe_path, kind)
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
+        searched = ", ".join(str(d) for d in dirs) or f"no {kind}/ folder found"
+        raise ConfigError(f"{where}: card {name!r} is not a card name; cards are found by name in {kind}/ "
+                          f"folders (searched: {searched}), and a name holds no path separators")
     for d in dirs:
         path = d / f"{name}.yaml"
         if path.is_file():
@@ -565,7 +683,9 @@ def load_card(name: str, kind: str, schema: type, recipe_path: Path, where: str)
                 raise ConfigError(f"{path}: name '{raw['name']}' does not match the file name '{name}'")
             cfg = _merge(schema, raw, str(path))
             _check_choices(cfg, str(path))
-            return OmegaConf.to_object(cfg)
+            card = OmegaConf.to_object(cfg)
+            check_values(card, str(path))
+            return card
     known = sorted({p.stem for d in dirs for p in d.glob("*.yaml")})
     hint = _closest(name, known) if known else f" (no {kind}/ folder found)"
     raise ConfigError(f"{where}: no card '{name}' in {kind}/{hint}")
@@ -651,8 +771,17 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     cfg = _merge(Recipe, merged, str(path))
     _check_choices(cfg, str(path))
     recipe: Recipe = OmegaConf.to_object(cfg)
+    check_name(recipe.name, "name", str(path))
+    check_values(recipe, str(path))
     if not recipe.reward_models:
         raise ConfigError(f"{path}: reward_models is empty; name at least one RM card")
+    if not recipe.policies:
+        raise ConfigError(f"{path}: policies is empty (no policies); name at least one policy card")
+    if not recipe.bon.n_grid:
+        raise ConfigError(f"{path}: bon.n_grid is empty; list the n to report, e.g. [1, 4, 16]")
+    w = recipe.toy_world
+    if w is not None and w.min_letters > w.max_letters:
+        raise ConfigError(f"{path}: toy_world.min_letters={w.min_letters} is above toy_world.max_letters={w.max_letters}")
     for n in recipe.bon.n_grid:
         if not 1 <= n <= recipe.bon.n_max:
             raise ConfigError(f"{path}: bon.n_grid has {n}, outside 1..bon.n_max={recipe.bon.n_max}")

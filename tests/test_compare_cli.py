@@ -82,7 +82,7 @@ def test_compare_refuses_runs_with_different_sampling(reference_run, other_run, 
     run_cli(toy_cache, "run", SMOKE, f"run_root={tmp_path}", OTHER_RMS, "bon.temperature=0.7")
     proc = run_cli(toy_cache, "compare", ref_dir, tmp_path / "smoke", "--out", tmp_path / "cmp", check=False)
     assert proc.returncode == 2
-    assert "best-of-n (toy-policy, toy_sort) differs in sampling.temperature: 1.0 vs 0.7" in " ".join(proc.stdout.split())
+    assert "best-of-n (toy-policy, toy_sort) differs in sampling.temperature: 1.0 vs 0.7" in " ".join(proc.stderr.split())
     assert not (tmp_path / "cmp").exists()
 
 

@@ -60,4 +60,4 @@ def test_power_cli_on_a_recipe_with_stated_noise(tmp_path):
         1.06 * ((1.959964 + 0.841621) / math.atanh(6 / math.pi * math.asin(0.6 * 0.9 / 2))) ** 2 + 3)
     assert abs(row["rms_needed"] - row["closed_form_rms_needed"]) <= 8
     bad = _cli("power", ROOT / "recipes" / "quickstart.yaml", "--rho", "1.5")
-    assert bad.returncode == 2 and "--rho 1.5" in bad.stdout
+    assert bad.returncode == 2 and "--rho 1.5" in bad.stderr

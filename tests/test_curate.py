@@ -166,7 +166,7 @@ def test_audit_contamination_cli(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "rlhf_eval.cli", "audit-contamination",
                            info["sources"]["clean"], "--against", bench, "--prompt-column", "question",
                            "--out", str(out)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "row 1: field 'question' missing" in proc.stdout
+    assert proc.returncode == 2 and "row 1: field 'question' missing" in proc.stderr
 
 
 def test_retrieval_k_follows_skywork_v2():

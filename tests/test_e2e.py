@@ -132,7 +132,7 @@ def test_rl_command_prints_one_shell_line(reference_run, toy_cache):
     assert argv[argv.index("--algo.advantage.estimator") + 1] == "group_norm"
     proc = run_cli(toy_cache, "rl-command", SMOKE, "--rm", "dpo-curated", "--policy", "toy-policy",
                    f"run_root={run_dir.parent}", "rl.engine=openrlhf", check=False)
-    assert proc.returncode == 2 and "serve it with `rlhf-eval serve-rm`" in proc.stdout
+    assert proc.returncode == 2 and "serve it with `rlhf-eval serve-rm`" in proc.stderr
 
 
 def test_lm_eval_pick_matches_exact_estimate_at_n_max(reference_run):
@@ -227,9 +227,9 @@ def test_node_entry_point_runs_one_node(reference_run, toy_cache):
 def test_cli_errors_are_one_line(toy_cache):
     proc = run_cli(toy_cache, "run", SMOKE, "bon.n_mx=3", check=False)
     assert proc.returncode == 2
-    assert "unknown key 'bon.n_mx' (did you mean 'n_max'?)" in proc.stdout
+    assert "unknown key 'bon.n_mx' (did you mean 'n_max'?)" in proc.stderr
     proc = run_cli(toy_cache, "plan", SMOKE, "reward_models=[nope]", check=False)
-    assert proc.returncode == 2 and "no card 'nope' in reward_models/" in proc.stdout
+    assert proc.returncode == 2 and "no card 'nope' in reward_models/" in proc.stderr
 
 
 def test_malformed_row_stops_with_one_line_and_keeps_finished_nodes(toy_cache, tmp_path):
@@ -239,6 +239,6 @@ def test_malformed_row_stops_with_one_line_and_keeps_finished_nodes(toy_cache, t
     args = ("run", SMOKE, f"run_root={tmp_path}", f"sources=[{{name: mine, path: {bad}}}]")
     proc = run_cli(toy_cache, *args, check=False)
     assert proc.returncode == 2, proc.stderr
-    assert f"{bad}: row 2: field 'chosen': identical to rejected" in proc.stdout
+    assert f"{bad}: row 2: field 'chosen': identical to rejected" in proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert list((tmp_path / "smoke" / "toy_world").glob("*/manifest.json"))

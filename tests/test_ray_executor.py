@@ -18,7 +18,7 @@ def test_ray_executor_failure_rerun_and_same_numbers(reference_run, toy_cache, t
     args = ("run", SMOKE, f"run_root={tmp_path}", f"bon.tasks=[toy_sort,{task}]", "--executor", "ray",
             "ray.defaults.num_cpus=2")
     proc = run_cli(toy_cache, *args, check=False)
-    out = " ".join(proc.stdout.split())
+    out = " ".join((proc.stdout + proc.stderr).split())
     assert proc.returncode == 2, proc.stdout + proc.stderr
     # bon_generate for sort_short fails; its scores, evals, compare and report are held back.
     assert "1 node(s) failed" in out and "not run because an input failed" in out

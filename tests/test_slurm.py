@@ -56,7 +56,7 @@ def test_openrlhf_placement_that_does_not_fit_the_allocation_is_refused(toy_cach
     proc = run_cli(toy_cache, "submit", ROOT / "recipes" / "gpu-cluster.yaml", f"run_root={tmp_path}", "--dry-run",
                    "slurm.stages.rl_train.nodes=1", check=False)
     assert proc.returncode == 2
-    assert "placement needs 16 GPUs but slurm.stages.rl_train gives 1 nodes x 8 GPUs" in " ".join(proc.stdout.split())
+    assert "placement needs 16 GPUs but slurm.stages.rl_train gives 1 nodes x 8 GPUs" in " ".join(proc.stderr.split())
 
 
 @pytest.mark.parametrize("override, message", [
@@ -66,14 +66,14 @@ def test_openrlhf_placement_that_does_not_fit_the_allocation_is_refused(toy_cach
 ])
 def test_shell_metacharacters_cannot_run_commands(toy_cache, tmp_path, override, message):
     proc = run_cli(toy_cache, "submit", QUICK, f"run_root={tmp_path}", "--dry-run", override, check=False)
-    assert proc.returncode == 2 and message in proc.stdout
+    assert proc.returncode == 2 and message in proc.stderr
     assert not Path("/tmp/pwned").exists()
 
 
 def test_run_folder_that_cannot_be_an_sbatch_value_is_refused(toy_cache, tmp_path):
     odd = tmp_path / "it's a dir"
     proc = run_cli(toy_cache, "submit", SMOKE, f"run_root={odd}", "--dry-run", check=False)
-    assert proc.returncode == 2 and "log path=" in proc.stdout and "may go into an #SBATCH line" in proc.stdout
+    assert proc.returncode == 2 and "log path=" in proc.stderr and "may go into an #SBATCH line" in proc.stderr
     assert not (odd / "smoke" / "slurm" / "scripts").exists()
 
 

@@ -3,12 +3,11 @@ the benchmark's published candidate order. JudgeBench rows may add `"swapped": [
 scores of the second game (B shown first) of an order-sensitive judge."""
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 from rlhf_eval.bench.items import Item
-from rlhf_eval.data.pairs import DataError
+from rlhf_eval.data.pairs import DataError, json_lines
 
 
 def _id_rows(path: Path):
@@ -17,21 +16,14 @@ def _id_rows(path: Path):
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     seen = set()
-    with open(path) as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: row {i}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or "id" not in row:
-                raise DataError(f"{path}: row {i}: field 'id' missing")
-            key = str(row["id"])
-            if key in seen:
-                raise DataError(f"{path}: row {i}: field 'id': {key!r} appears twice")
-            seen.add(key)
-            yield i, key, row
+    for i, row in json_lines(path):
+        if not isinstance(row, dict) or "id" not in row:
+            raise DataError(f"{path}: row {i}: field 'id' missing")
+        key = str(row["id"])
+        if key in seen:
+            raise DataError(f"{path}: row {i}: field 'id': {key!r} appears twice")
+        seen.add(key)
+        yield i, key, row
 
 
 def read_scores(path: Path, items: list[Item]) -> tuple[list[list[float]], list | None]:

@@ -124,29 +124,47 @@ def prompt_text(prompt) -> str:
     return prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
 
 
+def json_lines(path: Path):
+    """(row number, value) of each non-blank line of a JSON-lines file; a line that is not UTF-8
+    or not JSON is a DataError naming the file and row."""
+    with open(path, "rb") as fh:
+        for i, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}: row {i}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                                f"{exc.start + 1})") from None
+            if not line.strip():
+                continue
+            try:
+                yield i, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}: row {i}: not valid JSON ({exc.msg})") from None
+
+
 def read_rows(path: Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.suffix == ".jsonl":
-        rows = []
-        with open(path) as fh:
-            for i, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}: row {i}: not valid JSON ({exc.msg})") from None
-        return rows
+        return [row for _, row in json_lines(path)]
     if path.suffix == ".json":
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from None
         if not isinstance(data, list):
             raise DataError(f"{path}: expected a JSON list of rows")
         return data
     if path.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
-        return pq.read_table(path).to_pylist()
+        try:
+            return pq.read_table(path).to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     raise DataError(f"{path}: unsupported file type {path.suffix!r} (use .jsonl, .json or .parquet)")
 
 
@@ -168,7 +186,11 @@ def load_pairs(path: str, source: str, on_bad_row: str = "error", dropped: list 
     """Rows of one source in the contract. A bad row raises DataError (file, row, field), or
     with on_bad_row="drop" is appended to `dropped` (with file, row, field, reason) and skipped."""
     out = []
-    for i, row in enumerate(read_source(path, split), 1):
+    rows = read_source(path, split)
+    if not rows:
+        raise DataError(f"{path}: the file is empty (no rows)" if not str(path).startswith("hf:")
+                        else f"{path}: split '{split}' has no rows")
+    for i, row in enumerate(rows, 1):
         try:
             pair = parse_row(row, columns)
         except RowProblem as bad:

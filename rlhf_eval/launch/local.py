@@ -13,7 +13,8 @@ from rlhf_eval.pipeline import Node
 
 def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, address=None) -> dict[str, float]:
     by_id = {n.id: n for n in nodes}
-    todo = todo_nodes(run_dir, nodes, lambda line: console.print(f"[yellow]{escape(line)}[/]", highlight=False))
+    todo = todo_nodes(run_dir, nodes,
+                      lambda line: console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True))
     timings: dict[str, float] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:

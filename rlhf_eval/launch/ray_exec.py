@@ -72,7 +72,8 @@ def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, add
     import ray
 
     run_dir = Path(run_dir).absolute()
-    todo = todo_nodes(run_dir, nodes, lambda line: console.print(f"[yellow]{escape(line)}[/]", highlight=False))
+    todo = todo_nodes(run_dir, nodes,
+                      lambda line: console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True))
     address = address or (recipe.ray.address if recipe is not None else None)
     started = time.time()
     if not ray.is_initialized():
