@@ -1,6 +1,9 @@
 """Load test of the remote-RM server on loopback: a bounded number of requests at concurrency 32,
 once with cross-request batching and once scoring one request at a time (max_batch = 1), on the
-quickstart's classifier RM. Prints requests/s, p50/p99 latency, errors and the speed-up.
+quickstart's classifier RM. Prints requests/s, p50/p99 latency, errors and the speed-up. Then
+head-of-line blocking: a 1-row request sent while a 4,096-row one is being scored, with the large
+one cut into slices of max_batch rows (as served) and scored whole (one slice as large as the
+request, as before slicing); prints both 1-row latencies and their ratio.
 
 Needs `make quickstart` first.
 Run: .venv/bin/python benchmarks/serve_rm_load.py [--requests 960] [--rows 4] [--concurrency 32]
@@ -71,6 +74,27 @@ def load(url: str, bodies: list[dict], concurrency: int) -> dict:
             "errors": errors[0], "wall": wall}
 
 
+def head_of_line(scorer, big_rows: int = 4096) -> dict:
+    """The 1-row request's latency behind a big one, per slice size."""
+    big = payloads(1, big_rows, seed=1)[0]
+    small = payloads(1, 1, seed=2)[0]
+    out = {}
+    for name, max_batch in (("sliced (256 rows)", 256), ("whole request", big_rows)):
+        server, url = serve_in_thread(scorer, max_batch=max_batch, max_wait_ms=1)
+        try:
+            requests.post(url, json=small, timeout=60)  # warm up
+            t = threading.Thread(target=lambda: requests.post(url, json=big, timeout=600))
+            t.start()
+            time.sleep(0.2)
+            t0 = time.perf_counter()
+            requests.post(url, json=small, timeout=600)
+            out[name] = time.perf_counter() - t0
+            t.join()
+        finally:
+            server.shutdown()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", type=Path, default=Path("runs/quickstart"))
@@ -98,6 +122,11 @@ def main() -> None:
         print(f"  {name:14s} {r['rps']:7.1f} req/s  p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
               f"errors {r['errors']}  model calls {r['model_calls']}  ({r['wall']:.1f} s)")
     print(f"  cross-request batching speed-up: {results['batched']['rps'] / results['one at a time']['rps']:.2f}x")
+    waits = head_of_line(scorer)
+    print("1-row request sent 0.2 s after a 4,096-row request:")
+    for name, w in waits.items():
+        print(f"  {name:18s} waited {w:6.2f} s")
+    print(f"  slicing cuts the wait {waits['whole request'] / waits['sliced (256 rows)']:.1f}x")
 
 
 if __name__ == "__main__":

@@ -221,13 +221,12 @@ def test_one_large_request_does_not_hold_the_queue(server):
     t = threading.Thread(target=send_big)
     t.start()
     time.sleep(0.5)
-    t0 = time.monotonic()
     small = requests.post(url, json={"query": ["qxy"], "prompts": ["q"]}, timeout=60).json()["rewards"]
-    small_s = time.monotonic() - t0
+    big_still_running = "big" not in done
     t.join()
     assert small == [2.0] and done["big"] == [3.0] * 2000
     assert done["big_s"] >= 4.5
-    assert small_s < 1.5, f"the 1-row request waited {small_s:.2f} s"
+    assert big_still_running  # the 1-row request did not wait for the large one to finish
 
 
 # 6
