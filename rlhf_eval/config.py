@@ -661,16 +661,20 @@ def card_dirs(recipe_path: Path, kind: str) -> list[Path]:
 NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 
 
-def check_name(name, what: str, where: str) -> None:
+def is_name(name) -> bool:
     """Names become file and folder names: no separators, no '.' or '..'."""
-    if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
+    return isinstance(name, str) and bool(NAME.fullmatch(name)) and name not in (".", "..")
+
+
+def check_name(name, what: str, where: str) -> None:
+    if not is_name(name):
         raise ConfigError(f"{where}: {what} {name!r} is not a name: use only letters, digits, '_', '-', '+' and '.' "
                           "(not '.' or '..'); names are not paths")
 
 
 def load_card(name: str, kind: str, schema: type, recipe_path: Path, where: str):
     dirs = card_dirs(recipe_path, kind)
-    if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
+    if not is_name(name):
         searched = ", ".join(str(d) for d in dirs) or f"no {kind}/ folder found"
         raise ConfigError(f"{where}: card {name!r} is not a card name; cards are found by name in {kind}/ "
                           f"folders (searched: {searched}), and a name holds no path separators")

@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from rlhf_eval import store
+from rlhf_eval.errors import UserError
 from rlhf_eval.lock import node_lock
 from rlhf_eval.pipeline import Node, stage_function
 
@@ -91,7 +92,7 @@ def read_inputs(run_dir: Path, node: Node, nodes: dict[str, Node]) -> dict:
         manifest, damaged = store.done_manifest(node_dir(run_dir, dep), dep.key)
         if manifest is None:
             why = f"its outputs were damaged ({damaged}); run the recipe again to redo it" if damaged else "is not done"
-            raise RuntimeError(f"node {node.id} ({node.label}): input {role} = {dep_id} {why}")
+            raise UserError(f"node {node.id} ({node.label}): input {role} = {dep_id} {why}")
         inputs[role] = manifest
     return inputs
 

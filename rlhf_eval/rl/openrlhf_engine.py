@@ -20,6 +20,10 @@ from rlhf_eval.rl.openrlhf_cmd import (TOKEN_ENV, TOKEN_REF, CommandError, build
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
 
+class JobFailed(UserError, RuntimeError):
+    """The Ray job failed or wrote nothing usable; its log tail says why."""
+
+
 def ray_auth_headers() -> dict:
     """Ray >= 2.59 enables token auth on local clusters; the token is found the way Ray finds it:
     RAY_AUTH_TOKEN, then the file at RAY_AUTH_TOKEN_PATH, then ~/.ray/auth_token."""
@@ -88,7 +92,7 @@ def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: f
         time.sleep(poll_s)
     if status != "SUCCEEDED":
         tail = "\n".join((out_dir / "job.log").read_text().splitlines()[-20:])
-        raise UserError(f"Ray job {job_id} {status}; last log lines:\n{tail}")
+        raise JobFailed(f"Ray job {job_id} {status}; last log lines:\n{tail}")
     return {"job_id": job_id, "status": status, "log": str(out_dir / "job.log")}
 
 
@@ -108,7 +112,7 @@ def train(ctx, rl: dict, policy_path: str, rows: list[dict], progress=None) -> d
     final = out_dir / "final"
     path = final if (final / "config.json").is_file() else (ckpts[-1][1] if ckpts else None)
     if path is None:
-        raise UserError(f"Ray job {job['job_id']} succeeded but wrote no HF model under {out_dir}")
+        raise JobFailed(f"Ray job {job['job_id']} succeeded but wrote no HF model under {out_dir}")
     steps = [{"step": s, "path": str(p)} for s, p in ckpts if s < rl["steps"]]
     # Rewards per step stay in the job log; only the TRL engine reports a history here.
     return job | {"path": str(path), "command": one_line(argv), "history": [],
