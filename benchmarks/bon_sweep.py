@@ -29,7 +29,7 @@ from rlhf_eval import store  # noqa: E402
 from rlhf_eval.bon.estimator import per_prompt_best_of_n  # noqa: E402
 from rlhf_eval.gen.transformers_backend import TransformersSampler  # noqa: E402
 from rlhf_eval.pipeline import node_manifests  # noqa: E402
-from rlhf_eval.rm.scoring import load_scorer  # noqa: E402
+from rlhf_eval.rm.base import load_scorer  # noqa: E402
 from rlhf_eval.toy import task  # noqa: E402
 
 RMS = ("dpo-curated", "classifier-curated", "dpo-raw")

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import requests  # noqa: E402
 
 from rlhf_eval.pipeline import node_manifests  # noqa: E402
-from rlhf_eval.rm.scoring import load_scorer  # noqa: E402
+from rlhf_eval.rm.base import load_scorer  # noqa: E402
 from rlhf_eval.rm.serve import serve_in_thread  # noqa: E402
 from rlhf_eval.toy import task  # noqa: E402
 

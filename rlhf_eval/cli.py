@@ -16,8 +16,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from rlhf_eval import store
+from rlhf_eval.bench import BENCHMARKS
 from rlhf_eval.config import ConfigError, load_recipe
 from rlhf_eval.errors import UserError, is_user_error, one_line, save_traceback
+from rlhf_eval.extensions import listing, load
+from rlhf_eval.launch import EXECUTORS
 from rlhf_eval.lock import run_lock
 from rlhf_eval.pipeline import expand, load_plan, plan_dict
 
@@ -111,24 +114,20 @@ def summary_table(results: dict) -> Table:
 
 @command()
 def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
-        executor: Optional[str] = typer.Option(None, "--executor", help="local or ray (default: the recipe's)"),
+        executor: Optional[str] = typer.Option(None, "--executor",
+                                               help=f"{listing(EXECUTORS)} (default: the recipe's)"),
         address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (default: ray.address)")):
     """Run a recipe end to end; finished nodes are skipped, so rerunning resumes."""
-    import importlib
-
-    from rlhf_eval.launch import EXECUTORS
-
     extra = [f"executor={executor}"] if executor else []
     loaded, nodes = _load(recipe, (overrides or []) + extra)
     if address and loaded.recipe.executor != "ray":
         _fail("--address is for --executor ray")
     run_dir = loaded.run_dir
-    module, attr = EXECUTORS[loaded.recipe.executor].split(":")
+    execute = load(EXECUTORS, loaded.recipe.executor, "executor")
     started = time.time()
     with run_lock(run_dir):
         store.atomic_write_json(run_dir / "plan.json", plan_dict(loaded, nodes))
-        getattr(importlib.import_module(module), attr)(run_dir, nodes, console, recipe=loaded.recipe,
-                                                        address=address)
+        execute(run_dir, nodes, console, recipe=loaded.recipe, address=address)
     report = next(n for n in nodes if n.stage == "report")
     out = store.read_manifest(run_dir / report.stage / report.key)["outputs"]
     for name in ("report", "results"):
@@ -353,8 +352,7 @@ app.add_typer(bench_app, name="bench")
 
 @command("score", group=bench_app)
 def bench_score(
-    benchmark: str = typer.Argument(..., help="rewardbench, rewardbench2, rm-bench, judgebench, rmb-bon, "
-                                              "rmb-pairwise, ppe-preference, ppe-correctness, pairwise or best-of-k"),
+    benchmark: str = typer.Argument(..., help=listing(BENCHMARKS)),
     data: str = typer.Option(..., "--data", help="benchmark rows in the published schema (.jsonl/.json/"
                                                  ".parquet) or hf:<dataset id>"),
     scores: Optional[Path] = typer.Option(None, "--scores", help='one row per item: {"id": ..., "scores": [...]}'),
@@ -445,7 +443,7 @@ def serve_rm(
 ):
     """Serve an RM over OpenRLHF's remote-RM protocol (POST /get_reward). OpenRLHF's requests
     (no `responses` field) are scored as sent; see docs/rl.md."""
-    from rlhf_eval.rm.scoring import load_scorer
+    from rlhf_eval.rm.base import load_scorer
     from rlhf_eval.rm.serve import Limits, make_server
 
     token, key = _env_secret("--token-env", token_env), _env_secret("--signing-key-env", signing_key_env)
@@ -504,7 +502,8 @@ def rl_command(
 ):
     """Print the OpenRLHF train_ppo_ray command the rl_train node would submit, on one line."""
     from rlhf_eval.pipeline import rl_label
-    from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, build, one_line
+    from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, one_line
+    from rlhf_eval.rl.openrlhf_engine import job_command
     from rlhf_eval.toy.stage import resolve
 
     loaded, nodes = _load(recipe, list(overrides or []))
@@ -530,12 +529,9 @@ def rl_command(
     rl = json.loads(json.dumps(node.params["rl"]))
     if rl["engine"] != "openrlhf":
         _fail(f"{recipe} has rl.engine={rl['engine']}; add rl.engine=openrlhf to see the OpenRLHF command")
-    o = rl["openrlhf"]
-    # Where the engine puts them: NodeContext.keep_dir, unless the recipe names shared storage.
-    out_dir = Path(o["checkpoint_dir"]) / node.key if o["checkpoint_dir"] else run_dir / node.stage / f"{node.key}.keep"
     try:
         policy_path = resolve(node.params["policy"]["path"], outs["toy"], "policy")
-        argv = build(rl, policy_path, outs["rm"], str(run_dir / node.stage / node.key / "prompts.jsonl"), str(out_dir))
+        argv, _, _ = job_command(rl, policy_path, outs["rm"], run_dir / node.stage / node.key)
     except (CommandError, ValueError) as exc:
         _fail(str(exc))
     print(one_line(argv))

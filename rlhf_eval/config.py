@@ -18,6 +18,10 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from rlhf_eval.errors import UserError
+from rlhf_eval.gen import SAMPLERS
+from rlhf_eval.launch import EXECUTORS
+from rlhf_eval.rl import ALGORITHMS, ENGINES
+from rlhf_eval.rm import RM_KINDS, SCORERS
 
 
 class ConfigError(UserError):
@@ -454,15 +458,18 @@ EXPORTS = ("leaderboard", "tensorboard")
 # Model references that are not local paths: the toy world's models and hub ids.
 MODEL_REFS = ("toy:", "hf:")
 
+# Choices come from the registries (rlhf_eval.extensions), so a new backend, engine or executor
+# is valid here as soon as it is registered.
 CHOICES = {
-    "executor": ("local", "ray"),
-    "rl.engine": ("trl", "openrlhf"),
-    "rl.algorithm": ("ppo", "grpo", "rloo", "reinforce++"),
-    "kind": ("classifier", "implicit"),
+    "executor": tuple(EXECUTORS),
+    "rl.engine": tuple(ENGINES),
+    "rl.algorithm": tuple(dict.fromkeys(a for algos in sorted(ALGORITHMS.values(), key=len, reverse=True)
+                                        for a in algos)),
+    "kind": tuple(RM_KINDS),
     "train.dataset": ("curated", "raw"),
     "curate.on_bad_row": ("error", "drop"),
     "curate.retrieve.embedder": ("tfidf", "rm"),
-    "backend": ("transformers", "vllm", "remote"),
+    "backend": tuple(dict.fromkeys([*SCORERS, *SAMPLERS])),  # RM cards: SCORERS; policy cards: SAMPLERS
 }
 
 
@@ -727,7 +734,6 @@ def _check_stage_maps(recipe: Recipe, where: str) -> None:
 
 
 def _check_rl(recipe: Recipe, where: str) -> None:
-    from rlhf_eval.rl import ALGORITHMS
     rl = recipe.rl
     if not rl.seeds or len(set(rl.seeds)) != len(rl.seeds):
         raise ConfigError(f"{where}: rl.seeds={list(rl.seeds)} must list at least one seed, each once")
@@ -812,18 +818,23 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         if judge_card.path is None and judge_card.train.dataset != "raw":
             raise ConfigError(f"RM card '{judge}': a curation judge must train on raw data "
                               "(train.dataset: raw), since the curated data depends on it")
-    for card in rms.values():
+    for card in [*rms.values(), *([judge_card] if judge_card else [])]:
+        if card.backend not in SCORERS:
+            raise ConfigError(f"RM card '{card.name}': backend '{card.backend}' cannot score "
+                              f"({' or '.join(SCORERS)})")
+        if card.backend not in RM_KINDS[card.kind]:
+            takes = [k for k, backends in RM_KINDS.items() if card.backend in backends]
+            raise ConfigError(f"RM card '{card.name}': the {card.backend} backend cannot score {card.kind} RMs; "
+                              f"set kind: {' or '.join(takes)}, or backend: {' or '.join(RM_KINDS[card.kind])}")
         if card.backend == "remote" and not card.url:
             raise ConfigError(f"RM card '{card.name}': backend remote needs `url`")
-        if card.backend == "remote" and card.kind != "classifier":
-            raise ConfigError(f"RM card '{card.name}': a remote RM returns scalar rewards; set kind: classifier")
     if recipe.bon.n_max % recipe.bon.block:
         raise ConfigError(f"{path}: bon.n_max={recipe.bon.n_max} must be a multiple of bon.block={recipe.bon.block}")
     pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}
     for card in pols.values():
-        if card.backend not in ("transformers", "vllm"):
+        if card.backend not in SAMPLERS:
             raise ConfigError(f"policy card '{card.name}': backend '{card.backend}' cannot generate "
-                              "(transformers or vllm)")
+                              f"({' or '.join(SAMPLERS)})")
     for card in pols.values():
         if not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
             raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist "

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rlhf_eval.bench import judgebench, ppe, probes, rewardbench2
+from rlhf_eval.bench import BENCHMARKS, judgebench, ppe, probes
 from rlhf_eval.bench.evaluate import evaluate
-from rlhf_eval.bench.registry import BENCHMARKS, load_items
+from rlhf_eval.bench.registry import load_items
 from rlhf_eval.bench.saved import read_scores
 from rlhf_eval.cli import app
 from rlhf_eval.data.pairs import DataError
@@ -300,10 +300,13 @@ def test_bench_score_cli(tmp_path):
     assert res.exit_code == 2 and "did you mean 'rewardbench'" in res.output
 
 
-def test_registry_covers_the_published_benchmarks():
-    assert {"rewardbench", "rewardbench2", "rm-bench", "judgebench", "rmb-bon", "rmb-pairwise", "pairwise",
-            "best-of-k"} <= set(BENCHMARKS)
-    assert rewardbench2.HUB == ("allenai/reward-bench-2", "test")
+def test_every_registered_benchmark_loads_under_its_own_name():
+    from rlhf_eval.bench import TOY
+    from rlhf_eval.bench.registry import kind_of
+    for name in BENCHMARKS:
+        assert kind_of(name).name == name
+    assert set(TOY.values()) <= set(BENCHMARKS)
+    assert kind_of("toy_rmbench").name == "rm-bench" and kind_of("x", kind="pairwise").name == "pairwise"
 
 
 def test_hub_path_reads_a_parquet_dataset_repo(tmp_path):
@@ -320,7 +323,7 @@ def test_hub_path_reads_a_parquet_dataset_repo(tmp_path):
 
 
 def test_rm_card_chat_template_replaces_the_tokenizers(tmp_path):
-    from rlhf_eval.rm.scoring import encode, load_tokenizer
+    from rlhf_eval.rm.base import encode, load_tokenizer
     from rlhf_eval.toy.tokenizer import build_tokenizer
 
     build_tokenizer(tmp_path / "tok")
@@ -461,13 +464,13 @@ def test_ppe_correctness_per_sub_benchmark_and_overall(tmp_path):
 
 
 def test_ppe_loads_from_the_hub_through_the_registry():
-    from rlhf_eval.bench.registry import data_location
-    sources = data_location("ppe-correctness", BENCHMARKS["ppe-correctness"], None, None, None)
+    from rlhf_eval.bench.registry import data_location, kind_of
+    sources = data_location("ppe-correctness", kind_of("ppe-correctness"), None, None, None)
     assert [w for w, _ in sources] == ["hf:lmarena-ai/PPE-MMLU-Pro-Best-of-K", "hf:lmarena-ai/PPE-MATH-Best-of-K",
                                        "hf:lmarena-ai/PPE-GPQA-Best-of-K", "hf:lmarena-ai/PPE-IFEval-Best-of-K",
                                        "hf:lmarena-ai/PPE-MBPP-Plus-Best-of-K"]
     assert {s for _, s in sources} == {"train"}
-    assert data_location("ppe-preference", BENCHMARKS["ppe-preference"], None, None, None) == \
+    assert data_location("ppe-preference", kind_of("ppe-preference"), None, None, None) == \
         [("hf:lmarena-ai/PPE-Human-Preference-V1", "test")]
     from rlhf_eval.bench.ppe_sets import sub_benchmark
     assert [sub_benchmark({}, w) for w, _ in sources] == ["mmlu_pro", "math", "gpqa", "ifeval", "mbpp_plus"]

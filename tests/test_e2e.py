@@ -88,7 +88,7 @@ def test_real_samples_scored_by_a_toy_rm_then_rescored_from_saved_scores(referen
     from rlhf_eval.bench.registry import load_items
     from rlhf_eval.bench.saved import write_scores
     from rlhf_eval.bench.stage import score_items
-    from rlhf_eval.rm.scoring import encode, load_scorer
+    from rlhf_eval.rm.base import encode, load_scorer
 
     run_dir, _ = reference_run
     [manifest] = node_manifests(run_dir, "train_rm", "rm=classifier-curated")

@@ -21,7 +21,7 @@ from rlhf_eval.pipeline import node_manifests, rl_for_seed
 from rlhf_eval.rl.openrlhf_cmd import build, entrypoint, one_line, write_prompt_file
 from rlhf_eval.rl.stage import rl_prompts
 from rlhf_eval.toy.task import gold_answer
-from rlhf_eval.rm.scoring import load_scorer
+from rlhf_eval.rm.base import load_scorer
 from rlhf_eval.rm.serve import serve_in_thread
 
 # OpenRLHF's SingleTurnAgentExecutor, as its PPO rollout calls it: the prompt comes out of its
@@ -123,7 +123,7 @@ print(json.dumps(out))
 
 
 def test_openrlhf_loader_reads_our_classifier(reference_run):
-    from rlhf_eval.rm.scoring import encode
+    from rlhf_eval.rm.base import encode
     run_dir, _ = reference_run
     manifest = rm_manifest(run_dir, "classifier-curated")
     local = load_scorer(manifest)

@@ -6,7 +6,7 @@ import numpy as np
 from rlhf_eval.bench import ppe
 from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.items import Item, Outcomes
-from rlhf_eval.bench.registry import Benchmark
+from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.data.pairs import DataError
 
 

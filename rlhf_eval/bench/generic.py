@@ -8,6 +8,7 @@ Contract fields: id (default: the row number), prompt, chosen, rejected, group (
 from __future__ import annotations
 
 from rlhf_eval.bench.fields import need, prompt_of
+from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes, strictly_best
 from rlhf_eval.data.pairs import DataError
 
@@ -46,3 +47,9 @@ def item_outcomes(items: list[Item], scores: list[list[float]]) -> Outcomes:
 def aggregate(o: Outcomes) -> dict[str, float]:
     correct = o.values[:, o.col("correct")]
     return {"score": float(correct.mean())} | {f"domain/{g}": v for g, v in group_means(correct, o.groups).items()}
+
+
+PAIRWISE = Benchmark("pairwise", ID_FIELD, HUB, pairwise_item, item_outcomes, aggregate, "[chosen, rejected]",
+                     takes_columns=True)
+BEST_OF_K = Benchmark("best-of-k", ID_FIELD, HUB, best_of_k_item, item_outcomes, aggregate,
+                      "[chosen, rejected in list order]", takes_columns=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from rlhf_eval.bench.fields import need, prompt_of
+from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes
 from rlhf_eval.data.pairs import DataError
 
@@ -83,3 +84,7 @@ def aggregate(o: Outcomes) -> dict[str, float]:
     groups = group_means(correct, o.groups)
     return ({"score": float(correct.mean()), "macro_source": float(np.mean(list(groups.values())))}
             | {f"domain/{g}": v for g, v in groups.items()})
+
+
+BENCHMARK = Benchmark("judgebench", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
+                      "[response_A, response_B]; id = pair_id")

@@ -32,6 +32,7 @@ import numpy as np
 from scipy.special import expit
 
 from rlhf_eval.bench.fields import need
+from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.items import Item, Outcomes, column_means, outcomes
 from rlhf_eval.bench.ppe import roc_auc
 from rlhf_eval.bon.estimator import per_prompt_best_of_n
@@ -157,3 +158,10 @@ def correctness_aggregate(o: Outcomes) -> dict[str, float]:
             out[name] = float(np.mean(vals))
         out |= {f"{name}/{sub}": float(m[name]) for sub, m in per.items() if name in m and not np.isnan(m[name])}
     return out
+
+
+PREFERENCE = Benchmark("ppe-preference", ID_FIELD, PREFERENCE_HUB, preference_item, preference_outcomes,
+                       preference_aggregate, "[response_1, response_2]; id = question_id")
+CORRECTNESS = Benchmark("ppe-correctness", ID_FIELD, [(h, "train") for h in CORRECTNESS_HUB.values()],
+                        correctness_item, correctness_outcomes, correctness_aggregate,
+                        "[response_1 .. response_K]; id = <sub-benchmark>/question_id (the plain id where unique)")

@@ -16,7 +16,7 @@ import numpy as np
 from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.evaluate import evaluate, full_metrics, take
 from rlhf_eval.bench.items import Item
-from rlhf_eval.bench.registry import Benchmark
+from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.errors import UserError
 
 # JudgeBench asks for the answer letter five times ("FFFFF"); RMs can key on the format.

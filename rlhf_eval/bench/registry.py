@@ -1,4 +1,5 @@
-"""Benchmark name -> loader and scorer.
+"""Loading a benchmark's items: from its hub id, a local file in the published schema, or the toy
+world (the benchmarks themselves are registered in rlhf_eval.bench.BENCHMARKS).
 
 Every benchmark loads from its hub id on a machine with network, or from a local file in the
 published schema (`data:` in the recipe, `--data` on the command line). Toy benchmarks come from
@@ -6,68 +7,26 @@ the built toy world and score with the real benchmark's rules.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
-from types import ModuleType
-from typing import Callable
 
-from rlhf_eval.bench import generic, judgebench, ppe_sets, rewardbench, rewardbench2, rmb, rmbench
-from rlhf_eval.bench.items import Item, Outcomes
+from rlhf_eval.bench import BENCHMARKS, TOY
+from rlhf_eval.bench.base import Benchmark
+from rlhf_eval.bench.items import Item
 from rlhf_eval.data.pairs import DataError, read_source
 from rlhf_eval.errors import UserError
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    name: str
-    id_field: str
-    # (dataset id, split), or several for a benchmark published as several datasets (PPE correctness)
-    hub: tuple[str, str] | list[tuple[str, str]] | None
-    to_item: Callable[..., Item]
-    item_outcomes: Callable[..., Outcomes]
-    aggregate: Callable[[Outcomes], dict[str, float]]
-    # The saved-scores order, for error messages and docs.
-    candidate_order: str
-    takes_columns: bool = False
-    # Warnings about the data as loaded (missing sections, subsets left out), shown with the metrics.
-    notes: Callable[[list[Item]], list[str]] = lambda items: []
-
-
-def _from(name: str, mod: ModuleType, order: str, to_item=None, takes_columns=False) -> Benchmark:
-    return Benchmark(name, mod.ID_FIELD, mod.HUB, to_item or mod.to_item, mod.item_outcomes, mod.aggregate,
-                     order, takes_columns, getattr(mod, "notes", lambda items: []))
-
-
-BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
-    _from("rewardbench", rewardbench, "[chosen, rejected]"),
-    _from("rewardbench2", rewardbench2, "chosen then rejected, in list order"),
-    _from("rm-bench", rmbench, "chosen[0..2] then rejected[0..2]"),
-    _from("judgebench", judgebench, "[response_A, response_B]; id = pair_id"),
-    _from("rmb-bon", rmb, "[bon_best, losers in order]; id = bon_uid"),
-    replace(_from("rmb-pairwise", rmb, "[chosen, reject]; id = pair_uid", rmb.pairwise_item),
-            id_field=rmb.PAIR_ID_FIELD),
-    Benchmark("ppe-preference", ppe_sets.ID_FIELD, ppe_sets.PREFERENCE_HUB, ppe_sets.preference_item,
-              ppe_sets.preference_outcomes, ppe_sets.preference_aggregate, "[response_1, response_2]; id = question_id"),
-    Benchmark("ppe-correctness", ppe_sets.ID_FIELD, [(h, "train") for h in ppe_sets.CORRECTNESS_HUB.values()],
-              ppe_sets.correctness_item, ppe_sets.correctness_outcomes, ppe_sets.correctness_aggregate,
-              "[response_1 .. response_K]; id = <sub-benchmark>/question_id (the plain id where unique)"),
-    _from("pairwise", generic, "[chosen, rejected]", generic.pairwise_item, takes_columns=True),
-    _from("best-of-k", generic, "[chosen, rejected in list order]", generic.best_of_k_item, takes_columns=True),
-]}
-# Toy-world benchmarks and the real format each one follows.
-TOY = {"toy_rewardbench": "rewardbench", "toy_rewardbench2": "rewardbench2", "toy_rmbench": "rm-bench",
-       # Built only with toy_world.study: one axis of the planted truth each.
-       "toy_correct": "pairwise", "toy_marker": "pairwise"}
+from rlhf_eval.extensions import load
 
 
 def kind_of(name: str, kind: str | None = None) -> Benchmark:
+    """The registered benchmark whose rules score `name` (its `kind`, a toy benchmark's real one,
+    or `name` itself)."""
     key = kind or TOY.get(name, name)
     if key not in BENCHMARKS:
         import difflib
         close = difflib.get_close_matches(key, list(BENCHMARKS) + list(TOY), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise UserError(f"unknown benchmark '{key}'{hint} (registered: {', '.join(list(BENCHMARKS) + list(TOY))})")
-    return BENCHMARKS[key]
+    return load(BENCHMARKS, key, "benchmark")
 
 
 def data_location(name: str, bench: Benchmark, data: str | None, split: str | None,

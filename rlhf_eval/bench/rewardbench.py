@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from rlhf_eval.bench.fields import need, prompt_of
+from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.items import Item, Outcomes, outcomes
 from rlhf_eval.data.pairs import DataError
 from rlhf_eval.errors import UserError
@@ -120,3 +121,7 @@ def aggregate(o: Outcomes) -> dict[str, float]:
     return ({"score": m["final"]} | {f"domain/{k}": v for k, v in m["sections"].items()}
             | {f"subset/{k}": v for k, v in m["subsets"].items()}
             | {f"ignored/{k}": v for k, v in m["ignored"].items()})
+
+
+BENCHMARK = Benchmark("rewardbench", ID_FIELD, HUB, to_item, item_outcomes, aggregate, "[chosen, rejected]",
+                      notes=notes)

@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from rlhf_eval.bench.fields import need, prompt_of
+from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes, top_tie_share
 from rlhf_eval.data.pairs import DataError
 
@@ -94,3 +95,7 @@ def aggregate(o: Outcomes) -> dict[str, float]:
     if (o.groups == TIES).any():
         subsets[TIES] = ties_score(o)
     return {"score": float(np.mean(list(subsets.values())))} | {f"domain/{k}": v for k, v in subsets.items()}
+
+
+BENCHMARK = Benchmark("rewardbench2", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
+                      "chosen then rejected, in list order")

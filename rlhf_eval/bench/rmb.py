@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from rlhf_eval.bench.fields import need
+from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.items import Item, Outcomes, column_means, group_means, outcomes, strictly_best
 from rlhf_eval.data.pairs import DataError
 
@@ -87,3 +88,9 @@ def aggregate(o: Outcomes) -> dict[str, float]:
     goals = group_means(o.values[:, o.col("correct")], o.groups)
     return ({"score": float(np.mean(list(goals.values())))} | {f"domain/{g}": v for g, v in goals.items()}
             | column_means(o, "scenario/"))
+
+
+BEST_OF_N = Benchmark("rmb-bon", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
+                      "[bon_best, losers in order]; id = bon_uid")
+PAIRWISE = Benchmark("rmb-pairwise", PAIR_ID_FIELD, HUB, pairwise_item, item_outcomes, aggregate,
+                     "[chosen, reject]; id = pair_uid")

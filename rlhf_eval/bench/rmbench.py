@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rlhf_eval.bench.fields import need, prompt_of
+from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes
 from rlhf_eval.data.pairs import DataError
 
@@ -68,3 +69,7 @@ def aggregate(o: Outcomes) -> dict[str, float]:
         result[k] = float(np.mean([per[k][d] for d in domains]))
         result |= {f"{k}/{d}": per[k][d] for d in domains}
     return result | out
+
+
+BENCHMARK = Benchmark("rm-bench", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
+                      "chosen[0..2] then rejected[0..2]")

@@ -10,7 +10,7 @@ from rlhf_eval.bench import probes as probe_mod
 from rlhf_eval.bench.evaluate import evaluate, public
 from rlhf_eval.bench.registry import load_items
 from rlhf_eval.bench.saved import write_scores
-from rlhf_eval.rm.scoring import load_scorer
+from rlhf_eval.rm.base import load_scorer
 
 
 def score_items(scorer, items) -> list[list[float]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from rlhf_eval import store
 from rlhf_eval.bon.lm import BestOfN, CandidateSampler, prompt_id
 from rlhf_eval.evals.harness import evaluate, primary_metric
-from rlhf_eval.gen.base import make_sampler
+from rlhf_eval.gen import SamplerSpec, make_sampler
 from rlhf_eval.toy.stage import resolve
 
 
@@ -58,16 +58,15 @@ def reusable(node_dir: Path, key: str) -> dict | None:
 
 def build_sampler(p: dict, policy_path: str, ctx):
     s = p["sampling"]
-    spec = {"backend": p["policy"]["backend"], "path": policy_path, "temperature": s["temperature"],
-            "top_p": s["top_p"], "seed": s["seed"], "batch_size": p["batch_size"],
-            "trust_remote_code": p["policy"]["trust_remote_code"], "engine_args": p["policy"]["engine_args"]}
+    spec = SamplerSpec(p["policy"]["backend"], policy_path, s["temperature"], s["top_p"], s["seed"], p["batch_size"],
+                       p["policy"]["trust_remote_code"], p["policy"]["engine_args"])
     if p["ray"]["enabled"]:
         from rlhf_eval.bon.sharded import ShardedSampler
         from rlhf_eval.launch.ray_shards import RayResources
         r = p["ray"]
         return ShardedSampler(spec, r["shards"], ctx.dir / "shards",
                               RayResources(r["address"], r["num_cpus"], r["num_gpus"], r["max_retries"]))
-    return make_sampler(**spec)
+    return make_sampler(spec)
 
 
 def run(ctx) -> dict:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rlhf_eval import store
-from rlhf_eval.rm.scoring import load_scorer
+from rlhf_eval.rm.base import load_scorer
 
 
 def build_scorer(ctx):

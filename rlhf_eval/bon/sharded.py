@@ -5,24 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rlhf_eval.gen import SamplerSpec
 from rlhf_eval.launch.ray_shards import RayResources, run_shards, split
 
 
-def _sample_piece(spec: dict, contexts, n, max_new_tokens, until, block):
-    from rlhf_eval.gen.base import make_sampler
-    return make_sampler(**spec).sample(contexts, n, max_new_tokens, until, block=block)
+def _sample_piece(spec, contexts, n, max_new_tokens, until, block):
+    from rlhf_eval.gen import make_sampler
+    return make_sampler(spec).sample(contexts, n, max_new_tokens, until, block=block)
 
 
 def _score_piece(rm_manifest: dict, prompts, responses):
-    from rlhf_eval.rm.scoring import load_scorer
+    from rlhf_eval.rm.base import load_scorer
     scorer = load_scorer(rm_manifest)
     return {"scores": scorer.score(prompts, responses), "truncated": scorer.truncated}
 
 
 @dataclass
 class ShardedSampler:
-    """`spec` holds make_sampler's arguments; each shard builds its own sampler in its worker."""
-    spec: dict
+    """Each shard builds its own sampler from `spec` in its worker."""
+    spec: SamplerSpec
     shards: int
     work_dir: Path
     resources: RayResources
@@ -30,8 +31,8 @@ class ShardedSampler:
 
     def __post_init__(self):
         from transformers import AutoTokenizer
-        self.tok = AutoTokenizer.from_pretrained(self.spec["path"], trust_remote_code=self.spec["trust_remote_code"])
-        self.seed = self.spec["seed"]
+        self.tok = AutoTokenizer.from_pretrained(self.spec.path, trust_remote_code=self.spec.trust_remote_code)
+        self.seed = self.spec.seed
 
     def sample(self, contexts, n, max_new_tokens, until=None, block=0, progress=None):
         pieces = split(len(contexts), self.shards)

@@ -116,7 +116,7 @@ def run(ctx) -> dict:
     toy = ctx.out("toy") if ctx.has("toy") else None
     judge = None
     if ctx.has("judge"):
-        from rlhf_eval.rm.scoring import load_scorer
+        from rlhf_eval.rm.base import load_scorer
         judge = load_scorer(ctx.inputs["judge"])
     bad_rows: list[dict] = []
     pairs = load_all(source_list(ctx.params, toy), toy, cfg["on_bad_row"], bad_rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rlhf_eval import store
 from rlhf_eval.errors import UserError
 from rlhf_eval.evals.harness import evaluate, lm_eval_command, primary_metric
-from rlhf_eval.gen.base import torch_device
+from rlhf_eval.device import torch_device
 from rlhf_eval.toy.stage import resolve
 
 

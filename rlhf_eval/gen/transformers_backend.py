@@ -6,11 +6,12 @@ are drawn.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-from rlhf_eval.gen.base import derive_seed, torch_device
+from rlhf_eval.device import torch_device
+from rlhf_eval.gen.base import derive_seed
 
 
 def cut_at(text: str, until: list[str]) -> str:
@@ -28,6 +29,7 @@ class TransformersSampler:
     seed: int = 0
     batch_size: int = 64
     trust_remote_code: bool = False
+    engine_args: dict = field(default_factory=dict)  # vLLM's engine settings; unused here
 
     def __post_init__(self):
         from transformers import AutoModelForCausalLM, AutoTokenizer

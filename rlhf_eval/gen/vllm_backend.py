@@ -21,6 +21,7 @@ class VLLMSampler:
     trust_remote_code: bool = False
     # Passed to vllm.LLM as is: tensor_parallel_size, gpu_memory_utilization, max_model_len, dtype...
     engine_args: dict = field(default_factory=dict)
+    batch_size: int = 64  # unused: vLLM schedules its own batches
 
     def __post_init__(self):
         from transformers import AutoTokenizer

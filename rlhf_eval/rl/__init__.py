@@ -1,4 +1,8 @@
-"""RL with an RM as reward. Engines: `trl` (local, GRPO/RLOO). To add an engine, add a module
-with `train(ctx, ...)` and name it in ENGINES."""
-ENGINES = {"trl": "rlhf_eval.rl.trl_engine:train", "openrlhf": "rlhf_eval.rl.openrlhf_engine:train"}
+"""RL with an RM as reward. Engines are registered in ENGINES: `name -> "module:train"`, each
+`train(ctx, job: rl.base.RLJob, progress) -> outputs`; ALGORITHMS says what each engine runs (the
+config checks recipes against it). A new engine is one module and one line in each table."""
+ENGINES = {
+    "trl": "rlhf_eval.rl.trl_engine:train",  # this machine
+    "openrlhf": "rlhf_eval.rl.openrlhf_engine:train",  # a Ray cluster, through the Ray Jobs SDK
+}
 ALGORITHMS = {"trl": ("grpo", "rloo"), "openrlhf": ("ppo", "grpo", "rloo", "reinforce++")}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rlhf_eval import store
 from rlhf_eval.errors import UserError
+from rlhf_eval.rl.base import RLJob
 from rlhf_eval.rl.openrlhf_cmd import (TOKEN_ENV, TOKEN_REF, CommandError, build, entrypoint, hf_checkpoints,
                                         one_line, write_prompt_file)
 
@@ -96,18 +97,30 @@ def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: f
     return {"job_id": job_id, "status": status, "log": str(out_dir / "job.log")}
 
 
-def train(ctx, rl: dict, policy_path: str, rows: list[dict], progress=None) -> dict:
-    """rows: {prompt, label} from rl.stage.rl_prompts."""
+def job_command(rl: dict, policy_path: str, rm_out: dict, node_dir: Path) -> tuple[list[str], Path, Path]:
+    """(argv, prompts file, output folder) of an rl_train node's OpenRLHF job: the one function
+    `train` submits from and `rlhf-eval rl-command` prints from, so the two cannot drift. Outputs
+    go to rl.openrlhf.checkpoint_dir/<key> (shared storage), else the node's keep folder, which
+    outlives a killed node so a rerun follows the same job."""
     o = rl["openrlhf"]
-    # job.json and the checkpoints outlive a killed node, so a rerun follows the same job.
-    out_dir = Path(o["checkpoint_dir"]) / ctx.node.key if o["checkpoint_dir"] else ctx.keep_dir
-    prompts_path = ctx.dir / "prompts.jsonl"
+    node_dir = Path(node_dir)
+    keep = node_dir.with_name(f"{node_dir.name}.keep")  # NodeContext.keep_dir
+    out_dir = Path(o["checkpoint_dir"]) / node_dir.name if o["checkpoint_dir"] else keep
+    prompts_path = node_dir / "prompts.jsonl"
+    return build(rl, policy_path, rm_out, str(prompts_path), str(out_dir)), prompts_path, out_dir
+
+
+def train(ctx, job: RLJob, progress) -> dict:
+    """ENGINES["openrlhf"]: on the cluster the RM is loaded by OpenRLHF (or called remotely), not here."""
+    rl, policy_path, rows = job.rl, job.policy_path, job.rows
+    o = rl["openrlhf"]
+    argv, prompts_path, out_dir = job_command(rl, policy_path, ctx.out("rm"), ctx.dir)
     write_prompt_file(prompts_path, rows)
-    argv = build(rl, policy_path, ctx.out("rm"), str(prompts_path), str(out_dir))
     env_vars = rm_token_env(ctx.out("rm"), argv)
     # A Slurm Ray-cluster job (slurm/ray_cluster.sh.j2) names the head it started.
     address = os.environ.get("RLHF_EVAL_RAY_ADDRESS") or o["ray_address"]
-    job = submit_and_follow(argv, address, out_dir, o["timeout_s"], progress=progress, env_vars=env_vars)
+    job = submit_and_follow(argv, address, out_dir, o["timeout_s"], env_vars=env_vars,
+                            progress=lambda saved: progress(saved * rl["save_every"]))
     ckpts = hf_checkpoints(out_dir)
     final = out_dir / "final"
     path = final if (final / "config.json").is_file() else (ckpts[-1][1] if ckpts else None)

@@ -1,16 +1,15 @@
 """rl_train stage: RL on one policy with one RM, on the engine the recipe names."""
 from __future__ import annotations
 
-import importlib
 import json
 import random
 from pathlib import Path
 
 from rlhf_eval.data.pairs import first_user_turn, read_rows
 from rlhf_eval.errors import UserError
+from rlhf_eval.extensions import load
 from rlhf_eval.rl import ALGORITHMS, ENGINES
-from rlhf_eval.rm.scoring import load_scorer
-from rlhf_eval.rm.stage import BarCallback
+from rlhf_eval.rl.base import RLJob
 from rlhf_eval.toy.stage import resolve
 
 
@@ -43,15 +42,8 @@ def run(ctx) -> dict:
         from rlhf_eval.toy.task import gold_answer as gold
         from rlhf_eval.toy.task import is_correct as verify
     rows = rl_prompts(ctx.out("data")["path"], rl["steps"] * rl["prompts_per_step"], rl["seed"], gold)
-    module, attr = ENGINES[rl["engine"]].split(":")
-    train = getattr(importlib.import_module(module), attr)
+    train = load(ENGINES, rl["engine"], "RL engine")
     with ctx.bar(f"{rl['algorithm']} with RM {ctx.out('rm')['name']}", rl["steps"]) as update:
-        if rl["engine"] == "openrlhf":
-            # On the cluster: the RM is loaded there by OpenRLHF (or called remotely), not here.
-            info = train(ctx, rl, policy_path, rows,
-                         progress=lambda saved: update(saved * rl["save_every"]))
-        else:
-            info = train(policy_path, [r["prompt"] for r in rows], load_scorer(ctx.inputs["rm"]), rl, ctx.dir,
-                         verify=verify, callbacks=[BarCallback(update)], keep_dir=ctx.keep_dir)
+        info = train(ctx, RLJob(rl, policy_path, rows, verify), update)
     return info | {"rm": ctx.out("rm")["name"], "policy": ctx.params["policy"]["name"],
                    "algorithm": rl["algorithm"], "engine": rl["engine"], "seed": rl["seed"]}

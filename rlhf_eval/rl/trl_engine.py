@@ -12,7 +12,8 @@ from datasets import Dataset
 from transformers.trainer_callback import PrinterCallback
 
 from rlhf_eval.data.pairs import prompt_messages
-from rlhf_eval.gen.base import torch_device
+from rlhf_eval.device import torch_device
+from rlhf_eval.rl.base import RLJob
 
 
 def _rm_reward(scorer):
@@ -35,8 +36,16 @@ def checkpoints(trainer_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def train(policy_path: str, prompts: list[str], scorer, rl: dict, out_dir: Path, verify=None,
-          callbacks=(), keep_dir: Path | None = None) -> dict:
+def train(ctx, job: RLJob, progress) -> dict:
+    """ENGINES["trl"]: the RM is loaded here and scores each step's samples in this process."""
+    from rlhf_eval.rm.base import load_scorer
+    from rlhf_eval.rm.stage import BarCallback
+    return fit(job.policy_path, [r["prompt"] for r in job.rows], load_scorer(ctx.inputs["rm"]), job.rl, ctx.dir,
+               verify=job.verify, callbacks=[BarCallback(progress)], keep_dir=ctx.keep_dir)
+
+
+def fit(policy_path: str, prompts: list, scorer, rl: dict, out_dir: Path, verify=None,
+        callbacks=(), keep_dir: Path | None = None) -> dict:
     """Checkpoints (model, optimizer, RNG) go to keep_dir every rl.save_every steps; a rerun
     after a kill resumes from the last one."""
     import torch

@@ -1,0 +1,15 @@
+"""Reward models: training (stage.py), scoring and serving.
+
+Scoring backends are registered in SCORERS: `backend -> "module:load"`, where load(outputs) builds
+a Scorer (rm.base) from a train_rm node's outputs. RM_KINDS says which backends score which kind
+of RM; the config checks cards against it. A new backend is one module and one line in each.
+"""
+SCORERS = {
+    "transformers": "rlhf_eval.rm.scoring:load",  # the CPU default
+    "vllm": "rlhf_eval.rm.vllm_scorer:load",  # its pooling runner, GPU; pip install rlhf-eval[vllm]
+    "remote": "rlhf_eval.rm.remote:load",  # an HTTP server speaking OpenRLHF's remote-RM protocol
+}
+RM_KINDS = {
+    "classifier": ("transformers", "vllm", "remote"),  # a scalar head on the last token
+    "implicit": ("transformers",),  # a DPO-tuned policy: beta * log pi(y|x) / pi_ref(y|x)
+}

@@ -69,3 +69,8 @@ class RemoteScorer:
                 raise RemoteRMError(f"remote RM {self.url}: expected {len(ps)} rewards, got {str(body)[:200]}")
             out.extend(float(v) for v in rewards)
         return out
+
+
+def load(out: dict) -> RemoteScorer:
+    """rm.SCORERS["remote"]: the server at the card's `url`, with the token in `api_key_env`."""
+    return RemoteScorer(out["url"], api_key_env=out["api_key_env"], batch_size=out["batch_size"])

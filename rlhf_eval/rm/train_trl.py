@@ -13,7 +13,7 @@ import torch
 from datasets import Dataset
 
 from rlhf_eval.data.pairs import trl_rows
-from rlhf_eval.gen.base import torch_device
+from rlhf_eval.device import torch_device
 from transformers.trainer_callback import PrinterCallback
 
 

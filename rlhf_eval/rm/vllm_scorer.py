@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rlhf_eval.rm.scoring import Encoded, encode, encode_texts, load_tokenizer
+from rlhf_eval.rm.base import Encoded, encode, encode_texts, load_tokenizer
 
 
 @dataclass
@@ -41,3 +41,9 @@ class VLLMScorer:
                                   pooling_params=PoolingParams(use_activation=False), pooling_task="classify",
                                   use_tqdm=False)
         return [float(o.outputs.data.reshape(-1)[0]) for o in outputs]
+
+
+def load(out: dict) -> VLLMScorer:
+    """rm.SCORERS["vllm"]: classifier RMs only (rm.RM_KINDS)."""
+    return VLLMScorer(out["path"], max_length=out["max_length"], chat_template=out["chat_template"],
+                      trust_remote_code=out["trust_remote_code"], engine_args=out["engine_args"])

@@ -1,0 +1,28 @@
+"""What a static benchmark is to the rest of the code (a leaf: each benchmark module defines its
+Benchmark from its own functions; rlhf_eval.bench.BENCHMARKS names them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from rlhf_eval.bench.items import Item, Outcomes
+
+
+def no_notes(items: list[Item]) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    id_field: str
+    # (dataset id, split), or several for a benchmark published as several datasets (PPE correctness)
+    hub: tuple[str, str] | list[tuple[str, str]] | None
+    to_item: Callable[..., Item]
+    item_outcomes: Callable[..., Outcomes]
+    aggregate: Callable[[Outcomes], dict[str, float]]
+    # The saved-scores order, for error messages and docs.
+    candidate_order: str
+    takes_columns: bool = False
+    # Warnings about the data as loaded (missing sections, subsets left out), shown with the metrics.
+    notes: Callable[[list[Item]], list[str]] = no_notes

@@ -1,0 +1,94 @@
+"""What every RM scorer shares (a leaf: scorer backends import it, it imports none of them): the
+Scorer protocol, how inputs are chat-formatted, truncated and length-batched, and `load_scorer`,
+which builds the scorer a train_rm node's outputs describe through the rm.SCORERS registry.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from rlhf_eval.data.pairs import prompt_messages
+from rlhf_eval.errors import UserError
+
+
+class Scorer(Protocol):
+    def score(self, prompts: list[str], responses: list[str]) -> list[float]: ...
+
+    def score_texts(self, queries: list[str], prompts: list[str]) -> list[float]:
+        """Score already-formatted text as sent (OpenRLHF's remote-RM `query`); `prompts` are the
+        formatted prompts, which tell an implicit RM where each response begins."""
+
+
+def chat_pair(prompt, response: str) -> list[dict]:
+    """prompt: a user turn, or chat messages ending with one."""
+    return prompt_messages(prompt) + [{"role": "assistant", "content": response}]
+
+
+def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+@dataclass
+class Encoded:
+    ids: list[list[int]]
+    response_masks: list[list[int]]
+    truncated: int
+
+
+def _keep_end(rows: list[tuple[list[int], list[int]]], max_length: int) -> Encoded:
+    """Longer rows keep their last max_length tokens: the classifier reads its score at the last token."""
+    ids, masks, truncated = [], [], 0
+    for x, m in rows:
+        if len(x) > max_length:
+            x, m, truncated = x[-max_length:], m[-max_length:], truncated + 1
+        ids.append(x)
+        masks.append(m)
+    return Encoded(ids, masks, truncated)
+
+
+def encode(tok, prompts, responses, max_length: int, response_mask: bool = True) -> Encoded:
+    """response_mask needs {% generation %} tags in the chat template (implicit RMs only)."""
+    rows = []
+    for p, r in zip(prompts, responses):
+        enc = tok.apply_chat_template(chat_pair(p, r), return_dict=True, return_assistant_tokens_mask=response_mask)
+        rows.append((list(enc["input_ids"]), list(enc["assistant_masks"]) if response_mask else []))
+    return _keep_end(rows, max_length)
+
+
+def encode_texts(tok, queries: list[str], prompts: list[str], max_length: int) -> Encoded:
+    """Formatted text tokenized as sent, without adding special tokens (as OpenRLHF's own RM
+    server does). A response starts where the query's tokens stop matching its prompt's: a
+    client that decodes ids may change spacing at the seam, which this survives."""
+    rows = []
+    for q, p in zip(queries, prompts):
+        x = tok(q, add_special_tokens=False)["input_ids"]
+        start = len(os.path.commonprefix([x, tok(p, add_special_tokens=False)["input_ids"]])) if p else 0
+        rows.append((x, [0] * start + [1] * (len(x) - start)))
+    return _keep_end(rows, max_length)
+
+
+def load_tokenizer(path, trust_remote_code: bool = False, chat_template: str | None = None):
+    """The RM's tokenizer; `chat_template` (a jinja file or an inline template) replaces its own."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if chat_template:
+        file = Path(chat_template)
+        tok.chat_template = file.read_text() if "{" not in chat_template and file.is_file() else chat_template
+    if not tok.chat_template:
+        raise UserError(f"RM tokenizer at {path} has no chat template; set chat_template in the RM card")
+    return tok
+
+
+def load_scorer(rm_manifest: dict) -> Scorer:
+    """Build the scorer a train_rm node's manifest describes; its engine is imported only now."""
+    from rlhf_eval.extensions import load
+    from rlhf_eval.rm import RM_KINDS, SCORERS
+    out = rm_manifest["outputs"]
+    backends = RM_KINDS.get(out["kind"], ())
+    if out["backend"] not in backends:
+        raise UserError(f"RM '{out['name']}': the {out['backend']} backend cannot score {out['kind']} RMs "
+                        f"(it takes {', '.join(k for k, b in RM_KINDS.items() if out['backend'] in b)})")
+    return load(SCORERS, out["backend"], "RM backend")(out)
