@@ -365,7 +365,7 @@ def bench_score(
     seed: int = typer.Option(0),
 ):
     """Score a benchmark from saved RM scores, without rerunning the RM."""
-    from rlhf_eval.bench.evaluate import evaluate, public
+    from rlhf_eval.bench.evaluate import evaluate, json_safe
     from rlhf_eval.bench.probes import length_baseline
     from rlhf_eval.bench.registry import load_items
     from rlhf_eval.bench.saved import read_scores
@@ -390,7 +390,7 @@ def bench_score(
             result = evaluate_outcomes(bench, o, bootstrap, seed) | {"notes": bench.notes(items)}
         else:
             values, swapped = read_scores(scores, items)
-            result = public(evaluate(bench, items, values, bootstrap, seed, swapped=swapped, where=str(scores)))
+            result = json_safe(evaluate(bench, items, values, bootstrap, seed, swapped=swapped, where=str(scores)))
             result["length_baseline"] = length_baseline(bench, items, bootstrap, seed)
     except ValueError as exc:
         _fail(str(exc))
@@ -407,13 +407,13 @@ def bench_score(
 def rm_for_serving(card_name: str, run: Optional[Path]) -> dict:
     """A train_rm-style manifest for CARD: its trained node in RUN, or the card's own `path`."""
     from rlhf_eval.config import RMCard, load_card
-    from rlhf_eval.pipeline import node_manifests
+    from rlhf_eval.pipeline import rm_node
     if run is not None:
-        found = (node_manifests(run, "train_rm", f"rm={card_name}")
-                 or node_manifests(run, "train_rm", f"judge={card_name}"))
-        if not found:
+        node = rm_node(load_plan(run), card_name)
+        manifest = store.done_manifest(run / node.stage / node.key, node.key)[0] if node else None
+        if manifest is None:
             raise UserError(f"{run}: no finished train_rm node for RM '{card_name}'")
-        return found[0]
+        return manifest
     card = load_card(card_name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", "serve-rm")
     if card.path is None:
         raise UserError(f"RM card '{card_name}' has no `path`; give --run RUN_DIR to serve the RM a run trained")
@@ -501,7 +501,7 @@ def rl_command(
     overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
 ):
     """Print the OpenRLHF train_ppo_ray command the rl_train node would submit, on one line."""
-    from rlhf_eval.pipeline import rl_label
+    from rlhf_eval.pipeline import rm_card_of
     from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, one_line
     from rlhf_eval.rl.openrlhf_engine import job_command
     from rlhf_eval.toy.stage import resolve
@@ -510,14 +510,15 @@ def rl_command(
     seeds = list(loaded.recipe.rl.seeds)
     if seed is not None and seed not in seeds:
         _fail(f"--seed {seed} is not one of rl.seeds={seeds}")
-    label = rl_label(rm, policy, seeds[0] if seed is None else seed, seeds)
-    node = next((n for n in nodes if n.stage == "rl_train" and n.label == label), None)
+    by_id = {n.id: n for n in nodes}
+    want = seeds[0] if seed is None else seed
+    node = next((n for n in nodes if n.stage == "rl_train" and rm_card_of(n, by_id) == rm
+                 and n.params["policy"]["name"] == policy and n.params["rl"]["seed"] == want), None)
     if node is None:
         _fail(f"no rl_train node for --rm {rm} --policy {policy} in {recipe} "
               f"(reward_models: {', '.join(loaded.recipe.reward_models)}; policies: {', '.join(loaded.recipe.policies)};"
               f" rl.enabled={loaded.recipe.rl.enabled})")
     run_dir = loaded.run_dir
-    by_id = {n.id: n for n in nodes}
     outs = {}
     for role in ("rm", "toy"):
         dep = by_id.get(node.deps.get(role)) if node.deps.get(role) else None

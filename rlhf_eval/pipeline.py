@@ -200,6 +200,18 @@ def load_plan(run_dir: Path) -> list[Node]:
                         "writes it again, keeping every finished node") from None
 
 
+def rm_card_of(node: Node, nodes: dict[str, Node]) -> str | None:
+    """The RM card a node's results belong to: a train_rm node's own, or that of its `rm` input."""
+    if node.stage == "train_rm":
+        return node.params["card"]["name"]
+    return nodes[node.deps["rm"]].params["card"]["name"] if "rm" in node.deps else None
+
+
+def rm_node(nodes: list[Node], card: str) -> Node | None:
+    """The train_rm node of RM card `card` (a recipe's RM, or its curation judge)."""
+    return next((n for n in nodes if n.stage == "train_rm" and n.params["card"]["name"] == card), None)
+
+
 def node_manifests(run_dir: Path, stage: str, label: str | None = None) -> list[dict]:
     """Manifests of a run's finished `stage` nodes (those labelled `label` only, if given)."""
     from rlhf_eval import store

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from rlhf_eval.bench import ppe
+from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.items import Item, Outcomes
-from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.data.pairs import DataError
 
 
-def take(o: Outcomes, idx: np.ndarray) -> Outcomes:
+def subset_outcomes(o: Outcomes, idx: np.ndarray) -> Outcomes:
     return Outcomes(o.columns, o.values[idx], o.groups[idx], [o.ids[i] for i in idx])
 
 
@@ -66,10 +66,10 @@ def evaluate_outcomes(bench: Benchmark, o: Outcomes, iters: int = 1000, seed: in
     """Metrics and CIs from outcomes; on its own for outcomes computed elsewhere (an LLM judge's
     decisions), which have no scores and so no PPE metrics."""
     point = full_metrics(bench, o)
-    ci = intervals(lambda idx: full_metrics(bench, take(o, idx)), len(o.ids), o.groups, iters, seed) if iters else {}
+    ci = intervals(lambda idx: full_metrics(bench, subset_outcomes(o, idx)), len(o.ids), o.groups, iters, seed) if iters else {}
     return {"benchmark": bench.name, "n_items": len(o.ids), "metrics": point, "ci": {k: ci.get(k) for k in point}}
 
 
-def public(result: dict) -> dict:
+def json_safe(result: dict) -> dict:
     """The JSON-safe part of an evaluate() result."""
     return {k: v for k, v in result.items() if k != "outcomes"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rlhf_eval.data.pairs import DataError
 
 
-def need(row: dict, key: str, where: str, i: int, kind=None):
+def required_field(row: dict, key: str, where: str, i: int, kind=None):
     if key not in row or row[key] is None:
         raise DataError(f"{where}: row {i}: field '{key}' missing")
     value = row[key]
@@ -17,7 +17,7 @@ def need(row: dict, key: str, where: str, i: int, kind=None):
 
 def prompt_of(row: dict, key: str, where: str, i: int):
     """A prompt is a string or a list of chat messages ({role, content})."""
-    value = need(row, key, where, i)
+    value = required_field(row, key, where, i)
     if isinstance(value, str):
         return value
     if isinstance(value, list) and value and all(isinstance(m, dict) and "role" in m and "content" in m

@@ -7,8 +7,8 @@ Contract fields: id (default: the row number), prompt, chosen, rejected, group (
 """
 from __future__ import annotations
 
-from rlhf_eval.bench.fields import need, prompt_of
 from rlhf_eval.bench.base import Benchmark
+from rlhf_eval.bench.fields import prompt_of, required_field
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes, strictly_best
 from rlhf_eval.data.pairs import DataError
 
@@ -23,9 +23,9 @@ def _item(row, i, where, columns, best_of_k: bool) -> Item:
         raise DataError(f"{where}: columns: unknown contract field(s) {unknown}; valid: {', '.join(FIELDS)}")
     col = {f: columns.get(f, f) for f in FIELDS}  # errors name the file's own column
     prompt = prompt_of(row, col["prompt"], where, i)
-    chosen = need(row, col["chosen"], where, i, str)
-    rejected = (need(row, col["rejected"], where, i, list) if best_of_k
-                else [need(row, col["rejected"], where, i, str)])
+    chosen = required_field(row, col["chosen"], where, i, str)
+    rejected = (required_field(row, col["rejected"], where, i, list) if best_of_k
+                else [required_field(row, col["rejected"], where, i, str)])
     item_id = str(row[col["id"]]) if row.get(col["id"]) is not None else str(i)
     group = str(row[col["group"]]) if row.get(col["group"]) is not None else "all"
     return Item(item_id, prompt, [chosen] + rejected, group,

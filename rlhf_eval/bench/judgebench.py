@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlhf_eval.bench.fields import need, prompt_of
 from rlhf_eval.bench.base import Benchmark
+from rlhf_eval.bench.fields import prompt_of, required_field
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes
 from rlhf_eval.data.pairs import DataError
 
@@ -30,13 +30,13 @@ def source_group(source: str) -> str:
 
 
 def to_item(row: dict, i: int, where: str) -> Item:
-    label = need(row, "label", where, i, str)
+    label = required_field(row, "label", where, i, str)
     if label not in LABELS:
         raise DataError(f"{where}: row {i}: field 'label': expected A>B or B>A, got {label!r}")
     better = 0 if label == "A>B" else 1
-    return Item(str(need(row, ID_FIELD, where, i)), prompt_of(row, "question", where, i),
-                [need(row, "response_A", where, i, str), need(row, "response_B", where, i, str)],
-                source_group(need(row, "source", where, i, str)), {"label": label},
+    return Item(str(required_field(row, ID_FIELD, where, i)), prompt_of(row, "question", where, i),
+                [required_field(row, "response_A", where, i, str), required_field(row, "response_B", where, i, str)],
+                source_group(required_field(row, "source", where, i, str)), {"label": label},
                 correct=[int(better == 0), int(better == 1)], pairs=[(better, 1 - better)])
 
 

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from rlhf_eval.bench.fields import need
 from rlhf_eval.bench.base import Benchmark
+from rlhf_eval.bench.fields import required_field
 from rlhf_eval.bench.items import Item, Outcomes, column_means, outcomes
 from rlhf_eval.bench.ppe import roc_auc
 from rlhf_eval.bon.estimator import per_prompt_best_of_n
@@ -49,15 +49,15 @@ WINNERS = {"model_a": 0, "model_b": 1, "tie": None, "tie (bothbad)": None}
 
 # --------------------------------------------------------------------------- human preference
 def preference_item(row: dict, i: int, where: str) -> Item:
-    winner = need(row, "winner", where, i, str)
+    winner = required_field(row, "winner", where, i, str)
     if winner not in WINNERS:
         raise DataError(f"{where}: row {i}: field 'winner': expected one of {', '.join(WINNERS)}, got {winner!r}")
     better = WINNERS[winner]
     cats = [c for c in CATEGORIES if row.get(c) is True]
     if isinstance(row.get("language"), str) and row["language"]:
         cats.append(f"language/{row['language']}")
-    return Item(str(need(row, ID_FIELD, where, i)), need(row, "prompt", where, i, str),
-                [need(row, "response_1", where, i, str), need(row, "response_2", where, i, str)],
+    return Item(str(required_field(row, ID_FIELD, where, i)), required_field(row, "prompt", where, i, str),
+                [required_field(row, "response_1", where, i, str), required_field(row, "response_2", where, i, str)],
                 "all", {"winner": winner, "categories": cats},
                 pairs=[] if better is None else [(better, 1 - better)])
 
@@ -94,16 +94,16 @@ def sub_benchmark(row: dict, where: str) -> str:
 
 
 def correctness_item(row: dict, i: int, where: str) -> Item:
-    graded = need(row, "scores", where, i)
+    graded = required_field(row, "scores", where, i)
     if not (isinstance(graded, list) and graded and all(isinstance(g, (bool, int)) for g in graded)):
         raise DataError(f"{where}: row {i}: field 'scores': expected a list of correctness labels (true/false)")
     k = len(graded)
-    responses = [need(row, f"response_{j}", where, i, str) for j in range(1, k + 1)]
+    responses = [required_field(row, f"response_{j}", where, i, str) for j in range(1, k + 1)]
     correct = [int(bool(g)) for g in graded]
     sub = sub_benchmark(row, where)
-    raw = str(need(row, ID_FIELD, where, i))
+    raw = str(required_field(row, ID_FIELD, where, i))
     pairs = [(a, b) for a in range(k) if correct[a] for b in range(k) if not correct[b]]
-    return Item(f"{sub}/{raw}", need(row, "prompt", where, i, str), responses, sub, {"raw_id": raw},
+    return Item(f"{sub}/{raw}", required_field(row, "prompt", where, i, str), responses, sub, {"raw_id": raw},
                 correct=correct, pairs=pairs)
 
 

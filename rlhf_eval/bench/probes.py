@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlhf_eval.bench.bootstrap import intervals
-from rlhf_eval.bench.evaluate import evaluate, full_metrics, take
-from rlhf_eval.bench.items import Item
 from rlhf_eval.bench.base import Benchmark
+from rlhf_eval.bench.bootstrap import intervals
+from rlhf_eval.bench.evaluate import evaluate, full_metrics, subset_outcomes
+from rlhf_eval.bench.items import Item
 from rlhf_eval.errors import UserError
 
 # JudgeBench asks for the answer letter five times ("FFFFF"); RMs can key on the format.
@@ -96,7 +96,7 @@ def score_drop(bench: Benchmark, items: list[Item], before: list[list[float]], a
     s1, s2 = full_metrics(bench, o1)["score"], full_metrics(bench, o2)["score"]
 
     def fn(idx):
-        return {"drop": full_metrics(bench, take(o1, idx))["score"] - full_metrics(bench, take(o2, idx))["score"]}
+        return {"drop": full_metrics(bench, subset_outcomes(o1, idx))["score"] - full_metrics(bench, subset_outcomes(o2, idx))["score"]}
     ci = intervals(fn, len(o1.ids), o1.groups, iters, seed)["drop"] if iters else [np.nan, np.nan]
     return {"before": s1, "after": s2, "drop": s1 - s2, "ci": ci}
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlhf_eval.bench.fields import need, prompt_of
 from rlhf_eval.bench.base import Benchmark
+from rlhf_eval.bench.fields import prompt_of, required_field
 from rlhf_eval.bench.items import Item, Outcomes, outcomes
 from rlhf_eval.data.pairs import DataError
 from rlhf_eval.errors import UserError
@@ -103,11 +103,11 @@ def notes(items: list[Item]) -> list[str]:
 
 # --------------------------------------------------------------------------- benchmark protocol
 def to_item(row: dict, i: int, where: str) -> Item:
-    subset = need(row, "subset", where, i, str)
+    subset = required_field(row, "subset", where, i, str)
     if subset not in SECTION_OF and subset not in PRIOR_SETS + IGNORED_PRIOR:
         raise DataError(f"{where}: row {i}: field 'subset': unknown RewardBench subset {subset!r}")
-    return Item(str(need(row, "id", where, i)), prompt_of(row, "prompt", where, i),
-                [need(row, "chosen", where, i, str), need(row, "rejected", where, i, str)],
+    return Item(str(required_field(row, "id", where, i)), prompt_of(row, "prompt", where, i),
+                [required_field(row, "chosen", where, i, str), required_field(row, "rejected", where, i, str)],
                 subset, correct=[1, 0], pairs=[(0, 1)])
 
 

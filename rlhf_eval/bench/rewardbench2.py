@@ -11,8 +11,8 @@ import re
 
 import numpy as np
 
-from rlhf_eval.bench.fields import need, prompt_of
 from rlhf_eval.bench.base import Benchmark
+from rlhf_eval.bench.fields import prompt_of, required_field
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes, top_tie_share
 from rlhf_eval.data.pairs import DataError
 
@@ -23,10 +23,10 @@ TIES_ID = re.compile(r"^(ref|tied):(.+)$")
 
 
 def to_item(row: dict, i: int, where: str) -> Item:
-    chosen = need(row, "chosen", where, i, list)
-    rejected = need(row, "rejected", where, i, list)
-    subset = need(row, "subset", where, i, str)
-    item_id = str(need(row, "id", where, i))
+    chosen = required_field(row, "chosen", where, i, list)
+    rejected = required_field(row, "rejected", where, i, list)
+    subset = required_field(row, "subset", where, i, str)
+    item_id = str(required_field(row, "id", where, i))
     n_correct = int(row.get("num_correct") or len(chosen))
     if n_correct != len(chosen):
         raise DataError(f"{where}: row {i}: field 'num_correct': {n_correct} but {len(chosen)} chosen")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlhf_eval.bench.fields import need
 from rlhf_eval.bench.base import Benchmark
+from rlhf_eval.bench.fields import required_field
 from rlhf_eval.bench.items import Item, Outcomes, column_means, group_means, outcomes, strictly_best
 from rlhf_eval.data.pairs import DataError
 
@@ -23,7 +23,6 @@ ID_FIELD = "bon_uid"
 PAIR_ID_FIELD = "pair_uid"
 HUB = None  # published as JSON files in the GitHub repository, not on the hub
 SETS = ("BoN_set", "Pairwise_set")
-GOALS = ("Helpfulness", "Harmlessness")
 
 
 def _answer(entry, where: str, i: int, key: str) -> str:
@@ -43,7 +42,7 @@ def goal_and_scenario(path: str) -> tuple[str, str]:
 
 
 def _conversation(row: dict, where: str, i: int) -> list[dict]:
-    conv = need(row, "conversation_input", where, i)
+    conv = required_field(row, "conversation_input", where, i)
     if not (isinstance(conv, list) and conv and all(isinstance(m, dict) and "role" in m and "content" in m
                                                     for m in conv)):
         raise DataError(f"{where}: row {i}: field 'conversation_input': expected chat messages")
@@ -60,19 +59,19 @@ def _item(uid: str, row: dict, i: int, where: str, candidates: list[str]) -> Ite
 
 def to_item(row: dict, i: int, where: str) -> Item:
     """A best-of-N row: candidates [bon_best, losers in order]."""
-    losers = need(row, "loser_list", where, i)
+    losers = required_field(row, "loser_list", where, i)
     if not isinstance(losers, list) or not losers:
         raise DataError(f"{where}: row {i}: field 'loser_list': expected a non-empty list")
-    best = _answer(need(row, "bon_best", where, i), where, i, "bon_best")
-    return _item(str(need(row, ID_FIELD, where, i)), row, i, where,
+    best = _answer(required_field(row, "bon_best", where, i), where, i, "bon_best")
+    return _item(str(required_field(row, ID_FIELD, where, i)), row, i, where,
                  [best] + [_answer(x, where, i, "loser_list") for x in losers])
 
 
 def pairwise_item(row: dict, i: int, where: str) -> Item:
     """A pairwise row: candidates [chosen, reject]."""
-    chosen = _answer(need(row, "chosen", where, i), where, i, "chosen")
-    reject = _answer(need(row, "reject", where, i), where, i, "reject")
-    return _item(str(need(row, PAIR_ID_FIELD, where, i)), row, i, where, [chosen, reject])
+    chosen = _answer(required_field(row, "chosen", where, i), where, i, "chosen")
+    reject = _answer(required_field(row, "reject", where, i), where, i, "reject")
+    return _item(str(required_field(row, PAIR_ID_FIELD, where, i)), row, i, where, [chosen, reject])
 
 
 def item_outcomes(items: list[Item], scores: list[list[float]]) -> Outcomes:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rlhf_eval.bench.fields import need, prompt_of
 from rlhf_eval.bench.base import Benchmark
+from rlhf_eval.bench.fields import prompt_of, required_field
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes
 from rlhf_eval.data.pairs import DataError
 
@@ -39,12 +39,12 @@ def domain_of(row: dict, where: str, i: int) -> str:
 
 
 def to_item(row: dict, i: int, where: str) -> Item:
-    chosen = need(row, "chosen", where, i, list)
-    rejected = need(row, "rejected", where, i, list)
+    chosen = required_field(row, "chosen", where, i, list)
+    rejected = required_field(row, "rejected", where, i, list)
     for key, v in (("chosen", chosen), ("rejected", rejected)):
         if len(v) != STYLES:
             raise DataError(f"{where}: row {i}: field '{key}': expected {STYLES} responses, got {len(v)}")
-    raw, domain = str(need(row, "id", where, i)), domain_of(row, where, i)
+    raw, domain = str(required_field(row, "id", where, i)), domain_of(row, where, i)
     return Item(f"{domain}/{raw}", prompt_of(row, "prompt", where, i), chosen + rejected, domain,
                 {"raw_id": raw}, correct=[1] * 3 + [0] * 3, pairs=[(k, 3 + k) for k in range(3)])
 

@@ -7,7 +7,7 @@ import json
 
 from rlhf_eval import store
 from rlhf_eval.bench import probes as probe_mod
-from rlhf_eval.bench.evaluate import evaluate, public
+from rlhf_eval.bench.evaluate import evaluate, json_safe
 from rlhf_eval.bench.registry import load_items
 from rlhf_eval.bench.saved import write_scores
 from rlhf_eval.rm.base import load_scorer
@@ -48,7 +48,7 @@ def run(ctx) -> dict:
     store.write_jsonl(ctx.dir / "units.jsonl", [
         {"id": u, "group": g, **{c: (None if v != v else v) for c, v in zip(o.columns, row)}}
         for u, g, row in zip(o.ids, o.groups.tolist(), o.values.tolist())])
-    out = public(result) | {
+    out = json_safe(result) | {
         "benchmark": spec["name"], "kind": bench.name, "data": where,
         "rm": ctx.inputs["rm"]["outputs"]["name"], "n": len(items), "truncated": truncated,
         "length_baseline": baseline, "probes": probe_results,

@@ -2,23 +2,18 @@
 is (p = sigmoid(r_chosen - r_rejected)) and retrieve k = 8 if p <= 0.5 else ceil(8 * (1 - p))
 of its nearest pairs from the pool, so data is added where the RM is wrong or unsure.
 
-Embedders are pluggable (`EMBEDDERS`): "tfidf" (scikit-learn, word n-grams) or "rm" (the mean
-last hidden state of the judge RM's own model).
+Two embedders find the neighbours (curate.retrieve.embedder): "tfidf" (scikit-learn, word 1-2
+grams) or "rm" (the mean last hidden state of the judge RM's own model).
 """
 from __future__ import annotations
 
 import math
-from typing import Protocol
 
 import numpy as np
 
 from rlhf_eval.curate.steps import judge_margins, sigmoid
 from rlhf_eval.data.pairs import prompt_text
 from rlhf_eval.errors import UserError
-
-
-class Embedder(Protocol):
-    def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
 def pair_text(p: dict) -> str:

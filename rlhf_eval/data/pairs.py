@@ -19,8 +19,6 @@ from pathlib import Path
 
 from rlhf_eval.errors import UserError
 
-REQUIRED = ("prompt", "chosen", "rejected")
-
 
 class DataError(UserError):
     """A bad input row: names the file, the row and the field."""

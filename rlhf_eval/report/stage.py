@@ -56,7 +56,7 @@ RESULT_KEYS = ("rm_table", "rm_columns", "static", "downstream", "correlations",
                "n_rms", "enough_rms", "bootstrap", "seed")
 
 
-def cell(c: dict) -> str:
+def verdict_cell(c: dict) -> str:
     s = c["spearman"]
     if c["class"] == "too few RMs" or math.isnan(s["value"]):
         return f"{c['class']} ({c['n_rms']} RMs)"
@@ -69,7 +69,7 @@ def verdict_table(result: dict) -> dict:
     rows = []
     for v in result["verdicts"]:
         cells = {c["downstream"]: c for c in result["correlations"] if c["benchmark"] == v["benchmark"]}
-        rows.append([v["benchmark"]] + [cell(cells[d]) if d in cells else "" for d in cols])
+        rows.append([v["benchmark"]] + [verdict_cell(cells[d]) if d in cells else "" for d in cols])
     return {"header": ["benchmark (score)"] + cols, "rows": rows}
 
 

@@ -39,7 +39,7 @@ def checkpoints(trainer_dir: Path) -> list[tuple[int, Path]]:
 def train(ctx, job: RLJob, progress) -> dict:
     """ENGINES["trl"]: the RM is loaded here and scores each step's samples in this process."""
     from rlhf_eval.rm.base import load_scorer
-    from rlhf_eval.rm.stage import BarCallback
+    from rlhf_eval.progress import BarCallback
     return fit(job.policy_path, [r["prompt"] for r in job.rows], load_scorer(ctx.inputs["rm"]), job.rl, ctx.dir,
                verify=job.verify, callbacks=[BarCallback(progress)], keep_dir=ctx.keep_dir)
 

@@ -4,21 +4,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from transformers import TrainerCallback
-
 from rlhf_eval.config import RMTrainConfig
 from rlhf_eval.curate.stage import load_all, source_list
 from rlhf_eval.data.pairs import read_rows
 from rlhf_eval.errors import UserError
 from rlhf_eval.toy.stage import resolve
-
-
-class BarCallback(TrainerCallback):
-    def __init__(self, update):
-        self.update = update
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.update(state.global_step, state.max_steps)
 
 
 def training_pairs(ctx, train: RMTrainConfig, toy: dict | None) -> list[dict]:
@@ -61,6 +51,7 @@ def run(ctx) -> dict:
     pairs = training_pairs(ctx, train, toy)
     if not pairs:
         raise UserError(f"RM card '{card['name']}': no training pairs")
+    from rlhf_eval.progress import BarCallback
     fit = train_trl.train_classifier if card["kind"] == "classifier" else train_trl.train_implicit
     with ctx.bar(f"training {card['kind']} RM on {len(pairs)} pairs", None) as update:
         info = fit(base, pairs, train, ctx.dir, callbacks=[BarCallback(update)])
