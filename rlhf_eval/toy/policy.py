@@ -17,17 +17,22 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from rlhf_eval.toy import task
 
 
+TRAP_LETTERS = "q"  # see PolicySpec.trap_letters
+
+
 @dataclass(frozen=True)
 class PolicySpec:
-    hidden: int = 64
-    layers: int = 2
-    heads: int = 2
-    steps: int = 2500
+    # From ToyWorldConfig (hidden, layers, heads, sft_steps, min_letters, max_letters), its only
+    # defaults; the rest are fixed properties of the toy world.
+    hidden: int
+    layers: int
+    heads: int
+    steps: int
+    min_letters: int
+    max_letters: int
     drill_rows: int = 96
     chat_rows: int = 32
     lr: float = 3e-3
-    min_letters: int = 4
-    max_letters: int = 9
     chat_accuracy: float = 0.7
     # The verbose style is right less often in SFT data: a style feature that predicts
     # correctness in the policy's own samples (planted so style-biased RMs can be told apart).
@@ -35,7 +40,7 @@ class PolicySpec:
     verbose_accuracy_drop: float = 0.2
     # Prompts holding a trap letter get a systematic error in chat rows (the letter misplaced),
     # a blind spot that makes pass@16 fall short of 1 instead of saturating.
-    trap_letters: str = "q"
+    trap_letters: str = TRAP_LETTERS
     trap_accuracy: float = 0.05
     # Chat-row errors are ordering errors, which a checker sees locally; the preference sources
     # also hold drops, duplicates and substitutions, so some pair data is off the policy's errors.

@@ -19,7 +19,7 @@ import yaml
 
 from rlhf_eval import store
 from rlhf_eval.toy import sources, task
-from rlhf_eval.toy.policy import PolicySpec
+from rlhf_eval.toy.policy import TRAP_LETTERS, PolicySpec
 
 TASK_NAME = "toy_sort"
 BENCH_NAME = "toy_rewardbench"
@@ -49,7 +49,7 @@ def build_data(cfg, out: Path) -> dict:
     """Everything but the policy: cheap, deterministic from cfg.seed."""
     rng = random.Random(cfg.seed)
     pool = sources.PromptPool(rng, cfg.min_letters, cfg.max_letters)
-    trap = PolicySpec().trap_letters[0]
+    trap = TRAP_LETTERS[0]
 
     task_prompts = [pool.take() for _ in range(cfg.task_prompts)]
     task_rows = [{"id": f"toy_sort-{i:04d}", "prompt": p,
