@@ -551,7 +551,13 @@ def quiet_libraries() -> None:
     for k, v in QUIET_ENV.items():
         os.environ.setdefault(k, v)
     import warnings
-    warnings.filterwarnings("ignore")
+    # The libraries' deprecation and advice warnings, which users of this tool cannot act on; our
+    # own warnings, and Python's, still show.
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category, module=LIBRARIES)
+
+
+LIBRARIES = r"(transformers|trl|datasets|torch|accelerate|lm_eval|peft|ray|sklearn|huggingface_hub|pyarrow)(\.|$)"
 
 
 def main() -> None:
