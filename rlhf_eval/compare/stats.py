@@ -23,6 +23,8 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
+from rlhf_eval.bench.bootstrap import resample
+
 KINDS = ("pearson", "spearman", "kendall")
 
 
@@ -42,11 +44,7 @@ class Source:
         return len(next(iter(self.units.values())))
 
     def resample(self, rng) -> np.ndarray:
-        n = self.n_units
-        if self.groups is None:
-            return rng.integers(0, n, n)
-        return np.concatenate([rng.choice(np.flatnonzero(self.groups == g), size=int((self.groups == g).sum()))
-                               for g in np.unique(self.groups)])
+        return resample(rng, self.n_units, self.groups)
 
     def evaluate(self, rms: list[str], idx=None) -> dict[str, np.ndarray]:
         """{metric: value per RM (nan where the RM lacks this source)}."""
