@@ -83,9 +83,3 @@ def test_smoke_report_renders_in_chromium(browser, reference_run):
     assert alts.count("every benchmark against one downstream gain") == 3  # one panel per downstream gain
     assert alts.count("correlation heatmap") == 1 and alts.count("curation funnel") == 1
     assert seen["verdict_rows"] == 3
-
-
-@pytest.mark.skipif(not (ROOT / "runs" / "quickstart" / "report.html").is_file(), reason="make quickstart not run here")
-def test_quickstart_report_renders_in_chromium(browser):
-    seen = check_report(browser, ROOT / "runs" / "quickstart" / "report.html", artifacts() / "report-quickstart.png")
-    assert "correlation heatmap" in seen["plots"] and seen["verdict_rows"] == 3
