@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # OpenRLHF's own code for the seam tests, off the venv's import path (tests/openrlhf-side.txt).
 OPENRLHF_SITE := $(VENV)/openrlhf-0.11.2
 
-.PHONY: quickstart test study golden
+.PHONY: quickstart test study golden docs
 
 $(STAMP): pyproject.toml tests/openrlhf-side.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,3 +32,7 @@ test: $(STAMP)
 # Re-record tests/golden/ (rendered sbatch scripts, OpenRLHF argv) after an intended change; read the diff.
 golden: $(STAMP)
 	RLHF_EVAL_RECORD_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py
+
+# docs/config.md from the config classes' fields (tests/test_config_docs.py fails when it is stale).
+docs: $(STAMP)
+	$(PY) -m rlhf_eval.config_docs

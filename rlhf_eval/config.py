@@ -17,7 +17,9 @@ import yaml
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from rlhf_eval.bench import BENCHMARKS, TOY
 from rlhf_eval.errors import UserError
+from rlhf_eval.extensions import listing
 from rlhf_eval.gen import SAMPLERS
 from rlhf_eval.launch import EXECUTORS
 from rlhf_eval.rl import ALGORITHMS, ENGINES
@@ -28,10 +30,14 @@ class ConfigError(UserError):
     """A recipe or card problem, explained in one line."""
 
 
-def bounded(default=None, lo=None, hi=None, *, open_lo: bool = False, each: bool = False, factory=None):
-    """A field with a range, checked at load (check_ranges): lo <= value <= hi, or lo < value when
+def opt(default=None, help: str = "", *, lo=None, hi=None, open_lo: bool = False, each: bool = False,
+        factory=None):
+    """A config field with its help (docs/config.md is generated from it) and, for counts, sizes
+    and rates, its range, checked at load (check_values): lo <= value <= hi, or lo < value when
     open_lo; `each`: every element of a list (or value of a mapping). None (unset) passes."""
-    meta = {"range": (lo, hi, open_lo, each)}
+    meta = {"help": help}
+    if lo is not None or hi is not None:
+        meta["range"] = (lo, hi, open_lo, each)
     return field(default_factory=factory, metadata=meta) if factory else field(default=default, metadata=meta)
 
 
@@ -44,115 +50,117 @@ class StudyWorldConfig:
     and one by a neutral word; the marked one is chosen with probability (1 + strength) / 2). Two
     benchmarks measure one axis each: toy_correct (correct vs wrong, no markers) and toy_marker
     (marked vs neutral, the same answer)."""
-    noise_levels: list[float] = bounded(None, 0, 1, each=True, factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
-    marker_strengths: list[float] = bounded(None, 0, 1, each=True, factory=lambda: [0.0, 0.33, 0.67, 1.0])
-    pairs: int = bounded(1000, 1)
-    marker_pairs: int = bounded(500, 1)
-    bench_pairs: int = bounded(200, 1)
+    noise_levels: list[float] = opt(None, "Label-noise rates: one correctness source per rate, that share of its "
+                                          "labels flipped.",
+                                          lo=0, hi=1, each=True, factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    marker_strengths: list[float] = opt(None, "Marker strengths: one source per strength; its marked response is "
+                                              "chosen with probability (1 + strength) / 2.",
+                                              lo=0, hi=1, each=True, factory=lambda: [0.0, 0.33, 0.67, 1.0])
+    pairs: int = opt(1000, "Pairs in each label-noise source.", lo=1)
+    marker_pairs: int = opt(500, "Pairs in each marker source.", lo=1)
+    bench_pairs: int = opt(200, "Pairs in each of the two study benchmarks (toy_correct, toy_marker).", lo=1)
 
 
 @dataclass
 class ToyWorldConfig:
-    seed: int = 0
-    sft_steps: int = bounded(1200, 1)
-    hidden: int = bounded(64, 1)
-    layers: int = bounded(2, 1)
-    heads: int = bounded(2, 1)
-    min_letters: int = bounded(4, 1)
-    max_letters: int = bounded(9, 1)
-    clean_pairs: int = bounded(2000, 0)
-    noisy_pairs: int = bounded(2000, 0)
-    noise_rate: float = bounded(0.35, 0, 1)
-    length_pairs: int = bounded(1500, 0)
-    artifact_pairs: int = bounded(1500, 0)
-    duplicate_pairs: int = bounded(300, 0)
-    leaked_pairs: int = bounded(200, 0)
-    bench_pairs_per_subset: int = bounded(100, 1)
-    task_prompts: int = bounded(200, 1)
-    # null: no study sources or benchmarks (and the world's key is as before).
-    study: Optional[StudyWorldConfig] = None
+    seed: int = opt(0, "Seed of everything the world holds: prompts, sources, benchmarks and the policy's SFT.")
+    sft_steps: int = opt(1200, "SFT steps of the toy policy.", lo=1)
+    hidden: int = opt(64, "Hidden size of the toy policy (a LlamaForCausalLM).", lo=1)
+    layers: int = opt(2, "Transformer layers of the toy policy.", lo=1)
+    heads: int = opt(2, "Attention heads of the toy policy.", lo=1)
+    min_letters: int = opt(4, "Fewest letters in a sorting prompt.", lo=1)
+    max_letters: int = opt(9, "Most letters in a sorting prompt (at least min_letters).", lo=1)
+    clean_pairs: int = opt(2000, "Pairs in the clean source: correct vs a near-miss error.", lo=0)
+    noisy_pairs: int = opt(2000, "Pairs in the noisy source: as clean, with noise_rate of the labels flipped.", lo=0)
+    noise_rate: float = opt(0.35, "Share of the noisy source's labels that are flipped.", lo=0, hi=1)
+    length_pairs: int = opt(1500, "Pairs in the length source: the verbose answer wins, right or not.", lo=0)
+    artifact_pairs: int = opt(1500, "Pairs in the artifact source: chosen answers end with a marker the policy never "
+                                    "writes.", lo=0)
+    duplicate_pairs: int = opt(300, "Pairs in the mirror source: copies of clean rows (exact dedup catches them).",
+                                    lo=0)
+    leaked_pairs: int = opt(200, "Pairs in the leaked source: copied from the static benchmark (decontamination "
+                                 "catches them).", lo=0)
+    bench_pairs_per_subset: int = opt(100, "Items per subset of each toy benchmark.", lo=1)
+    task_prompts: int = opt(200, "Prompts of the toy_sort evaluation task.", lo=1)
+    study: Optional[StudyWorldConfig] = opt(None, "null: no study sources or benchmarks (and the world's key is as "
+                                                  "before).")
 
 
 # --------------------------------------------------------------------------- recipe
 @dataclass
 class SourceConfig:
-    name: str = MISSING
-    # "toy:<source>" for a toy-world source, a local .jsonl/.json/.parquet file, or
-    # "hf:<dataset id>" for a hub dataset (machines with network).
-    path: str = MISSING
-    split: str = "train"
-    # Contract field -> column of this source, e.g. {prompt: question, chosen: response_a}.
-    columns: dict[str, str] = field(default_factory=dict)
+    name: str = opt(MISSING, "Name of the source in counts, reports and RM cards' train.sources.")
+    path: str = opt(MISSING, '"toy:<source>" for a toy-world source, a local .jsonl/.json/.parquet file, or '
+                             '"hf:<dataset id>" for a hub dataset (machines with network).')
+    split: str = opt("train", "Split of a hub dataset.")
+    columns: dict[str, str] = opt(None, "Contract field -> column of this source, e.g. {prompt: question, chosen: "
+                                        "response_a}.", factory=dict)
 
 
 @dataclass
 class NearDedupConfig:
-    # Jaccard similarity of word shingles above which two pairs are near-duplicates.
-    threshold: float = bounded(0.9, 0, 1, open_lo=True)
-    num_perm: int = bounded(128, 1)
-    shingle: int = bounded(3, 1)
+    threshold: float = opt(0.9, "Jaccard similarity of word shingles above which two pairs are near-duplicates.",
+                                lo=0, hi=1, open_lo=True)
+    num_perm: int = opt(128, "MinHash permutations.", lo=1)
+    shingle: int = opt(3, "Words per shingle.", lo=1)
 
 
 @dataclass
 class DecontaminateConfig:
-    ngram: int = bounded(13, 1)
-    # Benchmarks whose first-turn prompts must not appear in training data.
-    benchmarks: list[str] = field(default_factory=lambda: ["toy_rewardbench"])
+    ngram: int = opt(13, "n-gram length in whitespace tokens.", lo=1)
+    benchmarks: list[str] = opt(None, "Benchmarks whose first-turn prompts must not appear in training data.",
+                                      factory=lambda: ["toy_rewardbench"])
 
 
 @dataclass
 class FilterConfig:
-    # Bounds on each response's length in whitespace tokens.
-    min_tokens: int = bounded(1, 0)
-    max_tokens: Optional[int] = bounded(None, 1)
-    # Drop pairs whose `margin` column is 0 (annotators saw no difference).
-    drop_ties: bool = True
+    min_tokens: int = opt(1, "Shortest response kept, in whitespace tokens.", lo=0)
+    max_tokens: Optional[int] = opt(None, "Longest response kept, in whitespace tokens; null: no bound.", lo=1)
+    drop_ties: bool = opt(True, "Drop pairs whose `margin` column is 0 (annotators saw no difference).")
 
 
 @dataclass
 class ConsistencyConfig:
-    # RM card that judges the labels; it trains on raw data, since curation depends on it.
-    judge: Optional[str] = None
-    # Keep a pair when p = sigmoid(r_chosen - r_rejected) >= threshold.
-    threshold: float = bounded(0.5, 0, 1)
-    # Swap chosen and rejected (instead of dropping) when p <= 1 - recycle_above.
-    recycle_above: Optional[float] = bounded(None, 0, 1, open_lo=True)
+    judge: Optional[str] = opt(None, "RM card that judges the labels; it trains on raw data, since curation depends "
+                                     "on it.")
+    threshold: float = opt(0.5, "Keep a pair when p = sigmoid(r_chosen - r_rejected) >= threshold.", lo=0, hi=1)
+    recycle_above: Optional[float] = opt(None, "Swap chosen and rejected (instead of dropping) when p <= 1 - "
+                                               "recycle_above.", lo=0, hi=1, open_lo=True)
 
 
 @dataclass
 class SelectConfig:
-    # Rank pairs by "judge_margin" (from the consistency step) or by a numeric column.
-    by: str = "judge_margin"
-    # Keep this top fraction of each category (all pairs when category_column is null).
-    fraction: float = bounded(1.0, 0, 1, open_lo=True)
-    # Cap a source's share of each category before that ranking (source -> fraction).
-    per_source: dict[str, float] = bounded(None, 0, 1, open_lo=True, each=True, factory=dict)
-    # Added to a source's scores before ranking (Skywork-Reward v1's per-source offsets).
-    offsets: dict[str, float] = field(default_factory=dict)
-    category_column: Optional[str] = None
+    by: str = opt("judge_margin", "Rank pairs by \"judge_margin\" (from the consistency step) or by a numeric column.")
+    fraction: float = opt(1.0, "Keep this top fraction of each category (all pairs when category_column is null).",
+                               lo=0, hi=1, open_lo=True)
+    per_source: dict[str, float] = opt(None, "Cap a source's share of each category before that ranking (source -> "
+                                             "fraction).", lo=0, hi=1, open_lo=True, each=True, factory=dict)
+    offsets: dict[str, float] = opt(None, "Added to a source's scores before ranking (Skywork-Reward v1's per-source "
+                                          "offsets).", factory=dict)
+    category_column: Optional[str] = opt(None, "Column whose values are the categories of the per-category "
+                                               "selection; null: one category.")
 
 
 @dataclass
 class RetrieveConfig:
-    # Pairs of these sources are the seed set (kept); every other remaining pair is the pool.
-    seed_sources: list[str] = field(default_factory=list)
-    k_max: int = bounded(8, 1)
-    # "tfidf" or "rm" (the judge's own hidden states).
-    embedder: str = "tfidf"
+    seed_sources: list[str] = opt(None, "Pairs of these sources are the seed set (kept); every other remaining pair "
+                                        "is the pool.", factory=list)
+    k_max: int = opt(8, "Neighbours retrieved for a seed pair the judge gets wrong; fewer the surer it is.", lo=1)
+    embedder: str = opt("tfidf", "\"tfidf\" or \"rm\" (the judge's own hidden states).")
 
 
 @dataclass
 class CurateConfig:
-    # "error": a malformed row stops the run naming file, row and field; "drop": count and skip.
-    on_bad_row: str = "error"
-    # Steps in order; schema validation always runs first.
-    steps: list[str] = field(default_factory=lambda: ["dedup", "near_dedup", "decontaminate", "filter"])
-    near_dedup: NearDedupConfig = field(default_factory=NearDedupConfig)
-    decontaminate: DecontaminateConfig = field(default_factory=DecontaminateConfig)
-    filter: FilterConfig = field(default_factory=FilterConfig)
-    consistency: ConsistencyConfig = field(default_factory=ConsistencyConfig)
-    select: SelectConfig = field(default_factory=SelectConfig)
-    retrieve: RetrieveConfig = field(default_factory=RetrieveConfig)
+    on_bad_row: str = opt("error", '"error": a malformed row stops the run naming file, row and field; "drop": count '
+                                   "and skip.")
+    steps: list[str] = opt(None, "Steps in order; schema validation always runs first.",
+                                 factory=lambda: ["dedup", "near_dedup", "decontaminate", "filter"])
+    near_dedup: NearDedupConfig = opt(None, "The near_dedup step.", factory=NearDedupConfig)
+    decontaminate: DecontaminateConfig = opt(None, "The decontaminate step.", factory=DecontaminateConfig)
+    filter: FilterConfig = opt(None, "The filter step.", factory=FilterConfig)
+    consistency: ConsistencyConfig = opt(None, "The consistency step.", factory=ConsistencyConfig)
+    select: SelectConfig = opt(None, "The select step.", factory=SelectConfig)
+    retrieve: RetrieveConfig = opt(None, "The retrieve step.", factory=RetrieveConfig)
 
 
 CURATE_STEPS = ("dedup", "near_dedup", "decontaminate", "filter", "consistency", "select", "retrieve")
@@ -160,133 +168,129 @@ CURATE_STEPS = ("dedup", "near_dedup", "decontaminate", "filter", "consistency",
 
 @dataclass
 class BenchmarkConfig:
-    # A registered benchmark (rewardbench, rewardbench2, rm-bench, judgebench, rmb-bon, pairwise,
-    # best-of-k), a toy one (toy_rewardbench, toy_rewardbench2, toy_rmbench), or any name with `kind`.
-    name: str = MISSING
-    # The registered benchmark whose rules score it (defaults to `name`).
-    kind: Optional[str] = None
-    # Rows in the published schema: a local .jsonl/.json/.parquet or hf:<id>; defaults to the
-    # benchmark's hub id (machines with network) or the toy world's copy.
-    data: Optional[str] = None
-    split: Optional[str] = None
-    # pairwise / best-of-k only: contract field -> column, e.g. {prompt: question}.
-    columns: dict[str, str] = field(default_factory=dict)
+    name: str = opt(MISSING, f"A registered benchmark ({listing(BENCHMARKS)}), a toy one ({listing(TOY)}), or any "
+                             "name with `kind`.")
+    kind: Optional[str] = opt(None, "The registered benchmark whose rules score it (defaults to `name`).")
+    data: Optional[str] = opt(None, "Rows in the published schema: a local .jsonl/.json/.parquet or hf:<id>; "
+                                    "defaults to the benchmark's hub id (machines with network) or the toy world's "
+                                    "copy.")
+    split: Optional[str] = opt(None, "Split of a hub dataset (default: the benchmark's own).")
+    columns: dict[str, str] = opt(None, "pairwise / best-of-k only: contract field -> column, e.g. {prompt: "
+                                        "question}.", factory=dict)
 
 
 @dataclass
 class ProbeConfig:
-    # strip_marker, truncate, markdown_to_plain or repeated_letter (see docs/static-benchmarks.md).
-    name: str = MISSING
-    marker: Optional[str] = None
-    keep: float = bounded(0.5, 0, 1, open_lo=True)
+    name: str = opt(MISSING, "strip_marker, truncate, markdown_to_plain or repeated_letter (see docs/static- "
+                             "benchmarks.md).")
+    marker: Optional[str] = opt(None, "strip_marker: the text to remove.")
+    keep: float = opt(0.5, "truncate: the share of each response kept.", lo=0, hi=1, open_lo=True)
 
 
 @dataclass
 class StaticBenchConfig:
-    # Each entry is a name or a mapping (BenchmarkConfig); a plain name is {name: <name>}.
-    benchmarks: list[BenchmarkConfig] = field(default_factory=lambda: [BenchmarkConfig("toy_rewardbench")])
-    bootstrap: int = bounded(1000, 0)
-    # Perturbation probes run on every benchmark; the length baseline always runs.
-    probes: list[ProbeConfig] = field(default_factory=list)
+    benchmarks: list[BenchmarkConfig] = opt(None, "Each entry is a name or a mapping (BenchmarkConfig); a plain name "
+                                                  "is {name: <name>}.",
+                                                  factory=lambda: [BenchmarkConfig("toy_rewardbench")])
+    bootstrap: int = opt(1000, "Bootstrap resamples of the items for each score's 95% CI (0: none).", lo=0)
+    probes: list[ProbeConfig] = opt(None, "Perturbation probes run on every benchmark; the length baseline always "
+                                          "runs.", factory=list)
 
 
 @dataclass
 class RayShardConfig:
-    # Generation and RM scoring as Ray tasks, one per shard of the prompts (candidates).
-    enabled: bool = False
-    # null: start a local Ray on this machine; "auto" or "ray://host:10001": join a running cluster.
-    address: Optional[str] = None
-    shards: int = bounded(4, 1)
-    num_cpus: float = bounded(1, 0)
-    num_gpus: float = bounded(0, 0)
-    # A shard whose worker dies is retried this many times; its output is written once.
-    max_retries: int = bounded(3, 0)
+    enabled: bool = opt(False, "Generation and RM scoring as Ray tasks, one per shard of the prompts (candidates).")
+    address: Optional[str] = opt(None, 'null: start a local Ray on this machine; "auto" or "ray://host:10001": join '
+                                       "a running cluster.")
+    shards: int = opt(4, "Shards of the prompts (generation) or candidates (scoring), one Ray task each.", lo=1)
+    num_cpus: float = opt(1, "CPUs each shard reserves.", lo=0)
+    num_gpus: float = opt(0, "GPUs each shard reserves.", lo=0)
+    max_retries: int = opt(3, "A shard whose worker dies is retried this many times; its output is written once.", lo=0)
 
 
 @dataclass
 class BonConfig:
-    enabled: bool = True
-    # Toy tasks, lm-eval task names, or paths to lm-eval task YAML files.
-    tasks: list[str] = field(default_factory=lambda: ["toy_sort"])
-    n_max: int = bounded(16, 1)
-    # Candidates are sampled in blocks of this size, each seeded on its own; n_max must be a
-    # multiple. Raising n_max later samples only the new blocks.
-    block: int = bounded(4, 1)
-    n_grid: list[int] = bounded(None, 1, each=True, factory=lambda: [1, 2, 4, 8, 16])
-    # Sampling settings; null takes the policy card's `generation` value.
-    temperature: Optional[float] = bounded(None, 0)
-    top_p: Optional[float] = bounded(None, 0, 1, open_lo=True)
-    max_new_tokens: Optional[int] = bounded(None, 1)
-    seed: int = 0
-    limit: Optional[int] = bounded(None, 1)
-    batch_size: int = bounded(64, 1)
-    bootstrap: int = bounded(1000, 0)
-    ray: RayShardConfig = field(default_factory=RayShardConfig)
+    enabled: bool = opt(True, "Run best-of-n.")
+    tasks: list[str] = opt(None, "Toy tasks, lm-eval task names, or paths to lm-eval task YAML files.",
+                                 factory=lambda: ["toy_sort"])
+    n_max: int = opt(16, "Candidates sampled per prompt; a multiple of block.", lo=1)
+    block: int = opt(4, "Candidates are sampled in blocks of this size, each seeded on its own; n_max must be a "
+                        "multiple. Raising n_max later samples only the new blocks.", lo=1)
+    n_grid: list[int] = opt(None, "The n reported, each within 1..n_max (unbiased estimates from the n_max "
+                                  "candidates).", lo=1, each=True, factory=lambda: [1, 2, 4, 8, 16])
+    temperature: Optional[float] = opt(None, "Sampling temperature; null: the policy card's.", lo=0)
+    top_p: Optional[float] = opt(None, "Nucleus sampling; null: the policy card's.", lo=0, hi=1, open_lo=True)
+    max_new_tokens: Optional[int] = opt(None, "Longest candidate in tokens; null: the policy card's.", lo=1)
+    seed: int = opt(0, "Seed of the candidates (each block seeded from it and the block's index).")
+    limit: Optional[int] = opt(None, "Evaluate on the first `limit` prompts of each task; null: all.", lo=1)
+    batch_size: int = opt(64, "Prompts per generation batch.", lo=1)
+    bootstrap: int = opt(1000, "Bootstrap resamples of the prompts for the curves' 95% CIs (0: none).", lo=0)
+    ray: RayShardConfig = opt(None, "Generation and scoring as Ray shards.", factory=RayShardConfig)
 
 
 @dataclass
 class Placement:
-    nodes: int = bounded(1, 1)
-    gpus_per_node: int = bounded(1, 1)
+    nodes: int = opt(1, "Nodes of this role.", lo=1)
+    gpus_per_node: int = opt(1, "GPUs per node of this role.", lo=1)
 
 
 @dataclass
 class OpenRLHFConfig:
-    # Ray Jobs address of the cluster's head (dashboard port).
-    ray_address: str = "http://127.0.0.1:8265"
-    actor: Placement = field(default_factory=Placement)
-    critic: Placement = field(default_factory=Placement)
-    ref: Placement = field(default_factory=Placement)
-    reward: Placement = field(default_factory=Placement)
-    vllm_engines: int = bounded(1, 0)
-    vllm_tensor_parallel_size: int = bounded(1, 1)
-    vllm_gpu_memory_utilization: float = bounded(0.6, 0, 1, open_lo=True)
-    colocate_all: bool = False
-    zero_stage: int = bounded(2, 0, 3)
-    micro_batch_size: int = bounded(1, 1)
-    max_len: int = bounded(2048, 1)
-    # Where the job writes checkpoints: a path every node can read (shared storage).
-    checkpoint_dir: Optional[str] = None
-    # Entrypoint program; the default is OpenRLHF's. Tests name a CPU stand-in here.
-    entrypoint: list[str] = field(default_factory=lambda: ["python3", "-m", "openrlhf.cli.train_ppo_ray"])
-    # Seconds to wait for the job before giving up on it (the job keeps running on the cluster).
-    timeout_s: float = bounded(86400, 0, open_lo=True)
-    # More train_ppo_ray flags, passed as given (e.g. ["--algo.kl.estimator", "k3"]). Flags the
-    # recipe already sets, and --reward.normalize_enable (broken in 0.11.2), are refused.
-    extra_args: list[str] = field(default_factory=list)
+    ray_address: str = opt("http://127.0.0.1:8265", "Ray Jobs address of the cluster's head (dashboard port).")
+    actor: Placement = opt(None, "Placement of the actor (the policy being trained).", factory=Placement)
+    critic: Placement = opt(None, "Placement of the critic (PPO only).", factory=Placement)
+    ref: Placement = opt(None, "Placement of the reference model.", factory=Placement)
+    reward: Placement = opt(None, "Placement of the RM (a local RM only; a remote RM runs elsewhere).",
+                                  factory=Placement)
+    vllm_engines: int = opt(1, "vLLM engines that generate rollouts.", lo=0)
+    vllm_tensor_parallel_size: int = opt(1, "GPUs per vLLM engine.", lo=1)
+    vllm_gpu_memory_utilization: float = opt(0.6, "Share of a GPU's memory vLLM may take.", lo=0, hi=1, open_lo=True)
+    colocate_all: bool = opt(False, "Put actor, reference, RM and vLLM on the same GPUs, taking turns.")
+    zero_stage: int = opt(2, "DeepSpeed ZeRO stage.", lo=0, hi=3)
+    micro_batch_size: int = opt(1, "Micro-batch size of training and rollout forward passes.", lo=1)
+    max_len: int = opt(2048, "Longest prompt plus response in tokens.", lo=1)
+    checkpoint_dir: Optional[str] = opt(None, "Where the job writes checkpoints: a path every node can read (shared "
+                                              "storage).")
+    entrypoint: list[str] = opt(None, "Entrypoint program; the default is OpenRLHF's. Tests name a CPU stand-in "
+                                      "here.", factory=lambda: ["python3", "-m", "openrlhf.cli.train_ppo_ray"])
+    timeout_s: float = opt(86400, "Seconds to wait for the job before giving up on it (the job keeps running on the "
+                                  "cluster).", lo=0, open_lo=True)
+    extra_args: list[str] = opt(None, 'More train_ppo_ray flags, passed as given (e.g. ["--algo.kl.estimator", '
+                                      '"k3"]). Flags the recipe already sets, and --reward.normalize_enable (broken '
+                                      "in 0.11.2), are refused.", factory=list)
 
 
 @dataclass
 class RLConfig:
-    enabled: bool = True
-    # trl: one machine (GRPO, RLOO); openrlhf: a Ray cluster (PPO, GRPO, RLOO, REINFORCE++).
-    engine: str = "trl"
-    algorithm: str = "grpo"
-    steps: int = bounded(30, 1)
-    learning_rate: float = bounded(1e-3, 0, open_lo=True)
-    kl_coef: float = bounded(0.0, 0)
-    samples_per_prompt: int = bounded(8, 1)
-    prompts_per_step: int = bounded(16, 1)
-    max_new_tokens: int = bounded(24, 1)
-    temperature: float = bounded(1.0, 0, open_lo=True)
-    save_every: int = bounded(10, 1)
-    # One rl_train node per seed, all sharing the RM and the policy: an RM's RL gain is the mean
-    # over its seeds, with a CI across seeds (run-to-run variance dominates RL).
-    seeds: list[int] = field(default_factory=lambda: [0])
-    openrlhf: OpenRLHFConfig = field(default_factory=OpenRLHFConfig)
+    enabled: bool = opt(True, "Run RL.")
+    engine: str = opt("trl", "trl: one machine (GRPO, RLOO); openrlhf: a Ray cluster (PPO, GRPO, RLOO, REINFORCE++).")
+    algorithm: str = opt("grpo", "ppo, grpo, rloo or reinforce++; what each engine runs is in rl.ALGORITHMS.")
+    steps: int = opt(30, "Optimizer steps of a run.", lo=1)
+    learning_rate: float = opt(1e-3, "The policy's learning rate.", lo=0, open_lo=True)
+    kl_coef: float = opt(0.0, "Weight of the KL penalty to the starting policy (0: none).", lo=0)
+    samples_per_prompt: int = opt(8, "Responses sampled per prompt (the group of GRPO and RLOO).", lo=1)
+    prompts_per_step: int = opt(16, "Prompts per optimizer step.", lo=1)
+    max_new_tokens: int = opt(24, "Longest response in tokens.", lo=1)
+    temperature: float = opt(1.0, "Sampling temperature of the rollouts.", lo=0, open_lo=True)
+    save_every: int = opt(10, "Steps between checkpoints; each checkpoint is evaluated.", lo=1)
+    seeds: list[int] = opt(None, "One rl_train node per seed, all sharing the RM and the policy: an RM's RL gain is "
+                                 "the mean over its seeds, with a CI across seeds (run-to-run variance dominates "
+                                 "RL).", factory=lambda: [0])
+    openrlhf: OpenRLHFConfig = opt(None, "Cluster settings of the openrlhf engine.", factory=OpenRLHFConfig)
 
 
 @dataclass
 class EvalConfig:
-    tasks: list[str] = field(default_factory=lambda: ["toy_sort"])
-    limit: Optional[int] = bounded(None, 1)
-    batch_size: int = bounded(64, 1)
+    tasks: list[str] = opt(None, "lm-eval tasks (or task YAML paths) the policies are evaluated on.",
+                                 factory=lambda: ["toy_sort"])
+    limit: Optional[int] = opt(None, "Evaluate on the first `limit` documents of each task; null: all.", lo=1)
+    batch_size: int = opt(64, "lm-eval batch size.", lo=1)
 
 
 @dataclass
 class CompareConfig:
-    bootstrap: int = bounded(1000, 100)
-    seed: int = 0
+    bootstrap: int = opt(1000, "Bootstrap draws over RMs, items, prompts and seeds for the correlations' CIs.", lo=100)
+    seed: int = opt(0, "Seed of those draws.")
 
 
 @dataclass
@@ -294,164 +298,157 @@ class CostConfig:
     """What `rlhf-eval plan --cost` assumes (docs/cost.md). Throughputs are achieved, not peak,
     TFLOP/s per GPU: about 40% of an H100's dense bf16 peak for training and prefill, and a
     quarter of that for decoding, which memory bandwidth bounds."""
-    train_tflops: float = bounded(400.0, 0, open_lo=True)
-    infer_tflops: float = bounded(400.0, 0, open_lo=True)
-    decode_tflops: float = bounded(100.0, 0, open_lo=True)
-    prompt_tokens: int = bounded(256, 1)
-    response_tokens: int = bounded(512, 1)
-    # Preference pairs an RM trains on, when the data is only known after download.
-    train_pairs: int = bounded(80000, 1)
-    # Model sizes in billions by card name, where the model id does not say it (e.g. "-8B").
-    params_b: dict[str, float] = bounded(None, 0, open_lo=True, each=True, factory=dict)
-    benchmark_responses: dict[str, int] = bounded(None, 1, each=True, factory=dict)
-    task_prompts: dict[str, int] = bounded(None, 1, each=True, factory=dict)
+    train_tflops: float = opt(400.0, "Achieved training TFLOP/s per GPU.", lo=0, open_lo=True)
+    infer_tflops: float = opt(400.0, "Achieved prefill TFLOP/s per GPU.", lo=0, open_lo=True)
+    decode_tflops: float = opt(100.0, "Achieved decoding TFLOP/s per GPU.", lo=0, open_lo=True)
+    prompt_tokens: int = opt(256, "Tokens per prompt.", lo=1)
+    response_tokens: int = opt(512, "Tokens per response.", lo=1)
+    train_pairs: int = opt(80000, "Preference pairs an RM trains on, when the data is only known after download.", lo=1)
+    params_b: dict[str, float] = opt(None, "Model sizes in billions by card name, where the model id does not say it "
+                                           '(e.g. "-8B").', lo=0, open_lo=True, each=True, factory=dict)
+    benchmark_responses: dict[str, int] = opt(None, "Responses per benchmark, where not known before download (name "
+                                                    "-> count).", lo=1, each=True, factory=dict)
+    task_prompts: dict[str, int] = opt(None, "Prompts per evaluation task, where not known before download (name -> "
+                                             "count).", lo=1, each=True, factory=dict)
 
 
 @dataclass
 class SlurmResources:
-    partition: Optional[str] = None
-    account: Optional[str] = None
-    qos: Optional[str] = None
-    nodes: int = bounded(1, 1)
-    gpus_per_node: int = bounded(0, 0)
-    cpus: int = bounded(1, 1)
-    # Slurm's own syntax: "16G", "4000M"; null: the partition's default per CPU.
-    mem: Optional[str] = None
-    time: str = "01:00:00"
-    constraint: Optional[str] = None
-    # Raw "#SBATCH ..." options, e.g. ["--exclusive"]; checked against a safe pattern.
-    extra_sbatch: list[str] = field(default_factory=list)
+    partition: Optional[str] = opt(None, "Slurm partition; null: the cluster's default.")
+    account: Optional[str] = opt(None, "Slurm account; null: the user's default.")
+    qos: Optional[str] = opt(None, "Slurm QOS; null: the default.")
+    nodes: int = opt(1, "Nodes per job.", lo=1)
+    gpus_per_node: int = opt(0, "GPUs per node.", lo=0)
+    cpus: int = opt(1, "CPUs per task.", lo=1)
+    mem: Optional[str] = opt(None, "Slurm's own syntax: \"16G\", \"4000M\"; null: the partition's default per CPU.")
+    time: str = opt("01:00:00", "Time limit, in Slurm's syntax (HH:MM:SS, D-HH:MM:SS).")
+    constraint: Optional[str] = opt(None, "Slurm feature constraint (--constraint); null: none.")
+    extra_sbatch: list[str] = opt(None, 'Raw "#SBATCH ..." options, e.g. ["--exclusive"]; checked against a safe '
+                                        "pattern.", factory=list)
 
 
 @dataclass
 class SlurmConfig:
-    defaults: SlurmResources = field(default_factory=SlurmResources)
-    # Per stage, replacing the defaults, e.g. {rl_train: {gpus_per_node: 8, time: "12:00:00"}}.
-    stages: dict[str, SlurmResources] = field(default_factory=dict)
-    # Shell lines run before the node, e.g. ["module load cuda/12.4", "source ~/venv/bin/activate"].
-    setup: list[str] = field(default_factory=list)
-    # Preemptible partitions: requeued jobs rerun their node, which restarts cleanly or resumes.
-    requeue: bool = False
-    # Sibling nodes (same stage, same inputs) go in one job array.
-    arrays: bool = True
+    defaults: SlurmResources = opt(None, "Resources of every job, unless its stage is in `stages`.",
+                                         factory=SlurmResources)
+    stages: dict[str, SlurmResources] = opt(None, "Per stage, replacing the defaults, e.g. {rl_train: "
+                                                  '{gpus_per_node: 8, time: "12:00:00"}}.', factory=dict)
+    setup: list[str] = opt(None, 'Shell lines run before the node, e.g. ["module load cuda/12.4", "source '
+                                 '~/venv/bin/activate"].', factory=list)
+    requeue: bool = opt(False, "Preemptible partitions: requeued jobs rerun their node, which restarts cleanly or "
+                               "resumes.")
+    arrays: bool = opt(True, "Sibling nodes (same stage, same inputs) go in one job array.")
 
 
 @dataclass
 class ReportConfig:
-    # Optional exports, off by default: "leaderboard" (static results as RewardBench-leaderboard
-    # JSON), "tensorboard" (scalars and verdicts; needs `pip install tensorboard`).
-    exports: list[str] = field(default_factory=list)
-    # Where TensorBoard events go; null: <report node>/tensorboard.
-    tensorboard_dir: Optional[str] = None
+    exports: list[str] = opt(None, 'Optional exports, off by default: "leaderboard" (static results as RewardBench- '
+                                   'leaderboard JSON), "tensorboard" (scalars and verdicts; needs `pip install '
+                                   "tensorboard`).", factory=list)
+    tensorboard_dir: Optional[str] = opt(None, "Where TensorBoard events go; null: <report node>/tensorboard.")
 
 
 @dataclass
 class RayTaskResources:
-    num_cpus: float = bounded(1, 0)
-    num_gpus: float = bounded(0, 0)
+    num_cpus: float = opt(1, "CPUs a node's Ray task reserves.", lo=0)
+    num_gpus: float = opt(0, "GPUs a node's Ray task reserves.", lo=0)
 
 
 @dataclass
 class RayExecutorConfig:
-    # null: start a local Ray; "auto", "HOST:6379" or "ray://HOST:10001": an existing cluster, whose
-    # workers must see this checkout, its interpreter and the run folder at the same paths.
-    address: Optional[str] = None
-    defaults: RayTaskResources = field(default_factory=RayTaskResources)
-    # Per stage, replacing the defaults, e.g. {train_rm: {num_gpus: 1}, rl_train: {num_cpus: 4}}.
-    stages: dict[str, RayTaskResources] = field(default_factory=dict)
-    # A node whose worker died is run again this many times (a node restarts cleanly or resumes).
-    max_retries: int = bounded(1, 0)
+    address: Optional[str] = opt(None, 'null: start a local Ray; "auto", "HOST:6379" or "ray://HOST:10001": an '
+                                       "existing cluster, whose workers must see this checkout, its interpreter and "
+                                       "the run folder at the same paths.")
+    defaults: RayTaskResources = opt(None, "Resources of every node's task, unless its stage is in `stages`.",
+                                           factory=RayTaskResources)
+    stages: dict[str, RayTaskResources] = opt(None, "Per stage, replacing the defaults, e.g. {train_rm: {num_gpus: "
+                                                    "1}, rl_train: {num_cpus: 4}}.", factory=dict)
+    max_retries: int = opt(1, "A node whose worker died is run again this many times (a node restarts cleanly or "
+                              "resumes).", lo=0)
 
 
 @dataclass
 class Recipe:
-    name: str = MISSING
-    seed: int = 0
-    run_root: str = "runs"
-    # local: nodes one by one in this process; ray: nodes as Ray tasks (`ray:` below). Slurm is
-    # `rlhf-eval submit`, not an executor of `run`.
-    executor: str = "local"
-    ray: RayExecutorConfig = field(default_factory=RayExecutorConfig)
-    slurm: SlurmConfig = field(default_factory=SlurmConfig)
-    toy_world: Optional[ToyWorldConfig] = field(default_factory=ToyWorldConfig)
-    sources: list[SourceConfig] = field(default_factory=list)
-    curate: CurateConfig = field(default_factory=CurateConfig)
-    reward_models: list[str] = field(default_factory=list)
-    policies: list[str] = field(default_factory=lambda: ["toy-policy"])
-    static_bench: StaticBenchConfig = field(default_factory=StaticBenchConfig)
-    bon: BonConfig = field(default_factory=BonConfig)
-    rl: RLConfig = field(default_factory=RLConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    compare: CompareConfig = field(default_factory=CompareConfig)
-    report: ReportConfig = field(default_factory=ReportConfig)
-    cost: CostConfig = field(default_factory=CostConfig)
+    name: str = opt(MISSING, "The run's name and folder (run_root/name): letters, digits, _ - + and . only.")
+    seed: int = opt(0, "Seed of the best-of-n bootstrap.")
+    run_root: str = opt("runs", "Folder the run folder goes in.")
+    executor: str = opt("local", "local: nodes one by one in this process; ray: nodes as Ray tasks (`ray:` below). "
+                                 "Slurm is `rlhf-eval submit`, not an executor of `run`.")
+    ray: RayExecutorConfig = opt(None, "The ray executor's settings.", factory=RayExecutorConfig)
+    slurm: SlurmConfig = opt(None, "`rlhf-eval submit`'s settings.", factory=SlurmConfig)
+    toy_world: Optional[ToyWorldConfig] = opt(None, "The embedded toy world; null for real models and data.",
+                                                    factory=ToyWorldConfig)
+    sources: list[SourceConfig] = opt(None, "Preference data sources; empty: the toy world's.", factory=list)
+    curate: CurateConfig = opt(None, "Curation of the sources into the training mix.", factory=CurateConfig)
+    reward_models: list[str] = opt(None, "RM cards (reward_models/<name>.yaml) compared in this run.", factory=list)
+    policies: list[str] = opt(None, "Policy cards (policies/<name>.yaml) best-of-n and RL start from.",
+                                    factory=lambda: ["toy-policy"])
+    static_bench: StaticBenchConfig = opt(None, "Static benchmarks every RM is scored on.", factory=StaticBenchConfig)
+    bon: BonConfig = opt(None, "Best-of-n sweeps.", factory=BonConfig)
+    rl: RLConfig = opt(None, "RL with each RM.", factory=RLConfig)
+    eval: EvalConfig = opt(None, "Evaluations of the policies and RL checkpoints.", factory=EvalConfig)
+    compare: CompareConfig = opt(None, "The comparison of static and downstream rankings.", factory=CompareConfig)
+    report: ReportConfig = opt(None, "The report's exports.", factory=ReportConfig)
+    cost: CostConfig = opt(None, "What `rlhf-eval plan --cost` assumes.", factory=CostConfig)
 
 
 # --------------------------------------------------------------------------- cards
 @dataclass
 class RMTrainConfig:
-    # "curated" (the curate stage's output) or "raw" (every source, uncurated).
-    dataset: str = "curated"
-    sources: Optional[list[str]] = None
-    max_pairs: Optional[int] = bounded(None, 1)
-    epochs: float = bounded(1.0, 0, open_lo=True)
-    learning_rate: float = bounded(1e-3, 0, open_lo=True)
-    batch_size: int = bounded(32, 1)
-    beta: float = bounded(0.1, 0, open_lo=True)
-    max_length: int = bounded(64, 1)
-    seed: int = 0
+    dataset: str = opt("curated", "\"curated\" (the curate stage's output) or \"raw\" (every source, uncurated).")
+    sources: Optional[list[str]] = opt(None, "Train only on pairs of these sources; null: all.")
+    max_pairs: Optional[int] = opt(None, "Train on at most this many pairs (a seeded sample); null: all.", lo=1)
+    epochs: float = opt(1.0, "Passes over the training pairs.", lo=0, open_lo=True)
+    learning_rate: float = opt(1e-3, "Learning rate (cosine schedule).", lo=0, open_lo=True)
+    batch_size: int = opt(32, "Pairs per optimizer step.", lo=1)
+    beta: float = opt(0.1, "DPO beta of an implicit RM (its reward is beta times the log-ratio).", lo=0, open_lo=True)
+    max_length: int = opt(64, "Longest training sequence in tokens.", lo=1)
+    seed: int = opt(0, "Seed of initialization, sampling and data order.")
 
 
 @dataclass
 class RMCard:
-    name: str = MISSING
-    # classifier: *ForSequenceClassification with a scalar head; implicit: a DPO-tuned policy,
-    # reward = beta * log pi(y|x) / pi_ref(y|x).
-    kind: str = "classifier"
-    # The model training starts from: a policy card name, "hf:<org>/<name>", or a local path.
-    base: str = "toy-policy"
-    # A trained checkpoint to use as is ("hf:<org>/<name>" or a local path); when set, nothing is trained.
-    path: Optional[str] = None
-    # Reference model of an implicit RM given by path (defaults to base).
-    reference: Optional[str] = None
-    train: RMTrainConfig = field(default_factory=RMTrainConfig)
-    # Scoring: rows are sorted by length and batched, so a batch pads only to its own longest row.
-    batch_size: int = bounded(64, 1)
-    # Longer inputs keep their last max_length tokens (a classifier reads the last token);
-    # every truncation is counted in the static_bench and bon_score outputs.
-    max_length: int = bounded(256, 1)
-    # Chat template for scoring: a jinja file or an inline template; null = the tokenizer's own.
-    chat_template: Optional[str] = None
-    trust_remote_code: bool = False
-    # Scoring engine: transformers, vllm (its pooling runner, GPU), or remote: an HTTP server
-    # speaking OpenRLHF's remote-RM protocol at `url` (for RMs that do not share the policy's
-    # tokenizer). A remote RM is never trained here.
-    backend: str = "transformers"
-    url: Optional[str] = None
-    # Name of the environment variable holding the remote server's bearer token.
-    api_key_env: Optional[str] = None
-    engine_args: dict[str, Any] = field(default_factory=dict)
+    name: str = opt(MISSING, "The card's name; its file is reward_models/<name>.yaml.")
+    kind: str = opt("classifier", "classifier: *ForSequenceClassification with a scalar head; implicit: a DPO-tuned "
+                                  "policy, reward = beta * log pi(y|x) / pi_ref(y|x).")
+    base: str = opt("toy-policy", 'The model training starts from: a policy card name, "hf:<org>/<name>", or a local '
+                                  "path.")
+    path: Optional[str] = opt(None, 'A trained checkpoint to use as is ("hf:<org>/<name>" or a local path); when '
+                                    "set, nothing is trained.")
+    reference: Optional[str] = opt(None, "Reference model of an implicit RM given by path (defaults to base).")
+    train: RMTrainConfig = opt(None, "How the RM is trained (when `path` is null).", factory=RMTrainConfig)
+    batch_size: int = opt(64, "Scoring: rows are sorted by length and batched, so a batch pads only to its own "
+                              "longest row.", lo=1)
+    max_length: int = opt(256, "Longer inputs keep their last max_length tokens (a classifier reads the last token); "
+                               "every truncation is counted in the static_bench and bon_score outputs.", lo=1)
+    chat_template: Optional[str] = opt(None, "Chat template for scoring: a jinja file or an inline template; null = "
+                                             "the tokenizer's own.")
+    trust_remote_code: bool = opt(False, "Load model code from the checkpoint: only for a card that opts in.")
+    backend: str = opt("transformers", "Scoring engine: transformers, vllm (its pooling runner, GPU), or remote: an "
+                                       "HTTP server speaking OpenRLHF's remote-RM protocol at `url` (for RMs that do "
+                                       "not share the policy's tokenizer). A remote RM is never trained here.")
+    url: Optional[str] = opt(None, "backend remote: the server's URL (e.g. http://host:5000/get_reward).")
+    api_key_env: Optional[str] = opt(None, "Name of the environment variable holding the remote server's bearer token.")
+    engine_args: dict[str, Any] = opt(None, "backend vllm: passed to vllm.LLM as is.", factory=dict)
 
 
 @dataclass
 class GenerationConfig:
-    temperature: float = bounded(1.0, 0)
-    top_p: float = bounded(1.0, 0, 1, open_lo=True)
-    max_new_tokens: int = bounded(24, 1)
+    temperature: float = opt(1.0, "Sampling temperature (0: greedy).", lo=0)
+    top_p: float = opt(1.0, "Nucleus sampling.", lo=0, hi=1, open_lo=True)
+    max_new_tokens: int = opt(24, "Longest response in tokens.", lo=1)
 
 
 @dataclass
 class PolicyCard:
-    name: str = MISSING
-    # "toy:policy" for the toy world's SFT policy, "hf:<org>/<name>" for a hub model (machines with
-    # network), or a local path to an HF checkpoint.
-    path: str = MISSING
-    # transformers (CPU default) or vllm (GPU; pip install rlhf-eval[vllm]).
-    backend: str = "transformers"
-    # Passed to vllm.LLM as is, e.g. {tensor_parallel_size: 2, gpu_memory_utilization: 0.8}.
-    engine_args: dict[str, Any] = field(default_factory=dict)
-    generation: GenerationConfig = field(default_factory=GenerationConfig)
-    trust_remote_code: bool = False
+    name: str = opt(MISSING, "The card's name; its file is policies/<name>.yaml.")
+    path: str = opt(MISSING, "\"toy:policy\" for the toy world's SFT policy, \"hf:<org>/<name>\" for a hub model "
+                             "(machines with network), or a local path to an HF checkpoint.")
+    backend: str = opt("transformers", "transformers (CPU default) or vllm (GPU; pip install rlhf-eval[vllm]).")
+    engine_args: dict[str, Any] = opt(None, "Passed to vllm.LLM as is, e.g. {tensor_parallel_size: 2, "
+                                            "gpu_memory_utilization: 0.8}.", factory=dict)
+    generation: GenerationConfig = opt(None, "Sampling defaults, which bon.* may override.", factory=GenerationConfig)
+    trust_remote_code: bool = opt(False, "Load model code from the checkpoint: only for a card that opts in.")
 
 
 EXPORTS = ("leaderboard", "tensorboard")
@@ -553,7 +550,7 @@ def _element_problem(value, hint) -> str | None:
 
 
 def check_values(obj, where: str, prefix: str = "") -> None:
-    """Every bounded field within its range, and list and mapping elements of the declared type,
+    """Every field with a range within it, and list and mapping elements of the declared type,
     recursively; the error names the dotted key."""
     hints = get_type_hints(type(obj))
     for f in fields(obj):
@@ -791,7 +788,8 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         raise ConfigError(f"{path}: bon.n_grid is empty; list the n to report, e.g. [1, 4, 16]")
     w = recipe.toy_world
     if w is not None and w.min_letters > w.max_letters:
-        raise ConfigError(f"{path}: toy_world.min_letters={w.min_letters} is above toy_world.max_letters={w.max_letters}")
+        raise ConfigError(f"{path}: toy_world.min_letters={w.min_letters} is above "
+                          f"toy_world.max_letters={w.max_letters}")
     for n in recipe.bon.n_grid:
         if not 1 <= n <= recipe.bon.n_max:
             raise ConfigError(f"{path}: bon.n_grid has {n}, outside 1..bon.n_max={recipe.bon.n_max}")
