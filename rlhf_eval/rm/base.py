@@ -5,7 +5,7 @@ which builds the scorer a train_rm node's outputs describe through the rm.SCORER
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Protocol
 
@@ -82,13 +82,35 @@ def load_tokenizer(path, trust_remote_code: bool = False, chat_template: str | N
     return tok
 
 
+@dataclass(frozen=True)
+class TrainedRM:
+    """An RM as the train_rm stage hands it on: its node's outputs, rebuilt here and nowhere else."""
+    name: str
+    kind: str  # rm.RM_KINDS
+    backend: str  # rm.SCORERS
+    path: str | None  # the checkpoint; None for a remote RM
+    batch_size: int
+    max_length: int
+    chat_template: str | None = None
+    trust_remote_code: bool = False
+    reference: str | None = None  # implicit RMs: the reference policy
+    beta: float | None = None  # implicit RMs
+    url: str | None = None  # remote RMs
+    api_key_env: str | None = None  # remote RMs
+    engine_args: dict = field(default_factory=dict)  # vllm
+
+    @classmethod
+    def from_outputs(cls, out: dict) -> TrainedRM:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in out.items() if k in known and v is not None})
+
+
 def load_scorer(rm_manifest: dict) -> Scorer:
     """Build the scorer a train_rm node's manifest describes; its engine is imported only now."""
     from rlhf_eval.extensions import load
     from rlhf_eval.rm import RM_KINDS, SCORERS
-    out = rm_manifest["outputs"]
-    backends = RM_KINDS.get(out["kind"], ())
-    if out["backend"] not in backends:
-        raise UserError(f"RM '{out['name']}': the {out['backend']} backend cannot score {out['kind']} RMs "
-                        f"(it takes {', '.join(k for k, b in RM_KINDS.items() if out['backend'] in b)})")
-    return load(SCORERS, out["backend"], "RM backend")(out)
+    rm = TrainedRM.from_outputs(rm_manifest["outputs"])
+    if rm.backend not in RM_KINDS.get(rm.kind, ()):
+        raise UserError(f"RM '{rm.name}': the {rm.backend} backend cannot score {rm.kind} RMs "
+                        f"(it takes {', '.join(k for k, b in RM_KINDS.items() if rm.backend in b)})")
+    return load(SCORERS, rm.backend, "RM backend")(rm)

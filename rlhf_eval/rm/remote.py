@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from rlhf_eval.data.pairs import prompt_text
 from rlhf_eval.errors import UserError
+from rlhf_eval.rm.base import TrainedRM
 
 
 class RemoteRMError(UserError, RuntimeError):
@@ -71,6 +72,6 @@ class RemoteScorer:
         return out
 
 
-def load(out: dict) -> RemoteScorer:
+def load(rm: TrainedRM) -> RemoteScorer:
     """rm.SCORERS["remote"]: the server at the card's `url`, with the token in `api_key_env`."""
-    return RemoteScorer(out["url"], api_key_env=out["api_key_env"], batch_size=out["batch_size"])
+    return RemoteScorer(rm.url, api_key_env=rm.api_key_env, batch_size=rm.batch_size)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rlhf_eval.device import torch_device
-from rlhf_eval.rm.base import Encoded, encode, encode_texts, length_batches, load_tokenizer
+from rlhf_eval.rm.base import Encoded, TrainedRM, encode, encode_texts, length_batches, load_tokenizer
 
 
 def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,10 +105,10 @@ class ImplicitScorer:
         return out
 
 
-def load(out: dict):
-    """The transformers scorer a train_rm node's outputs describe (rm.SCORERS["transformers"])."""
-    common = {"batch_size": out["batch_size"], "trust_remote_code": out["trust_remote_code"],
-              "max_length": out["max_length"], "chat_template": out["chat_template"]}
-    if out["kind"] == "classifier":
-        return ClassifierScorer(out["path"], **common)
-    return ImplicitScorer(out["path"], out["reference"], beta=out["beta"], **common)
+def load(rm: TrainedRM):
+    """rm.SCORERS["transformers"]."""
+    common = {"batch_size": rm.batch_size, "trust_remote_code": rm.trust_remote_code,
+              "max_length": rm.max_length, "chat_template": rm.chat_template}
+    if rm.kind == "classifier":
+        return ClassifierScorer(rm.path, **common)
+    return ImplicitScorer(rm.path, rm.reference, beta=rm.beta, **common)

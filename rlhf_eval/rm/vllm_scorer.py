@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rlhf_eval.rm.base import Encoded, encode, encode_texts, load_tokenizer
+from rlhf_eval.rm.base import Encoded, TrainedRM, encode, encode_texts, load_tokenizer
 
 
 @dataclass
@@ -43,7 +43,7 @@ class VLLMScorer:
         return [float(o.outputs.data.reshape(-1)[0]) for o in outputs]
 
 
-def load(out: dict) -> VLLMScorer:
+def load(rm: TrainedRM) -> VLLMScorer:
     """rm.SCORERS["vllm"]: classifier RMs only (rm.RM_KINDS)."""
-    return VLLMScorer(out["path"], max_length=out["max_length"], chat_template=out["chat_template"],
-                      trust_remote_code=out["trust_remote_code"], engine_args=out["engine_args"])
+    return VLLMScorer(rm.path, max_length=rm.max_length, chat_template=rm.chat_template,
+                      trust_remote_code=rm.trust_remote_code, engine_args=rm.engine_args)
