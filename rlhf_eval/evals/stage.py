@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from rlhf_eval import store
-from rlhf_eval.errors import UserError
-from rlhf_eval.evals.harness import evaluate, lm_eval_command, primary_metric
 from rlhf_eval.device import torch_device
+from rlhf_eval.evals.harness import evaluate, lm_eval_command, primary_metric
+from rlhf_eval.rl.base import checkpoint_at
 from rlhf_eval.toy.stage import resolve
 
 
@@ -14,11 +14,7 @@ def run(ctx) -> dict:
     p = ctx.params
     toy = ctx.out("toy") if ctx.has("toy") else None
     if ctx.has("rl"):
-        found = [c["path"] for c in ctx.out("rl")["checkpoints"] if c["step"] == p["step"]]
-        if not found:
-            raise UserError(f"RL run has no checkpoint at step {p['step']} "
-                             f"(has {[c['step'] for c in ctx.out('rl')['checkpoints']]})")
-        path = found[0]
+        path = checkpoint_at(ctx.out("rl"), p["step"]).path
     else:
         path = resolve(p["policy"]["path"], toy, "policy")
     lm = HFLM(pretrained=path, batch_size=p["batch_size"], device=torch_device(),

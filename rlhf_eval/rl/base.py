@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol
 
+from rlhf_eval.errors import UserError
+
 
 @dataclass(frozen=True)
 class RLJob:
@@ -14,6 +16,25 @@ class RLJob:
     policy_path: str
     rows: list
     verify: Optional[Callable[[str, str], bool]] = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A policy an RL run saved: its step and HF model folder."""
+    step: int
+    path: str
+
+
+def checkpoints(outputs: dict) -> list[Checkpoint]:
+    """An rl_train node's checkpoints, the final one last, rebuilt from its outputs here only."""
+    return [Checkpoint(int(c["step"]), c["path"]) for c in outputs["checkpoints"]]
+
+
+def checkpoint_at(outputs: dict, step: int) -> Checkpoint:
+    found = [c for c in checkpoints(outputs) if c.step == step]
+    if not found:
+        raise UserError(f"RL run has no checkpoint at step {step} (has {[c.step for c in checkpoints(outputs)]})")
+    return found[0]
 
 
 class Engine(Protocol):
