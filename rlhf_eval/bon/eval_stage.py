@@ -7,13 +7,14 @@ from transformers import AutoTokenizer
 
 from rlhf_eval import store
 from rlhf_eval.bon import estimator
+from rlhf_eval.bon.artifacts import CandidateSet, ScoreSet
 from rlhf_eval.bon.lm import BestOfN
 from rlhf_eval.evals.harness import evaluate, lm_eval_command
 
 
-def matrices(candidates_out: dict, scores_path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    n_max = candidates_out["n_max"]
-    gold = store.read_jsonl(candidates_out["gold"])
+def matrices(cand: CandidateSet, scores_path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    n_max = cand.n_max
+    gold = store.read_jsonl(cand.gold)
     pids = sorted({g["prompt_id"] for g in gold})
     row = {pid: i for i, pid in enumerate(pids)}
     G = np.full((len(pids), n_max), np.nan)
@@ -29,12 +30,12 @@ def matrices(candidates_out: dict, scores_path: str) -> tuple[list[str], np.ndar
 
 
 def run(ctx) -> dict:
-    cand = ctx.out("candidates")
-    sc = ctx.out("scores")
-    pids, S, G = matrices(cand, sc["scores"])
+    cand = CandidateSet.from_outputs(ctx.out("candidates"))
+    sc = ScoreSet.from_outputs(ctx.out("scores"))
+    pids, S, G = matrices(cand, sc.scores)
     iters, seed = ctx.params["bootstrap"], ctx.params["seed"]
     curve, per_prompt = [], {}
-    for n in sorted({1, cand["n_max"]} - set(ctx.params["n_grid"])):
+    for n in sorted({1, cand.n_max} - set(ctx.params["n_grid"])):
         per_prompt[n] = estimator.per_prompt_best_of_n(S, G, n).tolist()  # gains need n=1 and N_max
     for n in ctx.params["n_grid"]:
         v = estimator.per_prompt_best_of_n(S, G, n)
@@ -46,18 +47,18 @@ def run(ctx) -> dict:
                       "anti_oracle": estimator.anti_oracle_curve(G, n), "kl_bound": estimator.kl_bound(n)})
     # lm-eval scores the RM's pick among all N_max candidates through the task's own pipeline;
     # with no tied top scores it must equal the exact estimate at n = N_max.
-    tok = AutoTokenizer.from_pretrained(cand["policy_path"])
-    scores = {(s["prompt_id"], s["sample_idx"]): s["score"] for s in store.read_jsonl(sc["scores"])}
-    cands = store.read_jsonl(cand["candidates"])
+    tok = AutoTokenizer.from_pretrained(cand.policy_path)
+    scores = {(s["prompt_id"], s["sample_idx"]): s["score"] for s in store.read_jsonl(sc.scores)}
+    cands = store.read_jsonl(cand.candidates)
     toy = ctx.out("toy") if ctx.has("toy") else None
-    metrics, _ = evaluate(BestOfN(tok, cands, scores, n=cand["n_max"], pick="rm"), cand["task"], toy, None,
+    metrics, _ = evaluate(BestOfN(tok, cands, scores, n=cand.n_max, pick="rm"), cand.task, toy, None,
                           log=ctx.dir / "lm_eval.log")
     store.atomic_write_json(ctx.dir / "per_prompt.json", {"prompt_ids": pids, "values": per_prompt})
     base = float(G.mean())  # best-of-1 is the mean sample
-    return {"rm": sc["rm"], "policy": cand["policy"], "task": cand["task"], "metric": cand["metric"],
-            "n_max": cand["n_max"], "n_prompts": len(pids), "curve": curve,
-            "gain_at_n_max": float(np.mean(per_prompt[cand["n_max"]])) - base, "base": base,
+    return {"rm": sc.rm, "policy": cand.policy, "task": cand.task, "metric": cand.metric,
+            "n_max": cand.n_max, "n_prompts": len(pids), "curve": curve,
+            "gain_at_n_max": float(np.mean(per_prompt[cand.n_max])) - base, "base": base,
             "lm_eval_pick_at_n_max": metrics, "per_prompt": str(ctx.dir / "per_prompt.json"),
             "lm_eval_command": lm_eval_command(
-                "bon", {"tokenizer": cand["policy_path"], "candidates": cand["candidates"], "scores": sc["scores"],
-                        "n": cand["n_max"]}, cand["task"], toy, program="rlhf-eval-lm-eval")}
+                "bon", {"tokenizer": cand.policy_path, "candidates": cand.candidates, "scores": sc.scores,
+                        "n": cand.n_max}, cand.task, toy, program="rlhf-eval-lm-eval")}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rlhf_eval import store
+from rlhf_eval.bon.artifacts import CandidateSet
 from rlhf_eval.rm.base import load_scorer
 
 
@@ -16,7 +17,7 @@ def build_scorer(ctx):
 
 
 def run(ctx) -> dict:
-    cands = store.read_jsonl(ctx.out("candidates")["candidates"])
+    cands = store.read_jsonl(CandidateSet.from_outputs(ctx.out("candidates")).candidates)
     scorer = build_scorer(ctx)
     rm = ctx.out("rm")["name"]
     with ctx.bar(f"scoring {len(cands)} candidates", 1) as update:
