@@ -26,3 +26,19 @@ class Benchmark:
     takes_columns: bool = False
     # Warnings about the data as loaded (missing sections, subsets left out), shown with the metrics.
     notes: Callable[[list[Item]], list[str]] = no_notes
+
+
+@dataclass(frozen=True)
+class BenchmarkScores:
+    """A static_bench node's result: one RM on one benchmark, with the per-item outcomes that
+    compare resamples. Rebuilt from the node's outputs here only."""
+    benchmark: str  # the recipe's name for it
+    kind: str  # the registered benchmark whose rules scored it
+    rm: str
+    units: str  # units.jsonl: {id, group, <outcome columns>}
+    metrics: dict
+
+    @classmethod
+    def from_outputs(cls, out: dict) -> BenchmarkScores:
+        return cls(out["benchmark"], out["kind"], out["rm"], out["units"], out["metrics"])
+

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rlhf_eval import store
+from rlhf_eval.bench.base import BenchmarkScores
 from rlhf_eval.bench.evaluate import full_metrics
 from rlhf_eval.bench.items import Outcomes
 from rlhf_eval.bench.registry import kind_of
@@ -29,14 +30,15 @@ STATIC_METRICS = ("score", "domain_worst")
 def static_sources(bench_outs: list[dict]) -> list[Source]:
     """One source per benchmark: its headline score, worst domain, and every subset and domain."""
     out = []
-    for name in sorted({b["benchmark"] for b in bench_outs}):
+    results = [BenchmarkScores.from_outputs(b) for b in bench_outs]
+    for name in sorted({b.benchmark for b in results}):
         units, groups, columns, ids = {}, None, None, None
-        outs = [x for x in bench_outs if x["benchmark"] == name]
-        bench = kind_of(name, outs[0]["kind"])
+        outs = [x for x in results if x.benchmark == name]
+        bench = kind_of(name, outs[0].kind)
         for b in outs:
-            columns, units[b["rm"]], groups, rm_ids = load_units(b["units"])
+            columns, units[b.rm], groups, rm_ids = load_units(b.units)
             if ids is not None and rm_ids != ids:
-                raise UserError(f"{name}: RM '{b['rm']}' was scored on other items than the RMs before it")
+                raise UserError(f"{name}: RM '{b.rm}' was scored on other items than the RMs before it")
             ids = rm_ids
 
         def metrics(v, idx, groups=groups, columns=columns, bench=bench):
