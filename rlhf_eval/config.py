@@ -455,19 +455,21 @@ EXPORTS = ("leaderboard", "tensorboard")
 # Model references that are not local paths: the toy world's models and hub ids.
 MODEL_REFS = ("toy:", "hf:")
 
-# Choices come from the registries (rlhf_eval.extensions), so a new backend, engine or executor
-# is valid here as soon as it is registered.
-CHOICES = {
-    "executor": tuple(EXECUTORS),
-    "rl.engine": tuple(ENGINES),
-    "rl.algorithm": tuple(dict.fromkeys(a for algos in sorted(ALGORITHMS.values(), key=len, reverse=True)
-                                        for a in algos)),
-    "kind": tuple(RM_KINDS),
-    "train.dataset": ("curated", "raw"),
-    "curate.on_bad_row": ("error", "drop"),
-    "curate.retrieve.embedder": ("tfidf", "rm"),
-    "backend": tuple(dict.fromkeys([*SCORERS, *SAMPLERS])),  # RM cards: SCORERS; policy cards: SAMPLERS
-}
+def choices() -> dict[str, tuple]:
+    """The allowed values of the keys that name a choice. Read from the registries
+    (rlhf_eval.extensions) when a recipe is checked, so a new backend, engine or executor is valid
+    as soon as it is registered."""
+    return {
+        "executor": tuple(EXECUTORS),
+        "rl.engine": tuple(ENGINES),
+        "rl.algorithm": tuple(dict.fromkeys(a for algos in sorted(ALGORITHMS.values(), key=len, reverse=True)
+                                            for a in algos)),
+        "kind": tuple(RM_KINDS),
+        "train.dataset": ("curated", "raw"),
+        "curate.on_bad_row": ("error", "drop"),
+        "curate.retrieve.embedder": ("tfidf", "rm"),
+        "backend": tuple(dict.fromkeys([*SCORERS, *SAMPLERS])),  # RM cards: SCORERS; policy cards: SAMPLERS
+    }
 
 
 # --------------------------------------------------------------------------- validation
@@ -511,7 +513,7 @@ def check_keys(raw: Any, schema: type, where: str, prefix: str = "") -> None:
 
 
 def _check_choices(cfg: Any, where: str, prefix: str = "") -> None:
-    for dotted, allowed in CHOICES.items():
+    for dotted, allowed in choices().items():
         if prefix and not dotted.startswith(prefix):
             continue
         value = OmegaConf.select(cfg, dotted[len(prefix):] if prefix else dotted)

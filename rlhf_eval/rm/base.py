@@ -88,9 +88,9 @@ class TrainedRM:
     name: str
     kind: str  # rm.RM_KINDS
     backend: str  # rm.SCORERS
-    path: str | None  # the checkpoint; None for a remote RM
     batch_size: int
     max_length: int
+    path: str | None = None  # the checkpoint; None for a remote RM
     chat_template: str | None = None
     trust_remote_code: bool = False
     reference: str | None = None  # implicit RMs: the reference policy
@@ -101,8 +101,10 @@ class TrainedRM:
 
     @classmethod
     def from_outputs(cls, out: dict) -> TrainedRM:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in out.items() if k in known and v is not None})
+        values = {f.name: out[f.name] for f in fields(cls) if f.name in out}
+        if values.get("engine_args") is None:
+            values.pop("engine_args", None)
+        return cls(**values)
 
 
 def load_scorer(rm_manifest: dict) -> Scorer:
