@@ -43,6 +43,17 @@ def _common_args(train, out_dir: Path, n_pairs: int) -> dict:
     )
 
 
+def _train_and_save(trainer, tok, out_dir: Path):
+    """Train (our bar replaces the trainer's printed logs), then save the model and its tokenizer
+    to out_dir/model in safetensors."""
+    trainer.remove_callback(PrinterCallback)
+    result = trainer.train()
+    model_dir = out_dir / "model"
+    trainer.save_model(str(model_dir))
+    tok.save_pretrained(model_dir)
+    return result, model_dir
+
+
 def train_classifier(base: str, pairs: list[dict], train, out_dir: Path, callbacks=()) -> dict:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
@@ -55,11 +66,7 @@ def train_classifier(base: str, pairs: list[dict], train, out_dir: Path, callbac
     args = RewardConfig(**_common_args(train, out_dir, len(pairs)), center_rewards_coefficient=0.01)
     trainer = RewardTrainer(model=model, args=args, train_dataset=conversational(pairs),
                             processing_class=tok, callbacks=list(callbacks))
-    trainer.remove_callback(PrinterCallback)
-    result = trainer.train()
-    model_dir = out_dir / "model"
-    trainer.save_model(str(model_dir))
-    tok.save_pretrained(model_dir)
+    result, model_dir = _train_and_save(trainer, tok, out_dir)
     return {"path": str(model_dir), "train_loss": result.training_loss, "steps": result.global_step,
             "log": trainer.state.log_history}
 
@@ -74,11 +81,7 @@ def train_implicit(base: str, pairs: list[dict], train, out_dir: Path, callbacks
     args = DPOConfig(**_common_args(train, out_dir, len(pairs)), beta=train.beta)
     trainer = DPOTrainer(model=model, args=args, train_dataset=conversational(pairs),
                          processing_class=tok, callbacks=list(callbacks))
-    trainer.remove_callback(PrinterCallback)
-    result = trainer.train()
-    model_dir = out_dir / "model"
-    trainer.save_model(str(model_dir))
-    tok.save_pretrained(model_dir)
+    result, model_dir = _train_and_save(trainer, tok, out_dir)
     return {"path": str(model_dir), "reference": base, "beta": train.beta,
             "train_loss": result.training_loss, "steps": result.global_step,
             "log": trainer.state.log_history}
