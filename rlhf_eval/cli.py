@@ -462,10 +462,23 @@ def serve_rm(
         auth = f" (job tokens for '{job}' only)"
     console.print(f"serving RM '{card}' on http://{h}:{p}/get_reward{auth}; Ctrl-C stops", highlight=False,
                   soft_wrap=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        server.shutdown()
+    serve_until_signalled(server)
+
+
+def serve_until_signalled(server) -> None:
+    """Serve until SIGINT (Ctrl-C) or SIGTERM (Slurm, Kubernetes). The handler asks the server to
+    stop from another thread, as shutdown() must be, instead of raising KeyboardInterrupt wherever
+    the main thread happens to be."""
+    import signal
+    import threading
+
+    def stop(signum, frame):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    server.serve_forever()
+    server.server_close()
+    console.print("serve-rm stopped", highlight=False)
 
 
 def _env_secret(option: str, name: Optional[str]) -> Optional[str]:

@@ -163,7 +163,8 @@ def test_a_moved_run_is_read_from_anywhere(reference_run, toy_cache, tmp_path):
         assert r.status_code == 200 and len(r.json()["rewards"]) == 2
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0 and "serve-rm stopped" in out
     # compare reads two copies, from a third folder.
     other = tmp_path / "copy2" / "smoke"
     shutil.copytree(moved, other)
