@@ -83,12 +83,12 @@ def test_raising_n_max_samples_only_new_blocks_and_unseen_task_yaml(reference_ru
 def test_ray_shard_survives_a_killed_worker(reference_run, tmp_path):
     ray = pytest.importorskip("ray")
     from rlhf_eval.bon.sharded import ShardedSampler
+    from rlhf_eval.gen import SamplerSpec
     from rlhf_eval.launch.ray_shards import RayResources
 
     run_dir, _ = reference_run
     policy = next(o for o in outputs(run_dir, "bon_generate"))["policy_path"]
-    spec = {"backend": "transformers", "path": policy, "temperature": 1.0, "top_p": 1.0, "seed": 5,
-            "batch_size": 64, "trust_remote_code": False, "engine_args": {}}
+    spec = SamplerSpec("transformers", policy, temperature=1.0, top_p=1.0, seed=5, batch_size=64)
     contexts = [f"<|user|> sort these letters in alphabetical order : {' '.join(w)} <|end|><|assistant|> "
                 for w in ("qwertyui", "asdfghjk", "zxcvbnm", "poiuytr") * 30]
     try:
