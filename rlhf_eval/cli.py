@@ -556,6 +556,10 @@ def rl_command(
             highlight=False)
 
 
+# Libraries whose warnings quiet_libraries silences (module names, as warnings.filterwarnings matches them).
+LIBRARIES = r"(transformers|trl|datasets|torch|accelerate|lm_eval|peft|ray|sklearn|huggingface_hub|pyarrow)(\.|$)"
+
+
 def quiet_libraries() -> None:
     """Our rich bars replace the libraries' own tqdm bars and per-step log prints."""
     import os
@@ -568,9 +572,6 @@ def quiet_libraries() -> None:
     # own warnings, and Python's, still show.
     for category in (FutureWarning, DeprecationWarning, UserWarning):
         warnings.filterwarnings("ignore", category=category, module=LIBRARIES)
-
-
-LIBRARIES = r"(transformers|trl|datasets|torch|accelerate|lm_eval|peft|ray|sklearn|huggingface_hub|pyarrow)(\.|$)"
 
 
 def main() -> None:

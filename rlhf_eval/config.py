@@ -23,7 +23,7 @@ from rlhf_eval.extensions import listing
 from rlhf_eval.gen import SAMPLERS
 from rlhf_eval.launch import EXECUTORS
 from rlhf_eval.rl import ALGORITHMS, ENGINES
-from rlhf_eval.rm import RM_KINDS, SCORERS
+from rlhf_eval.rm import RM_KINDS, SCORERS, kind_problem
 
 
 class ConfigError(UserError):
@@ -455,6 +455,7 @@ EXPORTS = ("leaderboard", "tensorboard")
 # Model references that are not local paths: the toy world's models and hub ids.
 MODEL_REFS = ("toy:", "hf:")
 
+
 def choices() -> dict[str, tuple]:
     """The allowed values of the keys that name a choice. Read from the registries
     (rlhf_eval.extensions) when a recipe is checked, so a new backend, engine or executor is valid
@@ -822,10 +823,9 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         if card.backend not in SCORERS:
             raise ConfigError(f"RM card '{card.name}': backend '{card.backend}' cannot score "
                               f"({' or '.join(SCORERS)})")
-        if card.backend not in RM_KINDS[card.kind]:
-            takes = [k for k, backends in RM_KINDS.items() if card.backend in backends]
-            raise ConfigError(f"RM card '{card.name}': the {card.backend} backend cannot score {card.kind} RMs; "
-                              f"set kind: {' or '.join(takes)}, or backend: {' or '.join(RM_KINDS[card.kind])}")
+        problem = kind_problem(card.kind, card.backend)
+        if problem:
+            raise ConfigError(f"RM card '{card.name}': {problem}")
         if card.backend == "remote" and not card.url:
             raise ConfigError(f"RM card '{card.name}': backend remote needs `url`")
     if recipe.bon.n_max % recipe.bon.block:

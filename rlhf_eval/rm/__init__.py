@@ -13,3 +13,13 @@ RM_KINDS = {
     "classifier": ("transformers", "vllm", "remote"),  # a scalar head on the last token
     "implicit": ("transformers",),  # a DPO-tuned policy: beta * log pi(y|x) / pi_ref(y|x)
 }
+
+
+def kind_problem(kind: str, backend: str) -> str | None:
+    """Why `backend` cannot score an RM of `kind` (RM_KINDS), or None: the one check the config
+    runs on cards and load_scorer runs on trained RMs."""
+    if backend in RM_KINDS.get(kind, ()):
+        return None
+    takes = [k for k, backends in RM_KINDS.items() if backend in backends]
+    return (f"the {backend} backend cannot score {kind} RMs; set kind: {' or '.join(takes) or '-'}, "
+            f"or backend: {' or '.join(RM_KINDS.get(kind, ())) or '-'}")

@@ -110,9 +110,9 @@ class TrainedRM:
 def load_scorer(rm_manifest: dict) -> Scorer:
     """Build the scorer a train_rm node's manifest describes; its engine is imported only now."""
     from rlhf_eval.extensions import load
-    from rlhf_eval.rm import RM_KINDS, SCORERS
+    from rlhf_eval.rm import SCORERS, kind_problem
     rm = TrainedRM.from_outputs(rm_manifest["outputs"])
-    if rm.backend not in RM_KINDS.get(rm.kind, ()):
-        raise UserError(f"RM '{rm.name}': the {rm.backend} backend cannot score {rm.kind} RMs "
-                        f"(it takes {', '.join(k for k, b in RM_KINDS.items() if rm.backend in b)})")
+    problem = kind_problem(rm.kind, rm.backend)
+    if problem:
+        raise UserError(f"RM '{rm.name}': {problem}")
     return load(SCORERS, rm.backend, "RM backend")(rm)
