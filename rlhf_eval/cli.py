@@ -516,6 +516,7 @@ def rl_command(
     """Print the OpenRLHF train_ppo_ray command the rl_train node would submit, on one line."""
     from rlhf_eval.pipeline import rm_card_of
     from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, one_line
+    from rlhf_eval.rl.base import rl_settings
     from rlhf_eval.rl.openrlhf_engine import job_command
     from rlhf_eval.toy.stage import resolve
 
@@ -540,12 +541,12 @@ def rl_command(
             _fail(f"{dep.stage} '{dep.label}' has not run yet: run `rlhf-eval run {recipe}` first "
                   f"(or give the RM card a trained `path`)")
         outs[role] = m["outputs"] if m else None
-    rl = json.loads(json.dumps(node.params["rl"]))
-    if rl["engine"] != "openrlhf":
-        _fail(f"{recipe} has rl.engine={rl['engine']}; add rl.engine=openrlhf to see the OpenRLHF command")
+    rl, seed = rl_settings(node.params["rl"])
+    if rl.engine != "openrlhf":
+        _fail(f"{recipe} has rl.engine={rl.engine}; add rl.engine=openrlhf to see the OpenRLHF command")
     try:
         policy_path = resolve(node.params["policy"]["path"], outs["toy"], "policy")
-        argv, _, _ = job_command(rl, policy_path, outs["rm"], run_dir / node.stage / node.key)
+        argv, _, _ = job_command(rl, seed, policy_path, outs["rm"], run_dir / node.stage / node.key)
     except (CommandError, ValueError) as exc:
         _fail(str(exc))
     print(one_line(argv))

@@ -399,7 +399,14 @@ class RMTrainConfig:
     sources: Optional[list[str]] = opt(None, "Train only on pairs of these sources; null: all.")
     max_pairs: Optional[int] = opt(None, "Train on at most this many pairs (a seeded sample); null: all.", lo=1)
     epochs: float = opt(1.0, "Passes over the training pairs.", lo=0, open_lo=True)
-    learning_rate: float = opt(1e-3, "Learning rate (cosine schedule).", lo=0, open_lo=True)
+    learning_rate: float = opt(1e-3, "Peak learning rate.", lo=0, open_lo=True)
+    lr_scheduler: str = opt("cosine", "transformers' lr_scheduler_type after the warm-up: cosine, linear, constant "
+                                      "or constant_with_warmup.")
+    warmup_ratio: float = opt(0.05, "Warm-up steps as a fraction of all steps (rounded down, at least one).",
+                                    lo=0, hi=1)
+    center_rewards_coefficient: Optional[float] = opt(0.01, "Classifier RMs: weight of the (r_chosen + "
+                                                            "r_rejected)^2 penalty that keeps rewards centred at 0 "
+                                                            "(TRL's RewardConfig); null: none.", lo=0)
     batch_size: int = opt(32, "Pairs per optimizer step.", lo=1)
     beta: float = opt(0.1, "DPO beta of an implicit RM (its reward is beta times the log-ratio).", lo=0, open_lo=True)
     max_length: int = opt(64, "Longest training sequence in tokens.", lo=1)
@@ -467,6 +474,7 @@ def choices() -> dict[str, tuple]:
                                             for a in algos)),
         "kind": tuple(RM_KINDS),
         "train.dataset": ("curated", "raw"),
+        "train.lr_scheduler": ("cosine", "linear", "constant", "constant_with_warmup"),
         "curate.on_bad_row": ("error", "drop"),
         "curate.retrieve.embedder": ("tfidf", "rm"),
         "backend": tuple(dict.fromkeys([*SCORERS, *SAMPLERS])),  # RM cards: SCORERS; policy cards: SAMPLERS
@@ -700,6 +708,12 @@ def load_card(name: str, kind: str, schema: type, recipe_path: Path, where: str)
     known = sorted({p.stem for d in dirs for p in d.glob("*.yaml")})
     hint = _closest(name, known) if known else f" (no {kind}/ folder found)"
     raise ConfigError(f"{where}: no card '{name}' in {kind}/{hint}")
+
+
+def from_params(schema: type, params: dict):
+    """A section of a node's params (plain JSON in plan.json) as the typed config it was made
+    from, so that stage code reads checked attributes instead of string keys."""
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), params))
 
 
 @dataclass

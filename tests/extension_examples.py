@@ -37,8 +37,8 @@ def record_nodes(run_dir, nodes, console, recipe=None, address=None):
 
 def constant_engine(ctx, job, progress):
     """An RL engine that returns the starting policy as its only checkpoint."""
-    progress(job.rl["steps"])
-    return {"path": job.policy_path, "checkpoints": [{"step": job.rl["steps"], "path": job.policy_path}],
+    progress(job.rl.steps)
+    return {"path": job.policy_path, "checkpoints": [{"step": job.rl.steps, "path": job.policy_path}],
             "history": []}
 
 

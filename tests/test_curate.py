@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from rlhf_eval.config import ToyWorldConfig
+from rlhf_eval.config import CurateConfig, FilterConfig, ToyWorldConfig
 from rlhf_eval.curate import steps
 from rlhf_eval.curate.ngrams import NgramIndex
 from rlhf_eval.curate.stage import EmptyAfterStep, benchmark_index, run_steps
@@ -85,7 +85,7 @@ def test_select_top_fraction_per_category_with_offsets():
 
 
 def test_zero_rows_names_the_step():
-    cfg = {"steps": ["dedup", "filter"], "filter": {"min_tokens": 5, "max_tokens": None, "drop_ties": True}}
+    cfg = CurateConfig(steps=["dedup", "filter"], filter=FilterConfig(min_tokens=5))
     with pytest.raises(EmptyAfterStep, match=r"step 'filter' removed every remaining pair \(1 -> 0; too_short from s: 1\)"):
         run_steps([pair(1, "p"), pair(2, "p")], cfg, None)
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from conftest import ROOT
 from rlhf_eval.bench import BENCHMARKS
 from rlhf_eval.bench.registry import kind_of, load_items
-from rlhf_eval.config import load_recipe
+from rlhf_eval.config import RLConfig, load_recipe
 from rlhf_eval.extensions import load
 from rlhf_eval.gen import SAMPLERS, SamplerSpec, make_sampler
 from rlhf_eval.launch import EXECUTORS
@@ -55,7 +55,7 @@ def test_a_new_rl_engine(monkeypatch):
     monkeypatch.setitem(ALGORITHMS, "constant", ("grpo",))
     loaded = load_recipe(QUICKSTART, ["rl.engine=constant"])
     steps = []
-    out = load(ENGINES, loaded.recipe.rl.engine, "RL engine")(None, RLJob({"steps": 5}, "/policy", []), steps.append)
+    out = load(ENGINES, loaded.recipe.rl.engine, "RL engine")(None, RLJob(RLConfig(steps=5), 0, "/policy", []), steps.append)
     assert out["checkpoints"] == [{"step": 5, "path": "/policy"}] and steps == [5]
 
 

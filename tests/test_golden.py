@@ -12,7 +12,6 @@ they say why a line matters.
 import os
 import shlex
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import pytest
 from conftest import ROOT
 from rlhf_eval.config import load_recipe
 from rlhf_eval.launch.slurm import groups, needs_ray_cluster, render
-from rlhf_eval.pipeline import expand, rl_for_seed
+from rlhf_eval.pipeline import expand
 from rlhf_eval.rl.openrlhf_cmd import build
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -71,12 +70,11 @@ def test_sbatch_scripts_match_their_golden_files(gpu_plan, kind, monkeypatch):
 @pytest.mark.parametrize("rm", ["local", "remote"])
 def test_openrlhf_argv_matches_its_golden_file(algorithm, rm):
     loaded = load_recipe(GPU, [f"rl.algorithm={algorithm}"])
-    rl = rl_for_seed(asdict(loaded.recipe.rl), 0)
     rm_out = ({"name": "skywork-llama-8b", "kind": "classifier", "backend": "transformers",
                "path": "/models/Skywork-Reward-Llama-3.1-8B", "url": None} if rm == "local" else
               {"name": "remote-rm", "kind": "classifier", "backend": "remote", "path": None,
                "url": "http://10.0.0.2:5000/get_reward", "api_key_env": "RM_TOKEN"})
-    argv = build(rl, "/models/Llama-3.1-8B-Instruct", rm_out, "/shared/run/rl_train/0123456789ab/prompts.jsonl",
+    argv = build(loaded.recipe.rl, 0, "/models/Llama-3.1-8B-Instruct", rm_out, "/shared/run/rl_train/0123456789ab/prompts.jsonl",
                  "/shared/checkpoints/rlhf-eval/0123456789ab")
     # One flag and its value per line, so a diff names the flag.
     lines, i = [], 0

@@ -4,13 +4,14 @@ are cached (RLHF_EVAL_CACHE/contracts), so after one download the test runs offl
 import argparse
 import itertools
 import os
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
-from dataclasses import asdict
 
 from rlhf_eval.config import OpenRLHFConfig, RLConfig
 from rlhf_eval.pipeline import rl_for_seed
+from rlhf_eval.rl.base import rl_settings
 from rlhf_eval.rl.openrlhf_args import released_flags
 from rlhf_eval.rl.openrlhf_cmd import OPENRLHF_VERSION, CommandError, build, emitted_flags, one_line
 
@@ -40,11 +41,17 @@ def parser():
     return p
 
 
-def rl_dict(**over):
-    from dataclasses import asdict
-    rl = rl_for_seed(asdict(RLConfig(engine="openrlhf")), 0)
-    rl.update(over)
-    return rl
+def rl_config(**over) -> RLConfig:
+    return RLConfig(engine="openrlhf", **over)
+
+
+def test_an_rl_train_nodes_params_read_back_as_the_recipes_config():
+    rl = RLConfig(engine="openrlhf", seeds=[0, 3], steps=7, openrlhf=OpenRLHFConfig(zero_stage=3))
+    back, seed = rl_settings(rl_for_seed(asdict(rl), 3))
+    assert seed == 3 and back == replace(rl, seeds=[3])
+    # A trl node's params leave the cluster settings out (so they never redo local runs).
+    back, _ = rl_settings(rl_for_seed(asdict(replace(rl, engine="trl")), 0))
+    assert back.openrlhf == OpenRLHFConfig() and back.steps == 7
 
 
 RMS = {
@@ -57,16 +64,15 @@ RMS = {
     ["ppo", "grpo", "rloo", "reinforce++"], ["classifier", "remote"], [False, True])))
 def test_every_emitted_flag_parses_under_openrlhf(parser, algorithm, rm, colocate):
     o = OpenRLHFConfig(colocate_all=colocate)
-    from dataclasses import asdict
-    rl = rl_dict(algorithm=algorithm, openrlhf=asdict(o))
-    argv = build(rl, "/models/policy", RMS[rm], "/data/prompts.jsonl", "/out")
+    rl = rl_config(algorithm=algorithm, openrlhf=o)
+    argv = build(rl, 0, "/models/policy", RMS[rm], "/data/prompts.jsonl", "/out")
     assert argv[:3] == ["python3", "-m", "openrlhf.cli.train_ppo_ray"]
     unknown = [f for f in emitted_flags(argv) if f not in parser.flags]
     assert not unknown, f"flags OpenRLHF {OPENRLHF_VERSION} does not define: {unknown}"
     args = vars(parser.parse_args(argv[3:]))  # types, choices and store_true flags all check here
     assert args["algo.advantage.estimator"] == {"ppo": "gae", "grpo": "group_norm", "rloo": "rloo",
                                                 "reinforce++": "reinforce_baseline"}[algorithm]
-    assert args["train.batch_size"] == rl["prompts_per_step"] * rl["samples_per_prompt"]
+    assert args["train.batch_size"] == rl.prompts_per_step * rl.samples_per_prompt
     assert args["ckpt.save_hf"] is True and args["ckpt.path"] == "/out/ckpt"
     assert (args["critic.model_name_or_path"] is not None) == (algorithm == "ppo")
     assert (args["reward.remote_url"] is not None) == (rm == "remote")
@@ -77,7 +83,7 @@ def test_every_emitted_flag_parses_under_openrlhf(parser, algorithm, rm, colocat
 def test_implicit_rm_is_refused_with_a_way_out():
     rm = {"name": "dpo", "kind": "implicit", "backend": "transformers", "path": "/p", "url": None}
     with pytest.raises(CommandError, match="serve it with `rlhf-eval serve-rm`"):
-        build(rl_dict(algorithm="grpo"), "/models/policy", rm, "/data/p.jsonl", "/out")
+        build(rl_config(algorithm="grpo"), 0, "/models/policy", rm, "/data/p.jsonl", "/out")
 
 
 def test_remote_rm_token_is_referenced_never_written(parser, monkeypatch, tmp_path):
@@ -85,7 +91,7 @@ def test_remote_rm_token_is_referenced_never_written(parser, monkeypatch, tmp_pa
     from rlhf_eval.rl.openrlhf_engine import redact, rm_token_env
 
     rm = RMS["remote"] | {"api_key_env": "MY_RM_TOKEN"}
-    argv = build(rl_dict(algorithm="grpo"), "/models/policy", rm, "/data/p.jsonl", "/out")
+    argv = build(rl_config(algorithm="grpo"), 0, "/models/policy", rm, "/data/p.jsonl", "/out")
     args = vars(parser.parse_args(argv[3:]))
     assert args["reward.remote_url"] == f"http://10.0.0.2:5000/get_reward?token={TOKEN_REF}"
     assert args["data.label_key"] == "label"
@@ -100,17 +106,17 @@ def test_remote_rm_token_is_referenced_never_written(parser, monkeypatch, tmp_pa
     assert rm_token_env(rm, argv) == {"RLHF_EVAL_RM_TOKEN": "s3cret"}
     assert redact("POST http://x/get_reward?token=s3cret", ["s3cret"]) == "POST http://x/get_reward?token=***"
     # Without api_key_env the URL goes as given; a token written into the URL itself is refused.
-    assert rm_token_env(RMS["remote"], build(rl_dict(), "/p", RMS["remote"], "/d.jsonl", "/o")) == {}
+    assert rm_token_env(RMS["remote"], build(rl_config(), 0, "/p", RMS["remote"], "/d.jsonl", "/o")) == {}
     with pytest.raises(CommandError, match="put the token in the environment variable"):
-        build(rl_dict(), "/p", RMS["remote"] | {"url": "http://h/get_reward?token=abc"}, "/d.jsonl", "/o")
+        build(rl_config(), 0, "/p", RMS["remote"] | {"url": "http://h/get_reward?token=abc"}, "/d.jsonl", "/o")
 
 
 def test_extra_args_pass_through_and_normalize_is_refused(parser):
-    o = asdict(OpenRLHFConfig(extra_args=["--algo.kl.estimator", "k3"]))
-    argv = build(rl_dict(algorithm="grpo", openrlhf=o), "/p", RMS["classifier"], "/d.jsonl", "/o")
+    o = OpenRLHFConfig(extra_args=["--algo.kl.estimator", "k3"])
+    argv = build(rl_config(algorithm="grpo", openrlhf=o), 0, "/p", RMS["classifier"], "/d.jsonl", "/o")
     assert vars(parser.parse_args(argv[3:]))["algo.kl.estimator"] == "k3"
     for extra, match in ((["--reward.normalize_enable"], "mean/std buffers load uninitialised"),
                          (["--train.seed", "3"], "set from the recipe already")):
-        o = asdict(OpenRLHFConfig(extra_args=extra))
+        o = OpenRLHFConfig(extra_args=extra)
         with pytest.raises(CommandError, match=match):
-            build(rl_dict(algorithm="grpo", openrlhf=o), "/p", RMS["classifier"], "/d.jsonl", "/o")
+            build(rl_config(algorithm="grpo", openrlhf=o), 0, "/p", RMS["classifier"], "/d.jsonl", "/o")

@@ -4,13 +4,12 @@ job's entrypoint in place of OpenRLHF, which needs GPUs."""
 import socket
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from rlhf_eval.config import OpenRLHFConfig, RLConfig
-from rlhf_eval.pipeline import node_manifests, rl_for_seed
+from rlhf_eval.pipeline import node_manifests
 from rlhf_eval.rl.openrlhf_cmd import build, hf_checkpoints
 from rlhf_eval.rl.openrlhf_engine import ray_auth_headers, submit_and_follow
 
@@ -44,10 +43,10 @@ def test_submit_follow_logs_and_checkpoints(ray_head, reference_run, tmp_path):
     run_dir, _ = reference_run
     [toy] = node_manifests(run_dir, "toy_world")
     policy = toy["outputs"]["policy"]
-    rl = rl_for_seed(asdict(RLConfig(engine="openrlhf", algorithm="grpo", steps=4, prompts_per_step=2, save_every=2,
-                                     openrlhf=OpenRLHFConfig(entrypoint=[sys.executable, str(STANDIN)]))), 0)
+    rl = RLConfig(engine="openrlhf", algorithm="grpo", steps=4, prompts_per_step=2, save_every=2,
+                  openrlhf=OpenRLHFConfig(entrypoint=[sys.executable, str(STANDIN)]))
     rm = {"name": "c", "kind": "classifier", "backend": "transformers", "path": "/unused/rm", "url": None}
-    argv = build(rl, policy, rm, str(tmp_path / "prompts.jsonl"), str(tmp_path / "job"))
+    argv = build(rl, 0, policy, rm, str(tmp_path / "prompts.jsonl"), str(tmp_path / "job"))
     seen = []
     job = submit_and_follow(argv, ray_head, tmp_path / "job", timeout_s=300, poll_s=0.5, progress=seen.append)
     assert job["status"] == "SUCCEEDED"

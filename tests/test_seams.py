@@ -9,7 +9,6 @@ import hashlib
 import json
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import pytest
 
 from openrlhf_side import ROOT, need_openrlhf, openrlhf_env, run_openrlhf
 from rlhf_eval.config import OpenRLHFConfig, RLConfig
-from rlhf_eval.pipeline import node_manifests, rl_for_seed
+from rlhf_eval.pipeline import node_manifests
 from rlhf_eval.rl.openrlhf_cmd import build, entrypoint, one_line, write_prompt_file
 from rlhf_eval.rl.stage import rl_prompts
 from rlhf_eval.toy.task import gold_answer
@@ -168,11 +167,10 @@ def test_command_token_prompts_and_labels_as_openrlhf_parses_them(reference_run,
     rows = rl_prompts(node_manifests(run_dir, "curate")[0]["outputs"]["path"], 8, 0, gold_answer)
     write_prompt_file(tmp_path / "prompts.jsonl", rows)
     driver = OpenRLHFConfig(entrypoint=[sys.executable, str(ROOT / "tests" / "openrlhf_parse.py")])
-    rl = rl_for_seed(asdict(RLConfig(engine="openrlhf", algorithm=algorithm, steps=2, prompts_per_step=4,
-                                     openrlhf=driver)), 0)
+    rl = RLConfig(engine="openrlhf", algorithm=algorithm, steps=2, prompts_per_step=4, openrlhf=driver)
     rm = {"name": "r", "kind": "classifier", "backend": "remote", "path": None,
           "url": "http://10.0.0.2:5000/get_reward", "api_key_env": "MY_RM_TOKEN"}
-    argv = build(rl, policy, rm, str(tmp_path / "prompts.jsonl"), str(tmp_path / "out"))
+    argv = build(rl, 0, policy, rm, str(tmp_path / "prompts.jsonl"), str(tmp_path / "out"))
     assert "t0k-123" not in entrypoint(argv) and "token=***" in one_line(argv)
     proc = subprocess.run(entrypoint(argv), shell=True, capture_output=True, text=True, timeout=300, cwd=ROOT,
                           env=openrlhf_env(RLHF_EVAL_RM_TOKEN="t0k-123"))

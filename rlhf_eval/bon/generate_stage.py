@@ -9,13 +9,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from rlhf_eval import store
 from rlhf_eval.bon.lm import BestOfN, CandidateSampler, prompt_id
+from rlhf_eval.config import PolicyCard, RayShardConfig, from_params
 from rlhf_eval.evals.harness import evaluate, primary_metric
 from rlhf_eval.gen import SamplerSpec, make_sampler
 from rlhf_eval.toy.stage import resolve
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """The bon.* sampling settings, each falling back to the policy card's (pipeline.expand)."""
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class GenerateJob:
+    """A bon_generate node's params, typed."""
+    policy: PolicyCard
+    task: str
+    n_max: int
+    block: int
+    sampling: Sampling
+    limit: int | None
+    batch_size: int
+    ray: RayShardConfig
+
+    @classmethod
+    def from_params(cls, p: dict) -> GenerateJob:
+        return cls(from_params(PolicyCard, p["policy"]), p["task"], p["n_max"], p["block"], Sampling(**p["sampling"]),
+                   p["limit"], p["batch_size"], from_params(RayShardConfig, p["ray"]))
 
 
 def sample_context(sample: dict) -> str:
@@ -56,41 +85,41 @@ def reusable(node_dir: Path, key: str) -> dict | None:
     return best
 
 
-def build_sampler(p: dict, policy_path: str, ctx):
-    s = p["sampling"]
-    spec = SamplerSpec(p["policy"]["backend"], policy_path, s["temperature"], s["top_p"], s["seed"], p["batch_size"],
-                       p["policy"]["trust_remote_code"], p["policy"]["engine_args"])
-    if p["ray"]["enabled"]:
+def build_sampler(job: GenerateJob, policy_path: str, ctx):
+    s = job.sampling
+    spec = SamplerSpec(job.policy.backend, policy_path, s.temperature, s.top_p, s.seed, job.batch_size,
+                       job.policy.trust_remote_code, job.policy.engine_args)
+    if job.ray.enabled:
         from rlhf_eval.bon.sharded import ShardedSampler
         from rlhf_eval.launch.ray_shards import RayResources
-        r = p["ray"]
-        return ShardedSampler(spec, r["shards"], ctx.dir / "shards",
-                              RayResources(r["address"], r["num_cpus"], r["num_gpus"], r["max_retries"]))
+        r = job.ray
+        return ShardedSampler(spec, r.shards, ctx.dir / "shards",
+                              RayResources(r.address, r.num_cpus, r.num_gpus, r.max_retries))
     return make_sampler(spec)
 
 
 def run(ctx) -> dict:
-    p = ctx.params
+    job = GenerateJob.from_params(ctx.params)
     toy = ctx.out("toy") if ctx.has("toy") else None
-    n_max, block = p["n_max"], p["block"]
-    key = pool_key(p)
-    policy_path = resolve(p["policy"]["path"], toy, "policy")
+    n_max, block = job.n_max, job.block
+    key = pool_key(ctx.params)
+    policy_path = resolve(job.policy.path, toy, "policy")
     old = reusable(ctx.dir, key)
     have = min(old["n_max"], n_max) if old else 0
     candidates = [c for c in store.read_jsonl(old["candidates"]) if c["sample_idx"] < have] if old else []
     gold = [g for g in store.read_jsonl(old["gold"]) if g["sample_idx"] < have] if old else []
-    sampler = build_sampler(p, policy_path, ctx)
+    sampler = build_sampler(job, policy_path, ctx)
     new_blocks = list(range(have // block, n_max // block))
     if new_blocks:
         with ctx.bar(f"sampling {len(new_blocks) * block} candidates per prompt "
                      f"({have} reused)" if have else f"sampling {n_max} candidates per prompt", None) as update:
-            lm = CandidateSampler(sampler, block, new_blocks, p["sampling"]["max_new_tokens"], progress=update)
-            evaluate(lm, p["task"], toy, p["limit"], log=ctx.dir / "lm_eval.log")
-        new = [c | {"policy": p["policy"]["name"]} for c in lm.candidates]
+            lm = CandidateSampler(sampler, block, new_blocks, job.sampling.max_new_tokens, progress=update)
+            evaluate(lm, job.task, toy, job.limit, log=ctx.dir / "lm_eval.log")
+        new = [c | {"policy": job.policy.name} for c in lm.candidates]
         candidates += new
         indices = list(range(have, n_max))
         with ctx.bar("gold value of every new candidate (task metric)", len(indices)) as update:
-            gold += gold_values(sampler.tok, candidates, indices, p["task"], toy, p["limit"], update,
+            gold += gold_values(sampler.tok, candidates, indices, job.task, toy, job.limit, update,
                                 ctx.dir / "lm_eval.log")
     else:
         new = []
@@ -98,9 +127,9 @@ def run(ctx) -> dict:
     store.write_jsonl(ctx.dir / "gold.jsonl", gold)
     n_prompts = len({c["prompt_id"] for c in candidates})
     return {"candidates": str(ctx.dir / "candidates.jsonl"), "gold": str(ctx.dir / "gold.jsonl"),
-            "policy": p["policy"]["name"], "policy_path": policy_path, "task": p["task"],
-            "n_max": n_max, "block": block, "n_prompts": n_prompts, "sampling": p["sampling"],
-            "backend": p["policy"]["backend"], "metric": gold[0]["metric"], "pool_key": key,
+            "policy": job.policy.name, "policy_path": policy_path, "task": job.task,
+            "n_max": n_max, "block": block, "n_prompts": n_prompts, "sampling": ctx.params["sampling"],
+            "backend": job.policy.backend, "metric": gold[0]["metric"], "pool_key": key,
             "reused_from": old["node"] if old and have else None, "reused_candidates": have * n_prompts,
             "sampled_candidates": len(new),
             "tokens_sampled": sum(len(sampler.tok(c["text"], add_special_tokens=False)["input_ids"]) for c in new),

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 
 from rlhf_eval import store
 from rlhf_eval.bench.registry import benchmark_prompts
+from rlhf_eval.config import CurateConfig, SourceConfig, from_params
 from rlhf_eval.curate import steps
 from rlhf_eval.curate.ngrams import NgramIndex
 from rlhf_eval.data.pairs import first_user_turn, load_pairs, trl_rows
@@ -19,20 +21,31 @@ class EmptyAfterStep(UserError):
     pass
 
 
-def source_list(params: dict, toy: dict | None) -> list[dict]:
-    """The recipe's sources, or every toy source when the recipe names none."""
+@dataclass(frozen=True)
+class Curated:
+    """What the steps leave: the pairs, the rows they removed, the funnel's counts after each
+    step, the removals counted by (step, reason, source), and events such as recycling."""
+    pairs: list[dict]
+    removed: list[dict]
+    counts: list[dict]
+    dropped: list[dict]
+    events: list[dict]
+
+
+def source_list(params: dict, toy: dict | None) -> list[SourceConfig]:
+    """The recipe's sources (a node's `sources` param), or every toy source when it names none."""
     if params["sources"]:
-        return params["sources"]
+        return [from_params(SourceConfig, s) for s in params["sources"]]
     if toy is None:
         raise UserError("the recipe names no sources and has no toy world")
-    return [{"name": name, "path": f"toy:{name}", "split": "train", "columns": {}} for name in toy["sources"]]
+    return [SourceConfig(name=name, path=f"toy:{name}") for name in toy["sources"]]
 
 
-def load_all(sources: list[dict], toy: dict | None, on_bad_row: str, bad_rows: list) -> list[dict]:
+def load_all(sources: list[SourceConfig], toy: dict | None, on_bad_row: str, bad_rows: list) -> list[dict]:
     pairs = []
     for src in sources:
-        pairs.extend(load_pairs(resolve(src["path"], toy, "source"), src["name"], on_bad_row, bad_rows,
-                                columns=src.get("columns"), split=src.get("split", "train")))
+        pairs.extend(load_pairs(resolve(src.path, toy, "source"), src.name, on_bad_row, bad_rows,
+                                columns=src.columns, split=src.split))
     return pairs
 
 
@@ -49,42 +62,41 @@ def _count(step: str, removed: list[dict]) -> list[dict]:
             for (reason, source), n in sorted(Counter((d["reason"], d["source"]) for d in removed).items())]
 
 
-def run_steps(pairs: list[dict], cfg: dict, toy: dict | None, judge=None, bar=None) -> dict:
-    """Apply cfg["steps"] in order. Returns pairs, removed rows, funnel counts and events."""
+def run_steps(pairs: list[dict], cfg: CurateConfig, toy: dict | None, judge=None, bar=None) -> Curated:
+    """Apply cfg.steps in order."""
     counts = [{"step": "input", "count": len(pairs), "by_source": steps.by_source(pairs)}]
     removed, dropped, events = [], [], []
-    for name in cfg["steps"]:
+    for name in cfg.steps:
         before = len(pairs)
         if name == "dedup":
             pairs, out = steps.exact_dedup(pairs)
         elif name == "near_dedup":
-            c = cfg["near_dedup"]
-            pairs, out = steps.near_dedup(pairs, c["threshold"], c["num_perm"], c["shingle"])
+            c = cfg.near_dedup
+            pairs, out = steps.near_dedup(pairs, c.threshold, c.num_perm, c.shingle)
         elif name == "decontaminate":
-            c = cfg["decontaminate"]
-            pairs, out = steps.decontaminate(pairs, benchmark_index(c["benchmarks"], c["ngram"], toy))
+            c = cfg.decontaminate
+            pairs, out = steps.decontaminate(pairs, benchmark_index(c.benchmarks, c.ngram, toy))
         elif name == "filter":
-            c = cfg["filter"]
-            pairs, out = steps.length_and_ties(pairs, c["min_tokens"], c["max_tokens"], c["drop_ties"])
+            c = cfg.filter
+            pairs, out = steps.length_and_ties(pairs, c.min_tokens, c.max_tokens, c.drop_ties)
         elif name == "consistency":
-            c = cfg["consistency"]
-            pairs, out, recycled = steps.consistency(pairs, judge, c["threshold"], c["recycle_above"])
+            c = cfg.consistency
+            pairs, out, recycled = steps.consistency(pairs, judge, c.threshold, c.recycle_above)
             events.append({"step": name, "event": "recycled (chosen and rejected swapped)", "count": recycled})
         elif name == "retrieve":
             from rlhf_eval.curate.retrieve import error_driven
-            c = cfg["retrieve"]
-            seed = [p for p in pairs if p["source"] in c["seed_sources"]]
+            c = cfg.retrieve
+            seed = [p for p in pairs if p["source"] in c.seed_sources]
             if not seed:
-                raise UserError(f"curate.retrieve: no remaining pair comes from seed_sources {c['seed_sources']}")
-            pool = [p for p in pairs if p["source"] not in c["seed_sources"]]
-            got, out, records = error_driven(seed, pool, judge, c["embedder"], c["k_max"])
+                raise UserError(f"curate.retrieve: no remaining pair comes from seed_sources {c.seed_sources}")
+            pool = [p for p in pairs if p["source"] not in c.seed_sources]
+            got, out, records = error_driven(seed, pool, judge, c.embedder, c.k_max)
             pairs = seed + got
             events.append({"step": name, "event": "retrieved from the pool around uncertain seed pairs",
                            "count": len(got), "per_seed": records[:1000]})
         elif name == "select":
-            c = cfg["select"]
-            pairs, out = steps.select_top(pairs, c["by"], c["fraction"], c["per_source"], c["offsets"],
-                                          c["category_column"])
+            c = cfg.select
+            pairs, out = steps.select_top(pairs, c.by, c.fraction, c.per_source, c.offsets, c.category_column)
         else:
             raise UserError(f"unknown curate step '{name}'")
         removed += out
@@ -95,7 +107,7 @@ def run_steps(pairs: list[dict], cfg: dict, toy: dict | None, judge=None, bar=No
         if not pairs:
             reasons = ", ".join(f"{d['reason']} from {d['source']}: {d['dropped']}" for d in _count(name, out))
             raise EmptyAfterStep(f"curate: step '{name}' removed every remaining pair ({before} -> 0; {reasons})")
-    return {"pairs": pairs, "removed": removed, "counts": counts, "dropped": dropped, "events": events}
+    return Curated(pairs, removed, counts, dropped, events)
 
 
 def save_dataset(pairs: list[dict], path) -> list[str]:
@@ -112,24 +124,24 @@ def save_dataset(pairs: list[dict], path) -> list[str]:
 
 
 def run(ctx) -> dict:
-    cfg = ctx.params["curate"]
+    cfg = from_params(CurateConfig, ctx.params["curate"])
     toy = ctx.out("toy") if ctx.has("toy") else None
     judge = None
     if ctx.has("judge"):
         from rlhf_eval.rm.base import load_scorer
         judge = load_scorer(ctx.inputs["judge"])
     bad_rows: list[dict] = []
-    pairs = load_all(source_list(ctx.params, toy), toy, cfg["on_bad_row"], bad_rows)
-    with ctx.bar(f"curating {len(pairs)} pairs", len(cfg["steps"])) as update:
+    pairs = load_all(source_list(ctx.params, toy), toy, cfg.on_bad_row, bad_rows)
+    with ctx.bar(f"curating {len(pairs)} pairs", len(cfg.steps)) as update:
         result = run_steps(pairs, cfg, toy, judge, update)
     schema = _count("schema", bad_rows)
-    funnel = {"counts": result["counts"], "dropped": schema + result["dropped"],
-              "events": result["events"], "bad_rows": bad_rows[:1000]}
+    funnel = {"counts": result.counts, "dropped": schema + result.dropped,
+              "events": result.events, "bad_rows": bad_rows[:1000]}
     path = ctx.dir / "curated.jsonl"
-    store.write_jsonl(path, result["pairs"])
-    columns = save_dataset(result["pairs"], ctx.dir / "dataset")
-    store.write_jsonl(ctx.dir / "dropped.jsonl", result["removed"])
+    store.write_jsonl(path, result.pairs)
+    columns = save_dataset(result.pairs, ctx.dir / "dataset")
+    store.write_jsonl(ctx.dir / "dropped.jsonl", result.removed)
     store.atomic_write_json(ctx.dir / "funnel.json", funnel)
     return {"path": str(path), "dataset": str(ctx.dir / "dataset"), "dataset_columns": columns,
-            "n_pairs": len(result["pairs"]),
-            **funnel, "sources": [s["name"] for s in source_list(ctx.params, toy)]}
+            "n_pairs": len(result.pairs),
+            **funnel, "sources": [s.name for s in source_list(ctx.params, toy)]}

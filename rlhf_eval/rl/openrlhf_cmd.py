@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from rlhf_eval.config import Placement, RLConfig
 from rlhf_eval.errors import UserError
 
 # Our algorithm names -> OpenRLHF's advantage estimator.
@@ -33,8 +34,8 @@ def _abs(path: str) -> str:
     return str(Path(path).resolve()) if Path(path).exists() else path
 
 
-def _placement(flags: list, role: str, p: dict) -> None:
-    flags += [f"--{role}.num_nodes", p["nodes"], f"--{role}.num_gpus_per_node", p["gpus_per_node"]]
+def _placement(flags: list, role: str, p: Placement) -> None:
+    flags += [f"--{role}.num_nodes", p.nodes, f"--{role}.num_gpus_per_node", p.gpus_per_node]
 
 
 def remote_url(rm: dict) -> str:
@@ -60,66 +61,66 @@ def check_extra_args(extra: list[str], emitted: list[str]) -> None:
                                "change the recipe key instead")
 
 
-def build(rl: dict, policy_path: str, rm: dict, prompts_path: str, out_dir: str) -> list[str]:
-    """argv of the job. `rm` is a train_rm manifest's outputs; `prompts_path` a file from
+def build(rl: RLConfig, seed: int, policy_path: str, rm: dict, prompts_path: str, out_dir: str) -> list[str]:
+    """argv of the job with seed `seed`. `rm` is a train_rm manifest's outputs; `prompts_path` a file from
     `write_prompt_file` (`prompt` and `label` columns); checkpoints go under out_dir."""
-    if rl["algorithm"] not in ESTIMATOR:
-        raise CommandError(f"rl.algorithm={rl['algorithm']} is not one OpenRLHF runs ({', '.join(ESTIMATOR)})")
-    o = rl["openrlhf"]
+    if rl.algorithm not in ESTIMATOR:
+        raise CommandError(f"rl.algorithm={rl.algorithm} is not one OpenRLHF runs ({', '.join(ESTIMATOR)})")
+    o = rl.openrlhf
     policy_path, prompts_path = _abs(policy_path), str(Path(prompts_path).absolute())
     out_dir = str(Path(out_dir).absolute())
     rm = rm | {"path": _abs(rm["path"]) if rm.get("path") else rm.get("path")}
     flags: list = []
-    _placement(flags, "actor", o["actor"])
-    _placement(flags, "ref", o["ref"])
-    flags += ["--actor.model_name_or_path", policy_path, "--actor.adam.lr", rl["learning_rate"]]
+    _placement(flags, "actor", o.actor)
+    _placement(flags, "ref", o.ref)
+    flags += ["--actor.model_name_or_path", policy_path, "--actor.adam.lr", rl.learning_rate]
     if rm["backend"] == "remote":
         flags += ["--reward.remote_url", remote_url(rm)]
     elif rm["kind"] == "classifier":
-        _placement(flags, "reward", o["reward"])
+        _placement(flags, "reward", o.reward)
         flags += ["--reward.model_name_or_path", rm["path"]]
     else:
         raise CommandError(f"RM '{rm['name']}' is an implicit (DPO) RM, which OpenRLHF cannot load as a reward "
                            "model: serve it with `rlhf-eval serve-rm` and point a remote RM card at it")
-    if rl["algorithm"] == "ppo":
-        _placement(flags, "critic", o["critic"])
+    if rl.algorithm == "ppo":
+        _placement(flags, "critic", o.critic)
         # The critic starts from the RM when it is a local classifier, as OpenRLHF's examples do.
         critic = rm["path"] if rm["backend"] != "remote" else policy_path
-        flags += ["--critic.model_name_or_path", critic, "--critic.adam.lr", rl["learning_rate"]]
+        flags += ["--critic.model_name_or_path", critic, "--critic.adam.lr", rl.learning_rate]
     flags += [
-        "--algo.advantage.estimator", ESTIMATOR[rl["algorithm"]],
-        "--algo.kl.init_coef", rl["kl_coef"],
-        "--vllm.num_engines", o["vllm_engines"],
-        "--vllm.tensor_parallel_size", o["vllm_tensor_parallel_size"],
-        "--vllm.gpu_memory_utilization", o["vllm_gpu_memory_utilization"],
-        "--ds.zero_stage", o["zero_stage"],
+        "--algo.advantage.estimator", ESTIMATOR[rl.algorithm],
+        "--algo.kl.init_coef", rl.kl_coef,
+        "--vllm.num_engines", o.vllm_engines,
+        "--vllm.tensor_parallel_size", o.vllm_tensor_parallel_size,
+        "--vllm.gpu_memory_utilization", o.vllm_gpu_memory_utilization,
+        "--ds.zero_stage", o.zero_stage,
         "--data.prompt_dataset", prompts_path,
         "--data.input_key", "prompt",
         "--data.label_key", "label",
         "--data.apply_chat_template",
-        "--data.max_len", o["max_len"],
-        "--data.max_samples", rl["steps"] * rl["prompts_per_step"],
-        "--rollout.batch_size", rl["prompts_per_step"],
-        "--rollout.n_samples_per_prompt", rl["samples_per_prompt"],
-        "--rollout.max_new_tokens", rl["max_new_tokens"],
-        "--rollout.temperature", rl["temperature"],
-        "--rollout.micro_batch_size", o["micro_batch_size"],
-        "--train.batch_size", rl["prompts_per_step"] * rl["samples_per_prompt"],
-        "--train.micro_batch_size", o["micro_batch_size"],
+        "--data.max_len", o.max_len,
+        "--data.max_samples", rl.steps * rl.prompts_per_step,
+        "--rollout.batch_size", rl.prompts_per_step,
+        "--rollout.n_samples_per_prompt", rl.samples_per_prompt,
+        "--rollout.max_new_tokens", rl.max_new_tokens,
+        "--rollout.temperature", rl.temperature,
+        "--rollout.micro_batch_size", o.micro_batch_size,
+        "--train.batch_size", rl.prompts_per_step * rl.samples_per_prompt,
+        "--train.micro_batch_size", o.micro_batch_size,
         "--train.num_episodes", 1,
-        "--train.seed", rl["seed"],
+        "--train.seed", seed,
         "--ckpt.path", str(Path(out_dir) / "ckpt"),
-        "--ckpt.save_steps", rl["save_every"],
+        "--ckpt.save_steps", rl.save_every,
         "--ckpt.save_hf",
         # A resubmitted job (after a preemption) resumes from <ckpt.path>/_actor when it exists.
         "--ckpt.load_enable",
         "--ckpt.output_dir", str(Path(out_dir) / "final"),
     ]
-    if o["colocate_all"]:
+    if o.colocate_all:
         flags += ["--train.colocate_all"]
-    extra = [str(a) for a in o.get("extra_args") or []]
+    extra = [str(a) for a in o.extra_args]
     check_extra_args(extra, emitted_flags([str(f) for f in flags]))
-    return list(o["entrypoint"]) + [str(f) for f in flags] + extra
+    return list(o.entrypoint) + [str(f) for f in flags] + extra
 
 
 def write_prompt_file(path: Path, rows: list[dict]) -> None:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from rlhf_eval import store
+from rlhf_eval.config import RLConfig
 from rlhf_eval.errors import UserError
 from rlhf_eval.rl.base import RLJob
 from rlhf_eval.rl.openrlhf_cmd import (TOKEN_ENV, TOKEN_REF, CommandError, build, entrypoint, hf_checkpoints,
@@ -97,36 +98,36 @@ def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: f
     return {"job_id": job_id, "status": status, "log": str(out_dir / "job.log")}
 
 
-def job_command(rl: dict, policy_path: str, rm_out: dict, node_dir: Path) -> tuple[list[str], Path, Path]:
+def job_command(rl: RLConfig, seed: int, policy_path: str, rm_out: dict, node_dir: Path) -> tuple[list[str], Path, Path]:
     """(argv, prompts file, output folder) of an rl_train node's OpenRLHF job: the one function
     `train` submits from and `rlhf-eval rl-command` prints from, so the two cannot drift. Outputs
     go to rl.openrlhf.checkpoint_dir/<key> (shared storage), else the node's keep folder, which
     outlives a killed node so a rerun follows the same job."""
-    o = rl["openrlhf"]
+    o = rl.openrlhf
     node_dir = Path(node_dir)
     keep = node_dir.with_name(f"{node_dir.name}.keep")  # NodeContext.keep_dir
-    out_dir = Path(o["checkpoint_dir"]) / node_dir.name if o["checkpoint_dir"] else keep
+    out_dir = Path(o.checkpoint_dir) / node_dir.name if o.checkpoint_dir else keep
     prompts_path = node_dir / "prompts.jsonl"
-    return build(rl, policy_path, rm_out, str(prompts_path), str(out_dir)), prompts_path, out_dir
+    return build(rl, seed, policy_path, rm_out, str(prompts_path), str(out_dir)), prompts_path, out_dir
 
 
 def train(ctx, job: RLJob, progress) -> dict:
     """ENGINES["openrlhf"]: on the cluster the RM is loaded by OpenRLHF (or called remotely), not here."""
     rl, policy_path, rows = job.rl, job.policy_path, job.rows
-    o = rl["openrlhf"]
-    argv, prompts_path, out_dir = job_command(rl, policy_path, ctx.out("rm"), ctx.dir)
+    o = rl.openrlhf
+    argv, prompts_path, out_dir = job_command(rl, job.seed, policy_path, ctx.out("rm"), ctx.dir)
     write_prompt_file(prompts_path, rows)
     env_vars = rm_token_env(ctx.out("rm"), argv)
     # A Slurm Ray-cluster job (slurm/ray_cluster.sh.j2) names the head it started.
-    address = os.environ.get("RLHF_EVAL_RAY_ADDRESS") or o["ray_address"]
-    job = submit_and_follow(argv, address, out_dir, o["timeout_s"], env_vars=env_vars,
-                            progress=lambda saved: progress(saved * rl["save_every"]))
+    address = os.environ.get("RLHF_EVAL_RAY_ADDRESS") or o.ray_address
+    job = submit_and_follow(argv, address, out_dir, o.timeout_s, env_vars=env_vars,
+                            progress=lambda saved: progress(saved * rl.save_every))
     ckpts = hf_checkpoints(out_dir)
     final = out_dir / "final"
     path = final if (final / "config.json").is_file() else (ckpts[-1][1] if ckpts else None)
     if path is None:
         raise JobFailed(f"Ray job {job['job_id']} succeeded but wrote no HF model under {out_dir}")
-    steps = [{"step": s, "path": str(p)} for s, p in ckpts if s < rl["steps"]]
+    steps = [{"step": s, "path": str(p)} for s, p in ckpts if s < rl.steps]
     # Rewards per step stay in the job log; only the TRL engine reports a history here.
     return job | {"path": str(path), "command": one_line(argv), "history": [],
-                  "checkpoints": steps + [{"step": rl["steps"], "path": str(path)}]}
+                  "checkpoints": steps + [{"step": rl.steps, "path": str(path)}]}

@@ -9,14 +9,15 @@ from rlhf_eval.data.pairs import first_user_turn, read_rows
 from rlhf_eval.errors import UserError
 from rlhf_eval.extensions import load
 from rlhf_eval.rl import ALGORITHMS, ENGINES
-from rlhf_eval.rl.base import RLJob
+from rlhf_eval.config import RLConfig
+from rlhf_eval.rl.base import RLJob, rl_settings
 from rlhf_eval.toy.stage import resolve
 
 
-def check_engine(rl: dict) -> None:
-    allowed = ALGORITHMS.get(rl["engine"], ())
-    if rl["algorithm"] not in allowed:
-        raise UserError(f"rl.algorithm={rl['algorithm']} cannot run on rl.engine={rl['engine']}; "
+def check_engine(rl: RLConfig) -> None:
+    allowed = ALGORITHMS.get(rl.engine, ())
+    if rl.algorithm not in allowed:
+        raise UserError(f"rl.algorithm={rl.algorithm} cannot run on rl.engine={rl.engine}; "
                          f"it runs {', '.join(allowed)}")
 
 
@@ -33,7 +34,7 @@ def rl_prompts(data_path: str, count: int, seed: int, gold=None) -> list[dict]:
 
 
 def run(ctx) -> dict:
-    rl = ctx.params["rl"]
+    rl, seed = rl_settings(ctx.params["rl"])
     check_engine(rl)
     toy = ctx.out("toy") if ctx.has("toy") else None
     policy_path = resolve(ctx.params["policy"]["path"], toy, "policy")
@@ -41,9 +42,9 @@ def run(ctx) -> dict:
     if toy is not None and ctx.params["policy"]["path"] == "toy:policy":
         from rlhf_eval.toy.task import gold_answer as gold
         from rlhf_eval.toy.task import is_correct as verify
-    rows = rl_prompts(ctx.out("data")["path"], rl["steps"] * rl["prompts_per_step"], rl["seed"], gold)
-    train = load(ENGINES, rl["engine"], "RL engine")
-    with ctx.bar(f"{rl['algorithm']} with RM {ctx.out('rm')['name']}", rl["steps"]) as update:
-        info = train(ctx, RLJob(rl, policy_path, rows, verify), update)
+    rows = rl_prompts(ctx.out("data")["path"], rl.steps * rl.prompts_per_step, seed, gold)
+    train = load(ENGINES, rl.engine, "RL engine")
+    with ctx.bar(f"{rl.algorithm} with RM {ctx.out('rm')['name']}", rl.steps) as update:
+        info = train(ctx, RLJob(rl, seed, policy_path, rows, verify), update)
     return info | {"rm": ctx.out("rm")["name"], "policy": ctx.params["policy"]["name"],
-                   "algorithm": rl["algorithm"], "engine": rl["engine"], "seed": rl["seed"]}
+                   "algorithm": rl.algorithm, "engine": rl.engine, "seed": seed}

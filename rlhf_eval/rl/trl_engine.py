@@ -11,6 +11,7 @@ from pathlib import Path
 from datasets import Dataset
 from transformers.trainer_callback import PrinterCallback
 
+from rlhf_eval.config import RLConfig
 from rlhf_eval.data.pairs import prompt_messages
 from rlhf_eval.device import torch_device
 from rlhf_eval.rl.base import RLJob
@@ -40,11 +41,11 @@ def train(ctx, job: RLJob, progress) -> dict:
     """ENGINES["trl"]: the RM is loaded here and scores each step's samples in this process."""
     from rlhf_eval.rm.base import load_scorer
     from rlhf_eval.progress import BarCallback
-    return fit(job.policy_path, [r["prompt"] for r in job.rows], load_scorer(ctx.inputs["rm"]), job.rl, ctx.dir,
-               verify=job.verify, callbacks=[BarCallback(progress)], keep_dir=ctx.keep_dir)
+    return fit(job.policy_path, [r["prompt"] for r in job.rows], load_scorer(ctx.inputs["rm"]), job.rl, job.seed,
+               ctx.dir, verify=job.verify, callbacks=[BarCallback(progress)], keep_dir=ctx.keep_dir)
 
 
-def fit(policy_path: str, prompts: list, scorer, rl: dict, out_dir: Path, verify=None,
+def fit(policy_path: str, prompts: list, scorer, rl: RLConfig, seed: int, out_dir: Path, verify=None,
         callbacks=(), keep_dir: Path | None = None) -> dict:
     """Checkpoints (model, optimizer, RNG) go to keep_dir every rl.save_every steps; a rerun
     after a kill resumes from the last one."""
@@ -52,22 +53,22 @@ def fit(policy_path: str, prompts: list, scorer, rl: dict, out_dir: Path, verify
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
-    torch.manual_seed(rl["seed"])
+    torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(policy_path)
     tok.padding_side = "left"
     ds = Dataset.from_list([{"prompt": prompt_messages(p)} for p in prompts])
     funcs = [_rm_reward(scorer)] + ([_gold_reward(verify)] if verify else [])
     trainer_dir = (keep_dir or out_dir) / "trainer"
     common = dict(
-        output_dir=str(trainer_dir), max_steps=rl["steps"], learning_rate=rl["learning_rate"],
-        per_device_train_batch_size=rl["prompts_per_step"] * rl["samples_per_prompt"],
-        num_generations=rl["samples_per_prompt"], max_completion_length=rl["max_new_tokens"],
-        temperature=rl["temperature"], beta=rl["kl_coef"], reward_weights=[1.0] + [0.0] * (len(funcs) - 1),
+        output_dir=str(trainer_dir), max_steps=rl.steps, learning_rate=rl.learning_rate,
+        per_device_train_batch_size=rl.prompts_per_step * rl.samples_per_prompt,
+        num_generations=rl.samples_per_prompt, max_completion_length=rl.max_new_tokens,
+        temperature=rl.temperature, beta=rl.kl_coef, reward_weights=[1.0] + [0.0] * (len(funcs) - 1),
         use_cpu=torch_device() == "cpu", bf16=False, report_to="none", save_strategy="steps",
-        save_steps=rl["save_every"], logging_steps=1,
-        disable_tqdm=True, seed=rl["seed"], data_seed=rl["seed"], dataloader_num_workers=0,
+        save_steps=rl.save_every, logging_steps=1,
+        disable_tqdm=True, seed=seed, data_seed=seed, dataloader_num_workers=0,
     )
-    config_cls, trainer_cls = (GRPOConfig, GRPOTrainer) if rl["algorithm"] == "grpo" else (RLOOConfig, RLOOTrainer)
+    config_cls, trainer_cls = (GRPOConfig, GRPOTrainer) if rl.algorithm == "grpo" else (RLOOConfig, RLOOTrainer)
     trainer = trainer_cls(model=policy_path, reward_funcs=funcs, args=config_cls(**common),
                           train_dataset=ds, processing_class=tok, callbacks=list(callbacks))
     trainer.remove_callback(PrinterCallback)
@@ -81,5 +82,5 @@ def fit(policy_path: str, prompts: list, scorer, rl: dict, out_dir: Path, verify
     history = [{"step": h["step"], "proxy": h.get("rewards/rm/mean"), "gold": h.get("rewards/gold/mean"),
                 "kl": h.get("kl")} for h in trainer.state.log_history if "rewards/rm/mean" in h]
     return {"path": str(model_dir), "history": history, "resumed_from": resume[0] if resume else None,
-            "checkpoints": [{"step": s, "path": str(p)} for s, p in checkpoints(trainer_dir) if s < rl["steps"]]
-            + [{"step": rl["steps"], "path": str(model_dir)}]}
+            "checkpoints": [{"step": s, "path": str(p)} for s, p in checkpoints(trainer_dir) if s < rl.steps]
+            + [{"step": rl.steps, "path": str(model_dir)}]}

@@ -4,14 +4,15 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from rlhf_eval.config import RMTrainConfig
+from rlhf_eval.config import RMCard, from_params
 from rlhf_eval.curate.stage import load_all, source_list
 from rlhf_eval.data.pairs import read_rows
 from rlhf_eval.errors import UserError
 from rlhf_eval.toy.stage import resolve
 
 
-def training_pairs(ctx, train: RMTrainConfig, toy: dict | None) -> list[dict]:
+def training_pairs(ctx, card: RMCard, toy: dict | None) -> list[dict]:
+    train = card.train
     if train.dataset == "curated":
         pairs = read_rows(Path(ctx.out("data")["path"]))
     else:
@@ -20,7 +21,7 @@ def training_pairs(ctx, train: RMTrainConfig, toy: dict | None) -> list[dict]:
         known = {p["source"] for p in pairs}
         missing = sorted(set(train.sources) - known)
         if missing:
-            raise UserError(f"RM card '{ctx.params['card']['name']}': train.sources {missing} not in "
+            raise UserError(f"RM card '{card.name}': train.sources {missing} not in "
                              f"the {train.dataset} data (sources there: {', '.join(sorted(known))})")
         pairs = [p for p in pairs if p["source"] in train.sources]
     random.Random(train.seed).shuffle(pairs)
@@ -30,31 +31,30 @@ def training_pairs(ctx, train: RMTrainConfig, toy: dict | None) -> list[dict]:
 def run(ctx) -> dict:
     from rlhf_eval.rm import train_trl
 
-    card = ctx.params["card"]
+    card = from_params(RMCard, ctx.params["card"])
     toy = ctx.out("toy") if ctx.has("toy") else None
     base = resolve(ctx.params["base"], toy, "policy")
-    common = {"name": card["name"], "kind": card["kind"], "batch_size": card["batch_size"],
-              "max_length": card["max_length"], "chat_template": card["chat_template"],
-              "trust_remote_code": card["trust_remote_code"], "backend": card["backend"],
-              "url": card["url"], "api_key_env": card["api_key_env"], "engine_args": card["engine_args"]}
-    if card["backend"] == "remote":
+    common = {"name": card.name, "kind": card.kind, "batch_size": card.batch_size,
+              "max_length": card.max_length, "chat_template": card.chat_template,
+              "trust_remote_code": card.trust_remote_code, "backend": card.backend,
+              "url": card.url, "api_key_env": card.api_key_env, "engine_args": card.engine_args}
+    if card.backend == "remote":
         return common | {"path": None, "trained": False}
-    if card["path"] is not None:
-        path = resolve(card["path"], toy, "policy")
-        if not card["path"].startswith("hf:") and not Path(path).exists():
-            raise UserError(f"RM card '{card['name']}': path {path} does not exist")
-        return common | {"path": path, "reference": resolve(card["reference"], toy, "policy") if card["reference"] else base,
-                         "beta": card["train"]["beta"], "trained": False}
+    if card.path is not None:
+        path = resolve(card.path, toy, "policy")
+        if not card.path.startswith("hf:") and not Path(path).exists():
+            raise UserError(f"RM card '{card.name}': path {path} does not exist")
+        return common | {"path": path, "reference": resolve(card.reference, toy, "policy") if card.reference else base,
+                         "beta": card.train.beta, "trained": False}
     if not ctx.params["base"].startswith("hf:") and not Path(base).exists():
-        raise UserError(f"RM card '{card['name']}': base model {base} does not exist")
-    train = RMTrainConfig(**card["train"])
-    pairs = training_pairs(ctx, train, toy)
+        raise UserError(f"RM card '{card.name}': base model {base} does not exist")
+    pairs = training_pairs(ctx, card, toy)
     if not pairs:
-        raise UserError(f"RM card '{card['name']}': no training pairs")
+        raise UserError(f"RM card '{card.name}': no training pairs")
     from rlhf_eval.progress import BarCallback
-    fit = train_trl.train_classifier if card["kind"] == "classifier" else train_trl.train_implicit
-    with ctx.bar(f"training {card['kind']} RM on {len(pairs)} pairs", None) as update:
-        info = fit(base, pairs, train, ctx.dir, callbacks=[BarCallback(update)])
+    fit = train_trl.train_classifier if card.kind == "classifier" else train_trl.train_implicit
+    with ctx.bar(f"training {card.kind} RM on {len(pairs)} pairs", None) as update:
+        info = fit(base, pairs, card.train, ctx.dir, callbacks=[BarCallback(update)])
     info.setdefault("reference", base)
-    info.setdefault("beta", train.beta)
+    info.setdefault("beta", card.train.beta)
     return common | info | {"n_pairs": len(pairs), "trained": True}

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 
+from rlhf_eval.config import RMTrainConfig
 from rlhf_eval.data.pairs import trl_rows
 from rlhf_eval.device import torch_device
 from transformers.trainer_callback import PrinterCallback
@@ -21,15 +22,17 @@ def conversational(pairs: list[dict]) -> Dataset:
     return Dataset.from_list(trl_rows(pairs))
 
 
-def _common_args(train, out_dir: Path, n_pairs: int) -> dict:
+def _common_args(train: RMTrainConfig, out_dir: Path, n_pairs: int) -> dict:
     steps = max(1, math.ceil(n_pairs * train.epochs / train.batch_size))
+    # Rounded down, as the fixed steps // 20 of earlier versions was (1e-9: 0.05 is not exact in binary).
+    warmup = max(1, math.floor(steps * train.warmup_ratio + 1e-9))
     return dict(
         output_dir=str(out_dir / "trainer"),
         per_device_train_batch_size=train.batch_size,
         max_steps=steps,
         learning_rate=train.learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=max(1, steps // 20),
+        lr_scheduler_type=train.lr_scheduler,
+        warmup_steps=warmup,
         use_cpu=torch_device() == "cpu",
         bf16=False,
         report_to="none",
@@ -54,7 +57,7 @@ def _train_and_save(trainer, tok, out_dir: Path):
     return result, model_dir
 
 
-def train_classifier(base: str, pairs: list[dict], train, out_dir: Path, callbacks=()) -> dict:
+def train_classifier(base: str, pairs: list[dict], train: RMTrainConfig, out_dir: Path, callbacks=()) -> dict:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
@@ -63,7 +66,7 @@ def train_classifier(base: str, pairs: list[dict], train, out_dir: Path, callbac
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=1, use_safetensors=True, trust_remote_code=False)
     model.config.pad_token_id = tok.pad_token_id
-    args = RewardConfig(**_common_args(train, out_dir, len(pairs)), center_rewards_coefficient=0.01)
+    args = RewardConfig(**_common_args(train, out_dir, len(pairs)), center_rewards_coefficient=train.center_rewards_coefficient)
     trainer = RewardTrainer(model=model, args=args, train_dataset=conversational(pairs),
                             processing_class=tok, callbacks=list(callbacks))
     result, model_dir = _train_and_save(trainer, tok, out_dir)
@@ -71,7 +74,7 @@ def train_classifier(base: str, pairs: list[dict], train, out_dir: Path, callbac
             "log": trainer.state.log_history}
 
 
-def train_implicit(base: str, pairs: list[dict], train, out_dir: Path, callbacks=()) -> dict:
+def train_implicit(base: str, pairs: list[dict], train: RMTrainConfig, out_dir: Path, callbacks=()) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 

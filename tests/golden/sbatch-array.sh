@@ -19,7 +19,7 @@ module load cuda/12.4
 source "$HOME/venvs/rlhf-eval/bin/activate"
 
 cd {ROOT}
-NODES=(static_bench/7ee388b5cd44 static_bench/9a0f516f521f static_bench/fa6b92fa2a6b )
+NODES=(static_bench/971cc0003902 static_bench/4266bb4533f0 static_bench/2bce83011af9 )
 NODE="${NODES[$SLURM_ARRAY_TASK_ID]}"
 
 LOG={RUN}/slurm/logs/"${NODE//\//-}.out"
