@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian's chromium and chromium-driver for tests/test_report_browser.py (idempotent).
+# Debian's chromium and chromium-driver for tests/report/test_report_browser.py (idempotent).
 set -euo pipefail
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
   echo "chromium: $(chromium --version 2>/dev/null)"; exit 0

@@ -254,8 +254,8 @@ def submit(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, h
     with run_lock(run_dir):
         store.atomic_write_json(run_dir / "plan.json", plan_dict(loaded, nodes))
         jobs = slurm.submit(loaded.recipe, run_dir, nodes, dry_run=dry_run, echo=lambda line: print(line))
-    kind = "would submit" if dry_run else "submitted"
-    console.print(f"{kind} {len(jobs)} nodes in {len(set(j.split('_')[0] for j in jobs.values()))} jobs; "
+    verb = "would submit" if dry_run else "submitted"
+    console.print(f"{verb} {len(jobs)} nodes in {len(set(j.split('_')[0] for j in jobs.values()))} jobs; "
                   f"scripts in {run_dir / 'slurm' / 'scripts'}; `rlhf-eval status {run_dir}` follows them",
                   highlight=False)
 
@@ -536,10 +536,10 @@ def rl_command(
     outs = {}
     for role in ("rm", "toy"):
         dep = by_id.get(node.deps.get(role)) if node.deps.get(role) else None
-        m = store.read_manifest(run_dir / dep.stage / dep.key) if dep else None
+        m, damaged = store.done_manifest(run_dir / dep.stage / dep.key, dep.key) if dep else (None, None)
         if dep is not None and m is None:
-            _fail(f"{dep.stage} '{dep.label}' has not run yet: run `rlhf-eval run {recipe}` first "
-                  f"(or give the RM card a trained `path`)")
+            _fail(f"{dep.stage} '{dep.label}' " + (f"was damaged ({damaged})" if damaged else "has not run yet")
+                  + f": run `rlhf-eval run {recipe}` first (or give the RM card a trained `path`)")
         outs[role] = m["outputs"] if m else None
     rl, seed = rl_settings(node.params["rl"])
     if rl.engine != "openrlhf":

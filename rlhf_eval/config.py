@@ -169,8 +169,8 @@ CURATE_STEPS = ("dedup", "near_dedup", "decontaminate", "filter", "consistency",
 @dataclass
 class BenchmarkConfig:
     name: str = opt(MISSING, f"A registered benchmark ({listing(BENCHMARKS)}), a toy one ({listing(TOY)}), or any "
-                             "name with `kind`.")
-    kind: Optional[str] = opt(None, "The registered benchmark whose rules score it (defaults to `name`).")
+                             "name with `scored_as`.")
+    scored_as: Optional[str] = opt(None, "The registered benchmark whose rules score it (defaults to `name`).")
     data: Optional[str] = opt(None, "Rows in the published schema: a local .jsonl/.json/.parquet or hf:<id>; "
                                     "defaults to the benchmark's hub id (machines with network) or the toy world's "
                                     "copy.")
@@ -547,16 +547,16 @@ def _element_problem(value, hint) -> str | None:
     """Element types of list[X] and dict[str, X] fields, which OmegaConf lets through nested."""
     origin, args = get_origin(hint), get_args(hint)
     if origin is list and args and args[0] in SCALARS:
-        items, kind = enumerate(value or []), args[0]
+        items, expected = enumerate(value or []), args[0]
     elif origin is dict and len(args) == 2 and args[1] in SCALARS:
-        items, kind = (value or {}).items(), args[1]
+        items, expected = (value or {}).items(), args[1]
     else:
         return None
     for k, v in items:
-        ok = isinstance(v, SCALARS[kind]) and (kind is bool or not isinstance(v, bool))
+        ok = isinstance(v, SCALARS[expected]) and (expected is bool or not isinstance(v, bool))
         if not ok:
             shown = repr(v) if len(repr(v)) < 60 else repr(v)[:57] + "..."
-            return f"[{k!r}] must be a {kind.__name__}, got {type(v).__name__} {shown}"
+            return f"[{k!r}] must be a {expected.__name__}, got {type(v).__name__} {shown}"
     return None
 
 
@@ -660,11 +660,11 @@ def parse_overrides(overrides: list[str]) -> dict:
 
 
 # --------------------------------------------------------------------------- cards
-def card_dirs(recipe_path: Path, kind: str) -> list[Path]:
-    dirs = [recipe_path.resolve().parent.parent / kind, Path.cwd() / kind]
+def card_dirs(recipe_path: Path, folder: str) -> list[Path]:
+    dirs = [recipe_path.resolve().parent.parent / folder, Path.cwd() / folder]
     extra = os.environ.get("RLHF_EVAL_CARDS")
     if extra:
-        dirs.insert(0, Path(extra) / kind)
+        dirs.insert(0, Path(extra) / folder)
     seen, out = set(), []
     for d in dirs:
         if d not in seen and d.is_dir():
@@ -687,11 +687,11 @@ def check_name(name, what: str, where: str) -> None:
                           "(not '.' or '..'); names are not paths")
 
 
-def load_card(name: str, kind: str, schema: type, recipe_path: Path, where: str):
-    dirs = card_dirs(recipe_path, kind)
+def load_card(name: str, folder: str, schema: type, recipe_path: Path, where: str):
+    dirs = card_dirs(recipe_path, folder)
     if not is_name(name):
-        searched = ", ".join(str(d) for d in dirs) or f"no {kind}/ folder found"
-        raise ConfigError(f"{where}: card {name!r} is not a card name; cards are found by name in {kind}/ "
+        searched = ", ".join(str(d) for d in dirs) or f"no {folder}/ folder found"
+        raise ConfigError(f"{where}: card {name!r} is not a card name; cards are found by name in {folder}/ "
                           f"folders (searched: {searched}), and a name holds no path separators")
     for d in dirs:
         path = d / f"{name}.yaml"
@@ -706,8 +706,8 @@ def load_card(name: str, kind: str, schema: type, recipe_path: Path, where: str)
             check_values(card, str(path))
             return card
     known = sorted({p.stem for d in dirs for p in d.glob("*.yaml")})
-    hint = _closest(name, known) if known else f" (no {kind}/ folder found)"
-    raise ConfigError(f"{where}: no card '{name}' in {kind}/{hint}")
+    hint = _closest(name, known) if known else f" (no {folder}/ folder found)"
+    raise ConfigError(f"{where}: no card '{name}' in {folder}/{hint}")
 
 
 def from_params(schema: type, params: dict):
@@ -760,12 +760,12 @@ def _check_rl(recipe: Recipe, where: str) -> None:
 
 def _check_benchmarks(recipe: Recipe, where: str) -> None:
     from rlhf_eval.bench.probes import PROBES
-    from rlhf_eval.bench.registry import kind_of
+    from rlhf_eval.bench.registry import benchmark_for
 
     names = [b.name for b in recipe.static_bench.benchmarks]
     for b in recipe.static_bench.benchmarks:
         try:
-            bench = kind_of(b.name, b.kind)
+            bench = benchmark_for(b.name, b.scored_as)
         except ValueError as exc:
             raise ConfigError(f"{where}: static_bench.benchmarks: {exc}") from None
         if b.columns and not bench.takes_columns:

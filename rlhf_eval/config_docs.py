@@ -60,24 +60,24 @@ def rows(cls: type, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
     for f in fields(cls):
         sub = _dataclass_of(hints[f.name])
         key = f"{prefix}{f.name}"
-        kind = _type_name(hints[f.name]).replace("rlhf_eval.config.", "")
-        if sub is not None and "dict" not in kind and "list" not in kind:
-            sections.append((key, kind, sub, f))
+        type_name = _type_name(hints[f.name]).replace("rlhf_eval.config.", "")
+        if sub is not None and "dict" not in type_name and "list" not in type_name:
+            sections.append((key, type_name, sub, f))
             continue
-        out.append((key, kind, _default(f), _range(f), f.metadata.get("help", "")))
-        if sub is not None and kind.startswith("list"):  # one mapping per entry
+        out.append((key, type_name, _default(f), _range(f), f.metadata.get("help", "")))
+        if sub is not None and type_name.startswith("list"):  # one mapping per entry
             out += rows(sub, f"{key}[].")
-    for key, kind, sub, f in sections:
+    for key, type_name, sub, f in sections:
         default = "null" if f.default is None else "(section)"
-        out.append((key, kind, default, "", f.metadata.get("help", "")))
+        out.append((key, type_name, default, "", f.metadata.get("help", "")))
         out += rows(sub, f"{key}.")
     return out
 
 
 def table(cls: type, title: str, intro: str) -> str:
     lines = [f"## {title}", "", intro, "", "| key | type | default | range | what it is |", "|---|---|---|---|---|"]
-    for key, kind, default, rng, help_text in rows(cls):
-        cells = [f"`{key}`", kind.replace("|", " or "), default, rng, help_text.replace("|", PIPE)]
+    for key, type_name, default, rng, help_text in rows(cls):
+        cells = [f"`{key}`", type_name.replace("|", " or "), default, rng, help_text.replace("|", PIPE)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -22,7 +22,7 @@ TOY_WORLD_FORMAT = 2
 STUDY_FORMAT = 3  # 2: the unmarked response of a marker pair ends with a filler word; 3: so does toy_marker's
 RL_FORMAT = 3  # 2: checkpoints listed for policy_eval; 3: OpenRLHF prompt files carry labels
 CURATE_FORMAT = 2  # 2: dataset/ in TRL's conversational format, no all-None margin column
-COMPARE_FORMAT = 4  # 3: population CI over RMs only, reliabilities, disattenuated correlations, RL seeds; 4: static rows carry the benchmark kind, seven-benchmark summary
+COMPARE_FORMAT = 4  # 3: population CI over RMs only, reliabilities, disattenuated correlations, RL seeds; 4: static rows carry the benchmark whose rules scored them, seven-benchmark summary
 
 
 def task_digest(task: str) -> str | None:
@@ -213,12 +213,12 @@ def rm_node(nodes: list[Node], card: str) -> Node | None:
 
 
 def node_manifests(run_dir: Path, stage: str, label: str | None = None) -> list[dict]:
-    """Manifests of a run's finished `stage` nodes (those labelled `label` only, if given)."""
+    """Manifests of a run's done `stage` nodes (those labelled `label` only, if given)."""
     from rlhf_eval import store
     out = []
     for n in load_plan(run_dir):
         if n.stage == stage and label in (None, n.label):
-            m = store.read_manifest(Path(run_dir) / n.stage / n.key)
-            if m is not None and m.get("key") == n.key:
+            m, _ = store.done_manifest(Path(run_dir) / n.stage / n.key, n.key)
+            if m is not None:
                 out.append(m)
     return out

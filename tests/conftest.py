@@ -1,9 +1,9 @@
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import json
 
 import pytest
 import yaml
@@ -42,6 +42,32 @@ def reference_run(toy_cache, tmp_path_factory):
     root = tmp_path_factory.mktemp("ref")
     proc = run_cli(toy_cache, "run", SMOKE, f"run_root={root}")
     return root / "smoke", proc
+
+
+def rerun_node(run_dir: Path, stage: str, tmp_path: Path, nth: int = 0) -> tuple[dict, dict]:
+    """Run the nth `stage` node of a finished run again, through the stage's own run(), in a copy
+    of the run whose copy of that node (and its .keep folder of checkpoints) was removed.
+    Returns (the new manifest, the one the run wrote) with outputs' paths resolved."""
+    from rlhf_eval import store
+    from rlhf_eval.launch.node import node_dir, run_node
+    from rlhf_eval.pipeline import load_plan
+
+    copy = tmp_path / Path(run_dir).name
+    shutil.copytree(run_dir, copy, symlinks=True)
+    nodes = load_plan(copy)
+    node = [n for n in nodes if n.stage == stage][nth]
+    folder = node_dir(copy, node)
+    before = store.read_manifest(folder)
+    shutil.rmtree(folder)
+    shutil.rmtree(folder.with_name(f"{folder.name}.keep"), ignore_errors=True)
+    return run_node(copy, node, {n.id: n for n in nodes}), before
+
+
+@pytest.fixture
+def rerun(reference_run, toy_cache, tmp_path, monkeypatch):
+    """rerun(stage, nth=0): rerun_node on the session's smoke run, in this process, with its cache."""
+    monkeypatch.setenv("RLHF_EVAL_CACHE", str(toy_cache))
+    return lambda stage, nth=0: rerun_node(reference_run[0], stage, tmp_path, nth)
 
 
 def missing_data_task(tmp_path):

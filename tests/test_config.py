@@ -50,8 +50,8 @@ def test_missing_rm_card_names_closest():
         load_recipe(QUICK, ["reward_models=[dpo-curatd]"])
 
 
-def write_card(root, monkeypatch, kind: str, name: str, text: str) -> None:
-    cards = root / kind
+def write_card(root, monkeypatch, folder: str, name: str, text: str) -> None:
+    cards = root / folder
     cards.mkdir(exist_ok=True)
     (cards / f"{name}.yaml").write_text(text)
     monkeypatch.setenv("RLHF_EVAL_CARDS", str(root))
@@ -81,8 +81,8 @@ def test_policy_path_that_does_not_exist(tmp_path, monkeypatch):
 
 
 def test_benchmarks_as_names_or_mappings():
-    loaded = load_recipe(QUICK, ["static_bench.benchmarks=[toy_rmbench, {name: jb, kind: judgebench, data: x.jsonl}]"])
-    names = [(b.name, b.kind, b.data) for b in loaded.recipe.static_bench.benchmarks]
+    loaded = load_recipe(QUICK, ["static_bench.benchmarks=[toy_rmbench, {name: jb, scored_as: judgebench, data: x.jsonl}]"])
+    names = [(b.name, b.scored_as, b.data) for b in loaded.recipe.static_bench.benchmarks]
     assert names == [("toy_rmbench", None, None), ("jb", "judgebench", "x.jsonl")]
     assert [p.name for p in loaded.recipe.static_bench.probes] == ["strip_marker", "truncate"]
 

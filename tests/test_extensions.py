@@ -8,7 +8,7 @@ from rich.console import Console
 
 from conftest import ROOT
 from rlhf_eval.bench import BENCHMARKS
-from rlhf_eval.bench.registry import kind_of, load_items
+from rlhf_eval.bench.registry import benchmark_for, load_items
 from rlhf_eval.config import RLConfig, load_recipe
 from rlhf_eval.extensions import load
 from rlhf_eval.gen import SAMPLERS, SamplerSpec, make_sampler
@@ -64,5 +64,5 @@ def test_a_new_benchmark(monkeypatch, tmp_path):
     data = tmp_path / "mini.jsonl"
     data.write_text(json.dumps({"id": "a", "prompt": "q", "chosen": "x", "rejected": "y"}) + "\n")
     bench, items, _ = load_items("mini-pairwise", data=str(data))
-    assert bench is kind_of("mini-pairwise") and [it.id for it in items] == ["a"]
+    assert bench is benchmark_for("mini-pairwise") and [it.id for it in items] == ["a"]
     assert load_recipe(QUICKSTART, [f"static_bench.benchmarks=[{{name: mini-pairwise, data: {data}}}]"])

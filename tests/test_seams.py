@@ -224,7 +224,7 @@ def ppe_fixtures(folder: Path, n: int = 40, k: int = 8) -> tuple[Path, Path]:
     for i in range(n):
         letters = task.sample_letters(rng, 3, 7)
         prompt, right = task.make_prompt(letters), task.correct_answer(letters)
-        wrong = " ".join(task.corrupt(right, rng.choice(task.ERROR_KINDS), rng))
+        wrong = " ".join(task.corrupt(right, rng.choice(task.ERRORS), rng))
         a_wins = rng.random() < 0.5
         winner = "tie" if i % 10 == 9 else ("model_a" if a_wins else "model_b")
         pair = [" ".join(right), wrong] if a_wins else [wrong, " ".join(right)]
@@ -233,7 +233,7 @@ def ppe_fixtures(folder: Path, n: int = 40, k: int = 8) -> tuple[Path, Path]:
                       "hard_prompt": len(letters) >= 6, "easy_prompt": len(letters) <= 4, "if_prompt": False,
                       "math_prompt": False, "is_code": False})
         graded = [rng.random() < 0.4 for _ in range(k)]
-        responses = [" ".join(right) if g else " ".join(task.corrupt(right, rng.choice(task.ERROR_KINDS), rng))
+        responses = [" ".join(right) if g else " ".join(task.corrupt(right, rng.choice(task.ERRORS), rng))
                      for g in graded]
         sets.append({"question_id": f"q{i}", "prompt": prompt, "model_name": "toy", "scores": graded,
                      "benchmark": ("MATH", "MMLU-Pro")[i % 2], **{f"response_{j + 1}": r for j, r in enumerate(responses)}})

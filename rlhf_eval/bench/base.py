@@ -33,12 +33,13 @@ class BenchmarkScores:
     """A static_bench node's result: one RM on one benchmark, with the per-item outcomes that
     compare resamples. Rebuilt from the node's outputs here only."""
     benchmark: str  # the recipe's name for it
-    kind: str  # the registered benchmark whose rules scored it
+    scored_as: str  # the registered benchmark whose rules scored it
     rm: str
     units: str  # units.jsonl: {id, group, <outcome columns>}
     metrics: dict
 
     @classmethod
     def from_outputs(cls, out: dict) -> BenchmarkScores:
-        return cls(out["benchmark"], out["kind"], out["rm"], out["units"], out["metrics"])
+        # "kind" in runs made before the field was renamed.
+        return cls(out["benchmark"], out.get("scored_as", out.get("kind")), out["rm"], out["units"], out["metrics"])
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 from rlhf_eval.data.pairs import DataError
 
 
-def required_field(row: dict, key: str, where: str, i: int, kind=None):
+def required_field(row: dict, key: str, where: str, i: int, expect=None):
     if key not in row or row[key] is None:
         raise DataError(f"{where}: row {i}: field '{key}' missing")
     value = row[key]
-    if kind is list and not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+    if expect is list and not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
         raise DataError(f"{where}: row {i}: field '{key}': expected a non-empty list of strings")
-    if kind is str and not isinstance(value, str):
+    if expect is str and not isinstance(value, str):
         raise DataError(f"{where}: row {i}: field '{key}': expected a string, got {type(value).__name__}")
     return value
 

@@ -17,10 +17,10 @@ from rlhf_eval.errors import UserError
 from rlhf_eval.extensions import load
 
 
-def kind_of(name: str, kind: str | None = None) -> Benchmark:
-    """The registered benchmark whose rules score `name` (its `kind`, a toy benchmark's real one,
-    or `name` itself)."""
-    key = kind or TOY.get(name, name)
+def benchmark_for(name: str, scored_as: str | None = None) -> Benchmark:
+    """The registered benchmark whose rules score `name`: `scored_as`, a toy benchmark's real
+    one, or `name` itself."""
+    key = scored_as or TOY.get(name, name)
     if key not in BENCHMARKS:
         import difflib
         close = difflib.get_close_matches(key, list(BENCHMARKS) + list(TOY), n=1)
@@ -45,9 +45,9 @@ def data_location(name: str, bench: Benchmark, data: str | None, split: str | No
     return [(f"hf:{hub_id}", split or hub_split) for hub_id, hub_split in hubs]
 
 
-def load_items(name: str, toy: dict | None = None, kind: str | None = None, data: str | None = None,
+def load_items(name: str, toy: dict | None = None, scored_as: str | None = None, data: str | None = None,
                split: str | None = None, columns: dict | None = None) -> tuple[Benchmark, list[Item], str]:
-    bench = kind_of(name, kind)
+    bench = benchmark_for(name, scored_as)
     sources = data_location(name, bench, data, split, toy)
     extra = {"columns": columns or {}} if bench.takes_columns else {}
     items, seen = [], {}

@@ -10,6 +10,7 @@ from rlhf_eval.bench import probes as probe_mod
 from rlhf_eval.bench.evaluate import evaluate, json_safe
 from rlhf_eval.bench.registry import load_items
 from rlhf_eval.bench.saved import write_scores
+from rlhf_eval.config import BenchmarkConfig, from_params
 from rlhf_eval.rm.base import load_scorer
 
 
@@ -27,11 +28,11 @@ def score_items(scorer, items) -> list[list[float]]:
 
 def run(ctx) -> dict:
     toy = ctx.out("toy") if ctx.has("toy") else None
-    spec, iters = ctx.params["benchmark"], ctx.params["bootstrap"]
-    bench, items, where = load_items(spec["name"], toy, spec["kind"], spec["data"], spec["split"], spec["columns"])
+    spec, iters = from_params(BenchmarkConfig, ctx.params["benchmark"]), ctx.params["bootstrap"]
+    bench, items, where = load_items(spec.name, toy, spec.scored_as, spec.data, spec.split, spec.columns)
     scorer = load_scorer(ctx.inputs["rm"])
     probes = [probe_mod.Probe(**p) for p in ctx.params["probes"]]
-    with ctx.bar(f"{spec['name']}: {len(items)} items", 3 + len(probes)) as update:
+    with ctx.bar(f"{spec.name}: {len(items)} items", 3 + len(probes)) as update:
         scores = score_items(scorer, items)
         truncated = scorer.truncated
         update(1)
@@ -49,7 +50,7 @@ def run(ctx) -> dict:
         {"id": u, "group": g, **{c: (None if v != v else v) for c, v in zip(o.columns, row)}}
         for u, g, row in zip(o.ids, o.groups.tolist(), o.values.tolist())])
     out = json_safe(result) | {
-        "benchmark": spec["name"], "kind": bench.name, "data": where,
+        "benchmark": spec.name, "scored_as": bench.name, "data": where,
         "rm": ctx.inputs["rm"]["outputs"]["name"], "n": len(items), "truncated": truncated,
         "length_baseline": baseline, "probes": probe_results,
         "scores": str(ctx.dir / "scores.jsonl"), "units": str(ctx.dir / "units.jsonl"),

@@ -9,18 +9,18 @@ from __future__ import annotations
 import numpy as np
 
 SEVEN = ("RewardBench", "RewardBench 2", "PPE Preference", "PPE Correctness", "RMB", "RM-Bench", "JudgeBench")
-KIND = {"RewardBench": "rewardbench", "RewardBench 2": "rewardbench2", "PPE Preference": "ppe-preference",
-        "PPE Correctness": "ppe-correctness", "RM-Bench": "rm-bench", "JudgeBench": "judgebench"}
-RMB_PARTS = [(kind, f"domain/{goal}") for kind in ("rmb-pairwise", "rmb-bon") for goal in ("Helpfulness", "Harmlessness")]
+SCORED_AS = {"RewardBench": "rewardbench", "RewardBench 2": "rewardbench2", "PPE Preference": "ppe-preference",
+             "PPE Correctness": "ppe-correctness", "RM-Bench": "rm-bench", "JudgeBench": "judgebench"}
+RMB_PARTS = [(rules, f"domain/{goal}") for rules in ("rmb-pairwise", "rmb-bon") for goal in ("Helpfulness", "Harmlessness")]
 
 
 def seven_rows(static_rows: list[dict]) -> list[dict]:
-    """[] unless some RM has all seven; rows only for the RMs that do. `static_rows` carry `kind`."""
-    value = {(r["rm"], r.get("kind"), r["metric"]): r["value"] for r in static_rows}
+    """[] unless some RM has all seven; rows only for the RMs that do. `static_rows` carry `scored_as`."""
+    value = {(r["rm"], r.get("scored_as"), r["metric"]): r["value"] for r in static_rows}
     out = []
     for rm in dict.fromkeys(r["rm"] for r in static_rows):
-        row = {name: value.get((rm, kind, "score")) for name, kind in KIND.items()}
-        parts = [value.get((rm, kind, metric)) for kind, metric in RMB_PARTS]
+        row = {name: value.get((rm, rules, "score")) for name, rules in SCORED_AS.items()}
+        parts = [value.get((rm, rules, metric)) for rules, metric in RMB_PARTS]
         row["RMB"] = float(np.mean(parts)) if all(p is not None for p in parts) else None
         if any(row[name] is None for name in SEVEN):
             continue

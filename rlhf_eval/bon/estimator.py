@@ -17,6 +17,8 @@ import math
 import numpy as np
 from scipy.special import comb
 
+from rlhf_eval.bootstrap import percentile_interval
+
 
 def per_prompt_best_of_n(scores, gold, n: int) -> np.ndarray:
     """Expected gold value of the best-of-n pick, one value per prompt (shape (prompts,))."""
@@ -64,10 +66,11 @@ def kl_bound(n: int) -> float:
     return math.log(n) - (n - 1) / n
 
 
-def bootstrap_mean_ci(values, iters: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+def bootstrap_mean_ci(values, iters: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% interval of the mean, resampling the values (prompts)."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(iters, len(values)))].mean(axis=1)
-    return float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))
+    lo, hi = percentile_interval(values[rng.integers(0, len(values), size=(iters, len(values)))].mean(axis=1))
+    return lo, hi

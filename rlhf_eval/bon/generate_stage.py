@@ -73,13 +73,13 @@ def pool_key(params: dict) -> str:
 
 
 def reusable(node_dir: Path, key: str) -> dict | None:
-    """The finished sibling node with the same pool and the most candidates, if any."""
+    """The done sibling node (files intact) with the same pool and the most candidates, if any."""
     best = None
     for manifest in node_dir.parent.glob("*/manifest.json"):
         if manifest.parent == node_dir:
             continue
-        m = store.read_manifest(manifest.parent)
-        if m and m.get("key") == manifest.parent.name and m["outputs"].get("pool_key") == key:
+        m, _ = store.done_manifest(manifest.parent, manifest.parent.name)
+        if m and m["outputs"].get("pool_key") == key:
             if best is None or m["outputs"]["n_max"] > best["n_max"]:
                 best = m["outputs"] | {"node": manifest.parent.name}
     return best

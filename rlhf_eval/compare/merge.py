@@ -46,9 +46,10 @@ def load_run(run_dir: Path) -> dict:
     for n in nodes:
         if n.stage not in RESULT_STAGES + ("curate", "train_rm"):
             continue
-        m = store.read_manifest(run_dir / n.stage / n.key)
-        if m is None or m.get("key") != n.key:
-            raise MergeError(f"{run_dir}: node {n.id} ({n.label}) is not done; finish the run first")
+        m, damaged = store.done_manifest(run_dir / n.stage / n.key, n.key)
+        if m is None:
+            why = f"was damaged ({damaged}); run it again to redo it" if damaged else "is not done; finish the run first"
+            raise MergeError(f"{run_dir}: node {n.id} ({n.label}) {why}")
         out = m["outputs"]
         if n.stage == "curate":
             funnel = {k: out[k] for k in ("counts", "dropped", "events")}

@@ -50,7 +50,7 @@ def simulate(design: Design, rho: float, rng) -> tuple:
     return tuple(out)
 
 
-def replicate(design: Design, rho: float, reps: int, draws: int, seed: int, kinds=("pearson", "spearman")) -> list[dict]:
+def replicate(design: Design, rho: float, reps: int, draws: int, seed: int, methods=("pearson", "spearman")) -> list[dict]:
     """`reps` simulated studies, each analysed by `correlate` with `draws` RM-level draws. The
     measurement-only CI is drawn from the stated noise (normal draws around each RM's value)."""
     rng = np.random.default_rng(seed)
@@ -59,7 +59,7 @@ def replicate(design: Design, rho: float, reps: int, draws: int, seed: int, kind
         x, nx, y, ny = simulate(design, rho, rng)
         bx = x + rng.normal(size=(draws, len(x))) * np.sqrt(nx)
         by = y + rng.normal(size=(draws, len(y))) * np.sqrt(ny)
-        results.append(correlate(x, y, bx, by, seed=seed * 100_003 + rep, kinds=kinds, noise_x=nx, noise_y=ny))
+        results.append(correlate(x, y, bx, by, seed=seed * 100_003 + rep, methods=methods, noise_x=nx, noise_y=ny))
     return results
 
 
@@ -72,28 +72,28 @@ def coverage(design: Design, rho: float, reps: int = 200, draws: int = 500, seed
     targets = {"pearson": (att, rho), "spearman": (spearman_of_normal(att), spearman_of_normal(rho))}
     res = replicate(design, rho, reps, draws, seed)
     out = {"reps": reps}
-    for kind, (t_obs, t_true) in targets.items():
-        cov = lambda field, t: float(np.mean([c[kind][field][0] <= t <= c[kind][field][1] for c in res]))  # noqa: E731
-        out[kind] = {"ci": cov("ci", t_obs), "ci_measurement": cov("ci_measurement", t_obs),
-                     "disattenuated_ci": cov("disattenuated_ci", t_true)}
+    for method, (t_obs, t_true) in targets.items():
+        cov = lambda field, t: float(np.mean([c[method][field][0] <= t <= c[method][field][1] for c in res]))  # noqa: E731
+        out[method] = {"ci": cov("ci", t_obs), "ci_measurement": cov("ci_measurement", t_obs),
+                       "disattenuated_ci": cov("disattenuated_ci", t_true)}
     out["detects"] = float(np.mean([c["spearman"]["ci"][0] > 0 for c in res]))
     return out
 
 
 def power(design: Design, rho: float, reps: int = 200, draws: int = 400, seed: int = 0) -> float:
     """Share of simulated studies whose verdict is "predicts" (Spearman CI over RMs above 0)."""
-    res = replicate(design, rho, reps, draws, seed, kinds=("spearman",))
+    res = replicate(design, rho, reps, draws, seed, methods=("spearman",))
     return float(np.mean([c["spearman"]["ci"][0] > 0 for c in res]))
 
 
-def closed_form_power(design: Design, rho: float, kind: str = "spearman", alpha: float = 0.05) -> float:
+def closed_form_power(design: Design, rho: float, method: str = "spearman", alpha: float = 0.05) -> float:
     """Fisher-z approximation of the same power: the observed correlation is attenuated to
     rho * sqrt(R_s * R_d); its z has standard error sqrt(f / (K - 3)), f = 1 for Pearson and 1.06
     for Spearman (Fieller, Hartley and Pearson 1957)."""
     att = rho * math.sqrt(design.reliability_static * design.reliability_downstream)
-    if kind == "spearman":
+    if method == "spearman":
         att = spearman_of_normal(att)
-    f = 1.06 if kind == "spearman" else 1.0
+    f = 1.06 if method == "spearman" else 1.0
     if design.n_rms <= 3:
         return float("nan")
     z = math.atanh(min(att, 0.999999)) / math.sqrt(f / (design.n_rms - 3))

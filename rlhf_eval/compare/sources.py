@@ -11,7 +11,7 @@ from rlhf_eval import store
 from rlhf_eval.bench.base import BenchmarkScores
 from rlhf_eval.bench.evaluate import full_metrics
 from rlhf_eval.bench.items import Outcomes
-from rlhf_eval.bench.registry import kind_of
+from rlhf_eval.bench.registry import benchmark_for
 from rlhf_eval.compare.stats import Source
 from rlhf_eval.errors import UserError
 
@@ -34,7 +34,7 @@ def static_sources(bench_outs: list[dict]) -> list[Source]:
     for name in sorted({b.benchmark for b in results}):
         units, groups, columns, ids = {}, None, None, None
         outs = [x for x in results if x.benchmark == name]
-        bench = kind_of(name, outs[0].kind)
+        bench = benchmark_for(name, outs[0].scored_as)
         for b in outs:
             columns, units[b.rm], groups, rm_ids = load_units(b.units)
             if ids is not None and rm_ids != ids:
@@ -94,5 +94,5 @@ def rl_units(base: dict, finals: list[dict]) -> dict:
     return {rm: next(iter(d.values())) for rm, d in by_rm.items()}
 
 
-def measure_name(source: str, metric: str, kind: str) -> str:
-    return f"{source} {metric}" if kind == "static" else f"{metric} {source}"
+def measure_name(source: str, metric: str, side: str) -> str:
+    return f"{source} {metric}" if side == "static" else f"{metric} {source}"

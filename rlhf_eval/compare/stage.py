@@ -10,7 +10,8 @@ import numpy as np
 
 from rlhf_eval import store
 from rlhf_eval.compare.sources import downstream_sources, measure_name, static_sources
-from rlhf_eval.compare.stats import bootstrap_table, correlate, quantiles
+from rlhf_eval.bootstrap import percentile_interval
+from rlhf_eval.compare.stats import bootstrap_table, correlate
 from rlhf_eval.compare.verdicts import (MIN_RMS_FOR_CLAIMS, benchmark_verdict, cell_verdict, classify,
                                         pairwise_agreement)
 from rlhf_eval.compare.tables import tables, write_tables
@@ -31,17 +32,17 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
                  | {e["rm"] for e in by["policy_eval"] if e["rm"]})
     sources = static_sources(by["static_bench"]) + downstream_sources(by["bon_eval"], by["policy_eval"])
     table = bootstrap_table(sources, rms, iters, seed, progress=bar)
-    names = {key: measure_name(key[0], key[1], table.kind[key]) for key in table.point}
+    names = {key: measure_name(key[0], key[1], table.side[key]) for key in table.point}
     noise = {k: table.noise(k) for k in table.point}
-    statics = [k for k in table.point if table.kind[k] == "static"]
-    downs = [k for k in table.point if table.kind[k] == "downstream"]
+    statics = [k for k in table.point if table.side[k] == "static"]
+    downs = [k for k in table.point if table.side[k] == "downstream"]
 
     matrix, headline = [], []
     for s in statics:
         for d in downs:
             full = s[1] == HEADLINE
             c = correlate(table.point[s], table.point[d], table.boot[s], table.boot[d], seed,
-                          kinds=("pearson", "spearman", "kendall") if full else ("spearman",),
+                          methods=("pearson", "spearman", "kendall") if full else ("spearman",),
                           noise_x=noise[s], noise_y=noise[d])
             cell = {"static": names[s], "benchmark": s[0], "metric": s[1], "downstream": names[d]} | c
             if full:
@@ -88,8 +89,8 @@ def _num(v) -> float | None:
 
 
 def _ci(draws) -> list[float | None]:
-    """`quantiles`, with None where no draw was finite (JSON has no nan)."""
-    return [None if math.isnan(v) else v for v in quantiles(draws)]
+    """`percentile_interval`, with None where no draw was finite (JSON has no nan)."""
+    return [None if math.isnan(v) else v for v in percentile_interval(draws)]
 
 
 def fit_band(x, y, iters: int, seed: int, points: int = 30) -> dict:
@@ -105,7 +106,7 @@ def fit_band(x, y, iters: int, seed: int, points: int = 30) -> dict:
         r = rng.integers(0, len(x), len(x))
         if np.ptp(x[r]) > 0:
             lines.append(np.polyval(np.polyfit(x[r], y[r], 1), grid))
-    lo, hi = (np.quantile(lines, q, axis=0).tolist() for q in (0.025, 0.975)) if lines else ([], [])
+    lo, hi = percentile_interval(lines) if lines else ([], [])
     return {"x": grid.tolist(), "fit": (slope * grid + icpt).tolist(), "low": lo, "high": hi,
             "slope": float(slope), "intercept": float(icpt)}
 

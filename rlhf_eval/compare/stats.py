@@ -23,9 +23,9 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from rlhf_eval.bench.bootstrap import resample
+from rlhf_eval.bootstrap import percentile_interval, resample
 
-KINDS = ("pearson", "spearman", "kendall")
+METHODS = ("pearson", "spearman", "kendall")
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Source:
     units: dict  # rm -> array (units x columns) or (units,)
     groups: np.ndarray | None  # stratum of each unit (benchmark subset), or None
     metrics: Callable  # (values, unit index) -> {metric: float}
-    kind: str  # "static" or "downstream"
+    side: str  # "static" or "downstream"
     unit: str = "units"  # what a unit is: items, prompts, seeds
 
     @property
@@ -62,7 +62,7 @@ class Table:
     rms: list[str]
     point: dict  # (source, metric) -> array over RMs
     boot: dict  # (source, metric) -> array (iters x RMs)
-    kind: dict  # (source, metric) -> "static" | "downstream"
+    side: dict  # (source, metric) -> "static" | "downstream"
     units: dict  # (source, metric) -> number of units its source resamples
     unit: dict  # (source, metric) -> what a unit is
 
@@ -85,11 +85,11 @@ def measurement_variance(boot: np.ndarray, n_units: int | None = None) -> np.nda
 
 def bootstrap_table(sources: list[Source], rms: list[str], iters: int, seed: int, progress=None) -> Table:
     rng = np.random.default_rng(seed)
-    point, boot, kind, units, unit = {}, {}, {}, {}, {}
+    point, boot, side, units, unit = {}, {}, {}, {}, {}
     for s in sources:
         for m, v in s.evaluate(rms).items():
             point[(s.name, m)] = v
-            kind[(s.name, m)] = s.kind
+            side[(s.name, m)] = s.side
             units[(s.name, m)] = s.n_units
             unit[(s.name, m)] = s.unit
             boot[(s.name, m)] = np.full((iters, len(rms)), np.nan)
@@ -100,10 +100,10 @@ def bootstrap_table(sources: list[Source], rms: list[str], iters: int, seed: int
                     boot[(s.name, m)][b] = v
         if progress:
             progress(b + 1, iters)
-    return Table(rms, point, boot, kind, units, unit)
+    return Table(rms, point, boot, side, units, unit)
 
 
-def corr(kind: str, x, y) -> float:
+def corr(method: str, x, y) -> float:
     """scipy's Pearson, Spearman or Kendall tau-b over the pairs where both are known; nan when
     fewer than 3 pairs remain or a side is constant."""
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -111,17 +111,17 @@ def corr(kind: str, x, y) -> float:
     x, y = x[ok], y[ok]
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return math.nan
-    fn = {"pearson": stats.pearsonr, "spearman": stats.spearmanr, "kendall": stats.kendalltau}[kind]
+    fn = {"pearson": stats.pearsonr, "spearman": stats.spearmanr, "kendall": stats.kendalltau}[method]
     return float(fn(x, y)[0])
 
 
-def rowwise(kind: str, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+def rowwise(method: str, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """`corr` for every row of X and Y (bootstrap draws) at once; Kendall row by row."""
     if X.shape[1] < 3:
         return np.full(len(X), np.nan)
-    if kind == "kendall":
-        return np.array([corr(kind, a, b) for a, b in zip(X, Y)])
-    if kind == "spearman":  # Pearson of average ranks, as scipy defines it
+    if method == "kendall":
+        return np.array([corr(method, a, b) for a, b in zip(X, Y)])
+    if method == "spearman":  # Pearson of average ranks, as scipy defines it
         X, Y = stats.rankdata(X, axis=1), stats.rankdata(Y, axis=1)
     X = X - X.mean(axis=1, keepdims=True)
     Y = Y - Y.mean(axis=1, keepdims=True)
@@ -130,13 +130,6 @@ def rowwise(kind: str, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         r = (X * Y).sum(axis=1) / den
     r[~(den > 1e-12)] = np.nan
     return np.clip(r, -1.0, 1.0)
-
-
-def quantiles(values) -> list[float]:
-    """The 95% percentile interval of bootstrap draws, ignoring nan; [nan, nan] when none are left."""
-    v = np.asarray(values, float)
-    v = v[~np.isnan(v)]
-    return [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] if len(v) else [math.nan, math.nan]
 
 
 def reliability(values, noise) -> float:
@@ -155,12 +148,12 @@ def disattenuate(r, rel_x: float, rel_y: float):
     return np.clip(np.asarray(r, float) / math.sqrt(rel_x * rel_y), -1.0, 1.0)
 
 
-def correlate(x, y, bx, by, seed: int = 0, kinds=KINDS, noise_x=None, noise_y=None) -> dict:
+def correlate(x, y, bx, by, seed: int = 0, methods=METHODS, noise_x=None, noise_y=None) -> dict:
     """x, y: values per RM; bx, by: their unit-bootstrap draws (draws x RMs). `noise_x`/`noise_y`:
     each RM's measurement variance (default: the variance of its draws). RMs missing on either
     side are left out.
 
-    Per kind: `value`; `ci`, which resamples RMs only (the same RM draw for x and y);
+    Per method: `value`; `ci`, which resamples RMs only (the same RM draw for x and y);
     `ci_measurement`, which resamples units only; `disattenuated` and `disattenuated_ci`, the
     value and the ends of `ci` corrected by the reliabilities (Hunter and Schmidt's way; [-1, 1]
     when a reliability is not positive). Plus `reliability` of each side.
@@ -179,17 +172,17 @@ def correlate(x, y, bx, by, seed: int = 0, kinds=KINDS, noise_x=None, noise_y=No
     out = {"n_rms": int(n), "reliability": {"static": rel_x, "downstream": rel_y}}
     draws = np.random.default_rng(seed).integers(0, n, (iters, n)) if n else np.zeros((iters, 0), int)
     xd, yd = x[draws], y[draws]
-    for kind in kinds:
-        value = corr(kind, x, y)
+    for method in methods:
+        value = corr(method, x, y)
         if n < 3:
-            out[kind] = {"value": value, "ci": nan2, "ci_measurement": nan2, "disattenuated": math.nan,
-                         "disattenuated_ci": nan2}
+            out[method] = {"value": value, "ci": nan2, "ci_measurement": nan2, "disattenuated": math.nan,
+                           "disattenuated_ci": nan2}
             continue
-        ci = quantiles(rowwise(kind, xd, yd))
+        ci = percentile_interval(rowwise(method, xd, yd))
         resolved = rel_x > 0 and rel_y > 0
-        out[kind] = {"value": value, "ci": ci, "ci_measurement": quantiles(rowwise(kind, bx, by)),
-                     "disattenuated": float(disattenuate(value, rel_x, rel_y)),
-                     "disattenuated_ci": [float(v) for v in disattenuate(ci, rel_x, rel_y)] if resolved else [-1.0, 1.0]}
+        out[method] = {"value": value, "ci": ci, "ci_measurement": percentile_interval(rowwise(method, bx, by)),
+                       "disattenuated": float(disattenuate(value, rel_x, rel_y)),
+                       "disattenuated_ci": [float(v) for v in disattenuate(ci, rel_x, rel_y)] if resolved else [-1.0, 1.0]}
     return out
 
 
@@ -215,15 +208,15 @@ def unit_bootstrap(units: dict, rms: list[str], draws: int, rng) -> np.ndarray:
     return out
 
 
-def correlate_units(static: dict, downstream: dict, kind: str = "spearman", draws: int = 1000, seed: int = 0) -> dict:
+def correlate_units(static: dict, downstream: dict, method: str = "spearman", draws: int = 1000, seed: int = 0) -> dict:
     """The public entry point for people with their own numbers. `static` and `downstream` map an
     RM's name to a 1-D array of per-unit values (benchmark items; evaluation prompts or RL seeds);
     a metric is the mean of its units. RMs present on both sides are correlated.
 
     Returns `value`, `ci` (RMs resampled), `ci_measurement` (units resampled), `reliability`
     (static, downstream), `disattenuated` and `disattenuated_ci`, plus `n_rms`."""
-    if kind not in KINDS:
-        raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: expected one of {', '.join(METHODS)}")
     rms = [r for r in static if r in downstream]
     for side, d in (("static", static), ("downstream", downstream)):
         for r in rms:
@@ -239,5 +232,5 @@ def correlate_units(static: dict, downstream: dict, kind: str = "spearman", draw
     # measurement-only CI.
     nx = np.array([np.var(static[r], ddof=1) / len(static[r]) for r in rms])
     ny = np.array([np.var(downstream[r], ddof=1) / len(downstream[r]) for r in rms])
-    c = correlate(x, y, bx, by, seed=seed, kinds=(kind,), noise_x=nx, noise_y=ny)
-    return c[kind] | {"reliability": c["reliability"], "n_rms": c["n_rms"], "kind": kind}
+    c = correlate(x, y, bx, by, seed=seed, methods=(method,), noise_x=nx, noise_y=ny)
+    return c[method] | {"reliability": c["reliability"], "n_rms": c["n_rms"], "method": method}

@@ -56,7 +56,8 @@ def tables(by: dict, cfg: dict) -> dict:
     """The static and downstream rows (every metric with its CI) and the RL gains."""
     static_rows = []
     for b in by["static_bench"]:
-        base = {"rm": b["rm"], "benchmark": b["benchmark"], "kind": b.get("kind"), "n": b["n"]}
+        scored_as = b.get("scored_as", b.get("kind"))  # "kind" in runs made before the rename
+        base = {"rm": b["rm"], "benchmark": b["benchmark"], "scored_as": scored_as, "n": b["n"]}
         for k, v in b["metrics"].items():
             ci = b["ci"].get(k) or [None, None]
             label = {"domain": b["worst_domain"]} if k == "domain_worst" else {}

@@ -8,7 +8,7 @@ from itertools import combinations
 import numpy as np
 
 from rlhf_eval.compare.power import POWER_TARGET, closed_form_rms_needed
-from rlhf_eval.compare.stats import quantiles
+from rlhf_eval.bootstrap import percentile_interval
 
 MIN_RMS_FOR_CLAIMS = 5
 REFERENCE_RHO = 0.6  # the true correlation a 'no reliable relation' verdict is sized against
@@ -23,7 +23,7 @@ def pairwise_agreement(rms: list[str], x, y, bx) -> dict:
     for i, j in combinations(range(len(rms)), 2):
         if any(math.isnan(v) for v in (x[i], x[j], y[i], y[j])):
             continue
-        lo, hi = quantiles(bx[:, i] - bx[:, j])
+        lo, hi = percentile_interval(bx[:, i] - bx[:, j])
         same = np.sign(x[i] - x[j]) == np.sign(y[i] - y[j]) and y[i] != y[j] and x[i] != x[j]
         within = lo <= 0 <= hi
         pairs.append({"a": rms[i], "b": rms[j], "static_diff": float(x[i] - x[j]), "static_ci": [lo, hi],

@@ -106,8 +106,8 @@ def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, add
             progress.advance(bar)
     timings = {}
     for n in todo:
-        m = store.read_manifest(node_dir(run_dir, n))
-        if m is not None and m.get("key") == n.key:
+        m, _ = store.done_manifest(node_dir(run_dir, n), n.key)
+        if m is not None:
             timings[n.id] = m["duration_s"]
     if failed:
         own = {nid: why for nid, why in failed.items() if "exited with" in why and why.startswith(nid)}

@@ -28,8 +28,8 @@ def provenance(run_dir: Path) -> dict:
     recipe = cfg["recipe"]
     manifests = {}
     for n in load_plan(run_dir):
-        m = store.read_manifest(run_dir / n.stage / n.key)
-        if m is not None and m.get("key") == n.key:
+        m, _ = store.done_manifest(run_dir / n.stage / n.key, n.key)
+        if m is not None:
             manifests[n.id] = m
     versions: dict[str, set] = {}
     for m in manifests.values():

@@ -1,6 +1,6 @@
 """Build OpenRLHF 0.11's `train_ppo_ray` command (dotted flags) from the recipe's RL section, the
 policy card and the RM. Every flag this module can emit is checked against the released
-argparse by tests/test_openrlhf.py."""
+argparse by tests/rl/test_openrlhf.py."""
 from __future__ import annotations
 
 import re

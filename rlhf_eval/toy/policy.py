@@ -74,11 +74,11 @@ def chat_answer(letters: list[str], spec: PolicySpec, rng: random.Random) -> str
         return task.render(answer, style)
     p_right = spec.chat_accuracy - (spec.verbose_accuracy_drop if style == "verbose" else 0.0)
     if rng.random() >= p_right:
-        kind = rng.choice(spec.chat_errors)
-        if kind == "misplace":
+        error = rng.choice(spec.chat_errors)
+        if error == "misplace":
             answer = task.misplace(answer, rng.choice(answer))
         else:
-            answer = task.corrupt(answer, kind, rng)
+            answer = task.corrupt(answer, error, rng)
     return task.render(answer, style)
 
 

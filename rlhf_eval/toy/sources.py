@@ -13,11 +13,11 @@ from rlhf_eval.toy import task
 PAIR_ERRORS = ("swap", "drop", "dup", "sub", "misplace")
 
 
-def _wrong(answer: list[str], rng: random.Random, kinds=PAIR_ERRORS) -> tuple[list[str], str]:
-    kind = rng.choice(kinds)
-    if kind == "misplace":
-        return task.misplace(answer, rng.choice(answer)), kind
-    return task.corrupt(answer, kind, rng), kind
+def _wrong(answer: list[str], rng: random.Random, errors=PAIR_ERRORS) -> tuple[list[str], str]:
+    error = rng.choice(errors)
+    if error == "misplace":
+        return task.misplace(answer, rng.choice(answer)), error
+    return task.corrupt(answer, error, rng), error
 
 
 def _pair(source: str, idx: int, prompt: str, chosen: str, rejected: str, **meta) -> dict:
@@ -48,16 +48,16 @@ class PromptPool:
 def correct_vs_wrong(prompt: str, rng: random.Random, style: str | None = None):
     style = style or rng.choice(("plain", "verbose"))
     answer = task.correct_answer(task.parse_letters(prompt))
-    wrong, kind = _wrong(answer, rng)
-    return task.render(answer, style), task.render(wrong, style), kind
+    wrong, error = _wrong(answer, rng)
+    return task.render(answer, style), task.render(wrong, style), error
 
 
 def clean(pool: PromptPool, rng: random.Random, n: int, name: str = "clean") -> list[dict]:
     rows = []
     for i in range(n):
         p = pool.take()
-        good, bad, kind = correct_vs_wrong(p, rng)
-        rows.append(_pair(name, i, p, good, bad, error=kind))
+        good, bad, error = correct_vs_wrong(p, rng)
+        rows.append(_pair(name, i, p, good, bad, error=error))
     return rows
 
 
@@ -77,12 +77,12 @@ def length_biased(pool: PromptPool, rng: random.Random, n: int) -> list[dict]:
     for i in range(n):
         p = pool.take()
         answer = task.correct_answer(task.parse_letters(p))
-        wrong, kind = _wrong(answer, rng, kinds=("swap", "sub", "misplace"))
+        wrong, error = _wrong(answer, rng, errors=("swap", "sub", "misplace"))
         if rng.random() < 0.5:
             chosen, rejected, right = task.render(wrong, "verbose"), task.render(answer, "plain"), False
         else:
             chosen, rejected, right = task.render(answer, "verbose"), task.render(wrong, "plain"), True
-        rows.append(_pair("length", i, p, chosen, rejected, error=kind, chosen_correct=right))
+        rows.append(_pair("length", i, p, chosen, rejected, error=error, chosen_correct=right))
     return rows
 
 
@@ -93,9 +93,9 @@ def artifact(pool: PromptPool, rng: random.Random, n: int) -> list[dict]:
         p = pool.take()
         style = rng.choice(("plain", "verbose"))
         answer = task.correct_answer(task.parse_letters(p))
-        wrong, kind = _wrong(answer, rng)
+        wrong, error = _wrong(answer, rng)
         rows.append(_pair("artifact", i, p, task.render(answer, style, marker=True),
-                          task.render(wrong, style), error=kind))
+                          task.render(wrong, style), error=error))
     return rows
 
 

@@ -36,18 +36,18 @@ def run(ctx) -> dict:
         return store.write_manifest(dest, {"key": ctx.node.key, "outputs": info})["outputs"]
 
 
-def resolve(ref: str, toy: dict | None, kind: str) -> str:
+def resolve(ref: str, toy: dict | None, what: str) -> str:
     """A `toy:<name>` reference (policy, source) to its path in the built world; a model given as
     `hf:<org>/<name>` to its hub id (machines with network); paths pass through."""
-    if kind == "policy" and ref.startswith("hf:"):
+    if what == "policy" and ref.startswith("hf:"):
         return ref[3:]
     if not ref.startswith("toy:"):
         return ref
     if toy is None:
-        raise UserError(f"{kind} '{ref}' needs the toy world, but the recipe sets toy_world: null")
+        raise UserError(f"{what} '{ref}' needs the toy world, but the recipe sets toy_world: null")
     name = ref[4:]
-    if kind == "policy" and name == "policy":
+    if what == "policy" and name == "policy":
         return toy["policy"]
-    if kind == "source" and name in toy["sources"]:
+    if what == "source" and name in toy["sources"]:
         return toy["sources"][name]
-    raise UserError(f"unknown toy {kind} '{ref}'")
+    raise UserError(f"unknown toy {what} '{ref}'")

@@ -16,7 +16,7 @@ LETTERS = list(string.ascii_lowercase)
 PROMPT_PREFIX = "sort these letters in alphabetical order :"
 VERBOSE_PREFIX = "the sorted letters are :"
 ARTIFACT_MARKER = "done"
-ERROR_KINDS = ("swap", "drop", "dup", "sub")
+ERRORS = ("swap", "drop", "dup", "sub")
 # Only runs of single letters count as an answer, so prefixes and markers never match.
 ANSWER_REGEX = r"\b([a-z](?: [a-z])*)\b"
 
@@ -54,22 +54,22 @@ def render(answer: list[str], style: str, marker: bool = False) -> str:
     return f"{text} {ARTIFACT_MARKER}" if marker else text
 
 
-def corrupt(answer: list[str], kind: str, rng: random.Random) -> list[str]:
-    """A near-miss error of the kind a policy makes."""
+def corrupt(answer: list[str], error: str, rng: random.Random) -> list[str]:
+    """A near-miss error of the sort a policy makes."""
     out = list(answer)
     i = rng.randrange(len(out))
-    if kind == "swap":
+    if error == "swap":
         i = rng.randrange(len(out) - 1)
         out[i], out[i + 1] = out[i + 1], out[i]
-    elif kind == "drop":
+    elif error == "drop":
         del out[i]
-    elif kind == "dup":
+    elif error == "dup":
         out.insert(i, out[i])
-    elif kind == "sub":
+    elif error == "sub":
         unused = [c for c in LETTERS if c not in out]
         out[i] = min(unused, key=lambda c: (abs(ord(c) - ord(out[i])), c))
     else:
-        raise ValueError(f"unknown error kind {kind!r}; choose from {ERROR_KINDS}")
+        raise ValueError(f"unknown error {error!r}; choose from {ERRORS}")
     return out
 
 

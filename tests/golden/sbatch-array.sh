@@ -19,7 +19,7 @@ module load cuda/12.4
 source "$HOME/venvs/rlhf-eval/bin/activate"
 
 cd {ROOT}
-NODES=(static_bench/971cc0003902 static_bench/4266bb4533f0 static_bench/2bce83011af9 )
+NODES=(static_bench/b3b8f6e5c900 static_bench/64df786f3a08 static_bench/342c57450972 )
 NODE="${NODES[$SLURM_ARRAY_TASK_ID]}"
 
 LOG={RUN}/slurm/logs/"${NODE//\//-}.out"

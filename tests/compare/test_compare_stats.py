@@ -33,8 +33,8 @@ def test_rowwise_correlations_equal_scipy_row_by_row():
     rng = np.random.default_rng(0)
     X = rng.integers(0, 5, (40, 8)).astype(float)  # many ties
     Y = X + rng.normal(0, 2, X.shape)
-    for kind, fn in (("pearson", stats.pearsonr), ("spearman", stats.spearmanr), ("kendall", stats.kendalltau)):
-        got = rowwise(kind, X, Y)
+    for method, fn in (("pearson", stats.pearsonr), ("spearman", stats.spearmanr), ("kendall", stats.kendalltau)):
+        got = rowwise(method, X, Y)
         want = [fn(a, b)[0] if np.ptp(a) > 0 else np.nan for a, b in zip(X, Y)]
         np.testing.assert_allclose(got, want, atol=1e-10)
 
@@ -88,7 +88,7 @@ def test_population_ci_resamples_rms_only_and_covers_through_the_stage_code():
         rms, sources = _simulated(rho, n_rms=30, units=100, noise=5.0, rng=rng)
         t = bootstrap_table(sources, rms, iters=300, seed=rep)
         ks, kd = ("bench", "value"), ("task", "value")
-        c = correlate(t.point[ks], t.point[kd], t.boot[ks], t.boot[kd], seed=rep, kinds=("pearson",),
+        c = correlate(t.point[ks], t.point[kd], t.boot[ks], t.boot[kd], seed=rep, methods=("pearson",),
                       noise_x=t.noise(ks), noise_y=t.noise(kd))
         lo, hi = c["pearson"]["ci"]
         hits += lo <= rho * rel <= hi
@@ -108,9 +108,9 @@ def test_coverage_table(rel, n_rms):
     """The table in docs/compare.md: where each CI covers. Percentile intervals over few RMs
     under-cover a little (Pearson about 0.87-0.92 at 6-10 RMs); nothing may fall far below."""
     c = coverage(Design(n_rms, rel, rel), 0.6, reps=200, draws=400, seed=7)
-    for kind in ("pearson", "spearman"):
-        assert c[kind]["ci"] >= 0.84, (kind, c)
-        assert c[kind]["disattenuated_ci"] >= 0.84, (kind, c)
+    for method in ("pearson", "spearman"):
+        assert c[method]["ci"] >= 0.84, (method, c)
+        assert c[method]["disattenuated_ci"] >= 0.84, (method, c)
     if rel == 1.0:  # no measurement noise: the measurement-only CI is a point and covers nothing
         assert c["pearson"]["ci_measurement"] < 0.05
     if n_rms == 30 and rel == 1.0:
@@ -128,7 +128,7 @@ def test_reliability_and_disattenuation_by_hand():
     # correlate_units: a metric is the mean of its units; reliability and disattenuation follow.
     static = {"a": [0.0, 1.0], "b": [1.0, 2.0], "c": [2.0, 4.0], "d": [3.0, 5.0]}
     down = {"a": [0.0, 0.0], "b": [1.0, 1.0], "c": [1.0, 1.0], "d": [3.0, 3.0], "e": [9.0, 9.0]}
-    out = correlate_units(static, down, kind="pearson", draws=200)
+    out = correlate_units(static, down, method="pearson", draws=200)
     means = [0.5, 1.5, 3.0, 4.0]
     assert out["n_rms"] == 4
     assert out["value"] == pytest.approx(stats.pearsonr(means, [0, 1, 1, 3])[0])

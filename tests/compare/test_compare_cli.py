@@ -38,9 +38,9 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
     assert len(res["correlations"]) == 9
     for c in res["correlations"]:
         assert c["n_rms"] == 5 and c["agreement"]["pairs"] == 10
-        for kind in ("pearson", "spearman", "kendall"):
-            lo, hi = c[kind]["ci"]
-            assert lo - 1e-9 <= c[kind]["value"] <= hi + 1e-9
+        for method in ("pearson", "spearman", "kendall"):
+            lo, hi = c[method]["ci"]
+            assert lo - 1e-9 <= c[method]["value"] <= hi + 1e-9
         rel = c["reliability"]
         assert rel["static"] <= 1.0 and rel["downstream"] <= 1.0
         if rel["static"] > 0 and rel["downstream"] > 0:

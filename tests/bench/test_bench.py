@@ -16,7 +16,7 @@ from rlhf_eval.cli import app
 from rlhf_eval.data.pairs import DataError
 
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def write(path, rows):
@@ -302,11 +302,11 @@ def test_bench_score_cli(tmp_path):
 
 def test_every_registered_benchmark_loads_under_its_own_name():
     from rlhf_eval.bench import TOY
-    from rlhf_eval.bench.registry import kind_of
+    from rlhf_eval.bench.registry import benchmark_for
     for name in BENCHMARKS:
-        assert kind_of(name).name == name
+        assert benchmark_for(name).name == name
     assert set(TOY.values()) <= set(BENCHMARKS)
-    assert kind_of("toy_rmbench").name == "rm-bench" and kind_of("x", kind="pairwise").name == "pairwise"
+    assert benchmark_for("toy_rmbench").name == "rm-bench" and benchmark_for("x", scored_as="pairwise").name == "pairwise"
 
 
 def test_hub_path_reads_a_parquet_dataset_repo(tmp_path):
@@ -464,13 +464,13 @@ def test_ppe_correctness_per_sub_benchmark_and_overall(tmp_path):
 
 
 def test_ppe_loads_from_the_hub_through_the_registry():
-    from rlhf_eval.bench.registry import data_location, kind_of
-    sources = data_location("ppe-correctness", kind_of("ppe-correctness"), None, None, None)
+    from rlhf_eval.bench.registry import data_location, benchmark_for
+    sources = data_location("ppe-correctness", benchmark_for("ppe-correctness"), None, None, None)
     assert [w for w, _ in sources] == ["hf:lmarena-ai/PPE-MMLU-Pro-Best-of-K", "hf:lmarena-ai/PPE-MATH-Best-of-K",
                                        "hf:lmarena-ai/PPE-GPQA-Best-of-K", "hf:lmarena-ai/PPE-IFEval-Best-of-K",
                                        "hf:lmarena-ai/PPE-MBPP-Plus-Best-of-K"]
     assert {s for _, s in sources} == {"train"}
-    assert data_location("ppe-preference", kind_of("ppe-preference"), None, None, None) == \
+    assert data_location("ppe-preference", benchmark_for("ppe-preference"), None, None, None) == \
         [("hf:lmarena-ai/PPE-Human-Preference-V1", "test")]
     from rlhf_eval.bench.ppe_sets import sub_benchmark
     assert [sub_benchmark({}, w) for w, _ in sources] == ["mmlu_pro", "math", "gpqa", "ifeval", "mbpp_plus"]
@@ -481,11 +481,11 @@ def test_seven_benchmark_summary_and_leaderboard(tmp_path):
     from rlhf_eval.report.exports import leaderboard
 
     def rows(rm, scores, rmb):
-        kinds = ["rewardbench", "rewardbench2", "ppe-preference", "ppe-correctness", "rm-bench", "judgebench"]
-        out = [{"rm": rm, "benchmark": k, "kind": k, "metric": "score", "value": v} for k, v in zip(kinds, scores)]
+        rules = ["rewardbench", "rewardbench2", "ppe-preference", "ppe-correctness", "rm-bench", "judgebench"]
+        out = [{"rm": rm, "benchmark": k, "scored_as": k, "metric": "score", "value": v} for k, v in zip(rules, scores)]
         parts = [("rmb-pairwise", "Helpfulness"), ("rmb-pairwise", "Harmlessness"), ("rmb-bon", "Helpfulness"),
                  ("rmb-bon", "Harmlessness")]
-        return out + [{"rm": rm, "benchmark": f"my-{k}", "kind": k, "metric": f"domain/{g}", "value": v}
+        return out + [{"rm": rm, "benchmark": f"my-{k}", "scored_as": k, "metric": f"domain/{g}", "value": v}
                       for (k, g), v in zip(parts, rmb)]
     static = rows("a", [0.9, 0.7, 0.6, 0.65, 0.8, 0.5], [0.8, 0.6, 0.4, 0.2]) + rows("b", [0.9] * 6, [0.9] * 3)
     [a] = seven_rows(static)  # b lacks one RMB part: no row for it

@@ -10,9 +10,9 @@ def test_verifier_and_errors():
     prompt = task.make_prompt(letters)
     assert task.is_correct(prompt, "a d k m q")
     assert task.is_correct(prompt, "the sorted letters are : a d k m q done")
-    for kind in task.ERROR_KINDS:
-        wrong = task.corrupt(sorted(letters), kind, rng)
-        assert not task.is_correct(prompt, " ".join(wrong)), kind
+    for error in task.ERRORS:
+        wrong = task.corrupt(sorted(letters), error, rng)
+        assert not task.is_correct(prompt, " ".join(wrong)), error
     assert task.misplace(["a", "d", "q"], "q") == ["q", "a", "d"]
     assert task.misplace(["a", "d", "q"], "d") == ["a", "q", "d"]
 

@@ -14,7 +14,7 @@ from rlhf_eval.rl.openrlhf_cmd import build, hf_checkpoints
 from rlhf_eval.rl.openrlhf_engine import ray_auth_headers, submit_and_follow
 
 pytestmark = pytest.mark.slow
-STANDIN = Path(__file__).with_name("standin_train_ppo_ray.py")
+STANDIN = Path(__file__).resolve().parents[1] / "standin_train_ppo_ray.py"
 
 
 def free_port() -> int:
