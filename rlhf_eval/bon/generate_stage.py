@@ -91,10 +91,7 @@ def build_sampler(job: GenerateJob, policy_path: str, ctx):
                        job.policy.trust_remote_code, job.policy.engine_args)
     if job.ray.enabled:
         from rlhf_eval.bon.sharded import ShardedSampler
-        from rlhf_eval.launch.ray_shards import RayResources
-        r = job.ray
-        return ShardedSampler(spec, r.shards, ctx.dir / "shards",
-                              RayResources(r.address, r.num_cpus, r.num_gpus, r.max_retries))
+        return ShardedSampler(spec, ctx.dir / "shards", job.ray)
     return make_sampler(spec)
 
 

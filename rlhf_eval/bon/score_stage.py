@@ -3,26 +3,25 @@ from __future__ import annotations
 
 from rlhf_eval import store
 from rlhf_eval.bon.artifacts import CandidateSet
+from rlhf_eval.config import RayShardConfig, from_params
 from rlhf_eval.rm.base import load_scorer
 
 
-def build_scorer(ctx):
-    r = ctx.params["ray"]
-    if r["enabled"]:
+def build_scorer(ctx, ray: RayShardConfig):
+    if ray.enabled:
         from rlhf_eval.bon.sharded import ShardedScorer
-        from rlhf_eval.launch.ray_shards import RayResources
-        return ShardedScorer(ctx.inputs["rm"], r["shards"], ctx.dir / "shards",
-                             RayResources(r["address"], r["num_cpus"], r["num_gpus"], r["max_retries"]))
+        return ShardedScorer(ctx.inputs["rm"], ctx.dir / "shards", ray)
     return load_scorer(ctx.inputs["rm"])
 
 
 def run(ctx) -> dict:
     cands = store.read_jsonl(CandidateSet.from_outputs(ctx.out("candidates")).candidates)
-    scorer = build_scorer(ctx)
+    ray = from_params(RayShardConfig, ctx.params["ray"])
+    scorer = build_scorer(ctx, ray)
     rm = ctx.out("rm")["name"]
     with ctx.bar(f"scoring {len(cands)} candidates", 1) as update:
         prompts, texts = [c["prompt"] for c in cands], [c["text"] for c in cands]
-        if ctx.params["ray"]["enabled"]:
+        if ray.enabled:
             scores = scorer.score(prompts, texts, progress=lambda d, t: update(d / t))
         else:
             scores = scorer.score(prompts, texts)

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlhf_eval.gen import SamplerSpec
-from rlhf_eval.launch.ray_shards import RayResources, run_shards, split
+from rlhf_eval.config import RayShardConfig
+from rlhf_eval.launch.ray_shards import run_shards, split
 
 
 def _sample_piece(spec, contexts, n, max_new_tokens, until, block):
@@ -24,9 +25,8 @@ def _score_piece(rm_manifest: dict, prompts, responses):
 class ShardedSampler:
     """Each shard builds its own sampler from `spec` in its worker."""
     spec: SamplerSpec
-    shards: int
     work_dir: Path
-    resources: RayResources
+    ray: RayShardConfig  # shards, and what each reserves
     attempts: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -35,9 +35,9 @@ class ShardedSampler:
         self.seed = self.spec.seed
 
     def sample(self, contexts, n, max_new_tokens, until=None, block=0, progress=None):
-        pieces = split(len(contexts), self.shards)
+        pieces = split(len(contexts), self.ray.shards)
         args = [(self.spec, contexts[r.start:r.stop], n, max_new_tokens, until, block) for r in pieces]
-        results, attempts = run_shards(_sample_piece, args, self.work_dir, f"block-{block:04d}", self.resources,
+        results, attempts = run_shards(_sample_piece, args, self.work_dir, f"block-{block:04d}", self.ray,
                                        progress=lambda d, t: progress(d * len(contexts) // t, len(contexts))
                                        if progress else None)
         self.attempts.update({f"block-{block}-shard-{i}": a for i, a in attempts.items()})
@@ -50,16 +50,15 @@ class ShardedSampler:
 @dataclass
 class ShardedScorer:
     rm_manifest: dict
-    shards: int
     work_dir: Path
-    resources: RayResources
+    ray: RayShardConfig
     truncated: int = 0
     attempts: dict = field(default_factory=dict)
 
     def score(self, prompts, responses, progress=None):
-        pieces = split(len(prompts), self.shards)
+        pieces = split(len(prompts), self.ray.shards)
         args = [(self.rm_manifest, prompts[r.start:r.stop], responses[r.start:r.stop]) for r in pieces]
-        results, attempts = run_shards(_score_piece, args, self.work_dir, "score", self.resources, progress)
+        results, attempts = run_shards(_score_piece, args, self.work_dir, "score", self.ray, progress)
         self.attempts.update({f"score-shard-{i}": a for i, a in attempts.items()})
         self.truncated += sum(r["truncated"] for r in results)
         out = [s for r in results for s in r["scores"]]

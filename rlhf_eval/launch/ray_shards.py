@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from rlhf_eval.config import RayShardConfig
 from rlhf_eval.launch import QUIET_ENV
-
-
-@dataclass
-class RayResources:
-    address: str | None = None  # None: start (or reuse) a local Ray; "auto" or ray://host:10001 to join one
-    num_cpus: float = 1
-    num_gpus: float = 0
-    max_retries: int = 3
-
 
 def ensure_ray(address: str | None):
     import ray
@@ -44,7 +35,7 @@ def _run_shard(fn: Callable, args: tuple, out: str) -> str:
     return out
 
 
-def run_shards(fn: Callable, shard_args: list[tuple], work_dir: Path, name: str, res: RayResources,
+def run_shards(fn: Callable, shard_args: list[tuple], work_dir: Path, name: str, res: RayShardConfig,
                progress=None) -> tuple[list[Any], dict[int, int]]:
     """fn(*args) for every shard, as Ray tasks; (results in shard order, attempts per shard)."""
     ray = ensure_ray(res.address)

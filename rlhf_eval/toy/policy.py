@@ -142,7 +142,7 @@ def sft_train(model, tok, spec: PolicySpec, seed: int, held_out: set[str], progr
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
         if progress is not None:
-            progress(step + 1, spec.steps, float(loss))
+            progress(step + 1, spec.steps, losses[-1])
     model.eval()
     return losses
 

@@ -84,7 +84,7 @@ def test_ray_shard_survives_a_killed_worker(reference_run, tmp_path):
     ray = pytest.importorskip("ray")
     from rlhf_eval.bon.sharded import ShardedSampler
     from rlhf_eval.gen import SamplerSpec
-    from rlhf_eval.launch.ray_shards import RayResources
+    from rlhf_eval.config import RayShardConfig
 
     run_dir, _ = reference_run
     policy = next(o for o in outputs(run_dir, "bon_generate"))["policy_path"]
@@ -93,7 +93,7 @@ def test_ray_shard_survives_a_killed_worker(reference_run, tmp_path):
                 for w in ("qwertyui", "asdfghjk", "zxcvbnm", "poiuytr") * 30]
     try:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        reference = ShardedSampler(spec, 2, tmp_path / "clean", RayResources()).sample(contexts, 8, 24)
+        reference = ShardedSampler(spec, tmp_path / "clean", RayShardConfig(shards=2)).sample(contexts, 8, 24)
 
         work = tmp_path / "killed"
         killed = []
@@ -109,7 +109,7 @@ def test_ray_shard_survives_a_killed_worker(reference_run, tmp_path):
                 time.sleep(0.01)
         t = threading.Thread(target=kill_first_worker)
         t.start()
-        sharded = ShardedSampler(spec, 2, work, RayResources(max_retries=3))
+        sharded = ShardedSampler(spec, work, RayShardConfig(shards=2, max_retries=3))
         got = sharded.sample(contexts, 8, 24)
         t.join()
     finally:
