@@ -81,7 +81,8 @@ def test_policy_path_that_does_not_exist(tmp_path, monkeypatch):
 
 
 def test_benchmarks_as_names_or_mappings():
-    loaded = load_recipe(QUICK, ["static_bench.benchmarks=[toy_rmbench, {name: jb, scored_as: judgebench, data: x.jsonl}]"])
+    loaded = load_recipe(QUICK, ["static_bench.benchmarks=[toy_rmbench, {name: jb, scored_as: judgebench, "
+                                 "data: x.jsonl}]"])
     names = [(b.name, b.scored_as, b.data) for b in loaded.recipe.static_bench.benchmarks]
     assert names == [("toy_rmbench", None, None), ("jb", "judgebench", "x.jsonl")]
     assert [p.name for p in loaded.recipe.static_bench.probes] == ["strip_marker", "truncate"]

@@ -55,7 +55,8 @@ def test_a_new_rl_engine(monkeypatch):
     monkeypatch.setitem(ALGORITHMS, "constant", ("grpo",))
     loaded = load_recipe(QUICKSTART, ["rl.engine=constant"])
     steps = []
-    out = load(ENGINES, loaded.recipe.rl.engine, "RL engine")(None, RLJob(RLConfig(steps=5), 0, "/policy", []), steps.append)
+    train = load(ENGINES, loaded.recipe.rl.engine, "RL engine")
+    out = train(None, RLJob(RLConfig(steps=5), 0, "/policy", []), steps.append)
     assert out["checkpoints"] == [{"step": 5, "path": "/policy"}] and steps == [5]
 
 

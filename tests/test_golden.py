@@ -74,7 +74,8 @@ def test_openrlhf_argv_matches_its_golden_file(algorithm, rm):
                "path": "/models/Skywork-Reward-Llama-3.1-8B", "url": None} if rm == "local" else
               {"name": "remote-rm", "kind": "classifier", "backend": "remote", "path": None,
                "url": "http://10.0.0.2:5000/get_reward", "api_key_env": "RM_TOKEN"})
-    argv = build(loaded.recipe.rl, 0, "/models/Llama-3.1-8B-Instruct", rm_out, "/shared/run/rl_train/0123456789ab/prompts.jsonl",
+    argv = build(loaded.recipe.rl, 0, "/models/Llama-3.1-8B-Instruct", rm_out,
+                 "/shared/run/rl_train/0123456789ab/prompts.jsonl",
                  "/shared/checkpoints/rlhf-eval/0123456789ab")
     # One flag and its value per line, so a diff names the flag.
     lines, i = [], 0

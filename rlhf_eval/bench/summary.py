@@ -11,7 +11,8 @@ import numpy as np
 SEVEN = ("RewardBench", "RewardBench 2", "PPE Preference", "PPE Correctness", "RMB", "RM-Bench", "JudgeBench")
 SCORED_AS = {"RewardBench": "rewardbench", "RewardBench 2": "rewardbench2", "PPE Preference": "ppe-preference",
              "PPE Correctness": "ppe-correctness", "RM-Bench": "rm-bench", "JudgeBench": "judgebench"}
-RMB_PARTS = [(rules, f"domain/{goal}") for rules in ("rmb-pairwise", "rmb-bon") for goal in ("Helpfulness", "Harmlessness")]
+RMB_PARTS = [(rules, f"domain/{goal}") for rules in ("rmb-pairwise", "rmb-bon")
+             for goal in ("Helpfulness", "Harmlessness")]
 
 
 def seven_rows(static_rows: list[dict]) -> list[dict]:

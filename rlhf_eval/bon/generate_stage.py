@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlhf_eval import store
+from rlhf_eval.bon.artifacts import CandidateSet
 from rlhf_eval.bon.lm import BestOfN, CandidateSampler, prompt_id
 from rlhf_eval.config import PolicyCard, RayShardConfig, from_params
 from rlhf_eval.evals.harness import evaluate, primary_metric
@@ -72,16 +73,18 @@ def pool_key(params: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def reusable(node_dir: Path, key: str) -> dict | None:
-    """The done sibling node (files intact) with the same pool and the most candidates, if any."""
+def reusable(node_dir: Path, key: str) -> tuple[CandidateSet, str] | None:
+    """The done sibling node (files intact) with the same pool and the most candidates, if any,
+    and its key."""
     best = None
     for manifest in node_dir.parent.glob("*/manifest.json"):
         if manifest.parent == node_dir:
             continue
         m, _ = store.done_manifest(manifest.parent, manifest.parent.name)
         if m and m["outputs"].get("pool_key") == key:
-            if best is None or m["outputs"]["n_max"] > best["n_max"]:
-                best = m["outputs"] | {"node": manifest.parent.name}
+            found = CandidateSet.from_outputs(m["outputs"])
+            if best is None or found.n_max > best[0].n_max:
+                best = found, manifest.parent.name
     return best
 
 
@@ -101,10 +104,10 @@ def run(ctx) -> dict:
     n_max, block = job.n_max, job.block
     key = pool_key(ctx.params)
     policy_path = resolve(job.policy.path, toy, "policy")
-    old = reusable(ctx.dir, key)
-    have = min(old["n_max"], n_max) if old else 0
-    candidates = [c for c in store.read_jsonl(old["candidates"]) if c["sample_idx"] < have] if old else []
-    gold = [g for g in store.read_jsonl(old["gold"]) if g["sample_idx"] < have] if old else []
+    old, old_key = reusable(ctx.dir, key) or (None, None)
+    have = min(old.n_max, n_max) if old else 0
+    candidates = [c for c in store.read_jsonl(old.candidates) if c["sample_idx"] < have] if old else []
+    gold = [g for g in store.read_jsonl(old.gold) if g["sample_idx"] < have] if old else []
     sampler = build_sampler(job, policy_path, ctx)
     new_blocks = list(range(have // block, n_max // block))
     if new_blocks:
@@ -127,7 +130,7 @@ def run(ctx) -> dict:
             "policy": job.policy.name, "policy_path": policy_path, "task": job.task,
             "n_max": n_max, "block": block, "n_prompts": n_prompts, "sampling": ctx.params["sampling"],
             "backend": job.policy.backend, "metric": gold[0]["metric"], "pool_key": key,
-            "reused_from": old["node"] if old and have else None, "reused_candidates": have * n_prompts,
+            "reused_from": old_key if have else None, "reused_candidates": have * n_prompts,
             "sampled_candidates": len(new),
             "tokens_sampled": sum(len(sampler.tok(c["text"], add_special_tokens=False)["input_ids"]) for c in new),
             "shard_attempts": getattr(sampler, "attempts", None)}

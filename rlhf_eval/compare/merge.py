@@ -48,7 +48,8 @@ def load_run(run_dir: Path) -> dict:
             continue
         m, damaged = store.done_manifest(run_dir / n.stage / n.key, n.key)
         if m is None:
-            why = f"was damaged ({damaged}); run it again to redo it" if damaged else "is not done; finish the run first"
+            why = (f"was damaged ({damaged}); run it again to redo it" if damaged
+                   else "is not done; finish the run first")
             raise MergeError(f"{run_dir}: node {n.id} ({n.label}) {why}")
         out = m["outputs"]
         if n.stage == "curate":

@@ -50,7 +50,8 @@ def simulate(design: Design, rho: float, rng) -> tuple:
     return tuple(out)
 
 
-def replicate(design: Design, rho: float, reps: int, draws: int, seed: int, methods=("pearson", "spearman")) -> list[dict]:
+def replicate(design: Design, rho: float, reps: int, draws: int, seed: int,
+              methods=("pearson", "spearman")) -> list[dict]:
     """`reps` simulated studies, each analysed by `correlate` with `draws` RM-level draws. The
     measurement-only CI is drawn from the stated noise (normal draws around each RM's value)."""
     rng = np.random.default_rng(seed)
@@ -72,10 +73,11 @@ def coverage(design: Design, rho: float, reps: int = 200, draws: int = 500, seed
     targets = {"pearson": (att, rho), "spearman": (spearman_of_normal(att), spearman_of_normal(rho))}
     res = replicate(design, rho, reps, draws, seed)
     out = {"reps": reps}
+    def cov(method, field, t):
+        return float(np.mean([c[method][field][0] <= t <= c[method][field][1] for c in res]))
     for method, (t_obs, t_true) in targets.items():
-        cov = lambda field, t: float(np.mean([c[method][field][0] <= t <= c[method][field][1] for c in res]))  # noqa: E731
-        out[method] = {"ci": cov("ci", t_obs), "ci_measurement": cov("ci_measurement", t_obs),
-                       "disattenuated_ci": cov("disattenuated_ci", t_true)}
+        out[method] = {"ci": cov(method, "ci", t_obs), "ci_measurement": cov(method, "ci_measurement", t_obs),
+                       "disattenuated_ci": cov(method, "disattenuated_ci", t_true)}
     out["detects"] = float(np.mean([c["spearman"]["ci"][0] > 0 for c in res]))
     return out
 

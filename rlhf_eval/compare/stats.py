@@ -180,9 +180,9 @@ def correlate(x, y, bx, by, seed: int = 0, methods=METHODS, noise_x=None, noise_
             continue
         ci = percentile_interval(rowwise(method, xd, yd))
         resolved = rel_x > 0 and rel_y > 0
+        corrected = [float(v) for v in disattenuate(ci, rel_x, rel_y)] if resolved else [-1.0, 1.0]
         out[method] = {"value": value, "ci": ci, "ci_measurement": percentile_interval(rowwise(method, bx, by)),
-                       "disattenuated": float(disattenuate(value, rel_x, rel_y)),
-                       "disattenuated_ci": [float(v) for v in disattenuate(ci, rel_x, rel_y)] if resolved else [-1.0, 1.0]}
+                       "disattenuated": float(disattenuate(value, rel_x, rel_y)), "disattenuated_ci": corrected}
     return out
 
 

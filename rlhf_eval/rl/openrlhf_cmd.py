@@ -62,8 +62,8 @@ def check_extra_args(extra: list[str], emitted: list[str]) -> None:
 
 
 def build(rl: RLConfig, seed: int, policy_path: str, rm: dict, prompts_path: str, out_dir: str) -> list[str]:
-    """argv of the job with seed `seed`. `rm` is a train_rm manifest's outputs; `prompts_path` a file from
-    `write_prompt_file` (`prompt` and `label` columns); checkpoints go under out_dir."""
+    """argv of the job, trained with `seed`. `rm` is a train_rm manifest's outputs; `prompts_path`
+    a file from `write_prompt_file` (`prompt` and `label` columns); checkpoints go under out_dir."""
     if rl.algorithm not in ESTIMATOR:
         raise CommandError(f"rl.algorithm={rl.algorithm} is not one OpenRLHF runs ({', '.join(ESTIMATOR)})")
     o = rl.openrlhf

@@ -98,7 +98,8 @@ def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: f
     return {"job_id": job_id, "status": status, "log": str(out_dir / "job.log")}
 
 
-def job_command(rl: RLConfig, seed: int, policy_path: str, rm_out: dict, node_dir: Path) -> tuple[list[str], Path, Path]:
+def job_command(rl: RLConfig, seed: int, policy_path: str, rm_out: dict,
+                node_dir: Path) -> tuple[list[str], Path, Path]:
     """(argv, prompts file, output folder) of an rl_train node's OpenRLHF job: the one function
     `train` submits from and `rlhf-eval rl-command` prints from, so the two cannot drift. Outputs
     go to rl.openrlhf.checkpoint_dir/<key> (shared storage), else the node's keep folder, which

@@ -66,7 +66,8 @@ def train_classifier(base: str, pairs: list[dict], train: RMTrainConfig, out_dir
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=1, use_safetensors=True, trust_remote_code=False)
     model.config.pad_token_id = tok.pad_token_id
-    args = RewardConfig(**_common_args(train, out_dir, len(pairs)), center_rewards_coefficient=train.center_rewards_coefficient)
+    args = RewardConfig(**_common_args(train, out_dir, len(pairs)),
+                        center_rewards_coefficient=train.center_rewards_coefficient)
     trainer = RewardTrainer(model=model, args=args, train_dataset=conversational(pairs),
                             processing_class=tok, callbacks=list(callbacks))
     result, model_dir = _train_and_save(trainer, tok, out_dir)

@@ -306,7 +306,8 @@ def test_every_registered_benchmark_loads_under_its_own_name():
     for name in BENCHMARKS:
         assert benchmark_for(name).name == name
     assert set(TOY.values()) <= set(BENCHMARKS)
-    assert benchmark_for("toy_rmbench").name == "rm-bench" and benchmark_for("x", scored_as="pairwise").name == "pairwise"
+    assert benchmark_for("toy_rmbench").name == "rm-bench"
+    assert benchmark_for("x", scored_as="pairwise").name == "pairwise"
 
 
 def test_hub_path_reads_a_parquet_dataset_repo(tmp_path):
