@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import List, Optional
 
@@ -422,7 +423,8 @@ def rm_for_serving(card_name: str, run: Optional[Path]) -> dict:
                         "batch_size": card.batch_size, "max_length": card.max_length,
                         "chat_template": card.chat_template, "trust_remote_code": card.trust_remote_code,
                         "backend": card.backend, "url": card.url, "api_key_env": card.api_key_env,
-                        "engine_args": card.engine_args}}
+                        "engine_args": card.engine_args,
+                        "judge": asdict(card.judge) if card.kind == "generative" else None}}
 
 
 @command("serve-rm")
@@ -462,10 +464,46 @@ def serve_rm(
         auth = f" (job tokens for '{job}' only)"
     console.print(f"serving RM '{card}' on http://{h}:{p}/get_reward{auth}; Ctrl-C stops", highlight=False,
                   soft_wrap=True)
-    serve_until_signalled(server)
+    serve_until_signalled(server, "serve-rm")
 
 
-def serve_until_signalled(server) -> None:
+@command("serve-judge")
+def serve_judge(
+    card: str = typer.Argument(..., help="RM card name (kind generative, backend transformers)"),
+    run: Optional[Path] = typer.Option(None, help="serve the judge this run folder trained for the card"),
+    model_name: Optional[str] = typer.Option(None, help="the model name clients ask for (default: the card's)"),
+    host: str = typer.Option("127.0.0.1", help="anything but loopback needs --token-env"),
+    port: int = typer.Option(8000),
+    token_env: Optional[str] = typer.Option(None, help="environment variable holding the API key clients must send"),
+    max_body_mb: float = typer.Option(16, help="larger request bodies get HTTP 413"),
+    max_chars: int = typer.Option(200_000, help="a longer message gets HTTP 413"),
+    timeout_s: float = typer.Option(60, help="drop a connection idle or half-sent for this long"),
+):
+    """Serve a generative judge's model as an OpenAI-compatible chat-completions endpoint (POST
+    /v1/chat/completions), for RM cards with backend openai or any OpenAI client; see
+    docs/generative.md."""
+    from rlhf_eval.rm.http import Limits
+    from rlhf_eval.rm.judge_transformers import TransformersJudge
+    from rlhf_eval.rm.serve_judge import make_judge_server
+
+    token = _env_secret("--token-env", token_env)
+    try:
+        out = rm_for_serving(card, run)["outputs"]
+        if out["kind"] != "generative" or out["backend"] != "transformers":
+            _fail(f"RM card '{card}' is a {out['kind']} RM on backend {out['backend']}; serve-judge serves "
+                  "generative RMs with a local model (backend transformers)")
+        backend = TransformersJudge(out["path"], out["batch_size"], out["chat_template"], out["trust_remote_code"])
+        limits = Limits(max_body=int(max_body_mb * 2**20), max_chars=max_chars, timeout_s=timeout_s)
+        server = make_judge_server(backend, model_name or card, host, port, token, limits)
+    except (ValueError, ConfigError, OSError) as exc:
+        _fail(str(exc))
+    h, p = server.server_address[:2]
+    console.print(f"serving judge '{card}' as model '{model_name or card}' on http://{h}:{p}/v1 (chat completions)"
+                  f"{' (API key required)' if token else ''}; Ctrl-C stops", highlight=False, soft_wrap=True)
+    serve_until_signalled(server, "serve-judge")
+
+
+def serve_until_signalled(server, name: str) -> None:
     """Serve until SIGINT (Ctrl-C) or SIGTERM (Slurm, Kubernetes). The handler asks the server to
     stop from another thread, as shutdown() must be, instead of raising KeyboardInterrupt wherever
     the main thread happens to be."""
@@ -478,7 +516,7 @@ def serve_until_signalled(server) -> None:
         signal.signal(sig, stop)
     server.serve_forever()
     server.server_close()
-    console.print("serve-rm stopped", highlight=False)
+    console.print(f"{name} stopped", highlight=False)
 
 
 def _env_secret(option: str, name: Optional[str]) -> Optional[str]:

@@ -414,6 +414,39 @@ class RMTrainConfig:
 
 
 @dataclass
+class JudgeConfig:
+    mode: str = opt("pointwise", "pointwise: one score per response; pairwise: a verdict on two responses, always "
+                                 "asked in both orders (the flip rate is the judge's position bias).")
+    template: Optional[str] = opt(None, "The judge prompt: a jinja file or an inline template with {{ prompt }} and "
+                                        "{{ response }} (pointwise) or {{ response_a }} and {{ response_b }} "
+                                        "(pairwise); null: the built-in one for the mode (docs/generative.md).")
+    system: Optional[str] = opt(None, "A system message sent before the judge prompt; null: none.")
+    parser: Optional[str] = opt(None, "How an answer becomes a score. pointwise: verdict_token (P(yes) / (P(yes) + "
+                                      "P(no)) of the judge's next token, yes_token and no_token) or rating (a number matched by "
+                                      "rating_pattern); pairwise: decision ([[A>B]], [[A>>B]], [[A=B]], [[A]], "
+                                      "[[B]], [[C]] for a tie, or a bare A / B). null: verdict_token / decision.")
+    yes_token: str = opt("yes", "verdict_token: the token that means the response is good (quote yes and no in "
+                                "YAML, which reads them unquoted as true and false).")
+    no_token: str = opt("no", "verdict_token: the token that means it is not.")
+    rating_pattern: str = opt(r"\[\[(\d+(?:\.\d+)?)\]\]", "rating: a regular expression whose group 1 is the "
+                                                            "rating; an answer with none, or with two different "
+                                                            "ones, is a parse failure.")
+    temperature: float = opt(0.0, "Sampling temperature of the judge (0: greedy).", lo=0)
+    max_new_tokens: int = opt(256, "Longest judge answer in tokens.", lo=1)
+    model: Optional[str] = opt(None, "backend openai: the model name the endpoint serves; null: the card's name.")
+    concurrency: int = opt(8, "backend openai: requests in flight at once.", lo=1)
+    retries: int = opt(3, "backend openai: retries of a failed request, with exponential backoff.", lo=0)
+    timeout_s: float = opt(60.0, "backend openai: seconds before a request is abandoned (then retried).", lo=0,
+                           open_lo=True)
+    price_input_per_mtok: float = opt(0.0, "backend openai: price per million prompt tokens, for the cost each "
+                                           "node reports.", lo=0)
+    price_output_per_mtok: float = opt(0.0, "backend openai: price per million answer tokens.", lo=0)
+
+
+JUDGE_PARSERS = {"pointwise": ("verdict_token", "rating"), "pairwise": ("decision",)}
+
+
+@dataclass
 class RMCard:
     name: str = opt(MISSING, "The card's name; its file is reward_models/<name>.yaml.")
     kind: str = opt("classifier", "classifier: *ForSequenceClassification with a scalar head; implicit: a DPO-tuned "
@@ -431,12 +464,17 @@ class RMCard:
     chat_template: Optional[str] = opt(None, "Chat template for scoring: a jinja file or an inline template; null = "
                                              "the tokenizer's own.")
     trust_remote_code: bool = opt(False, "Load model code from the checkpoint: only for a card that opts in.")
-    backend: str = opt("transformers", "Scoring engine: transformers, vllm (its pooling runner, GPU), or remote: an "
+    backend: str = opt("transformers", "Scoring engine: transformers, vllm (its pooling runner, GPU), remote: an "
                                        "HTTP server speaking OpenRLHF's remote-RM protocol at `url` (for RMs that do "
-                                       "not share the policy's tokenizer). A remote RM is never trained here.")
-    url: Optional[str] = opt(None, "backend remote: the server's URL (e.g. http://host:5000/get_reward).")
-    api_key_env: Optional[str] = opt(None, "Name of the environment variable holding the remote server's bearer token.")
+                                       "not share the policy's tokenizer), or openai (generative judges): an "
+                                       "OpenAI-compatible chat-completions endpoint at `url`. Remote and openai RMs "
+                                       "are never trained here.")
+    url: Optional[str] = opt(None, "backend remote: the server's URL (e.g. http://host:5000/get_reward); backend "
+                                   "openai: the API's base URL (e.g. http://host:8000/v1).")
+    api_key_env: Optional[str] = opt(None, "Name of the environment variable holding the server's bearer token or "
+                                           "API key.")
     engine_args: dict[str, Any] = opt(None, "backend vllm: passed to vllm.LLM as is.", factory=dict)
+    judge: JudgeConfig = opt(None, "kind generative: the judge's prompt, parser and sampling.", factory=JudgeConfig)
 
 
 @dataclass
@@ -475,6 +513,7 @@ def choices() -> dict[str, tuple]:
         "kind": tuple(RM_KINDS),
         "train.dataset": ("curated", "raw"),
         "train.lr_scheduler": ("cosine", "linear", "constant", "constant_with_warmup"),
+        "judge.mode": tuple(JUDGE_PARSERS),
         "curate.on_bad_row": ("error", "drop"),
         "curate.retrieve.embedder": ("tfidf", "rm"),
         "backend": tuple(dict.fromkeys([*SCORERS, *SAMPLERS])),  # RM cards: SCORERS; policy cards: SAMPLERS
@@ -840,8 +879,16 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         problem = kind_problem(card.kind, card.backend)
         if problem:
             raise ConfigError(f"RM card '{card.name}': {problem}")
-        if card.backend == "remote" and not card.url:
-            raise ConfigError(f"RM card '{card.name}': backend remote needs `url`")
+        for name in ("yes_token", "no_token"):
+            if getattr(card.judge, name) in ("True", "False"):
+                raise ConfigError(f"RM card '{card.name}': judge.{name} is {getattr(card.judge, name)}: YAML reads "
+                                  f"an unquoted yes/no as a boolean; write {name}: \"yes\"")
+        parsers = JUDGE_PARSERS[card.judge.mode]
+        if card.kind == "generative" and card.judge.parser not in (None, *parsers):
+            raise ConfigError(f"RM card '{card.name}': judge.parser={card.judge.parser} does not read "
+                              f"{card.judge.mode} answers; use {' or '.join(parsers)}")
+        if card.backend in ("remote", "openai") and not card.url:
+            raise ConfigError(f"RM card '{card.name}': backend {card.backend} needs `url`")
     if recipe.bon.n_max % recipe.bon.block:
         raise ConfigError(f"{path}: bon.n_max={recipe.bon.n_max} must be a multiple of bon.block={recipe.bon.block}")
     pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}

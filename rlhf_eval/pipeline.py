@@ -104,6 +104,13 @@ def rl_for_seed(rl: dict, seed: int) -> dict:
     return {k: v for k, v in rl.items() if k not in drop} | {"seed": seed}
 
 
+def rm_card_params(card) -> dict:
+    """A train_rm node's card: the judge section only on a generative card, so judge settings
+    never redo other RMs, whose keys stay what they were before the section existed."""
+    plain = _plain(card)
+    return plain if card.kind == "generative" else {k: v for k, v in plain.items() if k != "judge"}
+
+
 def rl_label(rm: str, policy: str, seed: int, seeds: list[int]) -> str:
     """An rl_train node's label; the seed is named only when the recipe has several."""
     return f"rm={rm} policy={policy}" + (f" seed={seed}" if len(seeds) > 1 else "")
@@ -118,7 +125,7 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
 
     def train_rm(card, label: str, data):
         base = loaded.policies[card.base].path if card.base in loaded.policies else card.base
-        params = {"card": _plain(card), "base": base, "sources": sources}
+        params = {"card": rm_card_params(card), "base": base, "sources": sources}
         return g.add("train_rm", label, params, {"toy": toy, "data": data})
 
     judge = train_rm(loaded.judge, f"judge={loaded.judge.name}", None) if loaded.judge else None

@@ -24,6 +24,11 @@ from typing import Any
 MANIFEST = "manifest.json"
 
 
+def cache_root() -> Path:
+    """What runs share across run folders: toy worlds, judge answers, logs ($RLHF_EVAL_CACHE)."""
+    return Path(os.environ.get("RLHF_EVAL_CACHE", "~/.cache/rlhf_eval")).expanduser()
+
+
 @contextmanager
 def _writing(path: Path, tmp: Path):
     """Remove the temporary file on any failure (a full disk must not fill up further), and name

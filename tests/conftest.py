@@ -70,6 +70,25 @@ def rerun(reference_run, toy_cache, tmp_path, monkeypatch):
     return lambda stage, nth=0: rerun_node(reference_run[0], stage, tmp_path, nth)
 
 
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory) -> str:
+    """A tiny random Llama with the toy tokenizer, saved as safetensors: a real model for judge
+    mechanics (what it answers is noise)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from rlhf_eval.toy.tokenizer import build_tokenizer
+
+    path = tmp_path_factory.mktemp("tiny_lm")
+    tok = build_tokenizer(path)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
+                         pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    LlamaForCausalLM(config).save_pretrained(path, safe_serialization=True)
+    return str(path)
+
+
 def missing_data_task(tmp_path):
     """A task YAML whose data file does not exist yet: its bon_generate node fails."""
     data = tmp_path / "short.jsonl"

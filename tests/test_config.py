@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,18 @@ def test_every_recipe_loads_and_the_study_has_its_two_axes():
     cards = study.reward_models.values()
     assert {tuple(c.train.sources) for c in cards} == {(f"noise-{q:02d}", f"marker-{m:03d}")
                                                       for q in (0, 10, 20, 30, 40, 50) for m in (0, 33, 67, 100)}
+
+
+@pytest.mark.parametrize("card, error", [
+    ("kind: generative\njudge: {mode: pairwise, parser: rating}\n",
+     "judge.parser=rating does not read pairwise answers; use decision"),
+    ("kind: generative\njudge: {mode: listwise}\n", "judge.mode='listwise' is not one of pointwise, pairwise"),
+    ("kind: generative\nbackend: remote\nurl: http://h/get_reward\n",
+     "the remote backend cannot score generative RMs"),
+    ("kind: generative\njudge: {temperature: -1}\n", "judge.temperature=-1"),
+    ("kind: generative\njudge: {yes_token: yes}\n", "judge.yes_token is True: YAML reads an unquoted yes/no"),
+])
+def test_generative_cards_are_checked(tmp_path, monkeypatch, card, error):
+    write_card(tmp_path, monkeypatch, "reward_models", "judge", f"name: judge\n{card}")
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        load_recipe(QUICK, ["reward_models=[judge]"])

@@ -16,10 +16,9 @@ def default_toy_world() -> dict | None:
     from rlhf_eval import store
     from rlhf_eval.config import ToyWorldConfig
     from rlhf_eval.pipeline import node_key, toy_world_params
-    from rlhf_eval.toy.stage import cache_root
 
     key = node_key("toy_world", toy_world_params(OmegaConf.to_container(OmegaConf.structured(ToyWorldConfig()))), {})
-    manifest = store.read_manifest(cache_root() / "toy_world" / key)
+    manifest = store.read_manifest(store.cache_root() / "toy_world" / key)
     return manifest["outputs"] if manifest else None
 
 

@@ -98,6 +98,7 @@ class TrainedRM:
     url: str | None = None  # remote RMs
     api_key_env: str | None = None  # remote RMs
     engine_args: dict = field(default_factory=dict)  # vllm
+    judge: dict | None = None  # generative RMs: the card's JudgeConfig
 
     @classmethod
     def from_outputs(cls, out: dict) -> TrainedRM:

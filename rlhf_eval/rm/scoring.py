@@ -111,4 +111,7 @@ def load(rm: TrainedRM):
               "max_length": rm.max_length, "chat_template": rm.chat_template}
     if rm.kind == "classifier":
         return ClassifierScorer(rm.path, **common)
+    if rm.kind == "generative":
+        from rlhf_eval.rm.judge_transformers import load as load_judge
+        return load_judge(rm)
     return ImplicitScorer(rm.path, rm.reference, beta=rm.beta, **common)

@@ -11,37 +11,27 @@ Two request shapes:
 - The project's own client (`responses` present): `prompts` are raw user turns and `responses`
   the bare responses; the server applies the RM's chat template, as local scoring does.
 
-- Binds 127.0.0.1 unless asked otherwise. On any other address it refuses to start without a
-  token, and then every request must carry it as `Authorization: Bearer <token>` or as
-  `?token=<token>` (OpenRLHF's client sends no headers but posts to the URL as given). The token
-  is a fixed one, or a job token (rlhf_eval.rm.tokens) checked against a signing key: it names
-  one job, which the server may require, and expires.
+- Binding, tokens (fixed or job tokens), body limits and timeouts: rlhf_eval.rm.http.
 - Requests from concurrent callers are batched: handler threads queue their rows, and one
   scoring thread takes whatever is queued (up to `max_batch` rows, waiting at most `max_wait_ms`
   for more) through the model at once.
-- Every field's type and size is checked before a request is queued (Limits: body bytes, rows,
-  characters per text): too large gets 413, malformed JSON or fields 400, a missing, negative
-  or non-numeric Content-Length 411/400, a body slower than `timeout_s` 408, all as JSON with
-  a message; the server keeps serving. A batch that still fails is rescored caller by caller,
-  so one bad request cannot fail the others queued with it.
+- Every field's type and size is checked before a request is queued (Limits: rows, characters
+  per text): too large gets 413, malformed JSON or fields 400. A batch that still fails is
+  rescored caller by caller, so one bad request cannot fail the others queued with it.
 """
 from __future__ import annotations
 
-import hmac
 import json
 import queue
-import sys
 import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from http.server import ThreadingHTTPServer
 
 from rlhf_eval.errors import UserError
-from rlhf_eval.rm.tokens import check
-
-LOCAL = ("127.0.0.1", "localhost", "::1")
+from rlhf_eval.rm import http
+from rlhf_eval.rm.http import Limits, TooLarge, json_server
 
 
 class Batcher:
@@ -113,15 +103,6 @@ class Batcher:
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Per-request bounds, checked before anything is queued."""
-    max_body: int = 16 << 20  # bytes
-    max_rows: int = 4096
-    max_chars: int = 200_000  # per text (query, prompt or response)
-    timeout_s: float = 60.0  # socket reads and writes; a half-sent request is dropped after this
-
-
-@dataclass(frozen=True)
 class Request:
     queries: list[str]
     prompts: list
@@ -136,10 +117,6 @@ class Request:
         for i in range(0, max(len(self.prompts), 1), size):
             yield Request(self.queries[i:i + size], self.prompts[i:i + size],
                           None if self.responses is None else self.responses[i:i + size])
-
-
-class TooLarge(ValueError):
-    """A request over a size limit: HTTP 413."""
 
 
 def _is_messages(x) -> bool:
@@ -184,147 +161,33 @@ def parse_request(body: bytes, limits: Limits = Limits()) -> Request:
     return Request(queries, prompts, responses)
 
 
-def auth_problem(given: list[str], token: str | None, signing_key: str | None, job: str | None) -> str | None:
-    """None when one of the `given` credentials is accepted; else why not."""
-    if not token and not signing_key:
-        return None
-    why = "missing or wrong token (Authorization: Bearer, or ?token=)"
-    for g in given:
-        if not g:
-            continue
-        # bytes: compare_digest refuses non-ASCII str
-        if token and hmac.compare_digest(g.encode(), token.encode()):
-            return None
-        if signing_key:
-            reason = check(g, signing_key, job)
-            if reason is None:
-                return None
-            if reason != "not a job token":
-                why = reason
-    return why
-
-
-def content_length(value: str | None, max_body: int) -> tuple[int, str] | int:
-    """The body's length, or (HTTP status, message) when the header cannot be honoured."""
-    if value is None:
-        return 411, "a Content-Length header is required"
-    if not value.strip().isdigit():  # rejects "-1", "abc", "1e3": a negative length would read to EOF
-        return 400, f"Content-Length {value!r} is not a non-negative integer"
-    length = int(value)
-    if length > max_body:  # refused unread
-        return 413, f"body of {length} bytes is over the {max_body}-byte limit"
-    return length
-
-
 def make_server(scorer, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
                 path: str = "/get_reward", limits: Limits = Limits(), max_batch: int = 256,
                 max_wait_ms: float = 5.0, signing_key: str | None = None,
                 job: str | None = None) -> ThreadingHTTPServer:
     """token: a fixed token; signing_key: accept job tokens minted with it (for `job` only, if given)."""
-    if host not in LOCAL and not (token or signing_key):
-        raise UserError(f"refusing to serve on {host} without a token: set one, or bind 127.0.0.1")
-    if job and not signing_key:
-        raise UserError("a job restriction needs a signing key (job tokens carry the job's name)")
-    for name in ("max_body", "max_rows", "max_chars", "timeout_s"):
-        if getattr(limits, name) <= 0:
-            raise UserError(f"{name} must be positive, got {getattr(limits, name)}")
     if max_batch < 1:
         raise UserError(f"max_batch must be at least 1, got {max_batch}")
     batcher = Batcher(scorer, max_batch, max_wait_ms)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive: clients reuse their connection
-        timeout = limits.timeout_s  # socket timeout: an idle or half-sent request cannot hold a thread
-        server_version, sys_version = "rlhf-eval-serve-rm", ""
-        default_request_version = "HTTP/1.0"  # so that errors before the version is read get a status line
+    def get_reward(body: bytes) -> tuple[int, dict]:
+        try:
+            request = parse_request(body, limits)
+        except TooLarge as exc:
+            return 413, {"error": str(exc)}
+        except (ValueError, TypeError, AttributeError) as exc:
+            return 400, {"error": f"bad request: {exc}"}
+        try:
+            rewards = batcher.score(request)
+        except Exception as exc:
+            return 500, {"error": f"scoring failed: {type(exc).__name__}: {exc}"}
+        return 200, {"rewards": rewards, "scores": rewards, "extra_logs": {}}
 
-        def log_message(self, *args):
-            pass
-
-        def reply(self, code: int, body: dict):
-            if code >= 400:  # the request body may be unread: do not reuse this connection
-                self.close_connection = True
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def send_error(self, code, message=None, explain=None):
-            """http.server's own errors (unknown method, malformed request line) as JSON, without
-            its HTML page and version banner."""
-            short = self.responses.get(code, ("error",))[0]
-            try:
-                self.reply(code, {"error": f"{short}: {message}" if message and message != short else short})
-            except OSError:
-                self.close_connection = True
-
-        def auth_problem(self, query: str) -> str | None:
-            header = self.headers.get("Authorization", "")
-            bearer = header[len("Bearer "):] if header.startswith("Bearer ") else ""
-            return auth_problem([bearer, (parse_qs(query).get("token") or [""])[0]], token, signing_key, job)
-
-        def read_body(self, length: int) -> bytes:
-            """Read with one deadline for the whole body, so a client dripping bytes cannot hold
-            the connection past timeout_s either."""
-            deadline, parts, left = time.monotonic() + limits.timeout_s, [], length
-            while left:
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-                chunk = self.rfile.read1(min(left, 1 << 16))
-                if not chunk:
-                    raise ConnectionError("client closed the connection mid-body")
-                parts.append(chunk)
-                left -= len(chunk)
-            return b"".join(parts)
-
-        def do_POST(self):
-            url = urlsplit(self.path)
-            if url.path != path:
-                return self.reply(404, {"error": f"POST {path}"})
-            problem = self.auth_problem(url.query)
-            if problem:
-                return self.reply(401, {"error": problem})
-            length = content_length(self.headers.get("Content-Length"), limits.max_body)
-            if isinstance(length, tuple):
-                return self.reply(length[0], {"error": length[1]})
-            try:
-                body = self.read_body(length)
-            except TimeoutError:
-                return self.reply(408, {"error": f"the body did not arrive within {limits.timeout_s:g} s"})
-            except ConnectionError:
-                self.close_connection = True
-                return
-            try:
-                request = parse_request(body, limits)
-            except TooLarge as exc:
-                return self.reply(413, {"error": str(exc)})
-            except (ValueError, TypeError, AttributeError) as exc:
-                return self.reply(400, {"error": f"bad request: {exc}"})
-            try:
-                rewards = batcher.score(request)
-            except Exception as exc:
-                return self.reply(500, {"error": f"scoring failed: {type(exc).__name__}: {exc}"})
-            self.reply(200, {"rewards": rewards, "scores": rewards, "extra_logs": {}})
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 1024  # the default 5 resets connections under concurrent load
-
-        def handle_error(self, request, client_address):
-            """One line on stderr, not a traceback per dropped client."""
-            exc = sys.exc_info()[1]
-            print(f"serve-rm: connection from {client_address[0]} dropped: {type(exc).__name__}: {exc}",
-                  file=sys.stderr)
-
-    server = Server((host, port), Handler)
+    server = json_server({path: get_reward}, "serve-rm", host, port, token, limits, signing_key, job)
     server.batcher = batcher
     return server
 
 
 def serve_in_thread(scorer, **kw) -> tuple[ThreadingHTTPServer, str]:
     server = make_server(scorer, **kw)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    host, port = server.server_address[:2]
-    return server, f"http://{host}:{port}{kw.get('path', '/get_reward')}"
+    return server, http.serve_in_thread(server, kw.get("path", "/get_reward"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import asdict
 from pathlib import Path
 
 from rlhf_eval.config import RMCard, from_params
@@ -37,8 +38,9 @@ def run(ctx) -> dict:
     common = {"name": card.name, "kind": card.kind, "batch_size": card.batch_size,
               "max_length": card.max_length, "chat_template": card.chat_template,
               "trust_remote_code": card.trust_remote_code, "backend": card.backend,
-              "url": card.url, "api_key_env": card.api_key_env, "engine_args": card.engine_args}
-    if card.backend == "remote":
+              "url": card.url, "api_key_env": card.api_key_env, "engine_args": card.engine_args,
+              **({"judge": asdict(card.judge)} if card.kind == "generative" else {})}
+    if card.backend in ("remote", "openai"):  # served elsewhere: nothing to train or load here
         return common | {"path": None, "trained": False}
     if card.path is not None:
         path = resolve(card.path, toy, "policy")
@@ -46,6 +48,9 @@ def run(ctx) -> dict:
             raise UserError(f"RM card '{card.name}': path {path} does not exist")
         return common | {"path": path, "reference": resolve(card.reference, toy, "policy") if card.reference else base,
                          "beta": card.train.beta, "trained": False}
+    if card.kind == "generative":
+        raise UserError(f"RM card '{card.name}': training a generative judge is not supported yet; give the card "
+                        "a trained `path`")
     if not ctx.params["base"].startswith("hf:") and not Path(base).exists():
         raise UserError(f"RM card '{card.name}': base model {base} does not exist")
     pairs = training_pairs(ctx, card, toy)

@@ -1,8 +1,6 @@
 """toy_world stage: build the world into the cache (once per config) and point at it."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 from rlhf_eval import store
 from rlhf_eval.config import StudyWorldConfig, ToyWorldConfig
@@ -10,16 +8,12 @@ from rlhf_eval.errors import UserError
 from rlhf_eval.lock import locked
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("RLHF_EVAL_CACHE", "~/.cache/rlhf_eval")).expanduser()
-
-
 def run(ctx) -> dict:
     from rlhf_eval.toy.world import build_world
 
     raw = dict(ctx.params["config"])
     cfg = ToyWorldConfig(**raw | {"study": StudyWorldConfig(**raw["study"]) if raw.get("study") else None})
-    dest = cache_root() / "toy_world" / ctx.node.key
+    dest = store.cache_root() / "toy_world" / ctx.node.key
     ctx.watch(dest)  # the run's node is redone when the cache it points at is damaged
     # Runs of other recipes share the cache: one builds a world, the others wait and reuse it.
     with locked(dest.with_name(f"{dest.name}.lock"), f"toy world cache {dest}", wait=True,

@@ -1,0 +1,121 @@
+"""Generative judges with transformers (what rm.SCORERS["transformers"] loads for kind generative).
+
+Rows are batched by length and padded on the left, so the next token of every row sits in the
+last column. A verdict-token judge reads that column's probabilities and generates nothing;
+other parsers read a generated answer (greedy at temperature 0).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from rlhf_eval.config import JudgeConfig
+from rlhf_eval.device import torch_device
+from rlhf_eval.errors import UserError
+from rlhf_eval.rm.base import TrainedRM, length_batches, load_tokenizer
+from rlhf_eval.rm.judge import GenerativeJudge
+
+
+def model_identity(path: str) -> str:
+    """The model's path and its files' sizes and modification times: retrained weights at the
+    same path are a new judge to the judgment cache."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return path  # a hub id
+    stats = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file())
+    return f"{folder.resolve()}#{hashlib.sha256(repr(stats).encode()).hexdigest()[:12]}"
+
+
+def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r):] = torch.tensor(r)
+        mask[i, width - len(r):] = 1
+    return ids, mask
+
+
+@dataclass
+class TransformersJudge:
+    path: str
+    batch_size: int = 16
+    chat_template: str | None = None
+    trust_remote_code: bool = False
+
+    def __post_init__(self):
+        from transformers import AutoModelForCausalLM
+        self.tok = load_tokenizer(self.path, self.trust_remote_code, self.chat_template)
+        self.device = torch_device()
+        self.model = AutoModelForCausalLM.from_pretrained(
+            self.path, use_safetensors=True, trust_remote_code=self.trust_remote_code).eval().to(self.device)
+        self.model_id = model_identity(self.path)
+        self.pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
+
+    def token_id(self, token: str) -> int:
+        ids = self.tok(token, add_special_tokens=False)["input_ids"]
+        if len(ids) != 1 or ids[0] == self.tok.unk_token_id:
+            raise UserError(f"judge verdict token {token!r} is {len(ids)} tokens for the judge's tokenizer "
+                            f"({self.path}); judge.yes_token and judge.no_token must each be one known token")
+        return ids[0]
+
+    def _rows(self, conversations: list[list[dict]]) -> list[list[int]]:
+        return [list(self.tok.apply_chat_template(c, add_generation_prompt=True, return_dict=True)["input_ids"])
+                for c in conversations]
+
+    @torch.no_grad()
+    def next_token_probs(self, conversations: list[list[dict]]):
+        """Yields (rows' indices, their next-token probabilities over the vocabulary) per batch."""
+        rows = self._rows(conversations)
+        for batch in length_batches([len(r) for r in rows], self.batch_size):
+            ids, mask = _left_pad([rows[i] for i in batch], self.pad)
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1].float()
+            yield batch, [len(rows[i]) for i in batch], torch.softmax(logits, dim=-1)
+
+    def top_tokens(self, conversations: list[list[dict]], k: int) -> list[list[tuple[str, float, int]]]:
+        """The k likeliest next tokens of each conversation: (token text, log-probability, prompt length)."""
+        out: list = [None] * len(conversations)
+        for batch, lengths, probs in self.next_token_probs(conversations):
+            values, ids = probs.topk(k, dim=-1)
+            for i, n, v, t in zip(batch, lengths, values.tolist(), ids.tolist()):
+                out[i] = [(self.tok.decode([tid]), math.log(max(p, 1e-45)), n) for p, tid in zip(v, t)]
+        return out
+
+    @torch.no_grad()
+    def answer(self, conversations: list[list[dict]], sampling: dict,
+               verdict_tokens: tuple[str, str] | None = None) -> list[dict]:
+        out: list[dict] = [{}] * len(conversations)
+        if verdict_tokens:
+            wanted = [self.token_id(t) for t in verdict_tokens]
+            for batch, lengths, probs in self.next_token_probs(conversations):
+                for i, n, p in zip(batch, lengths, probs[:, wanted].tolist()):
+                    out[i] = {"text": verdict_tokens[0] if p[0] >= p[1] else verdict_tokens[1],
+                              "probs": dict(zip(verdict_tokens, p)), "tokens_in": n, "tokens_out": 0}
+            return out
+        rows = self._rows(conversations)
+        for batch in length_batches([len(r) for r in rows], self.batch_size):
+            ids, mask = _left_pad([rows[i] for i in batch], self.pad)
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            temperature = sampling["temperature"]
+            extra = {"do_sample": True, "temperature": temperature, "top_p": 1.0} if temperature > 0 else \
+                {"do_sample": False}
+            gen = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=sampling["max_new_tokens"],
+                                      pad_token_id=self.pad, eos_token_id=self.tok.eos_token_id, **extra)
+            for i, seq in zip(batch, gen[:, ids.shape[1]:].tolist()):
+                if self.tok.eos_token_id in seq:
+                    seq = seq[:seq.index(self.tok.eos_token_id)]
+                seq = [t for t in seq if t != self.pad]
+                out[i] = {"text": self.tok.decode(seq, skip_special_tokens=True).strip(), "probs": None,
+                          "tokens_in": len(rows[i]), "tokens_out": len(seq)}
+        return out
+
+
+def load(rm: TrainedRM) -> GenerativeJudge:
+    backend = TransformersJudge(rm.path, rm.batch_size, rm.chat_template, rm.trust_remote_code)
+    return GenerativeJudge(rm.name, backend, JudgeConfig(**rm.judge))

@@ -1,0 +1,147 @@
+"""The OpenAI-compatible judge backend, driven by the official `openai` client against a real
+server on loopback (`rlhf-eval serve-judge`'s, serving a tiny transformers model): the same
+answers as the model asked directly, token accounting, retries on server errors, timeouts,
+tokens, and a wrong model name."""
+import math
+import time
+
+import pytest
+
+from rlhf_eval.config import JudgeConfig
+from rlhf_eval.rm.http import serve_in_thread
+from rlhf_eval.rm.judge import GenerativeJudge
+from rlhf_eval.rm.judge_openai import TOP_LOGPROBS, JudgeEndpointError, OpenAIJudge
+from rlhf_eval.rm.judge_transformers import TransformersJudge
+from rlhf_eval.rm.judgments import JudgmentCache
+from rlhf_eval.rm.serve_judge import make_judge_server
+from rlhf_eval.rm.verdicts import verdict_probability
+
+PROMPTS = ["sort these letters in alphabetical order : c a b", "sort these letters in alphabetical order : z y",
+           "sort these letters in alphabetical order : d c b a e", "sort these letters in alphabetical order : q"]
+RESPONSES = ["a b c done", "z y", "the sorted letters are : a b c d e done", "q done"]
+CONFIG = dict(template="{{ prompt }} = {{ response }}", yes_token="done", no_token="the")
+
+
+@pytest.fixture(scope="module")
+def local(tiny_lm):
+    return TransformersJudge(tiny_lm, batch_size=4)
+
+
+def served(backend, **kw):
+    server = make_judge_server(backend, "tiny-judge", **kw)
+    return server, serve_in_thread(server, "/v1").rstrip("/")
+
+
+def api_judge(url, tmp_path, *, retries=0, timeout_s=30.0, model="tiny-judge", key_env=None, **cfg):
+    backend = OpenAIJudge(url, model, key_env, concurrency=3, retries=retries, timeout_s=timeout_s)
+    return GenerativeJudge("api", backend, JudgeConfig(**CONFIG | cfg), JudgmentCache(tmp_path / "api.sqlite"))
+
+
+def test_verdict_tokens_through_the_api_match_the_model(local, tmp_path):
+    server, url = served(local)
+    j = api_judge(url, tmp_path)
+    got = j.score(PROMPTS, RESPONSES)
+    assert server.served["requests"] == len(PROMPTS) and j.counts["calls"] == len(PROMPTS)
+    # The API returns the 20 likeliest next tokens; a verdict word outside them has probability 0 there.
+    for p, r, g in zip(PROMPTS, RESPONSES, got):
+        top = local.top_tokens([[{"role": "user", "content": f"{p} = {r}"}]], TOP_LOGPROBS)[0]
+        probs = {t.strip(): math.exp(lp) for t, lp, _ in top}
+        want = verdict_probability(probs, "done", "the")
+        assert (math.isnan(g) and want is None) or g == pytest.approx(want, rel=1e-4)
+    assert j.counts["tokens_in"] > 0
+
+
+def test_generated_answers_through_the_api_match_the_model(local, tmp_path):
+    server, url = served(local)
+    over_api = api_judge(url, tmp_path, parser="rating", max_new_tokens=5)
+    direct = GenerativeJudge("direct", local, JudgeConfig(**CONFIG, parser="rating", max_new_tokens=5),
+                             JudgmentCache(tmp_path / "direct.sqlite"))
+    conversations = [over_api.conversation(prompt=p, response=r) for p, r in zip(PROMPTS, RESPONSES)]
+    assert [a["text"] for a in over_api.ask(conversations)] == [a["text"] for a in direct.ask(conversations)]
+    assert over_api.counts["tokens_out"] == direct.counts["tokens_out"] > 0
+    assert over_api.counts["tokens_in"] == direct.counts["tokens_in"]
+
+
+class Flaky:
+    """Fails its first `fail` requests (HTTP 500), then answers as the model does."""
+    def __init__(self, inner, fail):
+        self.inner, self.fail, self.model_id = inner, fail, inner.model_id
+
+    def top_tokens(self, conversations, k):
+        if self.fail > 0:
+            self.fail -= 1
+            raise RuntimeError("worker lost")
+        return self.inner.top_tokens(conversations, k)
+
+
+class Slow:
+    def __init__(self, inner, seconds):
+        self.inner, self.seconds = inner, seconds
+
+    def top_tokens(self, conversations, k):
+        time.sleep(self.seconds)
+        return self.inner.top_tokens(conversations, k)
+
+
+def test_server_errors_are_retried_with_backoff(local, tmp_path):
+    server, url = served(Flaky(local, fail=2))
+    j = api_judge(url, tmp_path, retries=3)
+    [score] = j.score(PROMPTS[:1], RESPONSES[:1])
+    assert server.served["requests"] == 3 and j.counts["calls"] == 1  # two 500s, then an answer
+    server, url = served(Flaky(local, fail=5))
+    with pytest.raises(JudgeEndpointError, match=r"failed after 1 retries: InternalServerError"):
+        api_judge(url, tmp_path / "b", retries=1).score(PROMPTS[:1], RESPONSES[:1])
+    assert server.served["requests"] == 2
+
+
+def test_a_slow_endpoint_times_out_and_is_retried(local, tmp_path):
+    server, url = served(Slow(local, seconds=1.5))
+    started = time.monotonic()
+    with pytest.raises(JudgeEndpointError, match="APITimeoutError"):
+        api_judge(url, tmp_path, retries=1, timeout_s=0.3).score(PROMPTS[:1], RESPONSES[:1])
+    assert time.monotonic() - started < 5
+    time.sleep(1.6)  # let the server finish the abandoned requests
+    assert server.served["requests"] == 2
+
+
+def test_tokens_and_model_names_are_checked(local, tmp_path, monkeypatch):
+    server, url = served(local, token="s3cret")
+    monkeypatch.setenv("JUDGE_KEY", "s3cret")
+    ok = api_judge(url, tmp_path, key_env="JUDGE_KEY")
+    ok.score(PROMPTS[:1], RESPONSES[:1])
+    assert ok.counts["calls"] == 1 and server.served["requests"] == 1
+    monkeypatch.setenv("JUDGE_KEY", "wrong")
+    with pytest.raises(JudgeEndpointError, match="AuthenticationError"):
+        api_judge(url, tmp_path / "b", key_env="JUDGE_KEY").score(PROMPTS[:1], RESPONSES[:1])
+    monkeypatch.delenv("JUDGE_KEY")
+    with pytest.raises(ValueError, match="JUDGE_KEY .api_key_env. is not set"):
+        api_judge(url, tmp_path / "c", key_env="JUDGE_KEY")
+    server, url = served(local)
+    with pytest.raises(JudgeEndpointError, match="model 'other' is not served here"):
+        api_judge(url, tmp_path / "d", model="other").score(PROMPTS[:1], RESPONSES[:1])
+
+
+def test_serve_judge_serves_a_card_until_sigterm(tiny_lm, tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    from conftest import cli
+
+    cards = tmp_path / "cards" / "reward_models"
+    cards.mkdir(parents=True)
+    (cards / "tiny.yaml").write_text(f"kind: generative\npath: {tiny_lm}\n"
+                                     "judge: {template: '{{ prompt }} = {{ response }}', yes_token: done, no_token: the}\n")
+    env = dict(os.environ, RLHF_EVAL_CARDS=str(tmp_path / "cards"), RLHF_EVAL_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.Popen(cli("serve-judge", "tiny", "--port", "0"), cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "serving judge 'tiny' as model 'tiny' on http://127.0.0.1:" in line, line + proc.stdout.read()
+        url = line.split(" on ")[1].split(" ")[0]
+        j = api_judge(url, tmp_path, model="tiny")
+        assert len(j.score(PROMPTS, RESPONSES)) == len(PROMPTS) and j.counts["calls"] == len(PROMPTS)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0 and "serve-judge stopped" in out
