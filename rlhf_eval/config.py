@@ -421,6 +421,9 @@ class JudgeConfig:
                                         "{{ response }} (pointwise) or {{ response_a }} and {{ response_b }} "
                                         "(pairwise); null: the built-in one for the mode (docs/generative.md).")
     system: Optional[str] = opt(None, "A system message sent before the judge prompt; null: none.")
+    chat: bool = opt(True, "true: the rendered template is one user message, sent through the judge's chat "
+                           "template; false: it is raw text that the judge's answer continues (completion-style "
+                           "judges such as PandaLM and JudgeLM; transformers backend only).")
     parser: Optional[str] = opt(None, "How an answer becomes a score. pointwise: verdict_token (P(yes) / (P(yes) + "
                                       "P(no)) of the judge's next token, yes_token and no_token) or rating (a number matched by "
                                       "rating_pattern); pairwise: decision ([[A>B]], [[A>>B]], [[A=B]], [[A]], "
@@ -883,6 +886,9 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
             if getattr(card.judge, name) in ("True", "False"):
                 raise ConfigError(f"RM card '{card.name}': judge.{name} is {getattr(card.judge, name)}: YAML reads "
                                   f"an unquoted yes/no as a boolean; write {name}: \"yes\"")
+        if card.kind == "generative" and not card.judge.chat and card.backend != "transformers":
+            raise ConfigError(f"RM card '{card.name}': judge.chat: false (a completion-style prompt) needs backend "
+                              "transformers; the openai backend speaks chat completions")
         parsers = JUDGE_PARSERS[card.judge.mode]
         if card.kind == "generative" and card.judge.parser not in (None, *parsers):
             raise ConfigError(f"RM card '{card.name}': judge.parser={card.judge.parser} does not read "

@@ -41,9 +41,10 @@ ANSWER_BATCH = 64  # answers are committed to the cache every this many
 class JudgeBackend(Protocol):
     model_id: str  # names the model (and its weights) in the judgment cache
 
-    def answer(self, conversations: list[list[dict]], sampling: dict,
+    def answer(self, conversations: list, sampling: dict,
                verdict_tokens: tuple[str, str] | None = None) -> list[dict]:
-        """One answer per conversation: {"text", "probs", "tokens_in", "tokens_out"}. With
+        """One answer per conversation (chat messages, or raw text for a completion-style judge):
+        {"text", "probs", "tokens_in", "tokens_out"}. With
         verdict_tokens, no text is generated: `probs` holds the next token's probability of each."""
 
 
@@ -52,6 +53,33 @@ def load_template(template: str | None, mode: str):
     if template and "{" not in template and Path(template).is_file():
         source = Path(template).read_text()
     return SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True).from_string(source)
+
+
+def judge_messages(judge: JudgeConfig, template, **fields) -> list[dict] | str:
+    """What a judge is asked: its system message, then the rendered prompt as a user message;
+    or, for a completion-style judge (chat: false), the rendered text itself."""
+    if not judge.chat:
+        return template.render(**fields)
+    system = [{"role": "system", "content": judge.system}] if judge.system else []
+    return system + [{"role": "user", "content": template.render(**fields)}]
+
+
+def training_examples(judge: JudgeConfig, pairs: list[dict]) -> list[tuple[list[dict], str]]:
+    """(conversation, answer) pairs that teach a judge the card's own prompt from preference
+    pairs. pointwise: the chosen response is answered yes_token and the rejected no_token;
+    pairwise: each pair in both orders, answered A or B (read by the decision parser)."""
+    template, out = load_template(judge.template, judge.mode), []
+    for p in pairs:
+        prompt = prompt_text(p["prompt"])
+        if judge.mode == "pointwise":
+            out.append((judge_messages(judge, template, prompt=prompt, response=p["chosen"]), judge.yes_token))
+            out.append((judge_messages(judge, template, prompt=prompt, response=p["rejected"]), judge.no_token))
+        else:
+            out.append((judge_messages(judge, template, prompt=prompt, response_a=p["chosen"],
+                                       response_b=p["rejected"]), "A"))
+            out.append((judge_messages(judge, template, prompt=prompt, response_a=p["rejected"],
+                                       response_b=p["chosen"]), "B"))
+    return out
 
 
 @dataclass
@@ -78,10 +106,9 @@ class GenerativeJudge:
         return {"temperature": self.judge.temperature, "max_new_tokens": self.judge.max_new_tokens}
 
     def conversation(self, **fields) -> list[dict]:
-        system = [{"role": "system", "content": self.judge.system}] if self.judge.system else []
-        return system + [{"role": "user", "content": self.template.render(**fields)}]
+        return judge_messages(self.judge, self.template, **fields)
 
-    def ask(self, conversations: list[list[dict]]) -> list[dict]:
+    def ask(self, conversations: list) -> list[dict]:
         """The judge's answers, from the cache where it has them; new ones are cached in batches."""
         keys = [judgment_key(self.backend.model_id, c, self.sampling) for c in conversations]
         have = self.cache.get(keys)

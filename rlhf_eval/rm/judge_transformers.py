@@ -63,12 +63,14 @@ class TransformersJudge:
                             f"({self.path}); judge.yes_token and judge.no_token must each be one known token")
         return ids[0]
 
-    def _rows(self, conversations: list[list[dict]]) -> list[list[int]]:
-        return [list(self.tok.apply_chat_template(c, add_generation_prompt=True, return_dict=True)["input_ids"])
+    def _rows(self, conversations: list) -> list[list[int]]:
+        """Chat messages through the chat template; raw text (a completion-style judge) as is."""
+        return [list(self.tok(c, add_special_tokens=False)["input_ids"]) if isinstance(c, str) else
+                list(self.tok.apply_chat_template(c, add_generation_prompt=True, return_dict=True)["input_ids"])
                 for c in conversations]
 
     @torch.no_grad()
-    def next_token_probs(self, conversations: list[list[dict]]):
+    def next_token_probs(self, conversations: list):
         """Yields (rows' indices, their next-token probabilities over the vocabulary) per batch."""
         rows = self._rows(conversations)
         for batch in length_batches([len(r) for r in rows], self.batch_size):
@@ -78,7 +80,7 @@ class TransformersJudge:
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1].float()
             yield batch, [len(rows[i]) for i in batch], torch.softmax(logits, dim=-1)
 
-    def top_tokens(self, conversations: list[list[dict]], k: int) -> list[list[tuple[str, float, int]]]:
+    def top_tokens(self, conversations: list, k: int) -> list[list[tuple[str, float, int]]]:
         """The k likeliest next tokens of each conversation: (token text, log-probability, prompt length)."""
         out: list = [None] * len(conversations)
         for batch, lengths, probs in self.next_token_probs(conversations):
@@ -88,7 +90,7 @@ class TransformersJudge:
         return out
 
     @torch.no_grad()
-    def answer(self, conversations: list[list[dict]], sampling: dict,
+    def answer(self, conversations: list, sampling: dict,
                verdict_tokens: tuple[str, str] | None = None) -> list[dict]:
         out: list[dict] = [{}] * len(conversations)
         if verdict_tokens:

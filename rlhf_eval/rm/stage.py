@@ -48,18 +48,19 @@ def run(ctx) -> dict:
             raise UserError(f"RM card '{card.name}': path {path} does not exist")
         return common | {"path": path, "reference": resolve(card.reference, toy, "policy") if card.reference else base,
                          "beta": card.train.beta, "trained": False}
-    if card.kind == "generative":
-        raise UserError(f"RM card '{card.name}': training a generative judge is not supported yet; give the card "
-                        "a trained `path`")
     if not ctx.params["base"].startswith("hf:") and not Path(base).exists():
         raise UserError(f"RM card '{card.name}': base model {base} does not exist")
     pairs = training_pairs(ctx, card, toy)
     if not pairs:
         raise UserError(f"RM card '{card.name}': no training pairs")
     from rlhf_eval.progress import BarCallback
-    fit = train_trl.train_classifier if card.kind == "classifier" else train_trl.train_implicit
     with ctx.bar(f"training {card.kind} RM on {len(pairs)} pairs", None) as update:
-        info = fit(base, pairs, card.train, ctx.dir, callbacks=[BarCallback(update)])
+        callbacks = [BarCallback(update)]
+        if card.kind == "generative":
+            info = train_trl.train_judge(base, pairs, card.train, card.judge, ctx.dir, callbacks=callbacks)
+        else:
+            fit = train_trl.train_classifier if card.kind == "classifier" else train_trl.train_implicit
+            info = fit(base, pairs, card.train, ctx.dir, callbacks=callbacks)
     info.setdefault("reference", base)
     info.setdefault("beta", card.train.beta)
     return common | info | {"n_pairs": len(pairs), "trained": True}

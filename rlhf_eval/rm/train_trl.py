@@ -7,12 +7,13 @@ the one format transformers, TRL, vLLM and OpenRLHF all load.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import torch
 from datasets import Dataset
 
-from rlhf_eval.config import RMTrainConfig
+from rlhf_eval.config import JudgeConfig, RMTrainConfig
 from rlhf_eval.data.pairs import trl_rows
 from rlhf_eval.device import torch_device
 from transformers.trainer_callback import PrinterCallback
@@ -73,6 +74,41 @@ def train_classifier(base: str, pairs: list[dict], train: RMTrainConfig, out_dir
     result, model_dir = _train_and_save(trainer, tok, out_dir)
     return {"path": str(model_dir), "train_loss": result.training_loss, "steps": result.global_step,
             "log": trainer.state.log_history}
+
+
+def train_judge(base: str, pairs: list[dict], train: RMTrainConfig, judge: JudgeConfig, out_dir: Path,
+                callbacks=()) -> dict:
+    """Supervised fine-tuning of `base` into a generative judge on the card's own prompt
+    (rm.judge.training_examples), the loss on the answer only (TRL's prompt-completion format).
+    Answer and template words the tokenizer cannot spell (a word-level tokenizer's <unk>) are
+    added to it first; a subword tokenizer spells every word and adds nothing."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from rlhf_eval.rm.judge import TEMPLATES, training_examples
+
+    torch.manual_seed(train.seed)
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True, trust_remote_code=False)
+    examples = training_examples(judge, pairs)
+    words = {w for _, answer in examples for w in answer.split()}
+    # Template words outside the {{ fields }} and {% tags %}.
+    literal = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", judge.template or TEMPLATES[judge.mode])
+    words |= set(literal.split()) | set((judge.system or "").split())
+    unknown = sorted(w for w in words if "{" not in w and "}" not in w
+                     and tok.unk_token_id is not None and tok(w, add_special_tokens=False)["input_ids"] == [tok.unk_token_id])
+    if unknown:
+        tok.add_tokens(unknown)
+        model.resize_token_embeddings(len(tok))
+    # A completion-style judge (chat: false) continues its raw prompt, after a space.
+    data = Dataset.from_list([{"prompt": conv, "completion": f" {answer}" if isinstance(conv, str) else
+                               [{"role": "assistant", "content": answer}]} for conv, answer in examples])
+    args = SFTConfig(**_common_args(train, out_dir, len(examples)), completion_only_loss=True)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok,
+                         callbacks=list(callbacks))
+    result, model_dir = _train_and_save(trainer, tok, out_dir)
+    return {"path": str(model_dir), "train_loss": result.training_loss, "steps": result.global_step,
+            "added_tokens": unknown, "log": trainer.state.log_history}
 
 
 def train_implicit(base: str, pairs: list[dict], train: RMTrainConfig, out_dir: Path, callbacks=()) -> dict:
