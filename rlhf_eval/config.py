@@ -889,6 +889,10 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         if card.kind == "generative" and not card.judge.chat and card.backend != "transformers":
             raise ConfigError(f"RM card '{card.name}': judge.chat: false (a completion-style prompt) needs backend "
                               "transformers; the openai backend speaks chat completions")
+        if card.kind == "generative" and card.judge.mode == "pairwise":
+            raise ConfigError(f"RM card '{card.name}': pairwise judges do not run in recipes yet (static benchmarks "
+                              "and best-of-n in both orders are being built; RL takes pointwise judges only); "
+                              "serve or script them through rlhf_eval.rm.judge for now")
         parsers = JUDGE_PARSERS[card.judge.mode]
         if card.kind == "generative" and card.judge.parser not in (None, *parsers):
             raise ConfigError(f"RM card '{card.name}': judge.parser={card.judge.parser} does not read "
