@@ -12,6 +12,7 @@ from rlhf_eval.bench.registry import load_items
 from rlhf_eval.bench.saved import write_scores
 from rlhf_eval.config import BenchmarkConfig, from_params
 from rlhf_eval.rm.base import load_scorer
+from rlhf_eval.rm.judge import judge_report
 
 
 def score_items(scorer, items) -> list[list[float]]:
@@ -52,7 +53,7 @@ def run(ctx) -> dict:
     out = json_safe(result) | {
         "benchmark": spec.name, "scored_as": bench.name, "data": where,
         "rm": ctx.inputs["rm"]["outputs"]["name"], "n": len(items), "truncated": truncated,
-        "length_baseline": baseline, "probes": probe_results,
+        "length_baseline": baseline, "probes": probe_results, "judge": judge_report(scorer),
         "scores": str(ctx.dir / "scores.jsonl"), "units": str(ctx.dir / "units.jsonl"),
     }
     store.atomic_write_json(ctx.dir / "metrics.json", json.loads(json.dumps(out, default=str)))

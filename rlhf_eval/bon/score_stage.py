@@ -5,6 +5,7 @@ from rlhf_eval import store
 from rlhf_eval.bon.artifacts import CandidateSet
 from rlhf_eval.config import RayShardConfig, from_params
 from rlhf_eval.rm.base import load_scorer
+from rlhf_eval.rm.judge import judge_report
 
 
 def build_scorer(ctx, ray: RayShardConfig):
@@ -30,4 +31,4 @@ def run(ctx) -> dict:
             for c, s in zip(cands, scores)]
     store.write_jsonl(ctx.dir / "scores.jsonl", rows)
     return {"scores": str(ctx.dir / "scores.jsonl"), "rm": rm, "n": len(rows), "truncated": scorer.truncated,
-            "shard_attempts": getattr(scorer, "attempts", None)}
+            "shard_attempts": getattr(scorer, "attempts", None), "judge": judge_report(scorer)}

@@ -73,6 +73,9 @@ def tables(by: dict, cfg: dict) -> dict:
                                        "ci_low": p["ci"][0], "ci_high": p["ci"][1]})
         static_rows.append(base | {"metric": "truncated_inputs", "value": b["truncated"],
                                    "ci_low": None, "ci_high": None})
+        if b.get("judge"):  # a generative judge's unreadable answers, shown beside its score
+            static_rows.append(base | {"metric": "judge_parse_failures", "value": b["judge"]["parse_failures"],
+                                       "ci_low": None, "ci_high": None})
     down_rows = []
     for b in by["bon_eval"]:
         for pt in b["curve"]:

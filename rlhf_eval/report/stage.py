@@ -40,6 +40,8 @@ def static_tables(rows: list[dict]) -> list[dict]:
         probes = sorted({r["metric"] for r in mine if r["metric"].startswith("probe_drop/")})
         cols = [(m, label) for m, label in STATIC_COLUMNS if any(r["metric"] == m for r in mine)]
         cols += [(p, "drop: " + p.split("/", 1)[1]) for p in probes] + [("truncated_inputs", "truncated")]
+        if any(r["metric"] == "judge_parse_failures" for r in mine):
+            cols.append(("judge_parse_failures", "judge parse failures"))
         body = []
         for rm in sorted({r["rm"] for r in mine}):
             by = {r["metric"]: r for r in mine if r["rm"] == rm}

@@ -41,8 +41,11 @@ def train(ctx, job: RLJob, progress) -> dict:
     """ENGINES["trl"]: the RM is loaded here and scores each step's samples in this process."""
     from rlhf_eval.rm.base import load_scorer
     from rlhf_eval.progress import BarCallback
-    return fit(job.policy_path, [r["prompt"] for r in job.rows], load_scorer(ctx.inputs["rm"]), job.rl, job.seed,
-               ctx.dir, verify=job.verify, callbacks=[BarCallback(progress)], keep_dir=ctx.keep_dir)
+    from rlhf_eval.rm.judge import judge_report
+    scorer = load_scorer(ctx.inputs["rm"])
+    out = fit(job.policy_path, [r["prompt"] for r in job.rows], scorer, job.rl, job.seed, ctx.dir, verify=job.verify,
+              callbacks=[BarCallback(progress)], keep_dir=ctx.keep_dir)
+    return out | {"judge": judge_report(scorer)}
 
 
 def fit(policy_path: str, prompts: list, scorer, rl: RLConfig, seed: int, out_dir: Path, verify=None,

@@ -38,6 +38,11 @@ TEMPLATES = {
 ANSWER_BATCH = 64  # answers are committed to the cache every this many
 
 
+def judge_report(scorer) -> dict | None:
+    """A generative judge's counts and cost for a node's outputs; None for other scorers."""
+    return scorer.report() if isinstance(scorer, GenerativeJudge) else None
+
+
 class JudgeBackend(Protocol):
     model_id: str  # names the model (and its weights) in the judgment cache
 
@@ -157,6 +162,12 @@ class GenerativeJudge:
         second = self.ask([self.conversation(prompt=t, response_a=y, response_b=x) for t, x, y in zip(texts, a, b)])
         return [(self._failed(parse_decision(f["text"])), self._failed(unswap(parse_decision(s["text"]))))
                 for f, s in zip(first, second)]
+
+    def report(self) -> dict:
+        """What a node records: the counts, and the cost at the card's token prices."""
+        cost = (self.counts["tokens_in"] * self.judge.price_input_per_mtok
+                + self.counts["tokens_out"] * self.judge.price_output_per_mtok) / 1e6
+        return dict(self.counts) | {"cost": cost}
 
     def score_texts(self, queries: list[str], prompts: list[str]) -> list[float]:
         raise UserError(f"RM '{self.name}' is a generative judge; serving it over OpenRLHF's protocol is not "
