@@ -425,9 +425,10 @@ class JudgeConfig:
                            "template; false: it is raw text that the judge's answer continues (completion-style "
                            "judges such as PandaLM and JudgeLM; transformers backend only).")
     parser: Optional[str] = opt(None, "How an answer becomes a score. pointwise: verdict_token (P(yes) / (P(yes) + "
-                                      "P(no)) of the judge's next token, yes_token and no_token) or rating (a number matched by "
-                                      "rating_pattern); pairwise: decision ([[A>B]], [[A>>B]], [[A=B]], [[A]], "
-                                      "[[B]], [[C]] for a tie, or a bare A / B). null: verdict_token / decision.")
+                                      "P(no)) of the judge's next token, yes_token and no_token) or rating (a "
+                                      "number matched by rating_pattern); pairwise: decision ([[A>B]], [[A>>B]], "
+                                      "[[A=B]], [[A]], [[B]], [[C]] for a tie, or a bare A / B). null: verdict_token / "
+                                      "decision.")
     yes_token: str = opt("yes", "verdict_token: the token that means the response is good (quote yes and no in "
                                 "YAML, which reads them unquoted as true and false).")
     no_token: str = opt("no", "verdict_token: the token that means it is not.")
@@ -800,6 +801,25 @@ def _check_rl(recipe: Recipe, where: str) -> None:
                           + (f", or rl.engine={others[0]}" if others else ""))
 
 
+def _check_judge(card: RMCard) -> None:
+    judge, where = card.judge, f"RM card '{card.name}'"
+    for name in ("yes_token", "no_token"):
+        if getattr(judge, name) in ("True", "False"):
+            raise ConfigError(f"{where}: judge.{name} is {getattr(judge, name)}: YAML reads an unquoted yes/no as a "
+                              f"boolean; write {name}: \"yes\"")
+    if not judge.chat and card.backend != "transformers":
+        raise ConfigError(f"{where}: judge.chat: false (a completion-style prompt) needs backend transformers; the "
+                          "openai backend speaks chat completions")
+    if judge.mode == "pairwise":
+        raise ConfigError(f"{where}: pairwise judges do not run in recipes yet (static benchmarks and best-of-n in "
+                          "both orders are being built; RL takes pointwise judges only); script them through "
+                          "rlhf_eval.rm.judge for now")
+    parsers = JUDGE_PARSERS[judge.mode]
+    if judge.parser not in (None, *parsers):
+        raise ConfigError(f"{where}: judge.parser={judge.parser} does not read {judge.mode} answers; use "
+                          f"{' or '.join(parsers)}")
+
+
 def _check_benchmarks(recipe: Recipe, where: str) -> None:
     from rlhf_eval.bench.probes import PROBES
     from rlhf_eval.bench.registry import benchmark_for
@@ -882,21 +902,8 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         problem = kind_problem(card.kind, card.backend)
         if problem:
             raise ConfigError(f"RM card '{card.name}': {problem}")
-        for name in ("yes_token", "no_token"):
-            if getattr(card.judge, name) in ("True", "False"):
-                raise ConfigError(f"RM card '{card.name}': judge.{name} is {getattr(card.judge, name)}: YAML reads "
-                                  f"an unquoted yes/no as a boolean; write {name}: \"yes\"")
-        if card.kind == "generative" and not card.judge.chat and card.backend != "transformers":
-            raise ConfigError(f"RM card '{card.name}': judge.chat: false (a completion-style prompt) needs backend "
-                              "transformers; the openai backend speaks chat completions")
-        if card.kind == "generative" and card.judge.mode == "pairwise":
-            raise ConfigError(f"RM card '{card.name}': pairwise judges do not run in recipes yet (static benchmarks "
-                              "and best-of-n in both orders are being built; RL takes pointwise judges only); "
-                              "serve or script them through rlhf_eval.rm.judge for now")
-        parsers = JUDGE_PARSERS[card.judge.mode]
-        if card.kind == "generative" and card.judge.parser not in (None, *parsers):
-            raise ConfigError(f"RM card '{card.name}': judge.parser={card.judge.parser} does not read "
-                              f"{card.judge.mode} answers; use {' or '.join(parsers)}")
+        if card.kind == "generative":
+            _check_judge(card)
         if card.backend in ("remote", "openai") and not card.url:
             raise ConfigError(f"RM card '{card.name}': backend {card.backend} needs `url`")
     if recipe.bon.n_max % recipe.bon.block:

@@ -49,8 +49,8 @@ class JudgeBackend(Protocol):
     def answer(self, conversations: list, sampling: dict,
                verdict_tokens: tuple[str, str] | None = None) -> list[dict]:
         """One answer per conversation (chat messages, or raw text for a completion-style judge):
-        {"text", "probs", "tokens_in", "tokens_out"}. With
-        verdict_tokens, no text is generated: `probs` holds the next token's probability of each."""
+        {"text", "probs", "tokens_in", "tokens_out"}. With verdict_tokens, no text is generated:
+        `probs` holds the next token's probability of each."""
 
 
 def load_template(template: str | None, mode: str):
@@ -69,7 +69,7 @@ def judge_messages(judge: JudgeConfig, template, **fields) -> list[dict] | str:
     return system + [{"role": "user", "content": template.render(**fields)}]
 
 
-def training_examples(judge: JudgeConfig, pairs: list[dict]) -> list[tuple[list[dict], str]]:
+def training_examples(judge: JudgeConfig, pairs: list[dict]) -> list[tuple[list[dict] | str, str]]:
     """(conversation, answer) pairs that teach a judge the card's own prompt from preference
     pairs. pointwise: the chosen response is answered yes_token and the rejected no_token;
     pairwise: each pair in both orders, answered A or B (read by the decision parser)."""
@@ -110,7 +110,7 @@ class GenerativeJudge:
             return {"verdict_tokens": [self.judge.yes_token, self.judge.no_token]}
         return {"temperature": self.judge.temperature, "max_new_tokens": self.judge.max_new_tokens}
 
-    def conversation(self, **fields) -> list[dict]:
+    def conversation(self, **fields) -> list[dict] | str:
         return judge_messages(self.judge, self.template, **fields)
 
     def ask(self, conversations: list) -> list[dict]:

@@ -95,8 +95,8 @@ def train_judge(base: str, pairs: list[dict], train: RMTrainConfig, judge: Judge
     # Template words outside the {{ fields }} and {% tags %}.
     literal = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", judge.template or TEMPLATES[judge.mode])
     words |= set(literal.split()) | set((judge.system or "").split())
-    unknown = sorted(w for w in words if "{" not in w and "}" not in w
-                     and tok.unk_token_id is not None and tok(w, add_special_tokens=False)["input_ids"] == [tok.unk_token_id])
+    unk = tok.unk_token_id
+    unknown = sorted(w for w in words if unk is not None and tok(w, add_special_tokens=False)["input_ids"] == [unk])
     if unknown:
         tok.add_tokens(unknown)
         model.resize_token_embeddings(len(tok))

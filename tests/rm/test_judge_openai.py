@@ -130,8 +130,8 @@ def test_serve_judge_serves_a_card_until_sigterm(tiny_lm, tmp_path):
 
     cards = tmp_path / "cards" / "reward_models"
     cards.mkdir(parents=True)
-    (cards / "tiny.yaml").write_text(f"kind: generative\npath: {tiny_lm}\n"
-                                     "judge: {template: '{{ prompt }} = {{ response }}', yes_token: done, no_token: the}\n")
+    (cards / "tiny.yaml").write_text(f"kind: generative\npath: {tiny_lm}\njudge: {{template: '{{{{ prompt }}}} = "
+                                     "{{ response }}', yes_token: done, no_token: the}\n")
     env = dict(os.environ, RLHF_EVAL_CARDS=str(tmp_path / "cards"), RLHF_EVAL_CACHE=str(tmp_path / "cache"))
     proc = subprocess.Popen(cli("serve-judge", "tiny", "--port", "0"), cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
