@@ -12,7 +12,7 @@ from rlhf_eval.bench.registry import load_items
 from rlhf_eval.bench.saved import write_scores
 from rlhf_eval.config import BenchmarkConfig, from_params
 from rlhf_eval.rm.base import load_scorer
-from rlhf_eval.rm.judge import judge_report
+from rlhf_eval.rm.judge import judge_progress, judge_report
 
 
 def score_items(scorer, items) -> list[list[float]]:
@@ -33,7 +33,8 @@ def run(ctx) -> dict:
     bench, items, where = load_items(spec.name, toy, spec.scored_as, spec.data, spec.split, spec.columns)
     scorer = load_scorer(ctx.inputs["rm"])
     probes = [probe_mod.Probe(**p) for p in ctx.params["probes"]]
-    with ctx.bar(f"{spec.name}: {len(items)} items", 3 + len(probes)) as update:
+    with ctx.bar(f"{spec.name}: {len(items)} items", 3 + len(probes)) as update, \
+            judge_progress(scorer, ctx, spec.name):
         scores = score_items(scorer, items)
         truncated = scorer.truncated
         update(1)

@@ -5,7 +5,7 @@ from rlhf_eval import store
 from rlhf_eval.bon.artifacts import CandidateSet
 from rlhf_eval.config import RayShardConfig, from_params
 from rlhf_eval.rm.base import load_scorer
-from rlhf_eval.rm.judge import judge_report
+from rlhf_eval.rm.judge import judge_progress, judge_report
 
 
 def build_scorer(ctx, ray: RayShardConfig):
@@ -20,7 +20,7 @@ def run(ctx) -> dict:
     ray = from_params(RayShardConfig, ctx.params["ray"])
     scorer = build_scorer(ctx, ray)
     rm = ctx.out("rm")["name"]
-    with ctx.bar(f"scoring {len(cands)} candidates", 1) as update:
+    with ctx.bar(f"scoring {len(cands)} candidates", 1) as update, judge_progress(scorer, ctx, "best-of-n"):
         prompts, texts = [c["prompt"] for c in cands], [c["text"] for c in cands]
         if ray.enabled:
             scores = scorer.score(prompts, texts, progress=lambda d, t: update(d / t))

@@ -14,6 +14,7 @@ counted on the judge, and the stages report them.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -41,6 +42,20 @@ ANSWER_BATCH = 64  # answers are committed to the cache every this many
 def judge_report(scorer) -> dict | None:
     """A generative judge's counts and cost for a node's outputs; None for other scorers."""
     return scorer.report() if isinstance(scorer, GenerativeJudge) else None
+
+
+@contextmanager
+def judge_progress(scorer, ctx, what: str):
+    """While a generative judge answers (an API judge may take hours), a bar of its new answers."""
+    if not isinstance(scorer, GenerativeJudge):
+        yield
+        return
+    with ctx.bar(f"{what}: judge answers not in the cache", None) as update:
+        scorer.progress = update
+        try:
+            yield
+        finally:
+            scorer.progress = None
 
 
 class JudgeBackend(Protocol):

@@ -89,3 +89,23 @@ def test_pairwise_decisions_are_read_back_onto_the_callers_order(tmp_path):
     assert j.judge_pairs(["q", "q", "q"], ["x", "u", "s"], ["y", "v", "t"]) == \
         [("A>B", "B>A"), ("A>B", "A>B"), (None, "A=B")]
     assert j.counts["parse_failures"] == 1
+
+
+def test_a_progress_bar_follows_the_new_answers(tiny_lm, tmp_path):
+    from contextlib import contextmanager
+
+    from rlhf_eval.rm.judge import judge_progress
+
+    seen = []
+
+    class Node:  # the part of a stage's NodeContext that draws bars
+        @contextmanager
+        def bar(self, description, total):
+            seen.append(description)
+            yield lambda done, total=None: seen.append((done, total))
+
+    j = judge(tiny_lm, tmp_path)
+    with judge_progress(j, Node(), "toy_rewardbench"):
+        j.score(PROMPTS, RESPONSES)
+        j.score(PROMPTS, RESPONSES)  # all cached: nothing new to show
+    assert seen == ["toy_rewardbench: judge answers not in the cache", (3, 3)] and j.progress is None
