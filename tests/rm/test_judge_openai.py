@@ -145,3 +145,30 @@ def test_serve_judge_serves_a_card_until_sigterm(tiny_lm, tmp_path):
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 0 and "serve-judge stopped" in out
+
+
+def test_bad_chat_requests_get_a_reason_and_the_server_keeps_serving(local):
+    import requests
+
+    from rlhf_eval.rm.http import Limits
+
+    server, url = served(local, limits=Limits(max_chars=500))
+    ask = "/chat/completions"
+    good = {"model": "tiny-judge", "messages": [{"role": "user", "content": "sort these letters : b a"}],
+            "max_tokens": 1, "logprobs": True, "top_logprobs": 2}
+    cases = [({"messages": []}, 400, "'messages' must be a non-empty list"),
+             ({"messages": [{"role": "user"}]}, 400, "must be {role, content}"),
+             (good | {"stream": True}, 400, "stream is not supported"),
+             (good | {"n": 2}, 400, "only n = 1"),
+             (good | {"max_tokens": 5}, 400, "one-token answers only"),
+             (good | {"top_logprobs": 50}, 400, "'top_logprobs' = 50 is out of range"),
+             (good | {"temperature": -1}, 400, "'temperature' = -1 is out of range"),
+             (good | {"messages": [{"role": "user", "content": "x" * 501}]}, 413, "over the 500-character limit"),
+             (good | {"model": "other"}, 404, "is not served here")]
+    for body, code, message in cases:
+        r = requests.post(url + ask, json=body, timeout=30)
+        assert r.status_code == code and message in r.json()["error"]["message"], (body, r.text)
+    r = requests.post(url + ask, json=good, timeout=30)
+    top = r.json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    assert r.status_code == 200 and len(top) == 2 and top[0]["logprob"] >= top[1]["logprob"]
+    assert r.json()["usage"]["completion_tokens"] == 1 and server.served["requests"] == 1
