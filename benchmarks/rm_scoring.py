@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 import torch  # noqa: E402
 
 from rlhf_eval.rm.base import encode  # noqa: E402
-from rlhf_eval.rm.scoring import ClassifierScorer, _pad  # noqa: E402
+from rlhf_eval.rm.scoring import ClassifierScorer, pad  # noqa: E402
 from rlhf_eval.toy import task  # noqa: E402
 from rlhf_eval.toy.tokenizer import build_tokenizer  # noqa: E402
 
@@ -71,7 +71,7 @@ def naive(scorer, prompts, chosen, rejected) -> float:
     t = time.perf_counter()
     for p, c, r in zip(prompts, chosen, rejected):
         enc = encode(scorer.tok, [p, p], [c, r], scorer.max_length, response_mask=False)
-        ids, mask = _pad(enc.ids, scorer.tok.pad_token_id)
+        ids, mask = pad(enc.ids, scorer.tok.pad_token_id)
         scorer.model(input_ids=ids, attention_mask=mask)
     return time.perf_counter() - t
 
@@ -83,7 +83,7 @@ def global_pad(scorer, prompts, texts, batch_size) -> float:
     width = max(len(x) for x in enc.ids)
     for i in range(0, len(enc.ids), batch_size):
         rows = enc.ids[i:i + batch_size]
-        ids, mask = _pad(rows + [[scorer.tok.pad_token_id] * width], scorer.tok.pad_token_id)
+        ids, mask = pad(rows + [[scorer.tok.pad_token_id] * width], scorer.tok.pad_token_id)
         scorer.model(input_ids=ids[:-1], attention_mask=mask[:-1])
     return time.perf_counter() - t
 

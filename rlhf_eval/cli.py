@@ -6,7 +6,6 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import List, Optional
 
@@ -418,13 +417,9 @@ def rm_for_serving(card_name: str, run: Optional[Path]) -> dict:
     card = load_card(card_name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", "serve-rm")
     if card.path is None:
         raise UserError(f"RM card '{card_name}' has no `path`; give --run RUN_DIR to serve the RM a run trained")
-    return {"outputs": {"name": card.name, "kind": card.kind, "path": card.path,
-                        "reference": card.reference or card.base, "beta": card.train.beta,
-                        "batch_size": card.batch_size, "max_length": card.max_length,
-                        "chat_template": card.chat_template, "trust_remote_code": card.trust_remote_code,
-                        "backend": card.backend, "url": card.url, "api_key_env": card.api_key_env,
-                        "engine_args": card.engine_args,
-                        "judge": asdict(card.judge) if card.kind == "generative" else None}}
+    from rlhf_eval.rm.stage import card_outputs
+    return {"outputs": card_outputs(card) | {"path": card.path, "reference": card.reference or card.base,
+                                             "beta": card.train.beta}}
 
 
 @command("serve-rm")

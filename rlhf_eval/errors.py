@@ -46,7 +46,8 @@ def one_line(exc: BaseException) -> str:
 
 
 def log_dir() -> Path:
-    return Path(os.environ.get("RLHF_EVAL_CACHE", "~/.cache/rlhf_eval")).expanduser() / "logs"
+    from rlhf_eval.store import cache_root
+    return cache_root() / "logs"
 
 
 def save_traceback(exc: BaseException, command: str) -> Path | None:

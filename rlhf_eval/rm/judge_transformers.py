@@ -18,6 +18,7 @@ from rlhf_eval.device import torch_device
 from rlhf_eval.errors import UserError
 from rlhf_eval.rm.base import TrainedRM, length_batches, load_tokenizer
 from rlhf_eval.rm.judge import GenerativeJudge
+from rlhf_eval.rm.scoring import pad
 
 
 def model_identity(path: str) -> str:
@@ -28,16 +29,6 @@ def model_identity(path: str) -> str:
         return path  # a hub id
     stats = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file())
     return f"{folder.resolve()}#{hashlib.sha256(repr(stats).encode()).hexdigest()[:12]}"
-
-
-def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, width - len(r):] = torch.tensor(r)
-        mask[i, width - len(r):] = 1
-    return ids, mask
 
 
 @dataclass
@@ -74,7 +65,7 @@ class TransformersJudge:
         """Yields (rows' indices, their next-token probabilities over the vocabulary) per batch."""
         rows = self._rows(conversations)
         for batch in length_batches([len(r) for r in rows], self.batch_size):
-            ids, mask = _left_pad([rows[i] for i in batch], self.pad)
+            ids, mask = pad([rows[i] for i in batch], self.pad, left=True)
             ids, mask = ids.to(self.device), mask.to(self.device)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1].float()
@@ -102,7 +93,7 @@ class TransformersJudge:
             return out
         rows = self._rows(conversations)
         for batch in length_batches([len(r) for r in rows], self.batch_size):
-            ids, mask = _left_pad([rows[i] for i in batch], self.pad)
+            ids, mask = pad([rows[i] for i in batch], self.pad, left=True)
             ids, mask = ids.to(self.device), mask.to(self.device)
             temperature = sampling["temperature"]
             extra = {"do_sample": True, "temperature": temperature, "top_p": 1.0} if temperature > 0 else \

@@ -14,13 +14,16 @@ from rlhf_eval.device import torch_device
 from rlhf_eval.rm.base import Encoded, TrainedRM, encode, encode_texts, length_batches, load_tokenizer
 
 
-def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad(rows: list[list[int]], pad_id: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention mask) of rows padded to the longest; on the left for generation, so every
+    row's next token is in the last column."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
+        cols = slice(width - len(r), width) if left else slice(0, len(r))
+        ids[i, cols] = torch.tensor(r)
+        mask[i, cols] = 1
     return ids, mask
 
 
@@ -52,7 +55,7 @@ class ClassifierScorer:
         self.truncated += enc.truncated
         out = [0.0] * len(enc.ids)
         for batch in length_batches([len(x) for x in enc.ids], self.batch_size):
-            ids, mask = _pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
+            ids, mask = pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits[:, 0]
             for i, v in zip(batch, logits.tolist()):
                 out[i] = v
@@ -96,8 +99,8 @@ class ImplicitScorer:
         self.truncated += enc.truncated
         out = [0.0] * len(enc.ids)
         for batch in length_batches([len(x) for x in enc.ids], self.batch_size):
-            ids, mask = _pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
-            resp, _ = _pad([enc.response_masks[i] for i in batch], 0)
+            ids, mask = pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
+            resp, _ = pad([enc.response_masks[i] for i in batch], 0)
             ids, mask, resp = ids.to(self.device), mask.to(self.device), resp.to(self.device)
             diff = sequence_logprobs(self.model, ids, mask, resp) - sequence_logprobs(self.ref, ids, mask, resp)
             for i, v in zip(batch, (self.beta * diff).tolist()):

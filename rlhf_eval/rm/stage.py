@@ -29,17 +29,23 @@ def training_pairs(ctx, card: RMCard, toy: dict | None) -> list[dict]:
     return pairs[: train.max_pairs] if train.max_pairs else pairs
 
 
+def card_outputs(card: RMCard) -> dict:
+    """What every train_rm output says of its card, trained or not (rm.base.TrainedRM reads it);
+    `rlhf-eval serve-rm` builds the same for a card with a `path`."""
+    return {"name": card.name, "kind": card.kind, "batch_size": card.batch_size,
+            "max_length": card.max_length, "chat_template": card.chat_template,
+            "trust_remote_code": card.trust_remote_code, "backend": card.backend,
+            "url": card.url, "api_key_env": card.api_key_env, "engine_args": card.engine_args,
+            **({"judge": asdict(card.judge)} if card.kind == "generative" else {})}
+
+
 def run(ctx) -> dict:
     from rlhf_eval.rm import train_trl
 
     card = from_params(RMCard, ctx.params["card"])
     toy = ctx.out("toy") if ctx.has("toy") else None
     base = resolve(ctx.params["base"], toy, "policy")
-    common = {"name": card.name, "kind": card.kind, "batch_size": card.batch_size,
-              "max_length": card.max_length, "chat_template": card.chat_template,
-              "trust_remote_code": card.trust_remote_code, "backend": card.backend,
-              "url": card.url, "api_key_env": card.api_key_env, "engine_args": card.engine_args,
-              **({"judge": asdict(card.judge)} if card.kind == "generative" else {})}
+    common = card_outputs(card)
     if card.backend in ("remote", "openai"):  # served elsewhere: nothing to train or load here
         return common | {"path": None, "trained": False}
     if card.path is not None:
