@@ -107,8 +107,8 @@ def summary_table(results: dict) -> Table:
     for k in keys:
         table.add_column(k, justify="left" if k == "rm" else "right", no_wrap=k == "rm")
     for row in results["rm_table"]:
-        table.add_row(*[f"{row[k]:.3f}" if isinstance(row.get(k), float) else str(row.get(k, ""))
-                        for k in keys])
+        table.add_row(*[f"{row[k]:.3f}" if isinstance(row.get(k), float) else
+                        "-" if row.get(k) is None else str(row[k]) for k in keys])
     return table
 
 

@@ -416,7 +416,9 @@ class RMTrainConfig:
 @dataclass
 class JudgeConfig:
     mode: str = opt("pointwise", "pointwise: one score per response; pairwise: a verdict on two responses, always "
-                                 "asked in both orders (the flip rate is the judge's position bias).")
+                                 "asked in both orders (the flip rate is the judge's position bias). A pairwise "
+                                 "judge runs in static benchmarks with a pairwise protocol and in best-of-n, not in "
+                                 "RL (it gives no reward to one response).")
     template: Optional[str] = opt(None, "The judge prompt: a jinja file or an inline template with {{ prompt }} and "
                                         "{{ response }} (pointwise) or {{ response_a }} and {{ response_b }} "
                                         "(pairwise); null: the built-in one for the mode (docs/generative.md).")
@@ -810,10 +812,6 @@ def _check_judge(card: RMCard) -> None:
     if not judge.chat and card.backend != "transformers":
         raise ConfigError(f"{where}: judge.chat: false (a completion-style prompt) needs backend transformers; the "
                           "openai backend speaks chat completions")
-    if judge.mode == "pairwise":
-        raise ConfigError(f"{where}: pairwise judges do not run in recipes yet (static benchmarks and best-of-n in "
-                          "both orders are being built; RL takes pointwise judges only); script them through "
-                          "rlhf_eval.rm.judge for now")
     parsers = JUDGE_PARSERS[judge.mode]
     if judge.parser not in (None, *parsers):
         raise ConfigError(f"{where}: judge.parser={judge.parser} does not read {judge.mode} answers; use "

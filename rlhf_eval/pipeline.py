@@ -136,8 +136,11 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
     rms = {name: train_rm(card, f"rm={name}", curate if card.train.dataset == "curated" else None)
            for name, card in loaded.reward_models.items()}
 
+    gaps = not_planned(loaded)
     for name, rm in rms.items():
         for bench in r.static_bench.benchmarks:
+            if (name, bench.name) in gaps:
+                continue
             g.add("static_bench", f"rm={name} bench={bench.name}",
                   {"benchmark": asdict(bench), "bootstrap": r.static_bench.bootstrap,
                    "probes": [asdict(p) for p in r.static_bench.probes]}, {"rm": rm, "toy": toy})
@@ -165,6 +168,8 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
         evals: dict = {"base": None}
         if r.rl.enabled:
             for name, rm in rms.items():
+                if (name, "rl") in gaps:
+                    continue
                 for seed in r.rl.seeds:
                     rl = rl_for_seed(_plain(r.rl), seed)
                     evals[(name, seed)] = g.add("rl_train", rl_label(name, pname, seed, r.rl.seeds),
@@ -186,10 +191,31 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
 
     results = [n for n in g.nodes if n.stage in ("static_bench", "bon_eval", "policy_eval", "rl_train")]
     deps = {f"in{i:03d}": n for i, n in enumerate(results)}
-    cmp_node = g.add("compare", "compare", {"compare": _plain(r.compare), "recipe": r.name,
-                                            "format": COMPARE_FORMAT}, deps)
+    cmp_params = {"compare": _plain(r.compare), "recipe": r.name, "format": COMPARE_FORMAT}
+    if gaps:  # (only then, so that other recipes' compare keys stay as they were)
+        cmp_params["not_planned"] = [{"rm": rm, "what": what, "why": why} for (rm, what), why in gaps.items()]
+    cmp_node = g.add("compare", "compare", cmp_params, deps)
     g.add("report", "report", {"name": r.name, "report": _plain(r.report)}, {"compare": cmp_node, "curate": curate})
     return g.nodes
+
+
+def not_planned(loaded: LoadedRecipe) -> dict[tuple[str, str], str]:
+    """(RM, benchmark name or "rl") -> why that pair has no node: a pairwise judge gives no score to
+    one response, so it has no RL reward and only benchmarks with a pairwise protocol score it."""
+    from rlhf_eval.bench.registry import benchmark_for
+
+    r, out = loaded.recipe, {}
+    for name, card in loaded.reward_models.items():
+        if card.kind != "generative" or card.judge.mode != "pairwise":
+            continue
+        for b in r.static_bench.benchmarks:
+            bench = benchmark_for(b.name, b.scored_as)
+            if bench.judged_outcomes is None:
+                out[name, b.name] = f"a pairwise judge on {bench.name}: {bench.judge_refusal}"
+        if r.rl.enabled:
+            out[name, "rl"] = ("a pairwise judge gives no reward to one response; RL takes pointwise judges "
+                               "(pairwise judges in RL are out of scope, docs/generative.md)")
+    return out
 
 
 def plan_dict(loaded: LoadedRecipe, nodes: list[Node]) -> dict:

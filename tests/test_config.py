@@ -135,7 +135,8 @@ def test_every_recipe_loads_and_the_study_has_its_two_axes():
 
 
 @pytest.mark.parametrize("card, error", [
-    ("kind: generative\njudge: {mode: pairwise}\n", "pairwise judges do not run in recipes yet"),
+    ("kind: generative\njudge: {mode: pairwise, parser: rating}\n",
+     "judge.parser=rating does not read pairwise answers; use decision"),
     ("kind: generative\njudge: {parser: decision}\n",
      "judge.parser=decision does not read pointwise answers; use verdict_token or rating"),
     ("kind: generative\njudge: {mode: listwise}\n", "judge.mode='listwise' is not one of pointwise, pairwise"),

@@ -26,6 +26,12 @@ class Benchmark:
     takes_columns: bool = False
     # Warnings about the data as loaded (missing sections, subsets left out), shown with the metrics.
     notes: Callable[[list[Item]], list[str]] = no_notes
+    # A pairwise judge's decisions -> outcomes (rlhf_eval.bench.judged); None: the benchmark does
+    # not score pairwise judges, and `judge_refusal` says why.
+    judged_outcomes: Callable[[list[Item], list[list[tuple]]], Outcomes] | None = None
+    # The pairs a pairwise judge is asked, per item (each in both orders); None: the item's pairs.
+    judge_pairs: Callable[[Item], list[tuple[int, int]]] | None = None
+    judge_refusal: str = "it has no protocol for pairwise judges here"
 
 
 @dataclass(frozen=True)

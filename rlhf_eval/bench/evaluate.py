@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlhf_eval.bench import ppe
+from rlhf_eval.bench import judged, ppe
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.items import Item, Outcomes
@@ -52,14 +52,28 @@ def evaluate(bench: Benchmark, items: list[Item], scores: list[list[float]], ite
     extra = {"swapped": swapped} if swapped is not None else {}
     o = bench.item_outcomes(items, scores, **extra)
     result = evaluate_outcomes(bench, o, iters, seed)
-    domains = {k[len("domain/"):]: v for k, v in result["metrics"].items() if k.startswith("domain/")}
     return result | {
         "n_items": len(items),
-        "worst_domain": min(domains, key=domains.get) if domains else None,
+        "worst_domain": worst_domain(result["metrics"]),
         "ppe": ppe.evaluate(items, scores, iters, seed),
         "notes": bench.notes(items),
         "outcomes": o,
     }
+
+
+def evaluate_judged(bench: Benchmark, items: list[Item], decisions: list[list[tuple]], iters: int = 1000,
+                    seed: int = 0) -> dict:
+    """A pairwise judge's decisions (rlhf_eval.bench.judged.decide) -> the same result as evaluate(),
+    with the judge's position bias; no PPE metrics, which need scores."""
+    o = bench.judged_outcomes(items, decisions)
+    result = evaluate_outcomes(bench, o, iters, seed)
+    return result | {"worst_domain": worst_domain(result["metrics"]), "ppe": None, "notes": bench.notes(items),
+                     "position_bias": judged.position_bias(decisions), "outcomes": o}
+
+
+def worst_domain(metrics: dict) -> str | None:
+    domains = {k[len("domain/"):]: v for k, v in metrics.items() if k.startswith("domain/")}
+    return min(domains, key=domains.get) if domains else None
 
 
 def evaluate_outcomes(bench: Benchmark, o: Outcomes, iters: int = 1000, seed: int = 0) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.fields import prompt_of, required_field
+from rlhf_eval.bench.judged import beats, win_value
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes, strictly_best
 from rlhf_eval.data.pairs import DataError
 
@@ -44,12 +45,23 @@ def item_outcomes(items: list[Item], scores: list[list[float]]) -> Outcomes:
     return outcomes([(it.id, it.group, {"correct": strictly_best(s, 0)}) for it, s in zip(items, scores)])
 
 
+def judged_pairwise(items: list[Item], decisions: list[list[tuple]]) -> Outcomes:
+    return outcomes([(it.id, it.group, {"correct": win_value(d[0])}) for it, d in zip(items, decisions)])
+
+
+def judged_best_of_k(items: list[Item], decisions: list[list[tuple]]) -> Outcomes:
+    """Correct when the chosen beats every rejected (`beats`, both orders), as RMB's best-of-N."""
+    return outcomes([(it.id, it.group, {"correct": float(all(beats(g) for g in d))})
+                     for it, d in zip(items, decisions)])
+
+
 def aggregate(o: Outcomes) -> dict[str, float]:
     correct = o.values[:, o.col("correct")]
     return {"score": float(correct.mean())} | {f"domain/{g}": v for g, v in group_means(correct, o.groups).items()}
 
 
 PAIRWISE = Benchmark("pairwise", ID_FIELD, HUB, pairwise_item, item_outcomes, aggregate, "[chosen, rejected]",
-                     takes_columns=True)
+                     takes_columns=True, judged_outcomes=judged_pairwise)
 BEST_OF_K = Benchmark("best-of-k", ID_FIELD, HUB, best_of_k_item, item_outcomes, aggregate,
-                      "[chosen, rejected in list order]", takes_columns=True)
+                      "[chosen, rejected in list order]", takes_columns=True,
+                      judged_outcomes=judged_best_of_k)

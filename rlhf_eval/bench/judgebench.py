@@ -18,6 +18,7 @@ from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.fields import prompt_of, required_field
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes
 from rlhf_eval.data.pairs import DataError
+from rlhf_eval.rm.verdicts import unswap
 
 ID_FIELD = "pair_id"
 HUB = ("ScalerLab/JudgeBench", "claude")
@@ -79,6 +80,21 @@ def decision_outcomes(items: list[Item], decisions: list[list]) -> Outcomes:
     return outcomes(rows)
 
 
+def judge_pairs(item: Item) -> list[tuple[int, int]]:
+    return [(0, 1)]  # game 1 shows A first, as the official one does
+
+
+def as_written(decisions: list[list[tuple]]) -> list[list]:
+    """A pairwise judge's two games on (A, B) in the `--decisions` format: game 2 (B shown first)
+    as the judge wrote it."""
+    return [[first, unswap(second)] for (first, second), in decisions]
+
+
+def judged_outcomes(items: list[Item], decisions: list[list[tuple]]) -> Outcomes:
+    """Through the `--decisions` path: the official two games."""
+    return decision_outcomes(items, as_written(decisions))
+
+
 def aggregate(o: Outcomes) -> dict[str, float]:
     correct = o.values[:, o.col("correct")]
     groups = group_means(correct, o.groups)
@@ -87,4 +103,5 @@ def aggregate(o: Outcomes) -> dict[str, float]:
 
 
 BENCHMARK = Benchmark("judgebench", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
-                      "[response_A, response_B]; id = pair_id")
+                      "[response_A, response_B]; id = pair_id", judged_outcomes=judged_outcomes,
+                      judge_pairs=judge_pairs)

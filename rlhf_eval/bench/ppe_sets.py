@@ -160,8 +160,11 @@ def correctness_aggregate(o: Outcomes) -> dict[str, float]:
     return out
 
 
+PPE_REFUSAL = "PPE's metrics (Brier score, AUC, correlations) need one score per response: give it a pointwise judge"
 PREFERENCE = Benchmark("ppe-preference", ID_FIELD, PREFERENCE_HUB, preference_item, preference_outcomes,
-                       preference_aggregate, "[response_1, response_2]; id = question_id")
+                       preference_aggregate, "[response_1, response_2]; id = question_id",
+                       judge_refusal=PPE_REFUSAL)
 CORRECTNESS = Benchmark("ppe-correctness", ID_FIELD, [(h, "train") for h in CORRECTNESS_HUB.values()],
                         correctness_item, correctness_outcomes, correctness_aggregate,
-                        "[response_1 .. response_K]; id = <sub-benchmark>/question_id (the plain id where unique)")
+                        "[response_1 .. response_K]; id = <sub-benchmark>/question_id (the plain id where unique)",
+                        judge_refusal=PPE_REFUSAL)

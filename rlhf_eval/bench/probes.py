@@ -16,7 +16,8 @@ import numpy as np
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.evaluate import evaluate, full_metrics, subset_outcomes
-from rlhf_eval.bench.items import Item
+from rlhf_eval.bench import judged
+from rlhf_eval.bench.items import Item, Outcomes
 from rlhf_eval.errors import UserError
 
 # JudgeBench asks for the answer letter five times ("FFFFF"); RMs can key on the format.
@@ -92,7 +93,10 @@ def perturb(probe: Probe, items: list[Item]) -> tuple[list[Item], list[tuple[int
 def score_drop(bench: Benchmark, items: list[Item], before: list[list[float]], after: list[list[float]],
                iters: int, seed: int = 0) -> dict:
     """Benchmark score before minus after, with a paired bootstrap CI (same units resampled)."""
-    o1, o2 = bench.item_outcomes(items, before), bench.item_outcomes(items, after)
+    return outcome_drop(bench, bench.item_outcomes(items, before), bench.item_outcomes(items, after), iters, seed)
+
+
+def outcome_drop(bench: Benchmark, o1: Outcomes, o2: Outcomes, iters: int, seed: int = 0) -> dict:
     s1, s2 = full_metrics(bench, o1)["score"], full_metrics(bench, o2)["score"]
 
     def fn(idx):
@@ -111,5 +115,17 @@ def run_probe(probe: Probe, bench: Benchmark, items: list[Item], scores: list[li
         for (k, j), v in zip(changed, values):
             after[k][j] = v
     out = score_drop(bench, items, scores, after, iters, seed)
+    return {"probe": probe.name, "changed_candidates": len(changed),
+            "changed_items": len({k for k, _ in changed})} | out
+
+
+def run_judged_probe(probe: Probe, bench: Benchmark, items: list[Item], decisions: list[list[tuple]], judge,
+                     iters: int, seed: int = 0) -> dict:
+    """The same for a pairwise judge: the perturbed items are judged again (pairs with no changed
+    response come from the judgment cache)."""
+    new_items, changed = perturb(probe, items)
+    after = judged.decide(judge, bench.judge_pairs or judged.item_pairs, new_items) if changed else decisions
+    out = outcome_drop(bench, bench.judged_outcomes(items, decisions), bench.judged_outcomes(new_items, after),
+                       iters, seed)
     return {"probe": probe.name, "changed_candidates": len(changed),
             "changed_items": len({k for k, _ in changed})} | out

@@ -13,6 +13,7 @@ import numpy as np
 
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.fields import prompt_of, required_field
+from rlhf_eval.bench.judged import win_value
 from rlhf_eval.bench.items import Item, Outcomes, outcomes
 from rlhf_eval.data.pairs import DataError
 from rlhf_eval.errors import UserError
@@ -116,6 +117,11 @@ def item_outcomes(items: list[Item], scores: list[list[float]]) -> Outcomes:
     return outcomes([(it.id, it.group, {"correct": float(s[0] > s[1])}) for it, s in zip(items, scores)])
 
 
+def judged_outcomes(items: list[Item], decisions: list[list[tuple]]) -> Outcomes:
+    """A pairwise judge, both orders: the official generative score's expectation over its coin."""
+    return outcomes([(it.id, it.group, {"correct": win_value(d[0])}) for it, d in zip(items, decisions)])
+
+
 def aggregate(o: Outcomes) -> dict[str, float]:
     m = score(o.groups.tolist(), o.values[:, o.col("correct")])
     return ({"score": m["final"]} | {f"domain/{k}": v for k, v in m["sections"].items()}
@@ -124,4 +130,4 @@ def aggregate(o: Outcomes) -> dict[str, float]:
 
 
 BENCHMARK = Benchmark("rewardbench", ID_FIELD, HUB, to_item, item_outcomes, aggregate, "[chosen, rejected]",
-                      notes=notes)
+                      notes=notes, judged_outcomes=judged_outcomes)

@@ -16,6 +16,7 @@ import numpy as np
 
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.fields import required_field
+from rlhf_eval.bench.judged import beats, win_value
 from rlhf_eval.bench.items import Item, Outcomes, column_means, group_means, outcomes, strictly_best
 from rlhf_eval.data.pairs import DataError
 
@@ -83,6 +84,20 @@ def item_outcomes(items: list[Item], scores: list[list[float]]) -> Outcomes:
     return outcomes(rows)
 
 
+def judged_best_of_n(items: list[Item], decisions: list[list[tuple]]) -> Outcomes:
+    """A pairwise judge: correct when the best beats every loser (`beats`, both orders)."""
+    return _judged(items, [float(all(beats(g) for g in d)) for d in decisions])
+
+
+def judged_pairwise(items: list[Item], decisions: list[list[tuple]]) -> Outcomes:
+    return _judged(items, [win_value(d[0]) for d in decisions])
+
+
+def _judged(items: list[Item], right: list[float]) -> Outcomes:
+    return outcomes([(it.id, it.group, {"correct": r, f"scenario/{it.meta['scenario']}": r})
+                     for it, r in zip(items, right)])
+
+
 def aggregate(o: Outcomes) -> dict[str, float]:
     goals = group_means(o.values[:, o.col("correct")], o.groups)
     return ({"score": float(np.mean(list(goals.values())))} | {f"domain/{g}": v for g, v in goals.items()}
@@ -90,6 +105,6 @@ def aggregate(o: Outcomes) -> dict[str, float]:
 
 
 BEST_OF_N = Benchmark("rmb-bon", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
-                      "[bon_best, losers in order]; id = bon_uid")
+                      "[bon_best, losers in order]; id = bon_uid", judged_outcomes=judged_best_of_n)
 PAIRWISE = Benchmark("rmb-pairwise", PAIR_ID_FIELD, HUB, pairwise_item, item_outcomes, aggregate,
-                     "[chosen, reject]; id = pair_uid")
+                     "[chosen, reject]; id = pair_uid", judged_outcomes=judged_pairwise)

@@ -16,6 +16,7 @@ import numpy as np
 
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.fields import prompt_of, required_field
+from rlhf_eval.bench.judged import win_value
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes
 from rlhf_eval.data.pairs import DataError
 
@@ -57,6 +58,16 @@ def item_outcomes(items: list[Item], scores: list[list[float]]) -> Outcomes:
     return outcomes(rows)
 
 
+def judge_pairs(item: Item) -> list[tuple[int, int]]:
+    return [(i, STYLES + j) for i in range(STYLES) for j in range(STYLES)]
+
+
+def judged_outcomes(items: list[Item], decisions: list[list[tuple]]) -> Outcomes:
+    """A pairwise judge: M[i][j] counts chosen[i] against rejected[j] by `win_value`."""
+    return outcomes([(it.id, it.group, {f"m{i}{j}": win_value(g) for (i, j), g in zip(
+        [(i, j) for i in range(STYLES) for j in range(STYLES)], d)}) for it, d in zip(items, decisions)])
+
+
 def aggregate(o: Outcomes) -> dict[str, float]:
     def level(cells):
         return o.values[:, [o.col(f"m{i}{j}") for i, j in cells]].mean(axis=1)
@@ -72,4 +83,5 @@ def aggregate(o: Outcomes) -> dict[str, float]:
 
 
 BENCHMARK = Benchmark("rm-bench", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
-                      "chosen[0..2] then rejected[0..2]")
+                      "chosen[0..2] then rejected[0..2]",
+                      judged_outcomes=judged_outcomes, judge_pairs=judge_pairs)

@@ -82,3 +82,15 @@ def read_decisions(path: Path, items: list[Item]) -> list[list]:
                             '(strings such as "A>B", or null)')
         by_id[key] = d
     return [by_id[k] for k in match_rows(path, items, by_id, "decisions", "decision")]
+
+
+def write_decisions(path: Path, items: list[Item], pairs_of, decisions: list[list[tuple]]) -> None:
+    """A pairwise judge's games per item: `pairs` (candidate indices, first shown first in game 1),
+    `games` ([game 1, game 2 read back onto the pair] per pair) and `decisions`, the first pair's two
+    games as the judge wrote them (game 2 shows the second response first), which is the format
+    `bench score judgebench --decisions` reads."""
+    from rlhf_eval import store
+    from rlhf_eval.rm.verdicts import unswap
+    store.write_jsonl(Path(path), [
+        {"id": it.id, "pairs": [list(p) for p in pairs_of(it)], "games": [list(g) for g in d],
+         "decisions": [d[0][0], unswap(d[0][1])]} for it, d in zip(items, decisions)])

@@ -26,7 +26,9 @@ class ScoreSet:
     """A bon_score node's score of every candidate by one RM."""
     rm: str
     scores: str  # scores.jsonl: {prompt_id, sample_idx, rm, score}
+    # A pairwise judge's decisions.jsonl: {prompt_id, i, j, games} for every pair i < j.
+    decisions: str | None = None
 
     @classmethod
     def from_outputs(cls, out: dict) -> ScoreSet:
-        return cls(out["rm"], out["scores"])
+        return cls(out["rm"], out["scores"], out.get("decisions"))

@@ -34,51 +34,47 @@ def win_matrix(n_candidates: int, decisions: dict[tuple[int, int], tuple[str | N
     return w
 
 
-def knockout_winner(w: np.ndarray, seeding: tuple[int, ...]) -> dict[int, float]:
-    """P(each candidate wins) for one seeding, coin flips in expectation."""
-    field = [{c: 1.0} for c in seeding]
-    while len(field) > 1:
-        nxt = []
-        for a, b in zip(field[0::2], field[1::2]):
-            game: dict[int, float] = {}
-            for x, px in a.items():
-                for y, py in b.items():
-                    game[x] = game.get(x, 0.0) + px * py * w[x, y]
-                    game[y] = game.get(y, 0.0) + px * py * w[y, x]
-            nxt.append(game)
-        if len(field) % 2:
-            nxt.append(field[-1])
-        field = nxt
-    return field[0]
+def knockout_seedings_value(w: np.ndarray, gold: np.ndarray, seedings: np.ndarray) -> float:
+    """Mean winner's gold over brackets `seedings` (rows of candidate indices), coin flips taken in
+    expectation: each slot carries the probability of every candidate being the one in it."""
+    d, total = seedings.shape[0], len(gold)
+    field = np.zeros((d, seedings.shape[1], total))
+    field[np.arange(d)[:, None], np.arange(seedings.shape[1])[None, :], seedings] = 1.0
+    while field.shape[1] > 1:
+        a, b = field[:, 0:-1:2], field[:, 1::2]
+        # P(x wins a game of slots a and b) = P(x in a) P(x beats b's occupant) + the same for b
+        games = a * (b @ w.T) + b * (a @ w.T)
+        field = np.concatenate([games, field[:, -1:]], axis=1) if field.shape[1] % 2 else games
+    return float((field[:, 0] @ gold).mean())
 
 
-def copeland_winner(w: np.ndarray, members: tuple[int, ...]) -> dict[int, float]:
-    wins = {i: sum(w[i, j] for j in members if j != i) for i in members}
-    best = max(wins.values())
-    top = [i for i in members if wins[i] == best]
-    return {i: 1.0 / len(top) for i in top}
-
-
-def _expected(gold: np.ndarray, dist: dict[int, float]) -> float:
-    return sum(p * gold[i] for i, p in dist.items())
+def round_robin_subsets_value(w: np.ndarray, gold: np.ndarray, subsets: np.ndarray) -> float:
+    """Mean Copeland winner's gold over `subsets` (rows of candidate indices); a tie for the most
+    wins is split evenly."""
+    sub = w[subsets[:, :, None], subsets[:, None, :]]
+    wins = sub.sum(axis=2) - 0.5  # the diagonal holds 1/2, not a game
+    top = np.isclose(wins, wins.max(axis=1, keepdims=True))
+    return float(((gold[subsets] * top).sum(axis=1) / top.sum(axis=1)).mean())
 
 
 def knockout_value(w: np.ndarray, gold, n: int, rng: np.random.Generator, draws: int = 2000,
                    exact_limit: int = EXACT_LIMIT) -> float:
     gold, total = np.asarray(gold, float), len(gold)
     if math.perm(total, n) <= exact_limit:
-        return float(np.mean([_expected(gold, knockout_winner(w, s)) for s in itertools.permutations(range(total), n)]))
-    return float(np.mean([_expected(gold, knockout_winner(w, tuple(rng.permutation(total)[:n])))
-                          for _ in range(draws)]))
+        seedings = np.array(list(itertools.permutations(range(total), n)), dtype=int).reshape(-1, n)
+    else:
+        seedings = np.stack([rng.permutation(total)[:n] for _ in range(draws)])
+    return knockout_seedings_value(w, gold, seedings)
 
 
 def round_robin_value(w: np.ndarray, gold, n: int, rng: np.random.Generator, draws: int = 2000,
                       exact_limit: int = EXACT_LIMIT) -> float:
     gold, total = np.asarray(gold, float), len(gold)
     if math.comb(total, n) <= exact_limit:
-        return float(np.mean([_expected(gold, copeland_winner(w, s)) for s in itertools.combinations(range(total), n)]))
-    return float(np.mean([_expected(gold, copeland_winner(w, tuple(sorted(rng.permutation(total)[:n]))))
-                          for _ in range(draws)]))
+        subsets = np.array(list(itertools.combinations(range(total), n)), dtype=int).reshape(-1, n)
+    else:
+        subsets = np.stack([rng.permutation(total)[:n] for _ in range(draws)])
+    return round_robin_subsets_value(w, gold, subsets)
 
 
 RULES = {"knockout": knockout_value, "round_robin": round_robin_value}

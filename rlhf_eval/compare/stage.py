@@ -123,4 +123,5 @@ def run(ctx) -> dict:
     store.write_jsonl(ctx.dir / "static.jsonl", result["static"])
     store.write_jsonl(ctx.dir / "downstream.jsonl", result["downstream"])
     result["csv"] = write_tables(ctx.dir, result)
+    result["not_planned"] = ctx.params.get("not_planned", [])
     return result

@@ -62,7 +62,7 @@ def tables(by: dict, cfg: dict) -> dict:
             ci = b["ci"].get(k) or [None, None]
             label = {"domain": b["worst_domain"]} if k == "domain_worst" else {}
             static_rows.append(base | {"metric": k, "value": v, "ci_low": ci[0], "ci_high": ci[1]} | label)
-        for k, v in b["ppe"]["metrics"].items():
+        for k, v in (b["ppe"] or {"metrics": {}})["metrics"].items():  # none for a pairwise judge
             ci = b["ppe"]["ci"].get(k) or [None, None]
             static_rows.append(base | {"metric": f"ppe/{k}", "value": v, "ci_low": ci[0], "ci_high": ci[1]})
         lb = b["length_baseline"]
@@ -75,6 +75,9 @@ def tables(by: dict, cfg: dict) -> dict:
                                    "ci_low": None, "ci_high": None})
         if b.get("judge"):  # a generative judge's unreadable answers, shown beside its score
             static_rows.append(base | {"metric": "judge_parse_failures", "value": b["judge"]["parse_failures"],
+                                       "ci_low": None, "ci_high": None})
+        if b.get("position_bias"):  # a pairwise judge: how often swapping the order flips its decision
+            static_rows.append(base | {"metric": "judge_position_flips", "value": b["position_bias"]["flip_rate"],
                                        "ci_low": None, "ci_high": None})
     down_rows = []
     for b in by["bon_eval"]:

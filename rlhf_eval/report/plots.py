@@ -26,8 +26,11 @@ def bon_curves(bon: list[dict], policy: str, task: str) -> str:
         v = [p["value"] for p in b["curve"]]
         lo = [p["ci"][0] for p in b["curve"]]
         hi = [p["ci"][1] for p in b["curve"]]
-        ax.plot(n, v, marker="o", label=b["rm"])
+        line, = ax.plot(n, v, marker="o", label=b["rm"] + (f" ({b['pairwise_rule']})" if b.get("pairwise_rule") else ""))
         ax.fill_between(n, lo, hi, alpha=0.15)
+        for rule in [r for r in b["curve"][0].get("rules", {}) if r != b.get("pairwise_rule")]:
+            ax.plot(n, [p["rules"][rule]["value"] for p in b["curve"]], marker="x", ls="--",
+                    color=line.get_color(), label=f"{b['rm']} ({rule})")
     if rows:
         curve = rows[0]["curve"]
         n = [p["n"] for p in curve]

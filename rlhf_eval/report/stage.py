@@ -42,6 +42,8 @@ def static_tables(rows: list[dict]) -> list[dict]:
         cols += [(p, "drop: " + p.split("/", 1)[1]) for p in probes] + [("truncated_inputs", "truncated")]
         if any(r["metric"] == "judge_parse_failures" for r in mine):
             cols.append(("judge_parse_failures", "judge parse failures"))
+        if any(r["metric"] == "judge_position_flips" for r in mine):
+            cols.append(("judge_position_flips", "position flips"))
         body = []
         for rm in sorted({r["rm"] for r in mine}):
             by = {r["metric"]: r for r in mine if r["rm"] == rm}
@@ -84,6 +86,8 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
 
     out_dir.mkdir(parents=True, exist_ok=True)
     results = {"name": name} | {k: result[k] for k in RESULT_KEYS} | {"funnel": funnels, "provenance": provenance}
+    if result.get("not_planned"):  # what the recipe asked that was not run, and why
+        results["not_planned"] = result["not_planned"]
     store.atomic_write_json(out_dir / "results.json", results)
     csvs = write_tables(out_dir, result)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True)

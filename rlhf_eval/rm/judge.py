@@ -44,6 +44,10 @@ def judge_report(scorer) -> dict | None:
     return scorer.report() if isinstance(scorer, GenerativeJudge) else None
 
 
+def is_pairwise(scorer) -> bool:
+    return isinstance(scorer, GenerativeJudge) and scorer.judge.mode == "pairwise"
+
+
 @contextmanager
 def judge_progress(scorer, ctx, what: str):
     """While a generative judge answers (an API judge may take hours), a bar of its new answers."""
