@@ -448,6 +448,9 @@ def serve_rm(
         manifest = rm_for_serving(card, run)
         if manifest["outputs"]["backend"] == "remote":
             _fail(f"RM card '{card}' is itself remote ({manifest['outputs']['url']})")
+        if (manifest["outputs"].get("judge") or {}).get("mode") == "pairwise":
+            _fail(f"RM card '{card}' is a pairwise judge: it gives no reward to one response, so it cannot serve RL "
+                  "(pairwise judges in RL are out of scope; docs/generative.md)")
         limits = Limits(int(max_body_mb * 2**20), max_rows, max_chars, timeout_s)
         server = make_server(load_scorer(manifest), host, port, token, limits=limits,
                              max_batch=max_batch, signing_key=key, job=job)
@@ -547,7 +550,7 @@ def rl_command(
     overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
 ):
     """Print the OpenRLHF train_ppo_ray command the rl_train node would submit, on one line."""
-    from rlhf_eval.pipeline import rm_card_of
+    from rlhf_eval.pipeline import not_planned, rm_card_of
     from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, one_line
     from rlhf_eval.rl.base import rl_settings
     from rlhf_eval.rl.openrlhf_engine import job_command
@@ -561,6 +564,8 @@ def rl_command(
     want = seeds[0] if seed is None else seed
     node = next((n for n in nodes if n.stage == "rl_train" and rm_card_of(n, by_id) == rm
                  and n.params["policy"]["name"] == policy and n.params["rl"]["seed"] == want), None)
+    if node is None and (rm, "rl") in not_planned(loaded):
+        _fail(f"no rl_train node for --rm {rm}: {not_planned(loaded)[rm, 'rl']}")
     if node is None:
         _fail(f"no rl_train node for --rm {rm} --policy {policy} in {recipe} "
               f"(reward_models: {', '.join(loaded.recipe.reward_models)}; policies: {', '.join(loaded.recipe.policies)};"

@@ -425,7 +425,7 @@ class JudgeConfig:
     system: Optional[str] = opt(None, "A system message sent before the judge prompt; null: none.")
     chat: bool = opt(True, "true: the rendered template is one user message, sent through the judge's chat "
                            "template; false: it is raw text that the judge's answer continues (completion-style "
-                           "judges such as PandaLM and JudgeLM; transformers backend only).")
+                           "judges such as PandaLM and JudgeLM; transformers and vllm backends).")
     parser: Optional[str] = opt(None, "How an answer becomes a score. pointwise: verdict_token (P(yes) / (P(yes) + "
                                       "P(no)) of the judge's next token, yes_token and no_token) or rating (a "
                                       "number matched by rating_pattern); pairwise: decision ([[A>B]], [[A>>B]], "
@@ -470,11 +470,11 @@ class RMCard:
     chat_template: Optional[str] = opt(None, "Chat template for scoring: a jinja file or an inline template; null = "
                                              "the tokenizer's own.")
     trust_remote_code: bool = opt(False, "Load model code from the checkpoint: only for a card that opts in.")
-    backend: str = opt("transformers", "Scoring engine: transformers, vllm (its pooling runner, GPU), remote: an "
-                                       "HTTP server speaking OpenRLHF's remote-RM protocol at `url` (for RMs that do "
-                                       "not share the policy's tokenizer), or openai (generative judges): an "
-                                       "OpenAI-compatible chat-completions endpoint at `url`. Remote and openai RMs "
-                                       "are never trained here.")
+    backend: str = opt("transformers", "Scoring engine: transformers, vllm (GPU; its pooling runner, or "
+                                       "generate for judges), remote: an HTTP server speaking OpenRLHF's remote-RM "
+                                       "protocol at `url` (for RMs that do not share the policy's tokenizer), or "
+                                       "openai (generative judges): an OpenAI-compatible chat-completions endpoint "
+                                       "at `url`. Remote and openai RMs are never trained here.")
     url: Optional[str] = opt(None, "backend remote: the server's URL (e.g. http://host:5000/get_reward); backend "
                                    "openai: the API's base URL (e.g. http://host:8000/v1).")
     api_key_env: Optional[str] = opt(None, "Name of the environment variable holding the server's bearer token or "
@@ -809,9 +809,9 @@ def _check_judge(card: RMCard) -> None:
         if getattr(judge, name) in ("True", "False"):
             raise ConfigError(f"{where}: judge.{name} is {getattr(judge, name)}: YAML reads an unquoted yes/no as a "
                               f"boolean; write {name}: \"yes\"")
-    if not judge.chat and card.backend != "transformers":
-        raise ConfigError(f"{where}: judge.chat: false (a completion-style prompt) needs backend transformers; the "
-                          "openai backend speaks chat completions")
+    if not judge.chat and card.backend == "openai":
+        raise ConfigError(f"{where}: judge.chat: false (a completion-style prompt) needs backend transformers or "
+                          "vllm; the openai backend speaks chat completions")
     parsers = JUDGE_PARSERS[judge.mode]
     if judge.parser not in (None, *parsers):
         raise ConfigError(f"{where}: judge.parser={judge.parser} does not read {judge.mode} answers; use "

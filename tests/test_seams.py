@@ -99,6 +99,37 @@ def test_openrlhf_client_gets_local_rewards_from_serve_rm(reference_run, rm):
     assert r > 0.9999
 
 
+def test_openrlhf_client_gets_a_pointwise_judges_local_scores_from_serve_rm(reference_run, tmp_path):
+    """A generative judge behind serve-rm: OpenRLHF's client sends the formatted prompt and the
+    decoded query; the judge reads the user turn and the response out of them and scores what it
+    scores locally. (The toy policy as a completion-style judge, untrained: its P(done) is a
+    number like any other.)"""
+    from rlhf_eval.config import JudgeConfig
+    from rlhf_eval.rm.judge import GenerativeJudge
+    from rlhf_eval.rm.judge_transformers import TransformersJudge
+    from rlhf_eval.rm.judgments import JudgmentCache
+
+    need_openrlhf()
+    run_dir, _ = reference_run
+    policy = node_manifests(run_dir, "toy_world")[0]["outputs"]["policy"]
+    config = JudgeConfig(chat=False, template="<|user|> {{ prompt }} <|end|> <|assistant|> {{ response }}",
+                         yes_token="done", no_token="the")
+    judge = GenerativeJudge("toy-judge", TransformersJudge(policy, batch_size=8), config,
+                            JudgmentCache(tmp_path / "judgments.sqlite"))
+    rows = curated_rows(run_dir, 12)
+    want = judge.score([r["prompt"] for r in rows], [r["response"] for r in rows])
+    asked = judge.counts["calls"]
+    server, url = serve_in_thread(judge, token="s3cret")
+    try:
+        got = run_openrlhf(CLIENT, {"url": f"{url}?token=s3cret", "tokenizer": policy, "rows": rows})
+    finally:
+        server.shutdown()
+    rewards = [r[0] if isinstance(r, list) else r for r in got["rewards"]]
+    assert None not in rewards, "OpenRLHF's client got no reward (it swallows HTTP errors)"
+    assert rewards == pytest.approx(want, abs=1e-6)
+    assert judge.counts["calls"] == asked  # the very questions asked locally: all from the cache
+
+
 LOADER = r'''
 import json, sys
 import torch

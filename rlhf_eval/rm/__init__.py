@@ -6,14 +6,14 @@ of RM; the config checks cards against it. A new backend is one module and one l
 """
 SCORERS = {
     "transformers": "rlhf_eval.rm.scoring:load",  # the CPU default
-    "vllm": "rlhf_eval.rm.vllm_scorer:load",  # its pooling runner, GPU; pip install rlhf-eval[vllm]
+    "vllm": "rlhf_eval.rm.vllm_scorer:load",  # pooling runner (classifiers) or generate (judges), GPU; [vllm]
     "remote": "rlhf_eval.rm.remote:load",  # an HTTP server speaking OpenRLHF's remote-RM protocol
     "openai": "rlhf_eval.rm.judge_openai:load",  # an OpenAI-compatible chat-completions endpoint (judges)
 }
 RM_KINDS = {
     "classifier": ("transformers", "vllm", "remote"),  # a scalar head on the last token
     "implicit": ("transformers",),  # a DPO-tuned policy: beta * log pi(y|x) / pi_ref(y|x)
-    "generative": ("transformers", "openai"),  # an LLM judge answering a prompt (rm/judge.py)
+    "generative": ("transformers", "vllm", "openai"),  # an LLM judge answering a prompt (rm/judge.py)
 }
 
 

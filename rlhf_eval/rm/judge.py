@@ -44,6 +44,21 @@ def judge_report(scorer) -> dict | None:
     return scorer.report() if isinstance(scorer, GenerativeJudge) else None
 
 
+def after_prefix(text: str, prefix: str) -> str | None:
+    """`text` after `prefix`, whitespace aside (decoding a prompt and its response together puts
+    spaces between special tokens that the prompt alone has not); None when it does not start so."""
+    i = 0
+    for ch in prefix:
+        if ch.isspace():
+            continue
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i == len(text) or text[i] != ch:
+            return None
+        i += 1
+    return text[i:]
+
+
 def is_pairwise(scorer) -> bool:
     return isinstance(scorer, GenerativeJudge) and scorer.judge.mode == "pairwise"
 
@@ -189,5 +204,24 @@ class GenerativeJudge:
         return dict(self.counts) | {"cost": cost}
 
     def score_texts(self, queries: list[str], prompts: list[str]) -> list[float]:
-        raise UserError(f"RM '{self.name}' is a generative judge; serving it over OpenRLHF's protocol is not "
-                        "supported yet")
+        """OpenRLHF's request shape (serve-rm): each query is the policy's formatted prompt and its
+        response, decoded with their special tokens, and each prompt the formatted prompt. The
+        response is the query after its prompt; the judge reads both without the special tokens
+        of its tokenizer (the backend's, where it has one) and without surrounding whitespace. A
+        chat template that adds words of its own (a date header, a default system prompt) leaves
+        them in the prompt: send the project's shape (`responses`) to such a judge instead."""
+        users, responses = [], []
+        for i, (q, p) in enumerate(zip(queries, prompts)):
+            rest = after_prefix(q, p)
+            if rest is None:
+                raise ValueError(f"'query'[{i}] does not start with 'prompts'[{i}]: a judge reads the response as the "
+                                 "query after its prompt")
+            users.append(self.plain_text(p))
+            responses.append(self.plain_text(rest))
+        return self.score(users, responses)
+
+    def plain_text(self, text: str) -> str:
+        tok = getattr(self.backend, "tok", None)
+        for special in sorted(getattr(tok, "all_special_tokens", ()), key=len, reverse=True):
+            text = text.replace(special, "")
+        return text.strip()

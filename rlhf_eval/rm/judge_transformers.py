@@ -31,6 +31,13 @@ def model_identity(path: str) -> str:
     return f"{folder.resolve()}#{hashlib.sha256(repr(stats).encode()).hexdigest()[:12]}"
 
 
+def conversation_ids(tok, conversations: list) -> list[list[int]]:
+    """Chat messages through the chat template; raw text (a completion-style judge) as is."""
+    return [list(tok(c, add_special_tokens=False)["input_ids"]) if isinstance(c, str) else
+            list(tok.apply_chat_template(c, add_generation_prompt=True, return_dict=True)["input_ids"])
+            for c in conversations]
+
+
 @dataclass
 class TransformersJudge:
     path: str
@@ -55,10 +62,7 @@ class TransformersJudge:
         return ids[0]
 
     def _rows(self, conversations: list) -> list[list[int]]:
-        """Chat messages through the chat template; raw text (a completion-style judge) as is."""
-        return [list(self.tok(c, add_special_tokens=False)["input_ids"]) if isinstance(c, str) else
-                list(self.tok.apply_chat_template(c, add_generation_prompt=True, return_dict=True)["input_ids"])
-                for c in conversations]
+        return conversation_ids(self.tok, conversations)
 
     @torch.no_grad()
     def next_token_probs(self, conversations: list):

@@ -43,7 +43,10 @@ class VLLMScorer:
         return [float(o.outputs.data.reshape(-1)[0]) for o in outputs]
 
 
-def load(rm: TrainedRM) -> VLLMScorer:
-    """rm.SCORERS["vllm"]: classifier RMs only (rm.RM_KINDS)."""
+def load(rm: TrainedRM):
+    """rm.SCORERS["vllm"]: classifier RMs, and generative judges (rm.judge_vllm)."""
+    if rm.kind == "generative":
+        from rlhf_eval.rm.judge_vllm import load as load_judge
+        return load_judge(rm)
     return VLLMScorer(rm.path, max_length=rm.max_length, chat_template=rm.chat_template,
                       trust_remote_code=rm.trust_remote_code, engine_args=rm.engine_args)

@@ -61,3 +61,26 @@ def test_vllm_pooling_scorer_matches_transformers(tiny):
     ref = ClassifierScorer(tiny["rm"]).score(prompts, responses)
     got = VLLMScorer(tiny["rm"], engine_args=ENGINE).score(prompts, responses)
     assert got == pytest.approx(ref, abs=1e-3)
+
+
+def test_vllm_judge_matches_the_transformers_judge(tiny, tmp_path):
+    """Verdict-token probabilities and greedy answers, the same conversations through both engines."""
+    from rlhf_eval.config import JudgeConfig
+    from rlhf_eval.rm.judge import GenerativeJudge
+    from rlhf_eval.rm.judge_transformers import TransformersJudge
+    from rlhf_eval.rm.judge_vllm import VLLMJudge
+    from rlhf_eval.rm.judgments import JudgmentCache
+    prompts = [PROMPT.format("b a"), PROMPT.format("c b a d")]
+    responses = ["a b", "a b c d"]
+    for cfg in ({"yes_token": "a", "no_token": "b"}, {"parser": "rating", "max_new_tokens": 4}):
+        config = JudgeConfig(template="{{ prompt }} : {{ response }}", **cfg)
+        ref = GenerativeJudge("t", TransformersJudge(tiny["policy"]), config, JudgmentCache(tmp_path / "t.sqlite"))
+        got = GenerativeJudge("v", VLLMJudge(tiny["policy"], engine_args=ENGINE), config,
+                              JudgmentCache(tmp_path / "v.sqlite"))
+        conversations = [ref.conversation(prompt=p, response=r) for p, r in zip(prompts, responses)]
+        a, b = ref.ask(conversations), got.ask(conversations)
+        if "yes_token" in cfg:
+            assert [x["probs"]["a"] / (x["probs"]["a"] + x["probs"]["b"]) for x in b] == pytest.approx(
+                [x["probs"]["a"] / (x["probs"]["a"] + x["probs"]["b"]) for x in a], abs=1e-3)
+        else:
+            assert [x["text"] for x in b] == [x["text"] for x in a]

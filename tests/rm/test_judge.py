@@ -109,3 +109,21 @@ def test_a_progress_bar_follows_the_new_answers(tiny_lm, tmp_path):
         j.score(PROMPTS, RESPONSES)
         j.score(PROMPTS, RESPONSES)  # all cached: nothing new to show
     assert seen == ["toy_rewardbench: judge answers not in the cache", (3, 3)] and j.progress is None
+
+
+def test_openrlhf_shaped_rows_are_read_back_into_prompt_and_response(tiny_lm, tmp_path):
+    """serve-rm hands a judge OpenRLHF's formatted prompt and decoded query; the judge scores the
+    user turn and the response in them, as it scores them locally (special tokens and the spaces
+    decoding puts between them aside)."""
+    from rlhf_eval.rm.judge import after_prefix
+    j = judge(tiny_lm, tmp_path)
+    tok = j.backend.tok
+    prompts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+               for p in PROMPTS]
+    queries = [tok.decode(tok(p, add_special_tokens=False)["input_ids"] + tok(r, add_special_tokens=False)["input_ids"]
+                          + [tok.eos_token_id]) for p, r in zip(prompts, RESPONSES)]
+    assert j.score_texts(queries, prompts) == j.score(PROMPTS, RESPONSES)
+    assert after_prefix("<|user|> a <|end|> <|assistant|> b", "<|user|> a <|end|><|assistant|>") == " b"
+    assert after_prefix("<|user|> x", "<|user|> a") is None
+    with pytest.raises(ValueError, match="'query'\\[0\\] does not start with 'prompts'\\[0\\]"):
+        j.score_texts(["something else"], prompts[:1])

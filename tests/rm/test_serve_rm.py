@@ -95,6 +95,12 @@ def test_serve_rm_cli_errors(tmp_path, monkeypatch):
     (tmp_path / "plan.json").write_text(json.dumps({"nodes": []}))
     r = CliRunner().invoke(app, ["serve-rm", "classifier-curated", "--run", str(tmp_path)])
     assert r.exit_code == 2 and "no finished train_rm node for RM 'classifier-curated'" in r.output
+    cards = tmp_path / "reward_models"
+    cards.mkdir()
+    (cards / "ab.yaml").write_text(f"name: ab\nkind: generative\npath: {tmp_path}\njudge: {{mode: pairwise}}\n")
+    monkeypatch.setenv("RLHF_EVAL_CARDS", str(tmp_path))
+    r = CliRunner().invoke(app, ["serve-rm", "ab"])
+    assert r.exit_code == 2 and "RM card 'ab' is a pairwise judge: it gives no reward to one response" in r.output
     monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
     r = CliRunner().invoke(app, ["serve-rm", "x", "--token-env", "NO_SUCH_TOKEN"])
     assert r.exit_code == 2 and "NO_SUCH_TOKEN: that environment variable is not set" in r.output
