@@ -22,7 +22,7 @@ from rlhf_eval.errors import UserError, is_user_error, one_line, save_traceback
 from rlhf_eval.extensions import listing, load
 from rlhf_eval.launch import EXECUTORS
 from rlhf_eval.lock import run_lock
-from rlhf_eval.pipeline import expand, load_plan, plan_dict
+from rlhf_eval.pipeline import expand, load_plan, not_planned, plan_dict
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Do wins on static reward benchmarks translate into better policies?")
@@ -135,6 +135,8 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
         shutil.copyfile(src, run_dir / src.name)
     results = json.loads((run_dir / "results.json").read_text())
     console.print(summary_table(results))
+    for g in results.get("not_planned", []):
+        console.print(f"- not run: {g['rm']}, {g['what']}: {g['why']}", highlight=False, soft_wrap=True)
     for v in results["verdicts"]:
         console.print(f"- {v['text']}", highlight=False, soft_wrap=True)
     console.print(f"report: {run_dir / 'report.html'}  ({time.time() - started:.1f} s)")
@@ -202,6 +204,8 @@ def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, hel
     """List the nodes a recipe implies, each done or todo."""
     loaded, nodes = _load(recipe, overrides or [])
     console.print(_node_table(loaded.run_dir, nodes, f"plan of {loaded.recipe.name} -> {loaded.run_dir}"))
+    for (rm, what), why in not_planned(loaded).items():
+        console.print(f"not planned: {rm}, {what}: {why}", highlight=False, soft_wrap=True)
     if cost:
         from rlhf_eval.launch.cost import CostError, by_stage, estimate
         if loaded.recipe.toy_world is not None:
@@ -315,6 +319,8 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folder
                      [provenance(Path(r["dir"])) for r in runs], runs[0]["report"].get("exports", []))
     results = json.loads(Path(written["results"]).read_text())
     console.print(summary_table(results))
+    for g in results.get("not_planned", []):
+        console.print(f"- not run: {g['rm']}, {g['what']}: {g['why']}", highlight=False, soft_wrap=True)
     for v in results["verdicts"]:
         console.print(f"- {v['text']}", highlight=False, soft_wrap=True)
     console.print(f"report: {written['report']}")
@@ -550,7 +556,7 @@ def rl_command(
     overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
 ):
     """Print the OpenRLHF train_ppo_ray command the rl_train node would submit, on one line."""
-    from rlhf_eval.pipeline import not_planned, rm_card_of
+    from rlhf_eval.pipeline import rm_card_of
     from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, one_line
     from rlhf_eval.rl.base import rl_settings
     from rlhf_eval.rl.openrlhf_engine import job_command

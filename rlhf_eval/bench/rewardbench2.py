@@ -99,5 +99,6 @@ def aggregate(o: Outcomes) -> dict[str, float]:
 
 BENCHMARK = Benchmark("rewardbench2", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
                       "chosen then rejected, in list order",
-                      judge_refusal="the official script rates each completion on its own for Ties, and with "
-                                    "--score_w_ratings for every subset: give it a pointwise rating judge")
+                      judge_refusal="the official script has generative models rate each completion on its own "
+                                    "(Ties always, every subset with --score_w_ratings; its default four-way pick is "
+                                    "not implemented here): give it a pointwise judge")

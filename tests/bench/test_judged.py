@@ -98,7 +98,7 @@ def test_rewardbench_rm_bench_and_rmb_rules_by_hand(tmp_path):
 
 
 def test_benchmarks_without_a_pairwise_protocol_say_why():
-    assert "pointwise rating judge" in benchmark_for("rewardbench2").judge_refusal
+    assert "give it a pointwise judge" in benchmark_for("rewardbench2").judge_refusal
     assert benchmark_for("rewardbench2").judged_outcomes is None
     assert benchmark_for("ppe-preference").judged_outcomes is None
 
