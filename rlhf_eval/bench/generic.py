@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.fields import prompt_of, required_field
-from rlhf_eval.bench.judged import beats, win_value
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes, strictly_best
+from rlhf_eval.bench.judged import beats, win_value
 from rlhf_eval.data.pairs import DataError
 
 ID_FIELD = "id"

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlhf_eval.bench import judged
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.evaluate import evaluate, full_metrics, subset_outcomes
-from rlhf_eval.bench import judged
 from rlhf_eval.bench.items import Item, Outcomes
 from rlhf_eval.errors import UserError
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.fields import prompt_of, required_field
-from rlhf_eval.bench.judged import win_value
 from rlhf_eval.bench.items import Item, Outcomes, outcomes
+from rlhf_eval.bench.judged import win_value
 from rlhf_eval.data.pairs import DataError
 from rlhf_eval.errors import UserError
 from rlhf_eval.toy.sources import SECTIONS as TOY_SECTIONS

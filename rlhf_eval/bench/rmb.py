@@ -16,8 +16,8 @@ import numpy as np
 
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.fields import required_field
-from rlhf_eval.bench.judged import beats, win_value
 from rlhf_eval.bench.items import Item, Outcomes, column_means, group_means, outcomes, strictly_best
+from rlhf_eval.bench.judged import beats, win_value
 from rlhf_eval.data.pairs import DataError
 
 ID_FIELD = "bon_uid"

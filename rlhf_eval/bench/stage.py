@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 from rlhf_eval import store
-from rlhf_eval.bench import probes as probe_mod
 from rlhf_eval.bench import judged
+from rlhf_eval.bench import probes as probe_mod
 from rlhf_eval.bench.evaluate import evaluate, evaluate_judged, json_safe
 from rlhf_eval.bench.registry import load_items
 from rlhf_eval.bench.saved import write_decisions, write_scores

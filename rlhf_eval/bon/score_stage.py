@@ -10,9 +10,9 @@ import itertools
 
 from rlhf_eval import store
 from rlhf_eval.bon.artifacts import CandidateSet
+from rlhf_eval.bon.pairwise import win_matrix
 from rlhf_eval.config import RayShardConfig, from_params
 from rlhf_eval.rm.base import load_scorer
-from rlhf_eval.bon.pairwise import win_matrix
 from rlhf_eval.rm.judge import judge_progress, judge_report
 
 

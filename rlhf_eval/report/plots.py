@@ -26,7 +26,8 @@ def bon_curves(bon: list[dict], policy: str, task: str) -> str:
         v = [p["value"] for p in b["curve"]]
         lo = [p["ci"][0] for p in b["curve"]]
         hi = [p["ci"][1] for p in b["curve"]]
-        line, = ax.plot(n, v, marker="o", label=b["rm"] + (f" ({b['pairwise_rule']})" if b.get("pairwise_rule") else ""))
+        rule = f" ({b['pairwise_rule']})" if b.get("pairwise_rule") else ""  # a pairwise judge's main rule
+        line, = ax.plot(n, v, marker="o", label=b["rm"] + rule)
         ax.fill_between(n, lo, hi, alpha=0.15)
         for rule in [r for r in b["curve"][0].get("rules", {}) if r != b.get("pairwise_rule")]:
             ax.plot(n, [p["rules"][rule]["value"] for p in b["curve"]], marker="x", ls="--",

@@ -80,8 +80,9 @@ def build(rl: RLConfig, seed: int, policy_path: str, rm: dict, prompts_path: str
         _placement(flags, "reward", o.reward)
         flags += ["--reward.model_name_or_path", rm["path"]]
     else:
-        raise CommandError(f"RM '{rm['name']}' is an implicit (DPO) RM, which OpenRLHF cannot load as a reward "
-                           "model: serve it with `rlhf-eval serve-rm` and point a remote RM card at it")
+        what = "an implicit (DPO) RM" if rm["kind"] == "implicit" else "a generative judge"
+        raise CommandError(f"RM '{rm['name']}' is {what}, which OpenRLHF cannot load as a reward model: serve it "
+                           "with `rlhf-eval serve-rm` and point a remote RM card at it")
     if rl.algorithm == "ppo":
         _placement(flags, "critic", o.critic)
         # The critic starts from the RM when it is a local classifier, as OpenRLHF's examples do.

@@ -80,9 +80,10 @@ def test_every_emitted_flag_parses_under_openrlhf(parser, algorithm, rm, colocat
     assert "\n" not in one_line(argv) and one_line(argv).startswith("python3 -m openrlhf.cli.train_ppo_ray ")
 
 
-def test_implicit_rm_is_refused_with_a_way_out():
-    rm = {"name": "dpo", "kind": "implicit", "backend": "transformers", "path": "/p", "url": None}
-    with pytest.raises(CommandError, match="serve it with `rlhf-eval serve-rm`"):
+@pytest.mark.parametrize("kind, what", [("implicit", "an implicit \\(DPO\\) RM"), ("generative", "a generative judge")])
+def test_implicit_rm_and_judge_are_refused_with_a_way_out(kind, what):
+    rm = {"name": "r", "kind": kind, "backend": "transformers", "path": "/p", "url": None}
+    with pytest.raises(CommandError, match=f"RM 'r' is {what}, .* serve it with `rlhf-eval serve-rm`"):
         build(rl_config(algorithm="grpo"), 0, "/models/policy", rm, "/data/p.jsonl", "/out")
 
 
