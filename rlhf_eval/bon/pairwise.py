@@ -16,6 +16,7 @@ Monte-Carlo mean over `draws` random ones, coin flips still in expectation.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -51,19 +52,34 @@ def knockout_seedings_value(w: np.ndarray, gold: np.ndarray, seedings: np.ndarra
 def round_robin_subsets_value(w: np.ndarray, gold: np.ndarray, subsets: np.ndarray) -> float:
     """Mean Copeland winner's gold over `subsets` (rows of candidate indices); a tie for the most
     wins is split evenly."""
-    sub = w[subsets[:, :, None], subsets[:, None, :]]
-    wins = sub.sum(axis=2) - 0.5  # the diagonal holds 1/2, not a game
+    rows = np.arange(len(subsets))[:, None]
+    member = np.zeros((len(subsets), len(gold)))
+    member[rows, subsets] = 1.0
+    # (member @ w.T)[s, i]: i's wins against subset s's members; the diagonal's 1/2 is not a game
+    wins = (member @ w.T)[rows, subsets] - 0.5
     top = np.isclose(wins, wins.max(axis=1, keepdims=True))
     return float(((gold[subsets] * top).sum(axis=1) / top.sum(axis=1)).mean())
+
+
+@functools.lru_cache(maxsize=64)
+def every(kind: str, total: int, n: int) -> np.ndarray:
+    """Every seeding ("permutations") or subset ("combinations") of n of `total` candidates, once per
+    shape: every prompt of a node has the same N_max."""
+    return np.array(list(getattr(itertools, kind)(range(total), n)), dtype=int).reshape(-1, n)
+
+
+def random_subsets(rng: np.random.Generator, total: int, n: int, draws: int) -> np.ndarray:
+    """`draws` rows of n distinct candidates in random order (a row is a seeding, or a subset)."""
+    return rng.permuted(np.tile(np.arange(total), (draws, 1)), axis=1)[:, :n]
 
 
 def knockout_value(w: np.ndarray, gold, n: int, rng: np.random.Generator, draws: int = 2000,
                    exact_limit: int = EXACT_LIMIT) -> float:
     gold, total = np.asarray(gold, float), len(gold)
     if math.perm(total, n) <= exact_limit:
-        seedings = np.array(list(itertools.permutations(range(total), n)), dtype=int).reshape(-1, n)
+        seedings = every("permutations", total, n)
     else:
-        seedings = np.stack([rng.permutation(total)[:n] for _ in range(draws)])
+        seedings = random_subsets(rng, total, n, draws)
     return knockout_seedings_value(w, gold, seedings)
 
 
@@ -71,9 +87,9 @@ def round_robin_value(w: np.ndarray, gold, n: int, rng: np.random.Generator, dra
                       exact_limit: int = EXACT_LIMIT) -> float:
     gold, total = np.asarray(gold, float), len(gold)
     if math.comb(total, n) <= exact_limit:
-        subsets = np.array(list(itertools.combinations(range(total), n)), dtype=int).reshape(-1, n)
+        subsets = every("combinations", total, n)
     else:
-        subsets = np.stack([rng.permutation(total)[:n] for _ in range(draws)])
+        subsets = random_subsets(rng, total, n, draws)
     return round_robin_subsets_value(w, gold, subsets)
 
 
