@@ -64,8 +64,8 @@ def judge_pairs(item: Item) -> list[tuple[int, int]]:
 
 def judged_outcomes(items: list[Item], decisions: list[list[tuple]]) -> Outcomes:
     """A pairwise judge: M[i][j] counts chosen[i] against rejected[j] by `win_value`."""
-    return outcomes([(it.id, it.group, {f"m{i}{j}": win_value(g) for (i, j), g in zip(
-        [(i, j) for i in range(STYLES) for j in range(STYLES)], d)}) for it, d in zip(items, decisions)])
+    return outcomes([(it.id, it.group, {f"m{i}{j - STYLES}": win_value(g) for (i, j), g in zip(judge_pairs(it), d)})
+                     for it, d in zip(items, decisions)])
 
 
 def aggregate(o: Outcomes) -> dict[str, float]:
