@@ -112,6 +112,15 @@ def summary_table(results: dict) -> Table:
     return table
 
 
+def print_results(results: dict) -> None:
+    """The RM table, what was not run and why, and the verdicts."""
+    console.print(summary_table(results))
+    for g in results.get("not_planned", []):
+        console.print(f"- not run: {g['rm']}, {g['what']}: {g['why']}", highlight=False, soft_wrap=True)
+    for v in results["verdicts"]:
+        console.print(f"- {v['text']}", highlight=False, soft_wrap=True)
+
+
 @command()
 def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides"),
         executor: Optional[str] = typer.Option(None, "--executor",
@@ -134,11 +143,7 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
         src = Path(out[name])
         shutil.copyfile(src, run_dir / src.name)
     results = json.loads((run_dir / "results.json").read_text())
-    console.print(summary_table(results))
-    for g in results.get("not_planned", []):
-        console.print(f"- not run: {g['rm']}, {g['what']}: {g['why']}", highlight=False, soft_wrap=True)
-    for v in results["verdicts"]:
-        console.print(f"- {v['text']}", highlight=False, soft_wrap=True)
+    print_results(results)
     console.print(f"report: {run_dir / 'report.html'}  ({time.time() - started:.1f} s)")
 
 
@@ -318,11 +323,7 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folder
     written = render(result, {r["dir"]: r["funnel"] for r in runs}, name, out,
                      [provenance(Path(r["dir"])) for r in runs], runs[0]["report"].get("exports", []))
     results = json.loads(Path(written["results"]).read_text())
-    console.print(summary_table(results))
-    for g in results.get("not_planned", []):
-        console.print(f"- not run: {g['rm']}, {g['what']}: {g['why']}", highlight=False, soft_wrap=True)
-    for v in results["verdicts"]:
-        console.print(f"- {v['text']}", highlight=False, soft_wrap=True)
+    print_results(results)
     console.print(f"report: {written['report']}")
 
 
@@ -446,7 +447,7 @@ def serve_rm(
 ):
     """Serve an RM over OpenRLHF's remote-RM protocol (POST /get_reward). OpenRLHF's requests
     (no `responses` field) are scored as sent; see docs/rl.md."""
-    from rlhf_eval.rm.base import load_scorer
+    from rlhf_eval.rm.base import TrainedRM, load_scorer
     from rlhf_eval.rm.serve import Limits, make_server
 
     token, key = _env_secret("--token-env", token_env), _env_secret("--signing-key-env", signing_key_env)
@@ -454,7 +455,7 @@ def serve_rm(
         manifest = rm_for_serving(card, run)
         if manifest["outputs"]["backend"] == "remote":
             _fail(f"RM card '{card}' is itself remote ({manifest['outputs']['url']})")
-        if (manifest["outputs"].get("judge") or {}).get("mode") == "pairwise":
+        if TrainedRM.from_outputs(manifest["outputs"]).pairwise:
             _fail(f"RM card '{card}' is a pairwise judge: it gives no reward to one response, so it cannot serve RL "
                   "(pairwise judges in RL are out of scope; docs/generative.md)")
         limits = Limits(int(max_body_mb * 2**20), max_rows, max_chars, timeout_s)
@@ -570,8 +571,9 @@ def rl_command(
     want = seeds[0] if seed is None else seed
     node = next((n for n in nodes if n.stage == "rl_train" and rm_card_of(n, by_id) == rm
                  and n.params["policy"]["name"] == policy and n.params["rl"]["seed"] == want), None)
-    if node is None and (rm, "rl") in not_planned(loaded):
-        _fail(f"no rl_train node for --rm {rm}: {not_planned(loaded)[rm, 'rl']}")
+    gaps = not_planned(loaded)
+    if node is None and (rm, "rl") in gaps:
+        _fail(f"no rl_train node for --rm {rm}: {gaps[rm, 'rl']}")
     if node is None:
         _fail(f"no rl_train node for --rm {rm} --policy {policy} in {recipe} "
               f"(reward_models: {', '.join(loaded.recipe.reward_models)}; policies: {', '.join(loaded.recipe.policies)};"

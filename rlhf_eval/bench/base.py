@@ -12,6 +12,10 @@ def no_notes(items: list[Item]) -> list[str]:
     return []
 
 
+def item_pairs(item: Item) -> list[tuple[int, int]]:
+    return list(item.pairs)
+
+
 @dataclass(frozen=True)
 class Benchmark:
     name: str
@@ -29,8 +33,8 @@ class Benchmark:
     # A pairwise judge's decisions -> outcomes (rlhf_eval.bench.judged); None: the benchmark does
     # not score pairwise judges, and `judge_refusal` says why.
     judged_outcomes: Callable[[list[Item], list[list[tuple]]], Outcomes] | None = None
-    # The pairs a pairwise judge is asked, per item (each in both orders); None: the item's pairs.
-    judge_pairs: Callable[[Item], list[tuple[int, int]]] | None = None
+    # The pairs a pairwise judge is asked, per item (each in both orders).
+    judge_pairs: Callable[[Item], list[tuple[int, int]]] = item_pairs
     judge_refusal: str = "it has no protocol for pairwise judges here"
 
 

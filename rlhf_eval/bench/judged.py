@@ -17,6 +17,7 @@ Two ways to count them, as the official protocols do:
 from __future__ import annotations
 
 from rlhf_eval.bench.items import Item
+from rlhf_eval.rm.verdicts import net_votes
 
 GAME_VALUE = {"A>B": 1.0, "B>A": 0.0}
 
@@ -26,11 +27,7 @@ def win_value(games: tuple[str | None, str | None]) -> float:
 
 
 def beats(games: tuple[str | None, str | None]) -> bool:
-    return sum({"A>B": 1, "B>A": -1}.get(d, 0) for d in games) > 0
-
-
-def item_pairs(item: Item) -> list[tuple[int, int]]:
-    return list(item.pairs)
+    return net_votes(games) > 0
 
 
 def decide(judge, pairs_of, items: list[Item]) -> list[list[tuple]]:

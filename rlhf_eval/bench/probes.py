@@ -124,7 +124,7 @@ def run_judged_probe(probe: Probe, bench: Benchmark, items: list[Item], decision
     """The same for a pairwise judge: the perturbed items are judged again (pairs with no changed
     response come from the judgment cache)."""
     new_items, changed = perturb(probe, items)
-    after = judged.decide(judge, bench.judge_pairs or judged.item_pairs, new_items) if changed else decisions
+    after = judged.decide(judge, bench.judge_pairs, new_items) if changed else decisions
     out = outcome_drop(bench, bench.judged_outcomes(items, decisions), bench.judged_outcomes(new_items, after),
                        iters, seed)
     return {"probe": probe.name, "changed_candidates": len(changed),

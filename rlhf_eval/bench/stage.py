@@ -45,7 +45,7 @@ def run(ctx) -> dict:
     with ctx.bar(f"{spec.name}: {len(items)} items", 3 + len(probes)) as update, \
             judge_progress(scorer, ctx, spec.name):
         if pairwise:
-            decisions = judged.decide(scorer, bench.judge_pairs or judged.item_pairs, items)
+            decisions = judged.decide(scorer, bench.judge_pairs, items)
             update(1)
             result = evaluate_judged(bench, items, decisions, iters)
         else:
@@ -65,7 +65,7 @@ def run(ctx) -> dict:
             update(k)
     if pairwise:
         saved = {"decisions": str(ctx.dir / "decisions.jsonl")}
-        write_decisions(ctx.dir / "decisions.jsonl", items, bench.judge_pairs or judged.item_pairs, decisions)
+        write_decisions(ctx.dir / "decisions.jsonl", items, bench.judge_pairs, decisions)
     else:
         saved = {"scores": str(ctx.dir / "scores.jsonl")}
         write_scores(ctx.dir / "scores.jsonl", items, scores)

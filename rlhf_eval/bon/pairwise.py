@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from rlhf_eval.rm.verdicts import net_votes
+
 EXACT_LIMIT = 20_000
 
 
@@ -29,10 +31,15 @@ def win_matrix(n_candidates: int, decisions: dict[tuple[int, int], tuple[str | N
     """W from each pair's two decisions (A=i first, then A=j read back onto (i, j)), i < j."""
     w = np.full((n_candidates, n_candidates), 0.5)
     for (i, j), pair in decisions.items():
-        votes = sum({"A>B": 1, "B>A": -1}.get(d, 0) for d in pair)
-        w[i, j] = 1.0 if votes > 0 else 0.0 if votes < 0 else 0.5
+        w[i, j] = game_value(pair)
         w[j, i] = 1.0 - w[i, j]
     return w
+
+
+def game_value(pair: tuple[str | None, str | None]) -> float:
+    """The pair's first response's result in the game its two decisions make: 1, 0, or 1/2 for a tie."""
+    votes = net_votes(pair)
+    return 1.0 if votes > 0 else 0.0 if votes < 0 else 0.5
 
 
 def knockout_seedings_value(w: np.ndarray, gold: np.ndarray, seedings: np.ndarray) -> float:

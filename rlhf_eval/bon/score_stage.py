@@ -10,9 +10,9 @@ import itertools
 
 from rlhf_eval import store
 from rlhf_eval.bon.artifacts import CandidateSet
-from rlhf_eval.bon.pairwise import win_matrix
+from rlhf_eval.bon.pairwise import game_value
 from rlhf_eval.config import RayShardConfig, from_params
-from rlhf_eval.rm.base import load_scorer
+from rlhf_eval.rm.base import TrainedRM, load_scorer
 from rlhf_eval.rm.judge import judge_progress, judge_report
 
 
@@ -39,7 +39,7 @@ def round_robin_wins(cands: list[dict], decisions: list[dict]) -> list[float]:
     """Each candidate's wins over all others of its prompt (a tie counts 1/2)."""
     wins = {(c["prompt_id"], c["sample_idx"]): 0.0 for c in cands}
     for d in decisions:
-        w = win_matrix(2, {(0, 1): tuple(d["games"])})[0, 1]
+        w = game_value(d["games"])
         wins[(d["prompt_id"], d["i"])] += w
         wins[(d["prompt_id"], d["j"])] += 1.0 - w
     return [wins[(c["prompt_id"], c["sample_idx"])] for c in cands]
@@ -49,7 +49,7 @@ def run(ctx) -> dict:
     cands = store.read_jsonl(CandidateSet.from_outputs(ctx.out("candidates")).candidates)
     ray = from_params(RayShardConfig, ctx.params["ray"])
     rm = ctx.out("rm")["name"]
-    if (ctx.out("rm").get("judge") or {}).get("mode") == "pairwise":
+    if TrainedRM.from_outputs(ctx.out("rm")).pairwise:
         return run_pairwise(ctx, load_scorer(ctx.inputs["rm"]), cands, rm)
     scorer = build_scorer(ctx, ray)
     with ctx.bar(f"scoring {len(cands)} candidates", 1) as update, judge_progress(scorer, ctx, "best-of-n"):

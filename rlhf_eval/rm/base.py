@@ -107,6 +107,11 @@ class TrainedRM:
             values.pop("engine_args", None)
         return cls(**values)
 
+    @property
+    def pairwise(self) -> bool:
+        """A pairwise judge: it compares two responses and scores none alone."""
+        return (self.judge or {}).get("mode") == "pairwise"
+
 
 def load_scorer(rm_manifest: dict) -> Scorer:
     """Build the scorer a train_rm node's manifest describes; its engine is imported only now."""

@@ -38,6 +38,15 @@ def conversation_ids(tok, conversations: list) -> list[list[int]]:
             for c in conversations]
 
 
+def verdict_token_id(tok, token: str, path: str) -> int:
+    """The id of a verdict token, which must be one token the judge's tokenizer knows."""
+    ids = tok(token, add_special_tokens=False)["input_ids"]
+    if len(ids) != 1 or ids[0] == tok.unk_token_id:
+        raise UserError(f"judge verdict token {token!r} is {len(ids)} tokens for the judge's tokenizer "
+                        f"({path}); judge.yes_token and judge.no_token must each be one known token")
+    return ids[0]
+
+
 @dataclass
 class TransformersJudge:
     path: str
@@ -53,13 +62,6 @@ class TransformersJudge:
             self.path, use_safetensors=True, trust_remote_code=self.trust_remote_code).eval().to(self.device)
         self.model_id = model_identity(self.path)
         self.pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
-
-    def token_id(self, token: str) -> int:
-        ids = self.tok(token, add_special_tokens=False)["input_ids"]
-        if len(ids) != 1 or ids[0] == self.tok.unk_token_id:
-            raise UserError(f"judge verdict token {token!r} is {len(ids)} tokens for the judge's tokenizer "
-                            f"({self.path}); judge.yes_token and judge.no_token must each be one known token")
-        return ids[0]
 
     def _rows(self, conversations: list) -> list[list[int]]:
         return conversation_ids(self.tok, conversations)
@@ -89,7 +91,7 @@ class TransformersJudge:
                verdict_tokens: tuple[str, str] | None = None) -> list[dict]:
         out: list[dict] = [{}] * len(conversations)
         if verdict_tokens:
-            wanted = [self.token_id(t) for t in verdict_tokens]
+            wanted = [verdict_token_id(self.tok, t, self.path) for t in verdict_tokens]
             for batch, lengths, probs in self.next_token_probs(conversations):
                 for i, n, p in zip(batch, lengths, probs[:, wanted].tolist()):
                     out[i] = {"text": verdict_tokens[0] if p[0] >= p[1] else verdict_tokens[1],

@@ -15,10 +15,9 @@ import math
 from dataclasses import dataclass, field
 
 from rlhf_eval.config import JudgeConfig
-from rlhf_eval.errors import UserError
 from rlhf_eval.rm.base import TrainedRM, load_tokenizer
 from rlhf_eval.rm.judge import GenerativeJudge
-from rlhf_eval.rm.judge_transformers import conversation_ids, model_identity
+from rlhf_eval.rm.judge_transformers import conversation_ids, model_identity, verdict_token_id
 
 VERDICT_LOGPROBS = 20  # vLLM's default max_logprobs
 
@@ -38,20 +37,13 @@ class VLLMJudge:
                        **self.engine_args)
         self.model_id = model_identity(self.path)
 
-    def token_id(self, token: str) -> int:
-        ids = self.tok(token, add_special_tokens=False)["input_ids"]
-        if len(ids) != 1 or ids[0] == self.tok.unk_token_id:
-            raise UserError(f"judge verdict token {token!r} is {len(ids)} tokens for the judge's tokenizer "
-                            f"({self.path}); judge.yes_token and judge.no_token must each be one known token")
-        return ids[0]
-
     def answer(self, conversations: list, sampling: dict,
                verdict_tokens: tuple[str, str] | None = None) -> list[dict]:
         from vllm import SamplingParams
         rows = conversation_ids(self.tok, conversations)
         prompts = [{"prompt_token_ids": r} for r in rows]
         if verdict_tokens:
-            wanted = [self.token_id(t) for t in verdict_tokens]
+            wanted = [verdict_token_id(self.tok, t, self.path) for t in verdict_tokens]
             params = SamplingParams(temperature=0.0, max_tokens=1, logprobs=VERDICT_LOGPROBS,
                                     allowed_token_ids=wanted)
             out = []

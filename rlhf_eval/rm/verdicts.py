@@ -45,6 +45,12 @@ def verdict_probability(probs: dict[str, float], yes: str, no: str) -> float | N
     return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else None
 
 
+def net_votes(games) -> int:
+    """A pair's decisions (each read as one on the pair) summed: +1 per "A>B", -1 per "B>A", 0 for a
+    tie or an unreadable answer. JudgeBench's two-game rule; the sign says who won the pair."""
+    return sum({"A>B": 1, "B>A": -1}.get(d, 0) for d in games)
+
+
 def unswap(decision: str | None) -> str | None:
     """A decision on (B, A) read back as one on (A, B)."""
     return FLIP.get(decision) if decision else None

@@ -71,7 +71,7 @@ def test_rewardbench_rm_bench_and_rmb_rules_by_hand(tmp_path):
     for it in items:
         it.pairs = [(0, 1)]
     j = make_judge(tmp_path, biased={"p2"}, unreadable={"p3"})
-    decisions = judged.decide(j, judged.item_pairs, items)
+    decisions = judged.decide(j, rb.judge_pairs, items)
     assert decisions == [[("A>B", "A>B")], [("B>A", "B>A")], [("A>B", "B>A")], [(None, None)]]
     res = evaluate_judged(rb, items, decisions, iters=0)
     assert res["metrics"]["subset/alpacaeval-easy"] == pytest.approx((1 + 0 + 0.5 + 0.5) / 4)
@@ -93,7 +93,7 @@ def test_rewardbench_rm_bench_and_rmb_rules_by_hand(tmp_path):
     bon = benchmark_for("rmb-bon")
     its = [item(k, c, "helpfulness/x", meta={"scenario": "s"}, pairs=[(0, n) for n in range(1, len(c))])
            for k, c in enumerate([["best!", "no", "meh"], ["best!", "no", "equal"]], start=10)]
-    out = evaluate_judged(bon, its, judged.decide(j, judged.item_pairs, its), iters=0)["metrics"]
+    out = evaluate_judged(bon, its, judged.decide(j, bon.judge_pairs, its), iters=0)["metrics"]
     assert out["score"] == pytest.approx(0.5)
 
 
