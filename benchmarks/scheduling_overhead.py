@@ -1,13 +1,14 @@
 """Scheduling overhead per node of the Ray and Slurm executors against the local executor, on the
 same small recipe (the smoke recipe), each run into a fresh run folder with the toy world cached.
 
-The executors are made to run one node at a time (Ray and Slurm nodes reserve both CPUs of this
-machine), so overhead per node = (wall time - sum of the nodes' own durations) / nodes, the same
-formula for all three. For Ray and Slurm it holds starting the child process every node runs in,
-the scheduler's dispatch and, for Ray, starting Ray itself. Each of their nodes also starts a fresh
-interpreter that imports torch, transformers and lm-eval, which the local executor does once; that
-cost lands inside the nodes' own durations, so it is printed apart: the difference of the nodes'
-own time against the local run, per node.
+The executors are made to run one node at a time (local.workers=1; Ray and Slurm nodes reserve
+both CPUs of this machine), so overhead per node = (wall time - sum of the nodes' own durations) / nodes, the same
+formula for all. For Ray and Slurm it holds starting the child process every node runs in, the
+scheduler's dispatch and, for Ray, starting Ray itself. Ray runs twice: "ray" forks each node from
+its worker's warm forkserver (ray.warm, the default), "ray-cold" starts a fresh interpreter per
+node, as Slurm does, which imports torch, transformers and lm-eval again; the local executor does
+that once. That cost lands inside the nodes' own durations, so it is printed apart: the difference
+of the nodes' own time against the local run, per node.
 
 Needs a local Slurm for the Slurm column (slurm/local-cluster.sh up); skipped without one.
 Run: .venv/bin/python benchmarks/scheduling_overhead.py [--recipe recipes/smoke.yaml] [--cpus 2]
@@ -67,10 +68,14 @@ def main() -> None:
     env = dict(os.environ, RLHF_EVAL_CACHE=str(cache), PYTHONUNBUFFERED="1")
     cli("run", args.recipe, f"run_root={work / 'warm'}", env=env)  # builds the toy world into the cache
 
+    def ray(warm):
+        return lambda root: cli("run", args.recipe, f"run_root={root}", "--executor", "ray",
+                                f"ray.defaults.num_cpus={args.cpus}", f"ray.warm={warm}", env=env)
+
     ways = {
-        "local": lambda root: cli("run", args.recipe, f"run_root={root}", env=env),
-        "ray": lambda root: cli("run", args.recipe, f"run_root={root}", "--executor", "ray",
-                                f"ray.defaults.num_cpus={args.cpus}", env=env),
+        "local": lambda root: cli("run", args.recipe, f"run_root={root}", "local.workers=1", env=env),
+        "ray": ray("true"),
+        "ray-cold": ray("false"),
     }
     if slurm_up():
         def slurm(root):
@@ -86,7 +91,7 @@ def main() -> None:
         run_dir = next(root.iterdir())
         nodes, busy = node_seconds(run_dir)
         rows[way] = {"nodes": nodes, "wall_s": wall, "node_s": busy, "overhead_per_node_s": (wall - busy) / nodes}
-        print(f"{way:6s} {nodes} nodes: wall {wall:6.1f} s, nodes' own time {busy:6.1f} s, "
+        print(f"{way:8s} {nodes} nodes: wall {wall:6.1f} s, nodes' own time {busy:6.1f} s, "
               f"overhead {rows[way]['overhead_per_node_s']:.2f} s per node", flush=True)
     loc = rows["local"]
     for way, r in rows.items():

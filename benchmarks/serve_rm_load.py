@@ -1,16 +1,17 @@
-"""Load test of the remote-RM server on loopback: a bounded number of requests at concurrency 32,
-once with cross-request batching and once scoring one request at a time (max_batch = 1), on the
-quickstart's classifier RM. Prints requests/s, p50/p99 latency, errors and the speed-up. Then
+"""Load test of the remote-RM server on loopback: a bounded number of requests at concurrency 64,
+sent from another process (as OpenRLHF's callers are), once with cross-request batching and once
+scoring one row at a time (max_batch = 1), on the quickstart's classifier RM. Prints requests/s, p50/p99 latency, errors and the speed-up. Then
 head-of-line blocking: a 1-row request sent while a 4,096-row one is being scored, with the large
 one cut into slices of max_batch rows (as served) and scored whole (one slice as large as the
 request, as before slicing); prints both 1-row latencies and their ratio.
 
 Needs `make quickstart` first.
-Run: .venv/bin/python benchmarks/serve_rm_load.py [--requests 960] [--rows 4] [--concurrency 32]
+Run: .venv/bin/python benchmarks/serve_rm_load.py [--requests 960] [--rows 4] [--concurrency 64]
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import requests  # noqa: E402
 
 from rlhf_eval.pipeline import node_manifests  # noqa: E402
@@ -40,6 +42,14 @@ def payloads(n: int, rows: int, seed: int = 0) -> list[dict]:
         out.append({"query": [p + r for p, r in zip(prompts, responses)], "prompts": prompts,
                     "responses": responses, "labels": [""] * rows})
     return out
+
+
+def load_elsewhere(url: str, bodies: list[dict], concurrency: int) -> dict:
+    """`load` in a process of its own, as OpenRLHF's callers are: in this process its client
+    threads would share the server's interpreter lock."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(load, (url, bodies, concurrency))
 
 
 def load(url: str, bodies: list[dict], concurrency: int) -> dict:
@@ -101,10 +111,12 @@ def main() -> None:
     ap.add_argument("--rm", default="classifier-curated")
     ap.add_argument("--requests", type=int, default=960)
     ap.add_argument("--rows", type=int, default=4)
-    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the server (the client has a core)")
     args = ap.parse_args()
     if not (args.run / "plan.json").is_file():
         raise SystemExit(f"{args.run}: no run here; run `make quickstart` first")
+    torch.set_num_threads(args.threads)
     scorer = load_scorer(node_manifests(args.run, "train_rm", f"rm={args.rm}")[0])
     bodies = payloads(args.requests, args.rows)
     results = {}
@@ -112,8 +124,8 @@ def main() -> None:
                      ("one at a time", {"max_batch": 1, "max_wait_ms": 0})):
         server, url = serve_in_thread(scorer, **kw)
         try:
-            load(url, bodies[:64], args.concurrency)  # warm up
-            results[name] = load(url, bodies, args.concurrency)
+            load_elsewhere(url, bodies[:64], args.concurrency)  # warm up
+            results[name] = load_elsewhere(url, bodies, args.concurrency)
             results[name]["model_calls"] = server.batcher.batches
         finally:
             server.shutdown()

@@ -20,7 +20,7 @@ from rlhf_eval.bench import BENCHMARKS
 from rlhf_eval.config import ConfigError, load_recipe
 from rlhf_eval.errors import UserError, is_user_error, one_line, save_traceback
 from rlhf_eval.extensions import listing, load
-from rlhf_eval.launch import EXECUTORS
+from rlhf_eval.launch import EXECUTORS, quiet_libraries
 from rlhf_eval.lock import run_lock
 from rlhf_eval.pipeline import expand, load_plan, not_planned, plan_dict
 
@@ -284,13 +284,16 @@ def cancel(run_dir: Path):
 @command()
 def node(run_dir: Path, node_id: str):
     """Run one node of a planned run (the entry point every executor uses)."""
+    from rlhf_eval.device import use_threads
     from rlhf_eval.launch.node import run_node
+    from rlhf_eval.pipeline import planned_threads
 
     nodes = load_plan(run_dir)
     matches = [n for n in nodes if node_id in (n.id, n.key)]
     if not matches:
         _fail(f"{run_dir}: no node '{node_id}' in plan.json")
     by_id = {n.id: n for n in nodes}
+    use_threads(planned_threads(run_dir))
     manifest = run_node(run_dir, matches[0], by_id)
     console.print(f"{matches[0].id} done in {manifest['duration_s']} s")
 
@@ -601,24 +604,6 @@ def rl_command(
             f"The RM token shows as ***. The rl_train node reads it from ${outs['rm']['api_key_env']} and "
             f"hands it to the Ray job as {TOKEN_ENV} in its runtime_env; the job's shell puts it in the URL.",
             highlight=False)
-
-
-# Libraries whose warnings quiet_libraries silences (module names, as warnings.filterwarnings matches them).
-LIBRARIES = r"(transformers|trl|datasets|torch|accelerate|lm_eval|peft|ray|sklearn|huggingface_hub|pyarrow)(\.|$)"
-
-
-def quiet_libraries() -> None:
-    """Our rich bars replace the libraries' own tqdm bars and per-step log prints."""
-    import os
-
-    from rlhf_eval.launch import QUIET_ENV
-    for k, v in QUIET_ENV.items():
-        os.environ.setdefault(k, v)
-    import warnings
-    # The libraries' deprecation and advice warnings, which users of this tool cannot act on; our
-    # own warnings, and Python's, still show.
-    for category in (FutureWarning, DeprecationWarning, UserWarning):
-        warnings.filterwarnings("ignore", category=category, module=LIBRARIES)
 
 
 def main() -> None:

@@ -273,6 +273,10 @@ class RLConfig:
     max_new_tokens: int = opt(24, "Longest response in tokens.", lo=1)
     temperature: float = opt(1.0, "Sampling temperature of the rollouts.", lo=0, open_lo=True)
     save_every: int = opt(10, "Steps between checkpoints; each checkpoint is evaluated.", lo=1)
+    gradient_checkpointing: Optional[bool] = opt(None, "trl engine: recompute activations in the backward pass "
+                                                       "(less memory, about a third more compute, the same "
+                                                       "weights); null: on for policies of at least 1B parameters "
+                                                       "or of unknown size, off below (TRL defaults to on).")
     seeds: list[int] = opt(None, "One rl_train node per seed, all sharing the RM and the policy: an RM's RL gain is "
                                  "the mean over its seeds, with a CI across seeds (run-to-run variance dominates "
                                  "RL).", factory=lambda: [0])
@@ -365,6 +369,17 @@ class RayExecutorConfig:
                                                     "1}, rl_train: {num_cpus: 4}}.", factory=dict)
     max_retries: int = opt(1, "A node whose worker died is run again this many times (a node restarts cleanly or "
                               "resumes).", lo=0)
+    warm: bool = opt(True, "Run each node in a process forked from a forkserver its Ray worker keeps, with torch, "
+                           "transformers, TRL and lm-eval imported once; false: a fresh interpreter per node (seconds "
+                           "of imports each). Either way a node has a process of its own.")
+
+
+@dataclass
+class LocalExecutorConfig:
+    workers: Optional[int] = opt(None, "Nodes run side by side in this many worker processes, each started once "
+                                       "and reused; 1: one by one in the `run` process. null: the CPUs this process "
+                                       "may use divided by torch_threads (at most 8), or 1 when a GPU is visible.",
+                                       lo=1)
 
 
 @dataclass
@@ -372,8 +387,15 @@ class Recipe:
     name: str = opt(MISSING, "The run's name and folder (run_root/name): letters, digits, _ - + and . only.")
     seed: int = opt(0, "Seed of the best-of-n bootstrap.")
     run_root: str = opt("runs", "Folder the run folder goes in.")
-    executor: str = opt("local", "local: nodes one by one in this process; ray: nodes as Ray tasks (`ray:` below). "
+    executor: str = opt("local", "local: nodes on this machine (`local:` below); ray: nodes as Ray tasks (`ray:` below). "
                                  "Slurm is `rlhf-eval submit`, not an executor of `run`.")
+    torch_threads: Optional[int] = opt(1, "CPU threads of torch (and OMP_NUM_THREADS of the processes it starts) in "
+                                          "every node, whatever the executor. Float sums, and so results, depend on "
+                                          "it: a fixed count gives the same numbers on machines with different core "
+                                          "counts, and 1 keeps a node fast on a busy machine. null: torch's default "
+                                          "(every core; results then depend on the machine). Recorded in each node's "
+                                          "manifest.", lo=1)
+    local: LocalExecutorConfig = opt(None, "The local executor's settings.", factory=LocalExecutorConfig)
     ray: RayExecutorConfig = opt(None, "The ray executor's settings.", factory=RayExecutorConfig)
     slurm: SlurmConfig = opt(None, "`rlhf-eval submit`'s settings.", factory=SlurmConfig)
     toy_world: Optional[ToyWorldConfig] = opt(None, "The embedded toy world; null for real models and data.",
@@ -411,6 +433,10 @@ class RMTrainConfig:
     beta: float = opt(0.1, "DPO beta of an implicit RM (its reward is beta times the log-ratio).", lo=0, open_lo=True)
     max_length: int = opt(64, "Longest training sequence in tokens.", lo=1)
     seed: int = opt(0, "Seed of initialization, sampling and data order.")
+    gradient_checkpointing: Optional[bool] = opt(None, "Recompute activations in the backward pass: less memory, "
+                                                       "about a third more compute, the same weights. null: on for "
+                                                       "bases of at least 1B parameters, off below (TRL defaults to "
+                                                       "on).")
 
 
 @dataclass

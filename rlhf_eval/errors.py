@@ -29,7 +29,9 @@ HINTS = {errno.ENOSPC: "the disk is full; free space and run again (finished nod
 
 
 def is_user_error(exc: BaseException) -> bool:
-    return isinstance(exc, UserError) or (isinstance(exc, OSError) and exc.errno in FILE_ERRNOS)
+    # FileNotFoundError without an errno: a library's own "no such file" (datasets' "Unable to find
+    # '<task data file>'"), a path the user gave.
+    return isinstance(exc, (UserError, FileNotFoundError)) or (isinstance(exc, OSError) and exc.errno in FILE_ERRNOS)
 
 
 def one_line(exc: BaseException) -> str:

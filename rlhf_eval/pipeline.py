@@ -235,6 +235,12 @@ def load_plan(run_dir: Path) -> list[Node]:
                         "writes it again, keeping every finished node") from None
 
 
+def planned_threads(run_dir: Path) -> int | None:
+    """The recipe's torch_threads, from plan.json (a plan written before the key existed: None)."""
+    data = json.loads((Path(run_dir) / "plan.json").read_text())
+    return data.get("config", {}).get("torch_threads")
+
+
 def rm_card_of(node: Node, nodes: dict[str, Node]) -> str | None:
     """The RM card a node's results belong to: a train_rm node's own, or that of its `rm` input."""
     if node.stage == "train_rm":

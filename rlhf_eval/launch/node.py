@@ -27,6 +27,12 @@ def versions() -> dict:
     return out
 
 
+def _threads() -> int:
+    """torch's intra-op threads in this node (results depend on the count: recipe key torch_threads)."""
+    import torch
+    return torch.get_num_threads()
+
+
 def node_dir(run_dir: Path, node: Node) -> Path:
     return Path(run_dir) / node.stage / node.key
 
@@ -134,6 +140,6 @@ def run_node(run_dir: Path, node: Node, nodes: dict[str, Node], progress=None) -
         manifest = {
             "key": node.key, "stage": node.stage, "label": node.label, "params": node.params,
             "deps": node.deps, "outputs": outputs, "started": started, "finished": time.time(),
-            "duration_s": round(time.time() - started, 3), "versions": versions(),
+            "duration_s": round(time.time() - started, 3), "versions": versions(), "threads": _threads(),
         }
         return store.write_manifest(folder, manifest, ctx.watched)

@@ -3,7 +3,8 @@
 succeed and runs independent nodes side by side.
 
 A task runs `rlhf-eval node RUN_DIR NODE_ID` in a child process, the entry point of every executor,
-so a run's files are the same wherever it ran. Each node logs to RUN_DIR/ray/logs/<stage>-<key>.out.
+so a run's files are the same wherever it ran. The child is forked from a forkserver the Ray worker
+keeps with the heavy imports done (launch/warm.py), or, with `ray.warm: false`, a fresh interpreter. Each node logs to RUN_DIR/ray/logs/<stage>-<key>.out.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rlhf_eval import store
+from rlhf_eval.device import thread_env
 from rlhf_eval.errors import UserError
 from rlhf_eval.launch import QUIET_ENV
 from rlhf_eval.launch.node import node_dir, todo_nodes
@@ -32,18 +34,22 @@ def log_path(run_dir: Path, node: Node) -> Path:
     return run_dir / "ray" / "logs" / f"{node.stage}-{node.key}.out"
 
 
-def _run_node_process(run_dir: str, node_id: str, log: str, cwd: str, env: dict, *parents) -> str:
+def _run_node_process(run_dir: str, node_id: str, log: str, cwd: str, env: dict, warm: bool, *parents) -> str:
     """The body of a node's Ray task; `parents` are the parent tasks' results, passed only so that
     Ray waits for them (and fails this task when one failed)."""
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as out:
         out.write(f"== {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} pid {os.getpid()}: {node_id}\n")
         out.flush()
-        proc = subprocess.run([sys.executable, "-m", "rlhf_eval.cli", "node", run_dir, node_id], cwd=cwd,
-                              env=os.environ | env, stdout=out, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
+        if warm:
+            from rlhf_eval.launch.warm import run_node_process
+            code = run_node_process(run_dir, node_id, log, cwd, env)
+        else:
+            code = subprocess.run([sys.executable, "-m", "rlhf_eval.cli", "node", run_dir, node_id], cwd=cwd,
+                                  env=os.environ | env, stdout=out, stderr=subprocess.STDOUT).returncode
+    if code != 0:
         tail = Path(log).read_text().splitlines()[-1:] or [""]
-        raise NodeFailed(f"{node_id} exited with {proc.returncode}: {tail[0].strip()} (log: {log})")
+        raise NodeFailed(f"{node_id} exited with {code}: {tail[0].strip()} (log: {log})")
     return node_id
 
 
@@ -52,9 +58,10 @@ def _resources(recipe, stage: str) -> dict:
     return {"num_cpus": r.num_cpus, "num_gpus": r.num_gpus}
 
 
-def _task_env(num_cpus: float) -> dict:
-    # Ray sets OMP_NUM_THREADS=1 in its workers; a node gets as many threads as CPUs it reserved.
-    env = dict(QUIET_ENV, OMP_NUM_THREADS=str(max(1, int(num_cpus))))
+def _task_env(num_cpus: float, threads: int | None) -> dict:
+    # Ray sets OMP_NUM_THREADS=1 in its workers. A node gets the recipe's torch_threads (`rlhf-eval
+    # node` sets them too), or, for null, as many threads as CPUs it reserved.
+    env = dict(QUIET_ENV) | thread_env(threads or max(1, int(num_cpus)))
     return env | {k: v for k, v in os.environ.items() if k.startswith("RLHF_EVAL_")}
 
 
@@ -87,9 +94,11 @@ def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, add
         res = _resources(recipe, n.stage) if recipe is not None else {"num_cpus": 1, "num_gpus": 0}
         parents = [refs[d] for d in n.deps.values() if d in refs]
         # No retry of a node that failed by itself: it would fail again. A dead worker is retried.
+        env = _task_env(res["num_cpus"], recipe.torch_threads if recipe is not None else None)
+        warm = recipe is None or recipe.ray.warm
         refs[n.id] = task.options(**res, max_retries=recipe.ray.max_retries if recipe else 1,
                                   retry_exceptions=False, name=f"{n.stage}:{n.key}").remote(
-            str(run_dir), n.id, str(log_path(run_dir, n)), os.getcwd(), _task_env(res["num_cpus"]), *parents)
+            str(run_dir), n.id, str(log_path(run_dir, n)), os.getcwd(), env, warm, *parents)
     by_ref = {ref: nid for nid, ref in refs.items()}
     failed: dict[str, str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -63,6 +63,8 @@ def provenance(run_dir: Path) -> dict:
         "recipe": plan["recipe_path"],
         "config_hash": digest(cfg),
         "versions": {k: sorted(v) for k, v in sorted(versions.items())},
+        # torch threads the nodes ran with (results depend on it); [] for runs from before it was recorded.
+        "threads": sorted({m["threads"] for m in manifests.values() if "threads" in m}),
         "seeds": seeds,
         "node_keys": sorted(({"stage": m["stage"], "label": m["label"], "key": m["key"]} for m in manifests.values()),
                             key=lambda r: (r["stage"], r["label"])),

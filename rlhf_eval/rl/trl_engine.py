@@ -13,7 +13,7 @@ from transformers.trainer_callback import PrinterCallback
 
 from rlhf_eval.config import RLConfig
 from rlhf_eval.data.pairs import prompt_messages
-from rlhf_eval.device import torch_device
+from rlhf_eval.device import checkpointing_args, saved_parameters, torch_device
 from rlhf_eval.rl.base import RLJob
 
 
@@ -70,6 +70,7 @@ def fit(policy_path: str, prompts: list, scorer, rl: RLConfig, seed: int, out_di
         use_cpu=torch_device() == "cpu", bf16=False, report_to="none", save_strategy="steps",
         save_steps=rl.save_every, logging_steps=1,
         disable_tqdm=True, seed=seed, data_seed=seed, dataloader_num_workers=0,
+        **checkpointing_args(rl.gradient_checkpointing, saved_parameters(policy_path)),
     )
     config_cls, trainer_cls = (GRPOConfig, GRPOTrainer) if rl.algorithm == "grpo" else (RLOOConfig, RLOOTrainer)
     trainer = trainer_cls(model=policy_path, reward_funcs=funcs, args=config_cls(**common),

@@ -15,7 +15,7 @@ from datasets import Dataset
 
 from rlhf_eval.config import JudgeConfig, RMTrainConfig
 from rlhf_eval.data.pairs import trl_rows
-from rlhf_eval.device import torch_device
+from rlhf_eval.device import checkpointing_args, torch_device
 from transformers.trainer_callback import PrinterCallback
 
 
@@ -23,7 +23,7 @@ def conversational(pairs: list[dict]) -> Dataset:
     return Dataset.from_list(trl_rows(pairs))
 
 
-def _common_args(train: RMTrainConfig, out_dir: Path, n_pairs: int) -> dict:
+def _common_args(train: RMTrainConfig, out_dir: Path, n_pairs: int, n_parameters: int | None = None) -> dict:
     steps = max(1, math.ceil(n_pairs * train.epochs / train.batch_size))
     # Rounded down, as the fixed steps // 20 of earlier versions was (1e-9: 0.05 is not exact in binary).
     warmup = max(1, math.floor(steps * train.warmup_ratio + 1e-9))
@@ -44,6 +44,7 @@ def _common_args(train: RMTrainConfig, out_dir: Path, n_pairs: int) -> dict:
         data_seed=train.seed,
         dataloader_num_workers=0,
         max_length=train.max_length,
+        **checkpointing_args(train.gradient_checkpointing, n_parameters),
     )
 
 
@@ -67,7 +68,7 @@ def train_classifier(base: str, pairs: list[dict], train: RMTrainConfig, out_dir
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=1, use_safetensors=True, trust_remote_code=False)
     model.config.pad_token_id = tok.pad_token_id
-    args = RewardConfig(**_common_args(train, out_dir, len(pairs)),
+    args = RewardConfig(**_common_args(train, out_dir, len(pairs), model.num_parameters()),
                         center_rewards_coefficient=train.center_rewards_coefficient)
     trainer = RewardTrainer(model=model, args=args, train_dataset=conversational(pairs),
                             processing_class=tok, callbacks=list(callbacks))
@@ -103,7 +104,7 @@ def train_judge(base: str, pairs: list[dict], train: RMTrainConfig, judge: Judge
     # A completion-style judge (chat: false) continues its raw prompt, after a space.
     data = Dataset.from_list([{"prompt": conv, "completion": f" {answer}" if isinstance(conv, str) else
                                [{"role": "assistant", "content": answer}]} for conv, answer in examples])
-    args = SFTConfig(**_common_args(train, out_dir, len(examples)), completion_only_loss=True)
+    args = SFTConfig(**_common_args(train, out_dir, len(examples), model.num_parameters()), completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok,
                          callbacks=list(callbacks))
     result, model_dir = _train_and_save(trainer, tok, out_dir)
@@ -118,7 +119,7 @@ def train_implicit(base: str, pairs: list[dict], train: RMTrainConfig, out_dir: 
     torch.manual_seed(train.seed)
     tok = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True, trust_remote_code=False)
-    args = DPOConfig(**_common_args(train, out_dir, len(pairs)), beta=train.beta)
+    args = DPOConfig(**_common_args(train, out_dir, len(pairs), model.num_parameters()), beta=train.beta)
     trainer = DPOTrainer(model=model, args=args, train_dataset=conversational(pairs),
                          processing_class=tok, callbacks=list(callbacks))
     result, model_dir = _train_and_save(trainer, tok, out_dir)

@@ -1,5 +1,6 @@
 """train_rm's run() on the tiny toy world: retraining with the same seed gives the same loss and
-an RM that scores as the first did; the RMTrainConfig fields reach TRL's own config."""
+an RM that scores as the first did; the RMTrainConfig fields reach TRL's own config; activation
+checkpointing, off for small models, changes no weight."""
 from dataclasses import asdict
 
 import pytest
@@ -31,3 +32,39 @@ def test_rm_train_config_reaches_trl(tmp_path):
     assert reward.center_rewards_coefficient is None and reward.lr_scheduler_type.value == "linear"
     assert _common_args(RMTrainConfig(batch_size=4), tmp_path, n_pairs=40)["warmup_steps"] == 1  # at least one
     assert DPOConfig(**_common_args(RMTrainConfig(**asdict(train)), tmp_path, 40), beta=0.1).warmup_steps == 2
+
+
+def test_checkpointing_is_off_below_1b_parameters_unless_asked(tmp_path):
+    from trl import RewardConfig
+
+    def on(setting, n):
+        args = RewardConfig(**_common_args(RMTrainConfig(gradient_checkpointing=setting), tmp_path, 64, n))
+        return args.gradient_checkpointing  # the old name mirrors the new one in transformers 5.x
+
+    assert on(None, 134_000) is False and on(None, 999_999_999) is False
+    assert on(None, 1_000_000_000) is True and on(None, None) is True  # unknown size: TRL's default
+    assert on(True, 134_000) is True and on(False, 7_000_000_000) is False
+
+
+def test_checkpointing_changes_no_weight(tiny_lm, tmp_path):
+    """The same classifier trained with and without recomputing activations: equal bit for bit, so
+    turning it off for small models (a third less compute) leaves every result as it was."""
+    import torch
+    from safetensors.torch import load_file
+
+    from rlhf_eval.rm.train_trl import train_classifier
+    from rlhf_eval.toy import task
+
+    pairs = []
+    for i in range(64):
+        letters = list("dcba"[: 2 + i % 3]) + ["e"]
+        good = task.render(task.correct_answer(letters), "plain")
+        pairs.append({"prompt": task.make_prompt(letters), "chosen": good,
+                      "rejected": task.render(task.misplace(task.correct_answer(letters), letters[0]), "plain")})
+    weights = []
+    for gc in (True, False):
+        train = RMTrainConfig(batch_size=8, gradient_checkpointing=gc)
+        info = train_classifier(tiny_lm, pairs, train, tmp_path / str(gc))
+        weights.append(load_file(f"{info['path']}/model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
