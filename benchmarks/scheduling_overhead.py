@@ -62,6 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--recipe", default=str(ROOT / "recipes" / "smoke.yaml"))
     ap.add_argument("--cpus", type=int, default=os.cpu_count(), help="CPUs one node reserves (all: one at a time)")
+    ap.add_argument("--ways", default="local,ray,ray-cold,slurm", help="which executors to run (local always)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sched-"))
     cache = Path(os.environ.get("RLHF_EVAL_CACHE") or work / "cache")
@@ -82,6 +83,8 @@ def main() -> None:
             cli("submit", args.recipe, f"run_root={root}", f"slurm.defaults.cpus={args.cpus}", env=env)
             wait_slurm(next(root.iterdir()))
         ways["slurm"] = slurm
+    wanted = {"local"} | set(args.ways.split(","))
+    ways = {k: v for k, v in ways.items() if k in wanted}
     rows = {}
     for way, go in ways.items():
         root = work / way

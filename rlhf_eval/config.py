@@ -387,8 +387,8 @@ class Recipe:
     name: str = opt(MISSING, "The run's name and folder (run_root/name): letters, digits, _ - + and . only.")
     seed: int = opt(0, "Seed of the best-of-n bootstrap.")
     run_root: str = opt("runs", "Folder the run folder goes in.")
-    executor: str = opt("local", "local: nodes on this machine (`local:` below); ray: nodes as Ray tasks (`ray:` below). "
-                                 "Slurm is `rlhf-eval submit`, not an executor of `run`.")
+    executor: str = opt("local", "local: nodes on this machine (`local:` below); ray: nodes as Ray tasks (`ray:` "
+                                 "below). Slurm is `rlhf-eval submit`, not an executor of `run`.")
     torch_threads: Optional[int] = opt(1, "CPU threads of torch (and OMP_NUM_THREADS of the processes it starts) in "
                                           "every node, whatever the executor. Float sums, and so results, depend on "
                                           "it: a fixed count gives the same numbers on machines with different core "

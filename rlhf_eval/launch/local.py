@@ -193,4 +193,5 @@ def _side_by_side(run_dir, nodes, todo, threads, workers, progress, overall) -> 
 
 def _describe(progress: Progress, overall, running) -> None:
     labels = [f"{n.stage}: {n.label}" for n in running]
-    progress.update(overall, description=labels[0] if len(labels) == 1 else f"{len(labels)} nodes: " + "; ".join(labels))
+    text = labels[0] if len(labels) == 1 else f"{len(labels)} nodes: " + "; ".join(labels)
+    progress.update(overall, description=text)

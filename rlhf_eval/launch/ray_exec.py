@@ -4,7 +4,8 @@ succeed and runs independent nodes side by side.
 
 A task runs `rlhf-eval node RUN_DIR NODE_ID` in a child process, the entry point of every executor,
 so a run's files are the same wherever it ran. The child is forked from a forkserver the Ray worker
-keeps with the heavy imports done (launch/warm.py), or, with `ray.warm: false`, a fresh interpreter. Each node logs to RUN_DIR/ray/logs/<stage>-<key>.out.
+keeps with the heavy imports done (launch/warm.py), or, with `ray.warm: false`, a fresh interpreter.
+Each node logs to RUN_DIR/ray/logs/<stage>-<key>.out.
 """
 from __future__ import annotations
 
