@@ -42,7 +42,9 @@ def one_line(exc: BaseException) -> str:
         if exc.errno in HINTS:
             text += f" ({HINTS[exc.errno]})"
     else:
-        text = str(exc).strip("'\"")
+        text = str(exc)
+        if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":  # a KeyError's repr-quoted message
+            text = text[1:-1]
     node = getattr(exc, "rlhf_node", None)
     return f"node {node}: {text}" if node else text
 

@@ -238,7 +238,7 @@ def load_plan(run_dir: Path) -> list[Node]:
 def planned_threads(run_dir: Path) -> int | None:
     """The recipe's torch_threads, from plan.json (a plan written before the key existed: None)."""
     data = json.loads((Path(run_dir) / "plan.json").read_text())
-    return data.get("config", {}).get("torch_threads")
+    return data.get("config", {}).get("recipe", {}).get("torch_threads")
 
 
 def rm_card_of(node: Node, nodes: dict[str, Node]) -> str | None:

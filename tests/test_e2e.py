@@ -219,9 +219,13 @@ def test_node_entry_point_runs_one_node(reference_run, toy_cache):
     manifest = run_dir / "compare" / node["key"] / "manifest.json"
     before = json.loads(manifest.read_text())["outputs"]["rm_table"]
     manifest.unlink()
-    proc = run_cli(toy_cache, "node", run_dir, node["id"])
-    assert f"{node['id']} done" in proc.stdout
-    assert json.loads(manifest.read_text())["outputs"]["rm_table"] == before
+    # The node takes the recipe's torch_threads (1) from plan.json, not the environment's count, as
+    # a Slurm job or a Ray task would hand it: the threads set the order of float sums.
+    proc = subprocess.run(cli("node", run_dir, node["id"]), cwd=ROOT, env=cli_env(toy_cache) | {"OMP_NUM_THREADS": "3"},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and f"{node['id']} done" in proc.stdout, proc.stderr
+    done = json.loads(manifest.read_text())
+    assert done["outputs"]["rm_table"] == before and done["threads"] == 1
 
 
 def test_cli_errors_are_one_line(toy_cache):

@@ -19,7 +19,7 @@ module load cuda/12.4
 source "$HOME/venvs/rlhf-eval/bin/activate"
 
 cd {ROOT}
-NODES=(static_bench/b3b8f6e5c900 static_bench/64df786f3a08 static_bench/342c57450972 )
+NODES=(static_bench/f98573b56e86 static_bench/88e00205187e static_bench/7823fb3cdfd7 )
 NODE="${NODES[$SLURM_ARRAY_TASK_ID]}"
 
 LOG={RUN}/slurm/logs/"${NODE//\//-}.out"

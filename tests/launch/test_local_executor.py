@@ -31,7 +31,7 @@ def test_failure_in_a_worker_then_rerun_one_by_one_gives_the_same_numbers(refere
     err = " ".join(proc.stderr.split())
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "error: node bon_generate/" in err and f"task={task}" in err, err
-    assert f"Unable to find '{data}" in err, err
+    assert f"Unable to find '{data}'" in err, err
     assert "Traceback" not in proc.stderr
     run_dir = tmp_path / "smoke"
     assert node_manifests(run_dir, "toy_world") and node_manifests(run_dir, "train_rm")  # kept

@@ -25,7 +25,7 @@ def test_ray_executor_failure_rerun_and_same_numbers(reference_run, toy_cache, t
     assert "1 node(s) failed" in out and "not run because an input failed" in out
     run_dir = tmp_path / "smoke"
     [log] = [p for p in (run_dir / "ray" / "logs").glob("bon_generate-*.out") if "Unable to find" in p.read_text()]
-    assert f"Unable to find '{data}" in log.read_text()
+    assert f"Unable to find '{data}'" in log.read_text()
     assert log.name in out.replace(" ", "")
     # Its sibling's branch ran to the end.
     plan = json.loads((run_dir / "plan.json").read_text())["nodes"]
