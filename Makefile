@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml tests/openrlhf-side.txt
 quickstart: $(STAMP)
 	$(VENV)/bin/rlhf-eval run recipes/quickstart.yaml
 
-# The planted-truth study (README): about 11 minutes on 2 cores; rerun to resume.
+# The planted-truth study (README): about 5 minutes on 2 cores; rerun to resume.
 study: $(STAMP)
 	$(VENV)/bin/rlhf-eval run recipes/study.yaml
 

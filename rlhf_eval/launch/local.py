@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from rich.console import Console
@@ -20,6 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rlhf_eval.device import cpus, gpu_visible, thread_env, use_threads
+from rlhf_eval.errors import UserError
 from rlhf_eval.launch import quiet_libraries
 from rlhf_eval.launch.node import run_node, todo_nodes
 from rlhf_eval.pipeline import Node
@@ -144,6 +146,7 @@ def _side_by_side(run_dir, nodes, todo, threads, workers, progress, overall) -> 
     timings: dict[str, float] = {}
     running: dict[Future, Node] = {}
     failed: tuple[Node, BaseException] | None = None
+    broken: list[Node] = []
     stop = threading.Event()
     drawer = threading.Thread(target=_draw, args=(events, progress, stop), daemon=True)
     drawer.start()
@@ -155,7 +158,7 @@ def _side_by_side(run_dir, nodes, todo, threads, workers, progress, overall) -> 
                                  initargs=(str(run_dir), nodes, threads, events, os.getpid())) as pool:
             try:
                 while waiting or running:
-                    if failed is None:
+                    if failed is None and not broken:
                         for nid in [nid for nid in waiting if not pending[nid]][: workers - len(running)]:
                             node = waiting.pop(nid)
                             running[pool.submit(_run_in_worker, nid)] = node
@@ -167,6 +170,9 @@ def _side_by_side(run_dir, nodes, todo, threads, workers, progress, overall) -> 
                         node = running.pop(future)
                         try:
                             timings[node.id] = future.result()
+                        except BrokenProcessPool:  # every running node gets this; which worker died is unknown
+                            broken.append(node)
+                            continue
                         except BaseException as exc:  # noqa: BLE001 - re-raised below, once the others finish
                             failed = failed or (node, exc)
                             continue
@@ -184,6 +190,10 @@ def _side_by_side(run_dir, nodes, todo, threads, workers, progress, overall) -> 
                 os.environ[k] = v
         stop.set()
         drawer.join(timeout=5)
+    if broken:
+        names = ", ".join(f"{n.id} ({n.label})" for n in broken)
+        raise UserError(f"a worker process died (killed, or out of memory?) while these nodes ran: {names}; "
+                        "run again to redo them")
     if failed is not None:
         node, exc = failed
         exc.rlhf_node = f"{node.id} ({node.label})"  # the attribute does not survive the pickle from the worker
