@@ -1,15 +1,20 @@
 """Throughput of exact dedup + 13-gram decontamination on a synthetic 200k-pair set, against
-the naive way (a Python set of every n-gram of each pair, checked one by one), in one process.
+the naive way (a Python set of every n-gram of each pair, checked one by one), in one process;
+ours with 1 thread and with 2. Then MinHash near-dedup on its own: ours (band keys, groups, one
+decision pass) against datasketch's MinHashLSH queried and filled one pair at a time, which must
+keep and drop the same pairs.
 
-Run: .venv/bin/python benchmarks/curate_throughput.py [--pairs 200000]
+Run: .venv/bin/python benchmarks/curate_throughput.py [--pairs 200000] [--near-pairs 20000]
 """
 from __future__ import annotations
 
 import argparse
 import gc
 import random
+import subprocess
+import sys
 import time
-import tracemalloc
+from pathlib import Path
 
 from rlhf_eval.curate import steps
 from rlhf_eval.curate.ngrams import NgramIndex
@@ -33,13 +38,50 @@ def synthetic(n_pairs: int, n_bench: int, seed: int = 0):
     return pairs, bench
 
 
-def ours(pairs, bench, n):
+def ours(pairs, bench, n, threads=1):
     index = NgramIndex(n)
     for i, b in enumerate(bench):
         index.add(b, str(i))
-    kept, dup = steps.exact_dedup(pairs)
-    kept, hit = steps.decontaminate(kept, index)
+    (_, _, dup), (_, kept, hit) = steps.data_steps(
+        pairs, ["dedup", "decontaminate"], steps.DataSettings(index=index),
+        compute=lambda *a: steps.evidence(*a, threads=threads))
     return len(kept), len(dup), len(hit)
+
+
+def near_datasketch(pairs, threshold=0.9, num_perm=128, shingle=3):
+    """MinHashLSH queried, then filled with the kept pair, one pair at a time."""
+    from datasketch import MinHash, MinHashLSH
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    kept, dropped = [], []
+    for p in pairs:
+        toks = " | ".join([p["prompt"], p["chosen"], p["rejected"]]).lower().split()
+        grams = {" ".join(toks[i:i + shingle]) for i in range(max(1, len(toks) - shingle + 1))}
+        m = MinHash(num_perm=num_perm)
+        m.update_batch([g.encode() for g in grams])
+        close = lsh.query(m)
+        if close:
+            dropped.append((p["id"], kept[min(int(k) for k in close)]))
+        else:
+            lsh.insert(str(len(kept)), m)
+            kept.append(p["id"])
+    return kept, dropped
+
+
+def near_ours(pairs):
+    kept, dropped = steps.near_dedup(pairs)
+    return [p["id"] for p in kept], [(p["id"], p["near_duplicate_of"]) for p in dropped]
+
+
+def near_synthetic(pairs, n):
+    """n pairs, every 20th a copy of an earlier one with one word of its chosen changed."""
+    out = []
+    for i, p in enumerate(pairs[:n]):
+        if i % 20 == 19:
+            words = out[i - 7]["chosen"].split()
+            words[len(words) // 2] = "changed"
+            p = dict(out[i - 7], id=f"{i}-near", chosen=" ".join(words))
+        out.append(p)
+    return out
 
 
 def naive(pairs, bench, n):
@@ -66,17 +108,32 @@ def naive(pairs, bench, n):
     return kept, dup, hit
 
 
+def _status_kib(field: str) -> int:
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field + ":"))
+    return int(line.split()[1])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=200_000)
     ap.add_argument("--bench", type=int, default=3000)
     ap.add_argument("--ngram", type=int, default=13)
     ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per way; the best counts")
+    ap.add_argument("--near-pairs", type=int, default=20_000)
+    ap.add_argument("--memory-of", choices=["ours", "naive"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     pairs, bench = synthetic(args.pairs, args.bench)
+    if args.memory_of:
+        import pandas  # noqa: F401  (imports are not the way's memory)
+        import pyarrow.compute  # noqa: F401
+        Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
+        before = _status_kib("VmRSS")
+        {"ours": ours, "naive": naive}[args.memory_of](pairs, bench, args.ngram)
+        print((_status_kib("VmHWM") - before) / 1024)
+        return
     results = {}
     for _ in range(args.repeats):
-        for name, fn in (("ours", ours), ("naive", naive)):
+        for name, fn in (("ours", ours), ("ours2", lambda *a: ours(*a, threads=2)), ("naive", naive)):
             gc.collect()
             t = time.perf_counter()
             out = fn(pairs, bench, args.ngram)
@@ -86,18 +143,25 @@ def main():
     for name, (out, dt) in results.items():
         print(f"{name:5s}: kept {out[0]}, duplicates {out[1]}, contaminated {out[2]}; "
               f"best of {args.repeats}: {dt:.1f} s, {len(pairs) / dt:,.0f} pairs/s")
-    assert results["ours"][0] == results["naive"][0], "the two ways disagree"
-    print(f"speed-up (naive time / ours): {results['naive'][1] / results['ours'][1]:.2f}x "
-          f"on {len(pairs):,} pairs")
-    # memory beyond the input pairs, traced on a slice (tracing slows both ways alike)
-    peaks = {}
-    for name, fn in (("ours", ours), ("naive", naive)):
-        tracemalloc.start()
-        fn(pairs[:50_000], bench, args.ngram)
-        peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    print(f"peak extra memory on 50,000 pairs: ours {peaks['ours']:.0f} MiB, naive {peaks['naive']:.0f} MiB "
-          f"(ratio {peaks['naive'] / peaks['ours']:.2f}x)")
+    assert results["ours"][0] == results["naive"][0] == results["ours2"][0], "the ways disagree"
+    print(f"speed-up (naive time / ours): {results['naive'][1] / results['ours'][1]:.2f}x with 1 thread, "
+          f"{results['naive'][1] / results['ours2'][1]:.2f}x with 2 (ours2), on {len(pairs):,} pairs")
+    # peak memory beyond the input pairs, each way in a fresh process (arrow allocates outside
+    # Python's allocator, so tracemalloc would miss most of ours)
+    peaks = {name: float(subprocess.run([sys.executable, __file__, "--memory-of", name, "--pairs", "50000"],
+                                        capture_output=True, text=True, check=True).stdout)
+             for name in ("ours", "naive")}
+    near = near_synthetic(pairs, args.near_pairs)
+    timed = {}
+    for name, fn in (("datasketch", near_datasketch), ("ours", near_ours)):
+        t = time.perf_counter()
+        timed[name] = (fn(near), time.perf_counter() - t)
+    assert timed["ours"][0] == timed["datasketch"][0], "near-dedup: different pairs kept"
+    print(f"near-dedup on {len(near):,} pairs: datasketch one by one {timed['datasketch'][1]:.1f} s, ours "
+          f"{timed['ours'][1]:.1f} s ({timed['datasketch'][1] / timed['ours'][1]:.2f}x); "
+          f"{len(timed['ours'][0][1])} dropped by both, the same pairs")
+    print(f"peak memory beyond the input, 50,000 pairs, fresh process: ours {peaks['ours']:.0f} MiB, "
+          f"naive {peaks['naive']:.0f} MiB")
 
 
 if __name__ == "__main__":

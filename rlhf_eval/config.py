@@ -161,6 +161,12 @@ class CurateConfig:
     consistency: ConsistencyConfig = opt(None, "The consistency step.", factory=ConsistencyConfig)
     select: SelectConfig = opt(None, "The select step.", factory=SelectConfig)
     retrieve: RetrieveConfig = opt(None, "The retrieve step.", factory=RetrieveConfig)
+    engine: str = opt("local", '"local": the data steps (dedup, near_dedup, decontaminate, filter) in this process; '
+                               '"ray": their per-row work on Ray Data workers, with the same output.')
+    threads: int = opt(1, "local engine: batches of rows worked on at a time (arrow and numpy release the GIL).",
+                       lo=1)
+    ray_blocks: Optional[int] = opt(None, "ray engine: blocks the rows are cut into (default: 4 per CPU of the "
+                                          "Ray cluster).", lo=1)
 
 
 CURATE_STEPS = ("dedup", "near_dedup", "decontaminate", "filter", "consistency", "select", "retrieve")
@@ -547,6 +553,7 @@ def choices() -> dict[str, tuple]:
         "train.lr_scheduler": ("cosine", "linear", "constant", "constant_with_warmup"),
         "judge.mode": tuple(JUDGE_PARSERS),
         "curate.on_bad_row": ("error", "drop"),
+        "curate.engine": ("local", "ray"),
         "curate.retrieve.embedder": ("tfidf", "rm"),
         "backend": tuple(dict.fromkeys([*SCORERS, *SAMPLERS])),  # RM cards: SCORERS; policy cards: SAMPLERS
     }

@@ -70,7 +70,16 @@ class Node:
         return f"{self.stage}/{self.key}"
 
 
+# settings that say how a node is computed, not what it computes (the output is the same either
+# way, which tests check): they stay out of its key, so changing them reuses what was done
+HOW_NOT_WHAT = {"curate": ("curate", ("engine", "threads", "ray_blocks"))}
+
+
 def node_key(stage: str, params: dict, dep_keys: dict) -> str:
+    if stage in HOW_NOT_WHAT:
+        section, names = HOW_NOT_WHAT[stage]
+        if isinstance(params.get(section), dict):
+            params = params | {section: {k: v for k, v in params[section].items() if k not in names}}
     blob = json.dumps({"stage": stage, "params": params, "deps": dep_keys}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -1,21 +1,28 @@
-"""Benchmark n-gram index for decontamination, matched in vectorized batches.
+"""Words, 64-bit sequence hashes and the benchmark n-gram index for decontamination.
 
-Tokens are lower-cased whitespace words. Benchmark n-grams are kept as 64-bit polynomial hashes;
-training text is hashed window by window with numpy, one batch at a time, so memory holds the
-benchmark's n-grams and one batch, never every n-gram of the training data. A token that occurs
-in no benchmark prompt maps to 0 and a window holding one cannot match; texts of a batch are
-joined with a separator token (id -1), so no window spans two texts.
+Tokens are lower-cased whitespace words, exactly `text.lower().split()`. A batch of texts is split
+once into an arrow list array; ASCII texts go through arrow's kernels, the rest through Python, so
+the words are the same either way. Sequences (n-gram windows, whole texts) are hashed as
+polynomials modulo 2^64 with prefix sums, a few numpy passes per batch whatever n is.
+
+Each distinct word gets a 64-bit hash that does not depend on the batch (pandas' fixed-key
+SipHash), so one prefix sum per batch gives every text's hash (exact dedup) and every window's
+(decontamination). Benchmark n-grams are kept as window hashes; training text is matched batch by
+batch, so memory holds the benchmark's n-grams and one batch, never every n-gram of the training
+data. A matched window is checked to hold only benchmark words and to lie inside one text.
 """
 from __future__ import annotations
 
 import hashlib
-from itertools import repeat
+from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-_MULT = np.uint64(1_000_003)
-_SEP = "\x00"
+_MULT = 1_000_003
 _MASK = np.uint64((1 << 24) - 1)
+WORDS = pa.list_(pa.string())
 
 
 def words(text: str) -> list[str]:
@@ -27,17 +34,108 @@ def fold(text: str) -> str:
     return " ".join(words(text))
 
 
-def _window_hashes(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(hash of every length-n window, whether the window holds only benchmark tokens)."""
-    count = len(ids) - n + 1
-    if count <= 0:
-        return np.empty(0, np.uint64), np.empty(0, bool)
-    h = np.zeros(count, np.uint64)
+def split_words(texts: list[str] | pa.Array) -> pa.ListArray:
+    """[words(t) for t in texts] as one arrow array (list<string>), about 7x faster than Python
+    on ASCII text."""
+    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    trimmed = pc.ascii_trim_whitespace(arr)
+    # arrow's ASCII whitespace lacks \x1c-\x1f (str.split has them), and it splits an empty
+    # string into one empty word: those rows, and every non-ASCII one, take the Python path
+    fast = pc.and_(pc.string_is_ascii(arr), pc.greater(pc.binary_length(trimmed), 0))
+    data = arr.buffers()[2]
+    if data is not None and (np.frombuffer(data, np.uint8) - np.uint8(0x1c) < 4).any():
+        fast = pc.and_(fast, pc.invert(pc.match_substring_regex(arr, "[\x1c-\x1f]")))
+    slow = np.flatnonzero(~fast.to_numpy(zero_copy_only=False))
+    if not len(slow):
+        return pc.ascii_split_whitespace(pc.ascii_lower(trimmed))
+    if len(slow) == len(arr):
+        return pa.array([words(t) for t in arr.to_pylist()], WORDS)
+    quick = pc.ascii_split_whitespace(pc.ascii_lower(trimmed.filter(fast)))
+    rest = pa.array([words(t) for t in arr.take(pa.array(slow)).to_pylist()], WORDS)
+    order = np.empty(len(arr), np.int64)
+    order[np.flatnonzero(fast.to_numpy(zero_copy_only=False))] = np.arange(len(quick))
+    order[slow] = len(quick) + np.arange(len(slow))
+    return pa.concat_arrays([quick, rest]).take(pa.array(order))
+
+
+_POW = np.ones(1, np.uint64)
+_IPOW = np.ones(1, np.uint64)
+
+
+def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M^k, M^-k) modulo 2^64 for k < length; M is odd, so it has an inverse modulo 2^64."""
+    global _POW, _IPOW
+    if len(_POW) < length:
+        size = max(length, 2 * len(_POW))
+        for name, base in (("_POW", _MULT), ("_IPOW", pow(_MULT, -1, 2**64))):
+            steps = np.full(size, base, np.uint64)
+            steps[0] = 1
+            globals()[name] = np.cumprod(steps)
+    return _POW, _IPOW
+
+
+def _prefix(values: np.ndarray) -> np.ndarray:
+    """prefix[k] = sum of values[j] * M^-j for j < k, modulo 2^64."""
+    _, inverse = _powers(len(values) + 1)
+    prefix = np.zeros(len(values) + 1, np.uint64)
     with np.errstate(over="ignore"):
-        for j in range(n):
-            h = h * _MULT + ids[j:j + count].astype(np.uint64)
-    bad = np.concatenate([[0], np.cumsum(ids <= 0)])
-    return h, (bad[n:n + count] - bad[:count]) == 0
+        np.multiply(values.astype(np.uint64, copy=False), inverse[:len(values)], out=prefix[1:])
+    np.cumsum(prefix, out=prefix)
+    return prefix
+
+
+def range_hashes(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 prefix: np.ndarray | None = None) -> np.ndarray:
+    """Hash of each values[start:end]: sum of values[j] * M^(end-1-j) modulo 2^64, the same as
+    Horner's `h = h * M + v` over the range; an empty range hashes to 0."""
+    prefix = _prefix(values) if prefix is None else prefix
+    with np.errstate(over="ignore"):
+        out = (prefix[ends] - prefix[starts]) * _POW[np.maximum(ends - 1, 0)]
+    return np.where(ends > starts, out, np.uint64(0))
+
+
+def window_hashes(values: np.ndarray, n: int, prefix: np.ndarray | None = None) -> np.ndarray:
+    """Hash of every length-n window of values (range_hashes of each)."""
+    prefix = _prefix(values) if prefix is None else prefix
+    count = max(len(prefix) - n, 0)
+    with np.errstate(over="ignore"):
+        out = prefix[n:n + count] - prefix[:count]
+        out *= _POW[n - 1:n - 1 + count]
+    return out
+
+
+def word_hashes(distinct) -> np.ndarray:
+    """The 64-bit hash of each word (a list or an arrow array of strings)."""
+    import pandas as pd
+    values = distinct.to_numpy(zero_copy_only=False) if isinstance(distinct, pa.Array) else np.array(distinct, object)
+    return pd.util.hash_array(values, categorize=False) if len(values) else np.zeros(0, np.uint64)
+
+
+@dataclass
+class Split:
+    """A batch of texts split into words: `tokens` (list<string>, one list per text), where each
+    text's words end in the flat sequence (`ends`), each word's index into the batch's distinct
+    `words`, and the prefix sums of the words' hashes (see range_hashes)."""
+    tokens: pa.ListArray
+    ends: np.ndarray
+    indices: np.ndarray
+    words: pa.Array
+    prefix: np.ndarray
+
+    @classmethod
+    def of(cls, texts: list[str] | pa.Array) -> "Split":
+        tokens = split_words(texts)
+        ends = np.cumsum(pc.list_value_length(tokens).to_numpy(zero_copy_only=False)).astype(np.int64)
+        encoded = pc.dictionary_encode(pc.list_flatten(tokens))
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        return cls(tokens, ends, indices, encoded.dictionary, _prefix(word_hashes(encoded.dictionary)[indices]))
+
+    def text_hashes(self) -> np.ndarray:
+        """A 64-bit hash of each text's folded word sequence."""
+        starts = np.concatenate([[0], self.ends[:-1]])[:len(self.ends)]
+        return range_hashes(np.empty(0), starts, self.ends, self.prefix)
 
 
 def prompt_key(text: str) -> bytes:
@@ -50,7 +148,7 @@ class NgramIndex:
 
     def __init__(self, n: int = 13):
         self.n = n
-        self.vocab: dict[str, int] = {_SEP: -1}
+        self.vocab: set[str] = set()
         self.owners: dict[int, set[str]] = {}
         self.short: dict[bytes, set[str]] = {}
         self._sorted: np.ndarray | None = None
@@ -60,34 +158,49 @@ class NgramIndex:
         if len(tokens) < self.n:
             self.short.setdefault(prompt_key(text), set()).add(item_id)
             return
-        ids = np.array([self.vocab.setdefault(t, len(self.vocab)) for t in tokens], np.int64)
-        h, _ = _window_hashes(ids, self.n)
-        for value in h.tolist():
+        self.vocab.update(tokens)
+        for value in window_hashes(word_hashes(tokens), self.n).tolist():
             self.owners.setdefault(value, set()).add(item_id)
         self._sorted = None
 
+    def _prepare(self) -> None:
+        if self._sorted is None:
+            # _sorted last: threads matching batches start once it is set
+            ordered = np.array(sorted(self.owners), np.uint64)
+            self._bitmap = np.zeros(int(_MASK) + 1, bool)
+            self._bitmap[ordered & _MASK] = True
+            self._value_set = pa.array(sorted(self.vocab), pa.string())
+            self._sorted = ordered
+
+    def __getstate__(self):
+        # shipped to Ray workers: the derived arrays are rebuilt there instead of pickled
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")} | {"_sorted": None}
+
     def match_batch(self, texts: list[str], prompts: list[str] | None = None) -> list[set[str]]:
         """Benchmark ids each text shares an n-gram with (and, for `prompts`, equals)."""
-        if self._sorted is None:
-            self._sorted = np.array(sorted(self.owners), np.uint64)
-            self._bitmap = np.zeros(int(_MASK) + 1, bool)
-            self._bitmap[self._sorted & _MASK] = True
-        hits: list[set[str]] = [set() for _ in texts]
-        if self.owners and texts:
-            # one split and one C-level dict lookup pass for the whole batch
-            tokens = f" {_SEP} ".join(texts).lower().split()
-            ids = np.fromiter(map(self.vocab.get, tokens, repeat(0)), np.int64, len(tokens))
-            h, ok = _window_hashes(ids, self.n)
+        hits = self.match(Split.of(texts), prompts)
+        return [hits.get(i, set()) for i in range(len(texts))]
+
+    def match(self, split: Split, prompts: list[str] | None = None) -> dict[int, set[str]]:
+        """{text index: benchmark ids} for the texts of `split` that match."""
+        self._prepare()
+        hits: dict[int, set[str]] = {}
+        if self.owners and len(split.indices):
+            h = window_hashes(np.empty(0), self.n, split.prefix)
             # a bitmap over the hashes' low bits rules out almost every window at once; only the
-            # few candidates are looked up in the sorted benchmark hashes
-            cand = np.flatnonzero(ok & self._bitmap[h & _MASK])
+            # few candidates are looked up in the sorted benchmark hashes, then checked to hold
+            # only benchmark words and to lie inside one text
+            cand = np.flatnonzero(self._bitmap[h & _MASK])
             pos = np.minimum(np.searchsorted(self._sorted, h[cand]), len(self._sorted) - 1)
             found = cand[self._sorted[pos] == h[cand]]
-            text_of = np.searchsorted(np.flatnonzero(ids == -1), found, side="right")
-            for w, i in zip(found.tolist(), text_of.tolist()):
-                hits[i] |= self.owners[int(h[w])]
+            text_of = np.searchsorted(split.ends, found, side="right")
+            inside = text_of == np.searchsorted(split.ends, found + self.n - 1, side="right")
+            known = pc.is_in(split.words, value_set=self._value_set).to_numpy(zero_copy_only=False)
+            inside &= known[split.indices[found[:, None] + np.arange(self.n)]].all(axis=1)
+            for w, i in zip(found[inside].tolist(), text_of[inside].tolist()):
+                hits.setdefault(i, set()).update(self.owners[int(h[w])])
         if self.short and prompts is not None:
             for i, p in enumerate(prompts):
-                if p:
-                    hits[i] |= self.short.get(prompt_key(p), set())
+                if p and (owners := self.short.get(prompt_key(p))):
+                    hits.setdefault(i, set()).update(owners)
         return hits

@@ -11,6 +11,7 @@ from rlhf_eval import store
 from rlhf_eval.bench.registry import benchmark_prompts
 from rlhf_eval.config import CurateConfig, SourceConfig, from_params
 from rlhf_eval.curate import steps
+from rlhf_eval.curate.features import DATA_STEPS
 from rlhf_eval.curate.ngrams import NgramIndex
 from rlhf_eval.data.pairs import first_user_turn, load_pairs, trl_rows
 from rlhf_eval.errors import UserError
@@ -62,52 +63,81 @@ def _count(step: str, removed: list[dict]) -> list[dict]:
             for (reason, source), n in sorted(Counter((d["reason"], d["source"]) for d in removed).items())]
 
 
+def _runs(names: list[str]):
+    """The steps in order, consecutive data steps grouped: their features are computed in one pass."""
+    run: list[str] = []
+    for name in names:
+        if name in DATA_STEPS:
+            run.append(name)
+            continue
+        if run:
+            yield run
+            run = []
+        yield [name]
+    if run:
+        yield run
+
+
+def data_settings(cfg: CurateConfig, names: list[str], toy: dict | None) -> steps.DataSettings:
+    c = cfg.decontaminate
+    return steps.DataSettings(
+        near=(cfg.near_dedup.threshold, cfg.near_dedup.num_perm, cfg.near_dedup.shingle),
+        index=benchmark_index(c.benchmarks, c.ngram, toy) if "decontaminate" in names else None,
+        filter=(cfg.filter.min_tokens, cfg.filter.max_tokens, cfg.filter.drop_ties))
+
+
 def run_steps(pairs: list[dict], cfg: CurateConfig, toy: dict | None, judge=None, bar=None) -> Curated:
     """Apply cfg.steps in order."""
     counts = [{"step": "input", "count": len(pairs), "by_source": steps.by_source(pairs)}]
     removed, dropped, events = [], [], []
-    for name in cfg.steps:
+    for run in _runs(cfg.steps):
         before = len(pairs)
-        if name == "dedup":
-            pairs, out = steps.exact_dedup(pairs)
-        elif name == "near_dedup":
-            c = cfg.near_dedup
-            pairs, out = steps.near_dedup(pairs, c.threshold, c.num_perm, c.shingle)
-        elif name == "decontaminate":
-            c = cfg.decontaminate
-            pairs, out = steps.decontaminate(pairs, benchmark_index(c.benchmarks, c.ngram, toy))
-        elif name == "filter":
-            c = cfg.filter
-            pairs, out = steps.length_and_ties(pairs, c.min_tokens, c.max_tokens, c.drop_ties)
-        elif name == "consistency":
-            c = cfg.consistency
-            pairs, out, recycled = steps.consistency(pairs, judge, c.threshold, c.recycle_above)
-            events.append({"step": name, "event": "recycled (chosen and rejected swapped)", "count": recycled})
-        elif name == "retrieve":
-            from rlhf_eval.curate.retrieve import error_driven
-            c = cfg.retrieve
-            seed = [p for p in pairs if p["source"] in c.seed_sources]
-            if not seed:
-                raise UserError(f"curate.retrieve: no remaining pair comes from seed_sources {c.seed_sources}")
-            pool = [p for p in pairs if p["source"] not in c.seed_sources]
-            got, out, records = error_driven(seed, pool, judge, c.embedder, c.k_max)
-            pairs = seed + got
-            events.append({"step": name, "event": "retrieved from the pool around uncertain seed pairs",
-                           "count": len(got), "per_seed": records[:1000]})
-        elif name == "select":
-            c = cfg.select
-            pairs, out = steps.select_top(pairs, c.by, c.fraction, c.per_source, c.offsets, c.category_column)
+        if run[0] in DATA_STEPS:
+            results = steps.data_steps(pairs, run, data_settings(cfg, run, toy), compute=features_engine(cfg))
         else:
-            raise UserError(f"unknown curate step '{name}'")
-        removed += out
-        dropped += _count(name, out)
-        counts.append({"step": name, "count": len(pairs), "by_source": steps.by_source(pairs)})
-        if bar:
-            bar(len(counts) - 1)
-        if not pairs:
-            reasons = ", ".join(f"{d['reason']} from {d['source']}: {d['dropped']}" for d in _count(name, out))
-            raise EmptyAfterStep(f"curate: step '{name}' removed every remaining pair ({before} -> 0; {reasons})")
+            results = [(run[0], *_other_step(run[0], pairs, cfg, judge, events))]
+        for name, pairs, out in results:
+            removed += out
+            dropped += _count(name, out)
+            counts.append({"step": name, "count": len(pairs), "by_source": steps.by_source(pairs)})
+            if bar:
+                bar(len(counts) - 1)
+            if not pairs:
+                reasons = ", ".join(f"{d['reason']} from {d['source']}: {d['dropped']}" for d in _count(name, out))
+                raise EmptyAfterStep(f"curate: step '{name}' removed every remaining pair ({before} -> 0; {reasons})")
+            before = len(pairs)
     return Curated(pairs, removed, counts, dropped, events)
+
+
+def features_engine(cfg: CurateConfig):
+    """How the data steps' features are computed: in this process, or on Ray Data."""
+    if cfg.engine == "ray":
+        from rlhf_eval.curate.ray_data import evidence
+        return lambda *args: evidence(*args, blocks=cfg.ray_blocks)
+    return lambda *args: steps.evidence(*args, threads=cfg.threads)
+
+
+def _other_step(name: str, pairs: list[dict], cfg: CurateConfig, judge, events: list) -> tuple[list, list]:
+    if name == "consistency":
+        c = cfg.consistency
+        pairs, out, recycled = steps.consistency(pairs, judge, c.threshold, c.recycle_above)
+        events.append({"step": name, "event": "recycled (chosen and rejected swapped)", "count": recycled})
+        return pairs, out
+    if name == "retrieve":
+        from rlhf_eval.curate.retrieve import error_driven
+        c = cfg.retrieve
+        seed = [p for p in pairs if p["source"] in c.seed_sources]
+        if not seed:
+            raise UserError(f"curate.retrieve: no remaining pair comes from seed_sources {c.seed_sources}")
+        pool = [p for p in pairs if p["source"] not in c.seed_sources]
+        got, out, records = error_driven(seed, pool, judge, c.embedder, c.k_max)
+        events.append({"step": name, "event": "retrieved from the pool around uncertain seed pairs",
+                       "count": len(got), "per_seed": records[:1000]})
+        return seed + got, out
+    if name == "select":
+        c = cfg.select
+        return steps.select_top(pairs, c.by, c.fraction, c.per_source, c.offsets, c.category_column)
+    raise UserError(f"unknown curate step '{name}'")
 
 
 def save_dataset(pairs: list[dict], path) -> list[str]:

@@ -5,96 +5,90 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
-from rlhf_eval.curate.ngrams import NgramIndex, fold
-from rlhf_eval.data.pairs import prompt_text
+import numpy as np
+
+from rlhf_eval.curate import decide, features
+from rlhf_eval.curate.ngrams import NgramIndex
 from rlhf_eval.errors import UserError
 
-BATCH = 1024
+
+def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = None,
+             near: tuple[float, int, int] | None = None, threads: int = 1) -> dict:
+    """What decide.py needs for the `wanted` data steps, computed in this process: duplicate
+    groups, MinHash band groups, the benchmark ids each row matches, word counts."""
+    feats = features.local_features(pairs, wanted, index, near, threads)
+    out = {}
+    if "dedup" in feats:
+        out["dedup"] = decide.groups_of(feats["dedup"])
+    if "near_dedup" in feats:
+        out["near_dedup"] = decide.band_groups(feats["near_dedup"])
+    if "decontaminate" in feats:
+        out["decontaminate"] = feats["decontaminate"]
+    if "filter" in feats:
+        out["filter"] = feats["filter"]
+    return out
 
 
-def dedup_key(pair: dict) -> int:
-    """(history, chosen, rejected), case- and whitespace-folded, as a 64-bit hash: a set of
-    these holds a million pairs in tens of MB. Only compared within one process."""
-    prompt = pair["prompt"]
-    history = fold(prompt) if isinstance(prompt, str) else tuple(
-        (m["role"], fold(m["content"])) for m in prompt)
-    return hash((history, fold(pair["chosen"]), fold(pair["rejected"])))
+@dataclass(frozen=True)
+class DataSettings:
+    """The data steps' settings: near_dedup (threshold, num_perm, shingle), the decontamination
+    index, filter (min_tokens, max_tokens, drop_ties)."""
+    near: tuple[float, int, int] = (0.9, 128, 3)
+    index: NgramIndex | None = None
+    filter: tuple[int, int | None, bool] = (1, None, False)
+
+
+def data_steps(pairs: list[dict], names: list[str], settings: DataSettings, compute=evidence):
+    """Run consecutive data steps, yielding (step, kept pairs, removed rows with their reason).
+    Features are computed once for every input row by `compute` (this process, or Ray Data)."""
+    ev = compute(pairs, set(names), settings.index, settings.near)
+    alive = np.arange(len(pairs))
+    for name in names:
+        if name == "dedup":
+            alive, removed = decide.dedup(alive, ev["dedup"])
+        elif name == "near_dedup":
+            alive, removed = decide.near_dedup(alive, ev["near_dedup"])
+            for extra in removed.values():
+                extra["near_duplicate_of"] = pairs[extra["near_duplicate_of"]]["id"]
+        elif name == "decontaminate":
+            alive, removed = decide.decontaminate(alive, ev["decontaminate"])
+        elif name == "filter":
+            margins = np.array([np.nan if p.get("margin") is None else p["margin"] for p in pairs], float)
+            alive, removed = decide.length_and_ties(alive, ev["filter"], margins, *settings.filter)
+        else:
+            raise ValueError(name)
+        yield name, [pairs[i] for i in alive.tolist()], [pairs[i] | removed[i] for i in sorted(removed)]
+
+
+def _one(pairs, name, settings):
+    (_, kept, removed), = data_steps(pairs, [name], settings)
+    return kept, removed
 
 
 def exact_dedup(pairs: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Keep the first of rows equal on (history, chosen, rejected)."""
-    seen: set[int] = set()
-    kept, dropped = [], []
-    for p in pairs:
-        key = dedup_key(p)
-        if key in seen:
-            dropped.append(p | {"reason": "duplicate"})
-        else:
-            seen.add(key)
-            kept.append(p)
-    return kept, dropped
+    """Keep the first of rows equal on (history, chosen, rejected), case and whitespace folded."""
+    return _one(pairs, "dedup", DataSettings())
 
 
 def near_dedup(pairs: list[dict], threshold: float = 0.9, num_perm: int = 128,
                shingle: int = 3) -> tuple[list[dict], list[dict]]:
-    """MinHash LSH over word shingles of the whole pair, within and across sources: a pair whose
-    estimated Jaccard similarity to an earlier kept pair is above `threshold` is dropped."""
-    from datasketch import MinHash, MinHashLSH
-
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    kept, dropped = [], []
-    for start in range(0, len(pairs), BATCH):
-        batch = pairs[start:start + BATCH]
-        shingles = []
-        for p in batch:
-            toks = fold(" | ".join([prompt_text(p["prompt"]), p["chosen"], p["rejected"]])).split()
-            grams = {" ".join(toks[i:i + shingle]) for i in range(max(1, len(toks) - shingle + 1))}
-            shingles.append([g.encode() for g in grams])
-        for p, m in zip(batch, MinHash.bulk(shingles, num_perm=num_perm)):
-            # LSH keys are positions in `kept`: ids need not be unique across sources
-            close = lsh.query(m)
-            if close:
-                first = kept[min(int(k) for k in close)]
-                dropped.append(p | {"reason": "near_duplicate", "near_duplicate_of": first["id"]})
-            else:
-                lsh.insert(str(len(kept)), m)
-                kept.append(p)
-    return kept, dropped
+    """MinHash LSH over word shingles of the whole pair, within and across sources: a pair sharing
+    an LSH band with an earlier kept pair (estimated Jaccard similarity about `threshold` or
+    more) is dropped."""
+    return _one(pairs, "near_dedup", DataSettings(near=(threshold, num_perm, shingle)))
 
 
 def decontaminate(pairs: list[dict], index: NgramIndex) -> tuple[list[dict], list[dict]]:
     """Drop pairs sharing an n-gram with a benchmark prompt (prompt, chosen or rejected), or
     whose prompt equals a benchmark prompt shorter than n; records the benchmark ids matched."""
-    kept, dropped = [], []
-    for start in range(0, len(pairs), BATCH):
-        batch = pairs[start:start + BATCH]
-        texts = [t for p in batch for t in (prompt_text(p["prompt"]), p["chosen"], p["rejected"])]
-        prompts = [t if i % 3 == 0 else "" for i, t in enumerate(texts)]
-        hits = index.match_batch(texts, prompts)
-        for j, p in enumerate(batch):
-            matched = hits[3 * j] | hits[3 * j + 1] | hits[3 * j + 2]
-            if matched:
-                dropped.append(p | {"reason": "contaminated", "matched": sorted(matched)})
-            else:
-                kept.append(p)
-    return kept, dropped
+    return _one(pairs, "decontaminate", DataSettings(index=index))
 
 
 def length_and_ties(pairs: list[dict], min_tokens: int, max_tokens: int | None,
                     drop_ties: bool) -> tuple[list[dict], list[dict]]:
-    kept, dropped = [], []
-    for p in pairs:
-        lengths = (len(p["chosen"].split()), len(p["rejected"].split()))
-        if min(lengths) < min_tokens:
-            dropped.append(p | {"reason": "too_short"})
-        elif max_tokens is not None and max(lengths) > max_tokens:
-            dropped.append(p | {"reason": "too_long"})
-        elif drop_ties and p.get("margin") == 0:
-            dropped.append(p | {"reason": "tie"})
-        else:
-            kept.append(p)
-    return kept, dropped
+    return _one(pairs, "filter", DataSettings(filter=(min_tokens, max_tokens, drop_ties)))
 
 
 def sigmoid(x: float) -> float:
