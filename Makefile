@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # OpenRLHF's own code for the seam tests, off the venv's import path (tests/openrlhf-side.txt).
 OPENRLHF_SITE := $(VENV)/openrlhf-0.11.2
 
-.PHONY: quickstart test study golden docs
+.PHONY: quickstart test study golden docs gpu-wheels
 
 $(STAMP): pyproject.toml tests/openrlhf-side.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -36,3 +36,14 @@ golden: $(STAMP)
 # docs/config.md from the config classes' fields (tests/test_config_docs.py fails when it is stale).
 docs: $(STAMP)
 	$(PY) -m rlhf_eval.config_docs
+
+# Wheels benchmarks/gpu_check.sh carries to a lent GPU machine (CPython 3.12, no network there);
+# a package published only as an sdist is built into a wheel here (all such are pure Python).
+gpu-wheels: $(STAMP)
+	rm -rf .gpu-wheels && mkdir -p .gpu-wheels
+	for req in $$(grep -v '^#' benchmarks/gpu-wheels.txt); do \
+	  $(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	    --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .gpu-wheels "$$req" 2>/dev/null \
+	  || $(PY) -m pip wheel -q --no-deps -w .gpu-wheels "$$req" || exit 1; \
+	done
+	du -sh .gpu-wheels

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 
 def gpu_visible() -> bool:
@@ -79,11 +80,13 @@ def use_threads(n: int | None) -> None:
     if n is None:
         return
     os.environ.update(thread_env(n))
-    import torch
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=n)
-    torch.set_num_threads(n)
+    # torch takes OMP_NUM_THREADS when it is imported; importing it here would cost a fresh
+    # interpreter (a Slurm job) over a second for nodes that never use it (compare, report)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
 
 
 def cpus() -> int:

@@ -1,11 +1,12 @@
 """`curate.engine: ray`: the data steps' per-row work on Ray Data workers.
 
 The rows go out in blocks; Ray Data tasks compute features.batch_features on them (the benchmark
-index is put in the object store once and fetched once per worker process). Exact dedup and MinHash near-dedup
-are shuffles: rows are grouped by their dedup key, and by (band, band key), and only groups of two
-rows or more come back. Decontamination hits and word counts come back per row. decide.py then
-applies the steps in order on this process, exactly as for the local engine, so the output is the
-same; tests/curate/test_ray_data.py checks that.
+index is put in the object store once and fetched once per worker process). Exact dedup and
+MinHash near-dedup are shuffles: rows are hash-partitioned by their dedup key, and by (band, band
+key), each partition is grouped with numpy, and only groups of two rows or more come back.
+Decontamination hits and word counts come back per row. decide.py then applies the steps in order
+on this process, exactly as for the local engine, so the output is the same;
+tests/curate/test_ray_data.py checks that.
 
 Rows are read and checked on this process (file, row and field in every error); what travels is
 the text the features need, not the pairs.
@@ -18,7 +19,7 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from rlhf_eval.curate import features
+from rlhf_eval.curate import decide, features
 from rlhf_eval.curate.ngrams import NgramIndex
 
 DEDUP = ["d0", "d1", "d2", "d3"]
@@ -62,15 +63,26 @@ def _bands(batch: pa.Table) -> pa.Table:
                      "key": bands.values.to_numpy(zero_copy_only=False)})
 
 
-def _multi(group: dict) -> dict:
-    """A group's rows, ascending, when it has two or more; nothing otherwise."""
-    rows = np.sort(group["row"])
-    return {"members": np.array([rows] if len(rows) > 1 else [], dtype=object)}
+def _tag(batch: pa.Table, keys: list[str], parts: int) -> pa.Table:
+    """The shuffle partition of each row: its key's last 64-bit part, modulo `parts`."""
+    return batch.append_column("part", pa.array((batch[keys[-1]].to_numpy() % np.uint64(parts)).astype(np.int64)))
 
 
-def _groups(ds, keys: list[str]) -> list[np.ndarray]:
+def _multi(batch: dict, columns: list[str]) -> dict:
+    """Groups of two rows or more among one partition's rows (rows ascending in each)."""
+    found = [batch["row"][g] for g in decide.groups_of(np.stack([batch[k] for k in columns], axis=1))]
+    return {"members": np.array([np.sort(g) for g in found] + [None], dtype=object)[:-1]}
+
+
+def _groups(ds, keys: list[str], rows: int, cpus: int) -> list[np.ndarray]:
+    """Rows sharing `keys`, by a shuffle: rows are hash-partitioned on the key, each partition is
+    grouped with numpy (a call per partition, not per key); partitions of about 1M rows."""
+    parts = max(2 * cpus, rows // 1_000_000 + 1)
+    grouped = (ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"keys": keys, "parts": parts})
+               .groupby("part", num_partitions=parts)
+               .map_groups(_multi, batch_format="numpy", fn_kwargs={"columns": keys}))
     found = []
-    for batch in ds.groupby(keys).map_groups(_multi, batch_format="numpy").iter_batches(batch_format="numpy"):
+    for batch in grouped.iter_batches(batch_format="numpy"):
         found += [np.asarray(m, np.int64) for m in batch["members"]]
     return sorted(found, key=lambda g: int(g[0]))
 
@@ -99,10 +111,11 @@ def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = Non
                                ).materialize()
         out: dict = {}
         if "dedup" in wanted:
-            out["dedup"] = _groups(feats.select_columns(["row", *DEDUP]), DEDUP)
+            out["dedup"] = _groups(feats.select_columns(["row", *DEDUP]), DEDUP, len(pairs), cpus)
         if "near_dedup" in wanted:
+            bands = near and features.band_params(near[0], near[1])[0]
             out["near_dedup"] = _groups(feats.select_columns(["row", "bands"]).map_batches(
-                _bands, batch_format="pyarrow"), ["band", "key"])
+                _bands, batch_format="pyarrow"), ["band", "key"], len(pairs) * bands, cpus)
         if "decontaminate" in wanted or "filter" in wanted:
             lengths = np.zeros((len(pairs), 2), np.int64)
             matched = {}

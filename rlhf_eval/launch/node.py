@@ -2,7 +2,9 @@
 its manifest atomically. The one entry point every executor uses."""
 from __future__ import annotations
 
+import os
 import platform
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,9 +30,12 @@ def versions() -> dict:
 
 
 def _threads() -> int:
-    """torch's intra-op threads in this node (results depend on the count: recipe key torch_threads)."""
-    import torch
-    return torch.get_num_threads()
+    """torch's intra-op threads in this node (results depend on the count: recipe key torch_threads);
+    for a node that never imported torch, the count it would have had (OMP_NUM_THREADS)."""
+    if "torch" in sys.modules or not os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        import torch
+        return torch.get_num_threads()
+    return int(os.environ["OMP_NUM_THREADS"])
 
 
 def node_dir(run_dir: Path, node: Node) -> Path:

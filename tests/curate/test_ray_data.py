@@ -4,12 +4,12 @@ every step (copies, near copies, multi-turn prompts, non-ASCII text, benchmark l
 import random
 from pathlib import Path
 
+from test_data_steps import random_pairs
+
 from rlhf_eval.config import CurateConfig, FilterConfig, NearDedupConfig, ToyWorldConfig
 from rlhf_eval.curate.stage import run_steps
 from rlhf_eval.data.pairs import read_rows
 from rlhf_eval.toy.world import build_data
-
-from test_data_steps import random_pairs
 
 
 def test_ray_engine_equals_local_engine(tmp_path):
