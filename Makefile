@@ -3,17 +3,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # CPU wheel; on a GPU machine use the torch build that matches its CUDA.
 TORCH ?= torch==2.13.0
+# Exact versions of everything installed (pip constraints); `make lock` refreshes it.
+LOCK := requirements.lock
 STAMP := $(VENV)/.installed
 # OpenRLHF's own code for the seam tests, off the venv's import path (tests/openrlhf-side.txt).
 OPENRLHF_SITE := $(VENV)/openrlhf-0.11.2
 
-.PHONY: quickstart test study golden docs gpu-wheels
+.PHONY: quickstart test study golden docs gpu-wheels lock
 
-$(STAMP): pyproject.toml tests/openrlhf-side.txt
+$(STAMP): pyproject.toml tests/openrlhf-side.txt $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -c $(LOCK) "$(TORCH)"
+	$(PY) -m pip install -q -c $(LOCK) -e ".[test]"
 	rm -rf $(OPENRLHF_SITE)
 	$(PY) -m pip install -q --no-deps --target $(OPENRLHF_SITE) -r tests/openrlhf-side.txt \
 	  || echo "OpenRLHF 0.11.2 not installed: the seam tests will skip"
@@ -47,3 +49,12 @@ gpu-wheels: $(STAMP)
 	  || $(PY) -m pip wheel -q --no-deps -w .gpu-wheels "$$req" || exit 1; \
 	done
 	du -sh .gpu-wheels
+
+# Re-resolve requirements.lock: today's newest versions that pyproject.toml allows, in a scratch
+# venv; then `make test` and read the diff before committing it.
+lock:
+	rm -rf .lock-venv && python3 -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip
+	.lock-venv/bin/python -m pip install -q "$(TORCH)" && .lock-venv/bin/python -m pip install -q -e ".[test]"
+	{ sed -n '/^#/p' $(LOCK); .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK) && rm -rf .lock-venv

@@ -97,28 +97,105 @@ def _node_table(run_dir: Path, nodes, title: str) -> Table:
     return table
 
 
-def summary_table(results: dict) -> Table:
-    """Static scores, the largest best-of-n gain and the RL gain per RM (every column is in the report)."""
-    table = Table(title=f"reward models ({results['name']})", expand=True)
+def short_names(columns: list[str]) -> dict[str, str]:
+    """Narrow column names for the terminal: B1.. for static benchmarks, bo<n> for best-of-n gains,
+    RL for RL gains (numbered when several tasks or policies), with the full names in a legend."""
+    out, count = {}, {}
+    for col in columns:
+        if col == "rm":
+            continue
+        if col.startswith("best-of-"):
+            base = "bo" + col.split("-")[2].split(" ")[0]
+        elif col.startswith("RL gain"):
+            base = "RL"
+        else:
+            base = f"B{sum(1 for v in out.values() if v.startswith('B')) + 1}"
+        count[base] = count.get(base, 0) + 1
+        out[col] = base if count[base] == 1 else f"{base}.{count[base]}"
+    return out
+
+
+def summary_table(results: dict) -> tuple[Table, dict[str, str]]:
+    """Static scores, the largest best-of-n gain and the RL gain per RM (every column is in the
+    report), under short names; returns the table and {short name: full name}."""
+    table = Table(title=f"reward models ({results['name']})")
     cols = results["rm_columns"]
     bon = [k for k in cols if k.startswith("best-of-")]
     top = max((int(k.split("-")[2].split(" ")[0]) for k in bon), default=None)
     keys = [k for k in cols if not k.startswith("best-of-") or k.startswith(f"best-of-{top} ")]
+    short = short_names(keys)
     for k in keys:
-        table.add_column(k, justify="left" if k == "rm" else "right", no_wrap=k == "rm")
+        table.add_column(short.get(k, k), justify="left" if k == "rm" else "right", no_wrap=True)
     for row in results["rm_table"]:
         table.add_row(*[f"{row[k]:.3f}" if isinstance(row.get(k), float) else
                         "-" if row.get(k) is None else str(row[k]) for k in keys])
-    return table
+    return table, {v: k for k, v in short.items()}
+
+
+def verdict_table(results: dict) -> tuple[Table, dict[str, str]]:
+    """One row per (static benchmark, downstream measure): the verdict word and Spearman with its
+    95% CI over RMs. The reasoning behind each verdict is in the report."""
+    cols = [c["static"] for c in results["correlations"]] + [c["downstream"] for c in results["correlations"]]
+    short = short_names(list(dict.fromkeys(cols)))
+    table = Table(title="does the static ranking predict the downstream one?")
+    for name, justify in (("static", "left"), ("downstream", "left"), ("verdict", "left"), ("Spearman", "right"),
+                          ("95% CI over RMs", "right")):
+        table.add_column(name, justify=justify, no_wrap=name != "verdict")
+    for c in results["correlations"]:
+        sp = c["spearman"]
+        table.add_row(short[c["static"]], short[c["downstream"]], c["class"], signed(sp["value"]),
+                      "-" if signed(sp["ci"][0]) == "-" else f"{signed(sp['ci'][0])} to {signed(sp['ci'][1])}")
+    return table, {v: k for k, v in short.items()}
+
+
+def signed(x) -> str:
+    """+0.87; '-' where there is no number (too few RMs give NaN)."""
+    return "-" if x is None or x != x else f"{x:+.2f}"
+
+
+def print_legend(legend: dict[str, str]) -> None:
+    """One line for the benchmarks, one per kind of downstream measure; best-of-n columns that
+    differ only in n share a line."""
+    lines: dict[str, list[str]] = {}
+    for short, full in legend.items():
+        if short.startswith("bo"):
+            lines.setdefault("best-of-n gain" + full.split(" gain", 1)[1], []).append(short)
+        else:
+            lines.setdefault("B" if short.startswith("B") else short, []).append(f"{short} = {full}")
+    for key, items in lines.items():
+        if key.startswith("best-of-n"):
+            items.sort(key=lambda x: int(x[2:].split(".")[0]))
+        text = f"{', '.join(items)} = {key}" if key.startswith("best-of-n") else "; ".join(items)
+        console.print(text, highlight=False, soft_wrap=True, style="dim")
 
 
 def print_results(results: dict) -> None:
-    """The RM table, what was not run and why, and the verdicts."""
-    console.print(summary_table(results))
+    """The RM table, what was not run and why, and the verdicts as a table (their text is in the report)."""
+    table, legend = summary_table(results)
+    console.print(table)
     for g in results.get("not_planned", []):
         console.print(f"- not run: {g['rm']}, {g['what']}: {g['why']}", highlight=False, soft_wrap=True)
-    for v in results["verdicts"]:
-        console.print(f"- {v['text']}", highlight=False, soft_wrap=True)
+    if results.get("correlations"):
+        table, more = verdict_table(results)
+        console.print(table)
+        legend |= more
+    print_legend(legend)
+    for p in results.get("provenance", []):
+        lock = p.get("lock") or {}
+        if lock.get("differs"):
+            what = ", ".join(f"{d['package']} {'/'.join(d['run'])} (lock {d['lock']})" for d in lock["differs"])
+            console.print(f"[yellow]versions differ from {lock['lock']}: {what}; numbers may differ from a run on "
+                          "the locked set-up for this reason alone[/]", highlight=False, soft_wrap=True)
+
+
+def stage_times(run_dir: Path, nodes) -> str:
+    """Node time summed per stage, for the nodes this run has manifests of."""
+    total: dict[str, float] = {}
+    for n in nodes:
+        manifest = run_dir / n.stage / n.key / "manifest.json"
+        if manifest.is_file():
+            total[n.stage] = total.get(n.stage, 0.0) + json.loads(manifest.read_text()).get("duration_s", 0.0)
+    return ", ".join(f"{stage} {sec:.0f} s" for stage, sec in total.items())
 
 
 @command()
@@ -144,6 +221,8 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
         shutil.copyfile(src, run_dir / src.name)
     results = json.loads((run_dir / "results.json").read_text())
     print_results(results)
+    console.print(f"node time per stage (summed; cached nodes count their first run): {stage_times(run_dir, nodes)}",
+                  highlight=False, soft_wrap=True, style="dim")
     console.print(f"report: {run_dir / 'report.html'}  ({time.time() - started:.1f} s)")
 
 
@@ -296,6 +375,60 @@ def node(run_dir: Path, node_id: str):
     use_threads(planned_threads(run_dir))
     manifest = run_node(run_dir, matches[0], by_id)
     console.print(f"{matches[0].id} done in {manifest['duration_s']} s")
+
+
+@command()
+def diff(run_a: Path = typer.Argument(..., help="a finished run folder (A)"),
+         run_b: Path = typer.Argument(..., help="another finished run folder (B)"),
+         out: Optional[Path] = typer.Option(None, "--json", help="also write the whole diff as JSON here"),
+         rows: int = typer.Option(15, "--rows", help="headline numbers shown (largest moves first)")):
+    """What differs between two runs (nodes, versions, seeds, data) and how far the numbers moved."""
+    from rlhf_eval.report.diff import diff_runs
+    d = diff_runs(run_a, run_b)
+    same = [n for n in d["nodes"] if n["status"] == "same key"]
+    other = [n for n in d["nodes"] if n["status"] != "same key"]
+    console.print(f"A = {d['a']}\nB = {d['b']}", highlight=False)
+    console.print(f"nodes: {len(same)} with the same key (same config and inputs), {len(other)} not", highlight=False)
+    if other:
+        table = Table(title="nodes that differ")
+        for col in ("stage", "node", "status", "why"):
+            table.add_column(col)
+        for n in other:
+            why = "; ".join(f"{p['path']}: {p['a']!r} -> {p['b']!r}" for p in n.get("params", [])[:3]) or n.get("why", "")
+            table.add_row(n["stage"], escape(n["label"]), n["status"], escape(why))
+        console.print(table)
+    for kind, items in d["setup"].items():
+        for item in items:
+            console.print(f"{kind}: {item['what']}: A {item['a']}, B {item['b']}", highlight=False, soft_wrap=True)
+    if not any(d["setup"].values()):
+        console.print("versions, threads, seeds and data fingerprints: the same", highlight=False)
+    moved = [r for r in d["numbers"] if r["moved"] != "same"]
+    beyond = sum(r["moved"] == "beyond noise" for r in moved)
+    console.print(f"headline numbers: {len(d['numbers'])} compared, {len(d['numbers']) - len(moved)} identical, "
+                  f"{len(moved)} moved ({beyond} beyond their 95% intervals)", highlight=False)
+    if moved:
+        table = Table(title=f"largest moves (of {len(moved)})")
+        for col, justify in (("rm", "left"), ("number", "left"), ("A", "right"), ("B", "right"), ("B - A", "right"),
+                             ("z", "right"), ("", "left")):
+            table.add_column(col, justify=justify)
+        for r in moved[:rows]:
+            table.add_row(r["rm"], escape(r["column"]), f"{r['a']:.3f}", f"{r['b']:.3f}", f"{r['delta']:+.3f}",
+                          "-" if r["z"] is None else f"{r['z']:+.1f}", r["moved"])
+        console.print(table)
+    changed = [v for v in d["verdicts"] if v["changed"]]
+    console.print(f"verdicts: {len(d['verdicts'])} compared, {len(changed)} changed", highlight=False)
+    if changed:
+        table = Table(title="verdicts that changed")
+        for col in ("static", "downstream", "A", "B"):
+            table.add_column(col)
+        for v in changed:
+            cell = [("-" if x is None else f"{x['verdict']}, Spearman {signed(x['spearman'])} "
+                     f"({signed(x['ci'][0])} to {signed(x['ci'][1])})") for x in (v["a"], v["b"])]
+            table.add_row(escape(v["static"]), escape(v["downstream"]), *cell)
+        console.print(table)
+    if out:
+        store.atomic_write_json(out, d)
+        console.print(f"diff: {out}")
 
 
 @command()

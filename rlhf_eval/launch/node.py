@@ -16,7 +16,9 @@ from rlhf_eval.errors import UserError
 from rlhf_eval.lock import node_lock
 from rlhf_eval.pipeline import Node, stage_function
 
-TRACKED = ("rlhf-eval", "torch", "transformers", "trl", "datasets", "lm_eval", "omegaconf")
+# What a node's numbers can depend on; the report checks them against requirements.lock.
+TRACKED = ("rlhf-eval", "torch", "transformers", "trl", "datasets", "lm_eval", "omegaconf", "accelerate",
+           "tokenizers", "safetensors", "numpy", "scipy", "pyarrow", "scikit-learn", "datasketch", "ray", "pandas")
 
 
 def versions() -> dict:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from pathlib import Path
 
 from rlhf_eval import store
@@ -19,6 +21,41 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 def digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def lock_path() -> Path | None:
+    """The lock the versions are checked against: RLHF_EVAL_LOCK (a cluster's own, README), else
+    the checkout's requirements.lock; None when neither exists (an installed wheel)."""
+    if os.environ.get("RLHF_EVAL_LOCK"):
+        return Path(os.environ["RLHF_EVAL_LOCK"])
+    path = Path(__file__).resolve().parents[2] / "requirements.lock"
+    return path if path.is_file() else None
+
+
+def read_lock(path: Path) -> dict[str, str]:
+    """{normalized package name: version} from `name==version` lines."""
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        name, sep, version = line.split("#")[0].strip().partition("==")
+        if sep:
+            out[_norm(name)] = version.strip()
+    return out
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def against_lock(versions: dict[str, list[str]], path: Path | None) -> dict:
+    """Which recorded versions differ from the lock's. `versions`: package -> versions seen in the
+    run's nodes (python and rlhf-eval itself are not in a lock)."""
+    if path is None or not Path(path).is_file():
+        return {"lock": str(path) if path else None, "checked": False, "differs": []}
+    lock = read_lock(path)
+    differs = [{"package": pkg, "run": seen, "lock": lock[_norm(pkg)]}
+               for pkg, seen in sorted(versions.items())
+               if _norm(pkg) in lock and any(v != lock[_norm(pkg)] for v in seen)]
+    return {"lock": str(path), "checked": True, "differs": differs}
 
 
 def provenance(run_dir: Path) -> dict:
@@ -63,6 +100,8 @@ def provenance(run_dir: Path) -> dict:
         "recipe": plan["recipe_path"],
         "config_hash": digest(cfg),
         "versions": {k: sorted(v) for k, v in sorted(versions.items())},
+        # versions that differ from the lock: a different resolve, a likely cause of different numbers
+        "lock": against_lock({k: sorted(v) for k, v in versions.items()}, lock_path()),
         # torch threads the nodes ran with (results depend on it); [] for runs from before it was recorded.
         "threads": sorted({m["threads"] for m in manifests.values() if "threads" in m}),
         "seeds": seeds,
