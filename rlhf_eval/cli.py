@@ -390,16 +390,20 @@ def diff(run_a: Path = typer.Argument(..., help="a finished run folder (A)"),
     console.print(f"A = {d['a']}\nB = {d['b']}", highlight=False)
     console.print(f"nodes: {len(same)} with the same key (same config and inputs), {len(other)} not", highlight=False)
     if other:
-        table = Table(title="nodes that differ")
-        for col in ("stage", "node", "status", "why"):
-            table.add_column(col)
+        groups: dict[tuple, list[str]] = {}
         for n in other:
-            why = "; ".join(f"{p['path']}: {p['a']!r} -> {p['b']!r}" for p in n.get("params", [])[:3]) or n.get("why", "")
-            table.add_row(n["stage"], escape(n["label"]), n["status"], escape(why))
+            groups.setdefault((n["stage"], n["status"], n.get("why", "")), []).append(n["label"])
+        table = Table(title="nodes that differ (diff --json lists each one)")
+        for col in ("stage", "nodes", "status", "why"):
+            table.add_column(col, overflow="fold")
+        for (stage, status, why), labels in groups.items():
+            table.add_row(stage, escape(labels[0] + (f" and {len(labels) - 1} more" if len(labels) > 1 else "")),
+                          status, escape(why))
         console.print(table)
     for kind, items in d["setup"].items():
         for item in items:
-            console.print(f"{kind}: {item['what']}: A {item['a']}, B {item['b']}", highlight=False, soft_wrap=True)
+            a, b = ("not recorded" if v is None else v for v in (item["a"], item["b"]))
+            console.print(escape(f"{kind}: {item['what']}: A {a}, B {b}"), highlight=False, soft_wrap=True)
     if not any(d["setup"].values()):
         console.print("versions, threads, seeds and data fingerprints: the same", highlight=False)
     moved = [r for r in d["numbers"] if r["moved"] != "same"]
@@ -410,7 +414,7 @@ def diff(run_a: Path = typer.Argument(..., help="a finished run folder (A)"),
         table = Table(title=f"largest moves (of {len(moved)})")
         for col, justify in (("rm", "left"), ("number", "left"), ("A", "right"), ("B", "right"), ("B - A", "right"),
                              ("z", "right"), ("", "left")):
-            table.add_column(col, justify=justify)
+            table.add_column(col, justify=justify, overflow="fold")
         for r in moved[:rows]:
             table.add_row(r["rm"], escape(r["column"]), f"{r['a']:.3f}", f"{r['b']:.3f}", f"{r['delta']:+.3f}",
                           "-" if r["z"] is None else f"{r['z']:+.1f}", r["moved"])

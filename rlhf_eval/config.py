@@ -399,8 +399,9 @@ class Recipe:
                                           "every node, whatever the executor. Float sums, and so results, depend on "
                                           "it: a fixed count gives the same numbers on machines with different core "
                                           "counts, and 1 keeps a node fast on a busy machine. null: torch's default "
-                                          "(every core; results then depend on the machine). Recorded in each node's "
-                                          "manifest.", lo=1)
+                                          "(every core; results then depend on the machine). Part of every node's key "
+                                          "unless 1, so runs at different counts share no node. Recorded in each "
+                                          "node's manifest.", lo=1)
     local: LocalExecutorConfig = opt(None, "The local executor's settings.", factory=LocalExecutorConfig)
     ray: RayExecutorConfig = opt(None, "The ray executor's settings.", factory=RayExecutorConfig)
     slurm: SlurmConfig = opt(None, "`rlhf-eval submit`'s settings.", factory=SlurmConfig)

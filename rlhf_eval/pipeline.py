@@ -75,12 +75,17 @@ class Node:
 HOW_NOT_WHAT = {"curate": ("curate", ("engine", "threads", "ray_blocks"))}
 
 
-def node_key(stage: str, params: dict, dep_keys: dict) -> str:
+def node_key(stage: str, params: dict, dep_keys: dict, threads: int | None = 1) -> str:
+    """`threads` (the recipe's torch_threads) changes results, so it is part of the key; at 1, the
+    default, it is left out, which keeps the keys runs had before it was added."""
     if stage in HOW_NOT_WHAT:
         section, names = HOW_NOT_WHAT[stage]
         if isinstance(params.get(section), dict):
             params = params | {section: {k: v for k, v in params[section].items() if k not in names}}
-    blob = json.dumps({"stage": stage, "params": params, "deps": dep_keys}, sort_keys=True, default=str)
+    what = {"stage": stage, "params": params, "deps": dep_keys}
+    if threads != 1:
+        what["torch_threads"] = "library default" if threads is None else threads
+    blob = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -90,13 +95,14 @@ def stage_function(stage: str):
 
 
 class _Graph:
-    def __init__(self):
+    def __init__(self, threads: int | None = 1):
         self.nodes: list[Node] = []
+        self.threads = threads
 
     def add(self, stage: str, label: str, params: dict, deps: dict | None = None) -> Node:
         deps = {k: v for k, v in (deps or {}).items() if v is not None}
         dep_ids = {role: d.id for role, d in deps.items()}
-        node = Node(stage, label, params, dep_ids, node_key(stage, params, dep_ids))
+        node = Node(stage, label, params, dep_ids, node_key(stage, params, dep_ids, self.threads))
         self.nodes.append(node)
         return node
 
@@ -128,7 +134,7 @@ def rl_label(rm: str, policy: str, seed: int, seeds: list[int]) -> str:
 def expand(loaded: LoadedRecipe) -> list[Node]:
     """All nodes of a recipe, in a valid execution order."""
     r = loaded.recipe
-    g = _Graph()
+    g = _Graph(r.torch_threads)
     toy = g.add("toy_world", "toy world", toy_world_params(_plain(r.toy_world))) if r.toy_world is not None else None
     sources = [_plain(s) for s in r.sources]
 

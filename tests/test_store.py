@@ -37,6 +37,15 @@ def test_keys_are_deterministic_and_track_config():
     assert all(not l.startswith("rm=") or "task=" in l for l in changed)
 
 
+def test_thread_count_is_in_every_key_but_the_default_keeps_the_old_keys():
+    from rlhf_eval.pipeline import node_key
+    nodes = expand(load_recipe(QUICK))
+    assert all(n.key == node_key(n.stage, n.params, n.deps) for n in nodes)   # the keys from before threads
+    two = {n.label: n.key for n in expand(load_recipe(QUICK, ["torch_threads=2"]))}
+    auto = {n.label: n.key for n in expand(load_recipe(QUICK, ["torch_threads=null"]))}
+    assert all(len({n.key, two[n.label], auto[n.label]}) == 3 for n in nodes)
+
+
 def test_graph_has_every_stage():
     stages = {n.stage for n in expand(load_recipe(QUICK))}
     assert stages == {"toy_world", "curate", "train_rm", "static_bench", "bon_generate", "bon_score",

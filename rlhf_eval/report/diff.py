@@ -27,7 +27,7 @@ def _load(run_dir: Path) -> dict:
     nodes = {}
     for n in load_plan(run_dir):
         manifest, _ = store.done_manifest(run_dir / n.stage / n.key, n.key)
-        nodes[(n.stage, n.label)] = {"key": n.key, "params": n.params, "manifest": manifest}
+        nodes[(n.stage, n.label)] = {"key": n.key, "params": n.params, "deps": n.deps, "manifest": manifest}
     results = json.loads((run_dir / "results.json").read_text())
     return {"dir": str(run_dir), "nodes": nodes, "results": results,
             "provenance": (results.get("provenance") or [{}])[0]}
@@ -55,9 +55,14 @@ def node_diff(a: dict, b: dict) -> list[dict]:
             continue
         fa, fb = _flat(x["params"]), _flat(y["params"])
         changed = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+        inputs = sorted(r for r in set(x["deps"]) | set(y["deps"]) if x["deps"].get(r) != y["deps"].get(r))
+        why = "; ".join(f"{p}: {fa.get(p)!r} -> {fb.get(p)!r}" for p in changed[:3])
+        named = (f"input {inputs[0]} differs" if len(inputs) == 1 else f"inputs {', '.join(inputs)} differ"
+                 if len(inputs) <= 3 else f"{len(inputs)} inputs differ")
+        why += ("; " if why and inputs else "") + (named if inputs else "")
         rows.append({"stage": stage, "label": label, "status": "different key", "keys": [x["key"], y["key"]],
                      "params": [{"path": k, "a": fa.get(k), "b": fb.get(k)} for k in changed],
-                     "why": "params differ" if changed else "an input differs"})
+                     "inputs": inputs, "why": why})
     return rows
 
 
