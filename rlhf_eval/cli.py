@@ -184,8 +184,9 @@ def print_results(results: dict) -> None:
         lock = p.get("lock") or {}
         if lock.get("differs"):
             what = ", ".join(f"{d['package']} {'/'.join(d['run'])} (lock {d['lock']})" for d in lock["differs"])
-            console.print(f"[yellow]versions differ from {lock['lock']}: {what}; numbers may differ from a run on "
-                          "the locked set-up for this reason alone[/]", highlight=False, soft_wrap=True)
+            console.print(escape(f"versions differ from {lock['lock']}: {what}; numbers may differ from a run on "
+                                 "the locked set-up for this reason alone"), style="yellow", highlight=False,
+                          soft_wrap=True)
 
 
 def stage_times(run_dir: Path, nodes) -> str:
