@@ -13,7 +13,6 @@ import json
 import math
 from pathlib import Path
 
-from rlhf_eval import store
 from rlhf_eval.errors import UserError
 from rlhf_eval.pipeline import load_plan
 
@@ -24,10 +23,7 @@ def _load(run_dir: Path) -> dict:
         raise UserError(f"{run_dir}: not a run folder (no plan.json)")
     if not (run_dir / "results.json").is_file():
         raise UserError(f"{run_dir}: the run has no results.json yet (finish it with `rlhf-eval run`)")
-    nodes = {}
-    for n in load_plan(run_dir):
-        manifest, _ = store.done_manifest(run_dir / n.stage / n.key, n.key)
-        nodes[(n.stage, n.label)] = {"key": n.key, "params": n.params, "deps": n.deps, "manifest": manifest}
+    nodes = {(n.stage, n.label): {"key": n.key, "params": n.params, "deps": n.deps} for n in load_plan(run_dir)}
     results = json.loads((run_dir / "results.json").read_text())
     return {"dir": str(run_dir), "nodes": nodes, "results": results,
             "provenance": (results.get("provenance") or [{}])[0]}
