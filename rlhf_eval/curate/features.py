@@ -45,8 +45,8 @@ def band_params(threshold: float, num_perm: int) -> tuple[int, int]:
 
 def minhash_bands(tokens: pa.ListArray, n: int, threshold: float, num_perm: int, shingle: int) -> np.ndarray:
     """(n, bands) 64-bit keys of each pair's MinHash bands, with datasketch's MinHash (seed 1) over
-    word shingles of prompt | chosen | rejected. Two pairs are LSH candidates exactly when
-    datasketch's MinHashLSH would bucket them together: they share a band."""
+    word shingles of prompt | chosen | rejected. Two pairs are LSH candidates when datasketch's
+    MinHashLSH would bucket them together (they share a band), up to a 64-bit collision of keys."""
     from datasketch import MinHash
     b, r = band_params(threshold, num_perm)
     lists = tokens.to_pylist()
