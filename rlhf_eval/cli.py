@@ -193,9 +193,9 @@ def stage_times(run_dir: Path, nodes) -> str:
     """Node time summed per stage, for the nodes this run has manifests of."""
     total: dict[str, float] = {}
     for n in nodes:
-        manifest = run_dir / n.stage / n.key / "manifest.json"
-        if manifest.is_file():
-            total[n.stage] = total.get(n.stage, 0.0) + json.loads(manifest.read_text()).get("duration_s", 0.0)
+        manifest = store.read_manifest(run_dir / n.stage / n.key)
+        if manifest is not None:
+            total[n.stage] = total.get(n.stage, 0.0) + manifest.get("duration_s", 0.0)
     return ", ".join(f"{stage} {sec:.0f} s" for stage, sec in total.items())
 
 

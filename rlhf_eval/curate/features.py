@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from rlhf_eval.curate.ngrams import NgramIndex, Split, fold
+from rlhf_eval.data.pairs import prompt_text
 
 DATA_STEPS = ("dedup", "near_dedup", "decontaminate", "filter")
 BATCH = 8192
@@ -22,8 +23,7 @@ def columns(pairs: list[dict]) -> pa.Table:
     (role, content) turns (null for a one-turn prompt), `prompt` all its turns as one text."""
     multi = [not isinstance(p["prompt"], str) for p in pairs]
     return pa.table({
-        "prompt": pa.array([p["prompt"] if not m else "\n".join(t["content"] for t in p["prompt"])
-                            for p, m in zip(pairs, multi)], pa.string()),
+        "prompt": pa.array([prompt_text(p["prompt"]) for p in pairs], pa.string()),
         "history": pa.array([json.dumps([[t["role"], t["content"]] for t in p["prompt"]]) if m else None
                              for p, m in zip(pairs, multi)], pa.string()),
         "chosen": pa.array([p["chosen"] for p in pairs], pa.string()),

@@ -60,8 +60,13 @@ def split_words(texts: list[str] | pa.Array) -> pa.ListArray:
     return pa.concat_arrays([quick, rest]).take(pa.array(order))
 
 
-_POW = np.ones(1, np.uint64)
-_IPOW = np.ones(1, np.uint64)
+def _cumulative_powers(base: int, size: int) -> np.ndarray:
+    steps = np.full(size, base, np.uint64)
+    steps[0] = 1
+    return np.cumprod(steps)  # wraps modulo 2^64
+
+
+_POW = _IPOW = np.ones(1, np.uint64)
 
 
 def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,15 +74,13 @@ def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
     global _POW, _IPOW
     if len(_POW) < length:
         size = max(length, 2 * len(_POW))
-        for name, base in (("_POW", _MULT), ("_IPOW", pow(_MULT, -1, 2**64))):
-            steps = np.full(size, base, np.uint64)
-            steps[0] = 1
-            globals()[name] = np.cumprod(steps)
+        _POW, _IPOW = _cumulative_powers(_MULT, size), _cumulative_powers(pow(_MULT, -1, 2**64), size)
     return _POW, _IPOW
 
 
-def _prefix(values: np.ndarray) -> np.ndarray:
-    """prefix[k] = sum of values[j] * M^-j for j < k, modulo 2^64."""
+def prefix_sums(values: np.ndarray) -> np.ndarray:
+    """prefix[k] = sum of values[j] * M^-j for j < k, modulo 2^64: what range_hashes and
+    window_hashes read every hash from."""
     _, inverse = _powers(len(values) + 1)
     prefix = np.zeros(len(values) + 1, np.uint64)
     with np.errstate(over="ignore"):
@@ -86,19 +89,16 @@ def _prefix(values: np.ndarray) -> np.ndarray:
     return prefix
 
 
-def range_hashes(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                 prefix: np.ndarray | None = None) -> np.ndarray:
-    """Hash of each values[start:end]: sum of values[j] * M^(end-1-j) modulo 2^64, the same as
-    Horner's `h = h * M + v` over the range; an empty range hashes to 0."""
-    prefix = _prefix(values) if prefix is None else prefix
+def range_hashes(prefix: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Hash of each values[start:end] (prefix = prefix_sums(values)): sum of values[j] * M^(end-1-j)
+    modulo 2^64, the same as Horner's `h = h * M + v` over the range; an empty range hashes to 0."""
     with np.errstate(over="ignore"):
         out = (prefix[ends] - prefix[starts]) * _POW[np.maximum(ends - 1, 0)]
     return np.where(ends > starts, out, np.uint64(0))
 
 
-def window_hashes(values: np.ndarray, n: int, prefix: np.ndarray | None = None) -> np.ndarray:
-    """Hash of every length-n window of values (range_hashes of each)."""
-    prefix = _prefix(values) if prefix is None else prefix
+def window_hashes(prefix: np.ndarray, n: int) -> np.ndarray:
+    """Hash of every length-n window of values (prefix = prefix_sums(values)), as range_hashes."""
     count = max(len(prefix) - n, 0)
     with np.errstate(over="ignore"):
         out = prefix[n:n + count] - prefix[:count]
@@ -117,7 +117,7 @@ def word_hashes(distinct) -> np.ndarray:
 class Split:
     """A batch of texts split into words: `tokens` (list<string>, one list per text), where each
     text's words end in the flat sequence (`ends`), each word's index into the batch's distinct
-    `words`, and the prefix sums of the words' hashes (see range_hashes)."""
+    `words`, and prefix_sums of the words' hashes."""
     tokens: pa.ListArray
     ends: np.ndarray
     indices: np.ndarray
@@ -130,12 +130,12 @@ class Split:
         ends = np.cumsum(pc.list_value_length(tokens).to_numpy(zero_copy_only=False)).astype(np.int64)
         encoded = pc.dictionary_encode(pc.list_flatten(tokens))
         indices = encoded.indices.to_numpy(zero_copy_only=False)
-        return cls(tokens, ends, indices, encoded.dictionary, _prefix(word_hashes(encoded.dictionary)[indices]))
+        return cls(tokens, ends, indices, encoded.dictionary, prefix_sums(word_hashes(encoded.dictionary)[indices]))
 
     def text_hashes(self) -> np.ndarray:
         """A 64-bit hash of each text's folded word sequence."""
         starts = np.concatenate([[0], self.ends[:-1]])[:len(self.ends)]
-        return range_hashes(np.empty(0), starts, self.ends, self.prefix)
+        return range_hashes(self.prefix, starts, self.ends)
 
 
 def prompt_key(text: str) -> bytes:
@@ -159,7 +159,7 @@ class NgramIndex:
             self.short.setdefault(prompt_key(text), set()).add(item_id)
             return
         self.vocab.update(tokens)
-        for value in window_hashes(word_hashes(tokens), self.n).tolist():
+        for value in window_hashes(prefix_sums(word_hashes(tokens)), self.n).tolist():
             self.owners.setdefault(value, set()).add(item_id)
         self._sorted = None
 
@@ -186,7 +186,7 @@ class NgramIndex:
         self._prepare()
         hits: dict[int, set[str]] = {}
         if self.owners and len(split.indices):
-            h = window_hashes(np.empty(0), self.n, split.prefix)
+            h = window_hashes(split.prefix, self.n)
             # a bitmap over the hashes' low bits rules out almost every window at once; only the
             # few candidates are looked up in the sorted benchmark hashes, then checked to hold
             # only benchmark words and to lie inside one text

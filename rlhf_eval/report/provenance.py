@@ -95,13 +95,14 @@ def provenance(run_dir: Path) -> dict:
     if recipe.get("toy_world"):
         seeds["toy_world"] = recipe["toy_world"]["seed"]
     seeds |= {f"train_rm[{name}]": card["train"]["seed"] for name, card in cfg["reward_models"].items()}
+    seen = {k: sorted(v) for k, v in sorted(versions.items())}
     return {
         "run_dir": str(run_dir.absolute()),
         "recipe": plan["recipe_path"],
         "config_hash": digest(cfg),
-        "versions": {k: sorted(v) for k, v in sorted(versions.items())},
+        "versions": seen,
         # versions that differ from the lock: a different resolve, a likely cause of different numbers
-        "lock": against_lock({k: sorted(v) for k, v in versions.items()}, lock_path()),
+        "lock": against_lock(seen, lock_path()),
         # torch threads the nodes ran with (results depend on it); [] for runs from before it was recorded.
         "threads": sorted({m["threads"] for m in manifests.values() if "threads" in m}),
         "seeds": seeds,
