@@ -11,6 +11,7 @@ from typing import List, Optional
 
 import click
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -132,20 +133,73 @@ def summary_table(results: dict) -> tuple[Table, dict[str, str]]:
     return table, {v: k for k, v in short.items()}
 
 
+VERDICT_COLUMNS = ("static", "downstream", "verdict", "rho", "95% CI", "p", "p adj")
+
+
+def verdict_rows(title: str, rows: list[tuple], extra: tuple[str, ...] = ()) -> Table:
+    """The verdict table on a terminal: static, downstream, verdict word, Spearman, its 95% CI over
+    RMs, raw and Holm-adjusted p, and `extra` columns. Light borders, so it fits 80 columns; what
+    a verdict rests on is printed below it (`resting_lines`)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False,
+                  show_edge=False)
+    for name in (*VERDICT_COLUMNS, *extra):
+        table.add_column(name, justify="left" if name in ("static", "downstream", "verdict") else "right",
+                         no_wrap=True)
+    for row in rows:
+        table.add_row(*map(str, row))
+    return table
+
+
+def resting_lines(cells: list[tuple[str, str, dict]]) -> list[str]:
+    """'B1 vs bo16 rests on dpo-noisy (without it: no reliable relation)' for each verdict that
+    leaving one RM out changes."""
+    return [f"{s} vs {d} rests on " + ", ".join(f"{rm} (without it: {c['without'][rm]})" for rm in c["rests_on"])
+            for s, d, c in cells if c.get("rests_on")]
+
+
+def ci_text(ci) -> str:
+    return "-" if ci is None or signed(ci[0]) == "-" else f"{signed(ci[0])},{signed(ci[1])}"
+
+
 def verdict_table(results: dict) -> tuple[Table, dict[str, str]]:
-    """One row per (static benchmark, downstream measure): the verdict word and Spearman with its
-    95% CI over RMs. The reasoning behind each verdict is in the report."""
+    """One row per (static benchmark, downstream measure): the verdict word (from the family's
+    Holm-adjusted p), Spearman with its 95% CI over RMs, the raw and adjusted permutation p and
+    the RMs the verdict rests on. The reasoning behind each verdict is in the report."""
     cols = [c["static"] for c in results["correlations"]] + [c["downstream"] for c in results["correlations"]]
     short = short_names(list(dict.fromkeys(cols)))
-    table = Table(title="does the static ranking predict the downstream one?")
-    for name, justify in (("static", "left"), ("downstream", "left"), ("verdict", "left"), ("Spearman", "right"),
-                          ("95% CI over RMs", "right")):
-        table.add_column(name, justify=justify, no_wrap=name != "verdict")
-    for c in results["correlations"]:
-        sp = c["spearman"]
-        table.add_row(short[c["static"]], short[c["downstream"]], c["class"], signed(sp["value"]),
-                      "-" if signed(sp["ci"][0]) == "-" else f"{signed(sp['ci'][0])} to {signed(sp['ci'][1])}")
-    return table, {v: k for k, v in short.items()}
+    rows = [(short[c["static"]], short[c["downstream"]], c["class"], signed(c["spearman"]["value"]),
+             ci_text(c["spearman"]["ci"]), p_value(c.get("p")), p_value(c.get("p_adjusted")))
+            for c in results["correlations"]]
+    return verdict_rows("does the static ranking predict the downstream one?", rows), {v: k for k, v in short.items()}
+
+
+def p_value(p) -> str:
+    return "-" if p is None or p != p else f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
+
+
+def family_lines(results: dict) -> list[str]:
+    """The verdict table as a family: its size, what the adjustment means, the global test and
+    the smallest |rho| that the design can declare."""
+    fam = results.get("family")
+    if not fam or not fam.get("size"):
+        return []
+    lines = [f"The verdict table is one family of {fam['size']} tests; verdicts use Holm-adjusted permutation "
+             f"p-values (p adj). {fam['explained']}"]
+    g = fam.get("global")
+    if g and g["p"] == g["p"]:
+        answer = "some static metric relates to some downstream measure" if g["p"] < fam["alpha"] else \
+            "no relation at all is shown in this study"
+        lines.append(f"Global test (max |Spearman| over the {g['cells']} cells, RMs permuted): "
+                     f"{g['max_abs_rho']:.2f}, p {p_value(g['p'])}: {answer}.")
+    d = fam.get("declarable") or {}
+    if d.get("n_rms"):
+        fam_rho, one = d.get("family"), d.get("one_cell")
+        lines.append(f"With {d['n_rms']} RMs a verdict needs |Spearman| >= {fam_rho} in this family of {fam['size']}"
+                     if fam_rho is not None else
+                     f"With {d['n_rms']} RMs no cell of this family of {fam['size']} can be declared, whatever its "
+                     "Spearman")
+        lines[-1] += f" ({one} for a single cell)." if one is not None else " (none for a single cell either)."
+    return lines
 
 
 def signed(x) -> str:
@@ -178,6 +232,11 @@ def print_results(results: dict) -> None:
     if results.get("correlations"):
         table, more = verdict_table(results)
         console.print(table)
+        short = {v: k for k, v in more.items()}
+        for line in resting_lines([(short[c["static"]], short[c["downstream"]], c) for c in results["correlations"]]):
+            console.print(escape(line), highlight=False, soft_wrap=True)
+        for line in family_lines(results):
+            console.print(line, highlight=False, soft_wrap=True)
         legend |= more
     print_legend(legend)
     for p in results.get("provenance", []):
@@ -259,7 +318,7 @@ def power(
         source = f"{target}, stated reliability {rel}"
     if not 0 < rho < 1:
         _fail(f"--rho {rho}: expected a correlation in (0, 1)")
-    table = Table(title=f"power ({source}; 80% power, Spearman CI over RMs above 0)")
+    table = Table(title=f"power ({source}; 80% power, one cell alone: permutation p < 0.05)")
     for col in ("static", "downstream", "RMs", "reliability static / downstream", "detects rho >=",
                 f"RMs to detect {rho}", "closed form", "note"):
         table.add_column(col)
@@ -466,6 +525,56 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folder
     results = json.loads(Path(written["results"]).read_text())
     print_results(results)
     console.print(f"report: {written['report']}")
+
+
+@command("correlate")
+def correlate(table: Path = typer.Argument(..., help="a CSV, or JSON list of rows: one row per RM"),
+              rm: str = typer.Option(..., "--rm", help="the column naming the RM"),
+              static: str = typer.Option(..., "--static", help="static metric columns, comma-separated"),
+              downstream: str = typer.Option(..., "--downstream", help="downstream measure columns, comma-separated"),
+              se: Optional[str] = typer.Option(None, "--se",
+                                               help="suffix of standard-error columns, e.g. _se for rb2_se"),
+              json_out: Optional[Path] = typer.Option(None, "--json", help="write the cells and the global test here"),
+              draws: int = typer.Option(1000, min=100, help="bootstrap draws for the CIs over RMs"),
+              permutations: int = typer.Option(10_000, min=100, help="random orderings of the RMs beyond 8 RMs"),
+              seed: int = typer.Option(0, help="seed of the draws and orderings")):
+    """A published table of per-RM numbers through the same verdicts as a run: permutation
+    p-values over RMs, Holm over the table, a global test, and the RMs each verdict rests on."""
+    from rlhf_eval.compare.published import read_table
+    from rlhf_eval.compare.verdicts import verdict_table as family_table
+
+    names = lambda text: [c.strip() for c in text.split(",") if c.strip()]  # noqa: E731
+    st, down = read_table(table, rm, names(static), names(downstream), se)
+    result = family_table(st, down, draws=draws, seed=seed, permutations=permutations)
+    rel = lambda v: "?" if v is None or v != v else f"{v:.2f}"  # noqa: E731
+    rows = [(escape(c["static"]), escape(c["downstream"]), c["verdict"], signed(c["spearman"]), ci_text(c["ci"]),
+             p_value(c["p"]), p_value(c["p_adjusted"]),
+             f"{rel(c['reliability']['static'])}/{rel(c['reliability']['downstream'])}") for c in result["cells"]]
+    console.print(verdict_rows(f"does the static ranking predict the downstream one? ({escape(table.name)}, "
+                               f"{len(result['rms'])} RMs)", rows, extra=("rel s/d",)))
+    for line in resting_lines([(c["static"], c["downstream"], c) for c in result["cells"]]):
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    lines = family_lines({"family": {"size": result["family_size"], "explained": result["explained"],
+                                     "global": result["global"], "declarable": result["declarable"],
+                                     "alpha": result["alpha"]}})
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
+    if any(c["reliability"]["static"] is None or c["reliability"]["downstream"] is None for c in result["cells"]):
+        console.print("rel s/d: reliability of the static and downstream column; '?' where a column has means without "
+                      "standard errors (--se), so the disattenuated correlation is not computed there.",
+                      highlight=False, soft_wrap=True, style="dim")
+    if json_out:
+        store.atomic_write_text(json_out, json.dumps(_finite(result), indent=1) + "\n")
+        console.print(f"cells: {json_out}")
+
+
+def _finite(x):
+    """JSON has no nan: None in its place."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return None if isinstance(x, float) and x != x else x
 
 
 @command("audit-contamination")

@@ -300,6 +300,8 @@ class EvalConfig:
 @dataclass
 class CompareConfig:
     bootstrap: int = opt(1000, "Bootstrap draws over RMs, items, prompts and seeds for the correlations' CIs.", lo=100)
+    permutations: int = opt(10000, "Orderings of the RMs drawn for a verdict's permutation p-value when there are more "
+                                   "than 8 RMs (up to 8, all orderings are counted).", lo=100)
     seed: int = opt(0, "Seed of those draws.")
 
 

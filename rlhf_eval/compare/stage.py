@@ -1,6 +1,8 @@
 """compare stage: every static metric against every downstream gain across RMs, with a
 population CI over RMs, a measurement CI over items, prompts or seeds, reliabilities and
-disattenuated correlations, pairwise agreement and a verdict per benchmark."""
+disattenuated correlations, pairwise agreement, and verdicts from permutation p-values over RMs
+adjusted as one family (Holm for the verdict table, Benjamini-Hochberg for the per-subset
+matrix)."""
 from __future__ import annotations
 
 import math
@@ -9,11 +11,11 @@ from collections import defaultdict
 import numpy as np
 
 from rlhf_eval import store
-from rlhf_eval.compare.sources import downstream_sources, measure_name, static_sources
 from rlhf_eval.bootstrap import percentile_interval
+from rlhf_eval.compare import family
+from rlhf_eval.compare.sources import downstream_sources, measure_name, static_sources
 from rlhf_eval.compare.stats import bootstrap_table, correlate
-from rlhf_eval.compare.verdicts import (MIN_RMS_FOR_CLAIMS, benchmark_verdict, cell_verdict, classify,
-                                        pairwise_agreement)
+from rlhf_eval.compare.verdicts import MIN_RMS_FOR_CLAIMS, benchmark_verdict, cell_verdict, pairwise_agreement
 from rlhf_eval.compare.tables import tables, write_tables
 
 HEADLINE = "score"
@@ -26,7 +28,7 @@ def gather(inputs: dict) -> dict:
     return by
 
 
-def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
+def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_000) -> dict:
     """Every table of the answer from the result nodes' outputs (`by`: stage -> outputs)."""
     rms = sorted({b["rm"] for b in by["static_bench"]} | {b["rm"] for b in by["bon_eval"]}
                  | {e["rm"] for e in by["policy_eval"] if e["rm"]})
@@ -37,7 +39,7 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
     statics = [k for k in table.point if table.side[k] == "static"]
     downs = [k for k in table.point if table.side[k] == "downstream"]
 
-    matrix, headline = [], []
+    matrix, headline, headline_keys = [], [], []
     for s in statics:
         for d in downs:
             full = s[1] == HEADLINE
@@ -49,17 +51,20 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
                 ok = [i for i, r in enumerate(rms) if not (np.isnan(table.point[s][i]) or np.isnan(table.point[d][i]))]
                 cell["agreement"] = pairwise_agreement([rms[i] for i in ok], table.point[s][ok],
                                                        table.point[d][ok], table.boot[s][:, ok])
-                cell["class"] = classify(cell, c["n_rms"])
                 cell["noise"] = {"static": _mean(noise[s], ok), "downstream": _mean(noise[d], ok)}
                 cell["units"] = {"static": {"n": table.units[s], "unit": table.unit[s]},
                                  "downstream": {"n": table.units[d], "unit": table.unit[d]}}
-                cell["verdict"] = cell_verdict(cell)
                 cell["values"] = [{"rm": rms[i], "static": float(table.point[s][i]),
                                    "static_ci": _ci(table.boot[s][:, i]), "downstream": float(table.point[d][i]),
                                    "downstream_ci": _ci(table.boot[d][:, i])} for i in ok]
                 cell["fit_band"] = fit_band(table.point[s][ok], table.point[d][ok], iters, seed)
                 headline.append(cell)
-            matrix.append({k: cell[k] for k in ("static", "benchmark", "metric", "downstream", "n_rms", "spearman")})
+                headline_keys.append((s, d))
+            matrix.append({k: cell[k] for k in ("static", "benchmark", "metric", "downstream", "n_rms", "spearman")}
+                          | {"p": family.permutation_test(table.point[s], table.point[d], permutations, seed)["p"]})
+    for m, q in zip(matrix, family.benjamini_hochberg([m["p"] for m in matrix])):
+        m["q"] = float(q)
+    fam = verdict_family(rms, headline, headline_keys, table.point, permutations, seed)
     verdicts = []
     for bench in sorted({s[0] for s in statics}):
         cells = [c for c in headline if c["benchmark"] == bench]
@@ -75,8 +80,24 @@ def analyse(by: dict, iters: int, seed: int, bar=None) -> dict:
             row[names[k]] = _num(table.point[k][i])
         rm_table.append(row)
     rm_columns = ["rm"] + [names[k] for k in statics if k[1] == HEADLINE] + [names[k] for k in downs]
-    return {"rms": rms, "rm_table": rm_table, "rm_columns": rm_columns, "correlations": headline, "matrix": matrix, "verdicts": verdicts,
-            "n_rms": len(rms), "enough_rms": len(rms) >= MIN_RMS_FOR_CLAIMS, "bootstrap": iters, "seed": seed}
+    return {"rms": rms, "rm_table": rm_table, "rm_columns": rm_columns, "correlations": headline, "matrix": matrix,
+            "verdicts": verdicts, "family": fam, "n_rms": len(rms), "enough_rms": len(rms) >= MIN_RMS_FOR_CLAIMS,
+            "bootstrap": iters, "permutations": permutations, "seed": seed}
+
+
+def verdict_family(rms: list[str], cells: list[dict], keys: list[tuple], point: dict, permutations: int,
+                   seed: int) -> dict:
+    """The headline cells (each benchmark's score against each downstream gain) as one family:
+    permutation p, Holm-adjusted p, the verdict word and the RMs it rests on, written into each
+    cell; returns the family's size, global test and smallest declarable |rho|."""
+    static = {s: point[s] for s, _ in keys}
+    down = {d: point[d] for _, d in keys}
+    fam = family.assess(rms, static, down, keys, permutations, seed)
+    for c, f in zip(cells, fam.pop("cells")):
+        c.update({k: f[k] for k in ("p", "exact", "p_adjusted", "rests_on", "without")}, family_size=fam["size"])
+        c["class"] = f["verdict"]
+        c["verdict"] = cell_verdict(c)
+    return fam
 
 
 def _mean(noise, ok) -> float:
@@ -112,7 +133,7 @@ def fit_band(x, y, iters: int, seed: int, points: int = 30) -> dict:
 
 
 def compute(by: dict, cfg: dict, bar=None) -> dict:
-    return tables(by, cfg) | analyse(by, cfg["bootstrap"], cfg["seed"], bar) | {
+    return tables(by, cfg) | analyse(by, cfg["bootstrap"], cfg["seed"], bar, cfg.get("permutations", 10_000)) | {
         "bon": by["bon_eval"], "rl": [{k: r.get(k) for k in ("rm", "policy", "seed", "history")} for r in by["rl_train"]]}
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from rlhf_eval.bootstrap import percentile_interval, resample
+from rlhf_eval.compare.measures import measure
 
 METHODS = ("pearson", "spearman", "kendall")
 
@@ -199,38 +200,46 @@ def seed_interval(gains) -> dict:
     return {"mean": mean, "ci": [mean - half, mean + half], "sd": sd, "seeds": len(g)}
 
 
-def unit_bootstrap(units: dict, rms: list[str], draws: int, rng) -> np.ndarray:
-    """Means of resampled units (draws x RMs), each RM's units resampled independently."""
-    out = np.empty((draws, len(rms)))
-    for i, r in enumerate(rms):
-        v = np.asarray(units[r], float)
-        out[:, i] = v[rng.integers(0, len(v), (draws, len(v)))].mean(axis=1)
+def correlate_measures(x, y, draws: int, seed: int = 0, methods=METHODS) -> dict:
+    """`correlate` for two `measures.Measure`s. A side whose noise is unknown (an RM gave a mean
+    alone) has reliability None, and the disattenuated correlation and the measurement-only CI
+    are None: nothing says how far these values would move if measured again."""
+    known = x.noise is not None and y.noise is not None
+    n = len(x.point)
+    # A side without draws repeats its values: correlate takes its number of RM-level draws
+    # from them, and the measurement-only CI built on them is dropped below.
+    bx = x.draws if x.noise is not None else np.tile(x.point, (draws, 1))
+    by = y.draws if y.noise is not None else np.tile(y.point, (draws, 1))
+    out = correlate(x.point, y.point, bx, by, seed=seed, methods=methods,
+                    noise_x=x.noise if x.noise is not None else np.zeros(n),
+                    noise_y=y.noise if y.noise is not None else np.zeros(n))
+    for side, m in (("static", x), ("downstream", y)):
+        if m.noise is None:
+            out["reliability"][side] = None
+    for method in methods:
+        if not known:
+            out[method]["ci_measurement"] = None
+        if x.noise is None or y.noise is None:
+            out[method]["disattenuated"] = None
+            out[method]["disattenuated_ci"] = None
     return out
 
 
 def correlate_units(static: dict, downstream: dict, method: str = "spearman", draws: int = 1000, seed: int = 0) -> dict:
-    """The public entry point for people with their own numbers. `static` and `downstream` map an
-    RM's name to a 1-D array of per-unit values (benchmark items; evaluation prompts or RL seeds);
-    a metric is the mean of its units. RMs present on both sides are correlated.
+    """The public entry point for one correlation with your own numbers. `static` and
+    `downstream` map an RM's name to its per-unit values (a 1-D array: benchmark items;
+    evaluation prompts or RL seeds), a `(mean, se)` tuple, or a mean alone
+    (`rlhf_eval.compare.measures`). RMs present on both sides are correlated.
 
-    Returns `value`, `ci` (RMs resampled), `ci_measurement` (units resampled), `reliability`
-    (static, downstream), `disattenuated` and `disattenuated_ci`, plus `n_rms`."""
+    Returns `value`, `ci` (RMs resampled), `ci_measurement` (units resampled, or normal draws
+    of the stated SEs), `reliability` (static, downstream), `disattenuated` and
+    `disattenuated_ci`, plus `n_rms`. With means alone the reliabilities are None, and so are
+    the numbers built on them."""
     if method not in METHODS:
         raise ValueError(f"method={method!r}: expected one of {', '.join(METHODS)}")
     rms = [r for r in static if r in downstream]
-    for side, d in (("static", static), ("downstream", downstream)):
-        for r in rms:
-            v = np.asarray(d[r], float)
-            if v.ndim != 1 or len(v) < 2 or np.isnan(v).any():
-                raise ValueError(f"{side}[{r!r}]: expected a 1-D array of at least 2 finite per-unit values, "
-                                 f"got shape {v.shape}")
     rng = np.random.default_rng(seed)
-    x = np.array([np.mean(static[r]) for r in rms])
-    y = np.array([np.mean(downstream[r]) for r in rms])
-    bx, by = unit_bootstrap(static, rms, draws, rng), unit_bootstrap(downstream, rms, draws, rng)
-    # A mean's measurement variance is known in closed form; the bootstrap draws serve the
-    # measurement-only CI.
-    nx = np.array([np.var(static[r], ddof=1) / len(static[r]) for r in rms])
-    ny = np.array([np.var(downstream[r], ddof=1) / len(downstream[r]) for r in rms])
-    c = correlate(x, y, bx, by, seed=seed, methods=(method,), noise_x=nx, noise_y=ny)
+    x = measure({r: static[r] for r in rms}, rms, draws, rng, "static")
+    y = measure({r: downstream[r] for r in rms}, rms, draws, rng, "downstream")
+    c = correlate_measures(x, y, draws, seed=seed, methods=(method,))
     return c[method] | {"reliability": c["reliability"], "n_rms": c["n_rms"], "method": method}

@@ -101,7 +101,8 @@ def write_tables(out_dir: Path, result: dict) -> list[str]:
     flat = {
         "rm_table": result["rm_table"], "static": result["static"], "downstream": result["downstream"],
         "rl_gains": result["rl_gains"], "rl_seeds": result["rl_seeds"], "seven": result.get("seven", []),
-        "correlations": [{"static": c["static"], "downstream": c["downstream"], "n_rms": c["n_rms"], "class": c["class"]}
+        "correlations": [{"static": c["static"], "downstream": c["downstream"], "n_rms": c["n_rms"],
+                          "class": c["class"], "p": c.get("p"), "p_adjusted": c.get("p_adjusted"), "rests_on": c.get("rests_on", [])}
                          | {f"{k}{s}": v for k in ("pearson", "spearman", "kendall")
                             for s, v in (("", c[k]["value"]), ("_ci_low", c[k]["ci"][0]), ("_ci_high", c[k]["ci"][1]),
                                          ("_meas_ci_low", c[k]["ci_measurement"][0]),
@@ -115,7 +116,8 @@ def write_tables(out_dir: Path, result: dict) -> list[str]:
         "pairwise": [{"static": c["static"], "downstream": c["downstream"]} | p
                      for c in result["correlations"] for p in c["agreement"]["detail"]],
         "matrix": [{k: m[k] for k in ("static", "downstream", "n_rms")} | {"spearman": m["spearman"]["value"],
-                   "ci_low": m["spearman"]["ci"][0], "ci_high": m["spearman"]["ci"][1]} for m in result["matrix"]],
+                   "ci_low": m["spearman"]["ci"][0], "ci_high": m["spearman"]["ci"][1], "p": m.get("p"),
+                   "q_bh": m.get("q")} for m in result["matrix"]],
         "verdicts": [{"benchmark": v["benchmark"], "metric": v["metric"], "n_rms": v["n_rms"], "verdict": v["text"]}
                      for v in result["verdicts"]],
     }

@@ -1,5 +1,6 @@
-"""Plain-language answers from the correlations: pairwise rank agreement, a class per cell, a
-verdict per benchmark with its evidence."""
+"""Plain-language answers from the correlations: pairwise rank agreement, a verdict word per cell
+from the family's adjusted p, a verdict per benchmark with its evidence, and `verdict_table`,
+the public entry point for a whole table of per-RM numbers."""
 from __future__ import annotations
 
 import math
@@ -7,10 +8,13 @@ from itertools import combinations
 
 import numpy as np
 
-from rlhf_eval.compare.power import POWER_TARGET, closed_form_rms_needed
 from rlhf_eval.bootstrap import percentile_interval
+from rlhf_eval.compare import family
+from rlhf_eval.compare.measures import measure
+from rlhf_eval.compare.power import POWER_TARGET, closed_form_rms_needed
+from rlhf_eval.compare.stats import correlate_measures
 
-MIN_RMS_FOR_CLAIMS = 5
+MIN_RMS_FOR_CLAIMS = family.MIN_RMS
 REFERENCE_RHO = 0.6  # the true correlation a 'no reliable relation' verdict is sized against
 
 
@@ -40,23 +44,36 @@ def pairwise_agreement(rms: list[str], x, y, bx) -> dict:
 
 
 def classify(c: dict, n_rms: int) -> str:
-    """One word for a Spearman correlation and its CI."""
-    rho, (lo, hi) = c["spearman"]["value"], c["spearman"]["ci"]
-    if n_rms < MIN_RMS_FOR_CLAIMS:
-        return "too few RMs"
-    if math.isnan(rho) or math.isnan(lo):
-        return "undefined"
-    if lo > 0:
-        return "predicts"
-    if hi < 0:
-        return "reversed"
-    return "no reliable relation"
+    """One word for a cell: from its family-adjusted permutation p and the sign of Spearman's rho
+    (the bootstrap CI gives the size, not the verdict)."""
+    return family.word(c["spearman"]["value"], c["p_adjusted"], n_rms)
+
+
+def significance(c: dict) -> str:
+    """The p-values behind a verdict: the cell's own and the family's."""
+    how = "exact over every ordering of the RMs" if c.get("exact") else "Monte Carlo over orderings of the RMs"
+    return (f"permutation p {_p(c['p'])} ({how}), Holm-adjusted over the {c['family_size']} cells of the verdict "
+            f"table {_p(c['p_adjusted'])}")
+
+
+def _p(p: float) -> str:
+    return "n/a" if p is None or math.isnan(p) else f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def resting(c: dict) -> str:
+    """'; it rests on a (without it: no reliable relation)', or nothing."""
+    if not c.get("rests_on"):
+        return ""
+    names = ", ".join(f"{rm} (without it: {c['without'][rm]})" for rm in c["rests_on"])
+    return f"; leaving one RM out changes this verdict, so it rests on {names}"
 
 
 def evidence(c: dict) -> str:
     s, p, a = c["spearman"], c["pearson"], c["agreement"]
     text = (f"Spearman {s['value']:+.2f} (95% CI over RMs {s['ci'][0]:+.2f} to {s['ci'][1]:+.2f}), "
             f"Pearson {p['value']:+.2f} ({p['ci'][0]:+.2f} to {p['ci'][1]:+.2f})")
+    if "p_adjusted" in c:
+        text += "; " + significance(c)
     rel = c.get("reliability")
     if rel and not math.isnan(s.get("disattenuated", math.nan)):
         text += (f"; reliabilities {rel['static']:.2f} (static) and {rel['downstream']:.2f} (downstream), "
@@ -70,7 +87,7 @@ def evidence(c: dict) -> str:
             text += f" ({w} more {'pair is' if w == 1 else 'pairs are'} within noise on the benchmark)"
     if c.get("class") == "no reliable relation":
         text += "; " + what_it_could_see(c)
-    return text
+    return text + resting(c)
 
 
 def what_it_could_see(c: dict) -> str:
@@ -100,7 +117,7 @@ def cell_verdict(c: dict) -> str:
 
 
 WORDS = {"predicts": "predicts", "reversed": "is reversed on", "no reliable relation": "shows no reliable relation to",
-         "undefined": "cannot be related to (a ranking is constant)", "too few RMs": "-"}
+         "too few RMs": "-"}
 
 
 def benchmark_verdict(benchmark: str, metric: str, cells: list[dict], n_rms: int) -> dict:
@@ -115,3 +132,41 @@ def benchmark_verdict(benchmark: str, metric: str, cells: list[dict], n_rms: int
             f"{benchmark}: no downstream results to compare with."
     return {"benchmark": benchmark, "metric": metric, "n_rms": n_rms, "text": text,
             "classes": {c["downstream"]: c["class"] for c in cells}}
+
+
+def verdict_table(static: dict, downstream: dict, draws: int = 1000, seed: int = 0,
+                  permutations: int = 10_000, rests_on: bool = True) -> dict:
+    """Every static metric against every downstream measure, as one family.
+
+    `static` and `downstream`: {metric name: {rm: units | mean | (mean, se)}} (the shapes of
+    `rlhf_eval.compare.measures`); an RM may lack a metric. Returns `cells`, one per (static,
+    downstream) pair in order, each with `static`, `downstream`, `n_rms`, `spearman`, `ci` (95%
+    over RMs), `p` (permutation over RMs; `exact` says whether every ordering was counted),
+    `p_adjusted` (Holm over the cells), `verdict` (predicts, reversed, no reliable relation, too
+    few RMs), `rests_on` (RMs whose removal changes the verdict; `without` gives the word then),
+    `reliability`, `disattenuated`, `disattenuated_ci` and `ci_measurement` (None where a side
+    has means alone); plus `global` (the max-|rho| permutation test over the family),
+    `family_size`, `declarable` (the smallest |rho| that can be declared at all), `alpha` and
+    `explained` (what the adjustment means, in one sentence). `rests_on=False` skips the
+    leave-one-out pass (simulations that only need the verdicts)."""
+    for side, d in (("static", static), ("downstream", downstream)):
+        if not isinstance(d, dict) or not d or not all(isinstance(v, dict) for v in d.values()):
+            raise ValueError(f"{side}: expected {{metric name: {{rm: value}}}} with at least one metric")
+    rms = list(dict.fromkeys(r for side in (static, downstream) for m in side.values() for r in m))
+    rng = np.random.default_rng(seed)
+    xs = {k: measure(v, rms, draws, rng, f"static[{k!r}]") for k, v in static.items()}
+    ys = {k: measure(v, rms, draws, rng, f"downstream[{k!r}]") for k, v in downstream.items()}
+    pairs = [(s, d) for s in static for d in downstream]
+    fam = family.assess(rms, {k: m.point for k, m in xs.items()}, {k: m.point for k, m in ys.items()}, pairs,
+                        permutations, seed, leave_one_out=rests_on)
+    cells = []
+    for (s, d), f in zip(pairs, fam["cells"]):
+        c = correlate_measures(xs[s], ys[d], draws, seed=seed, methods=("spearman",))
+        sp = c["spearman"]
+        cells.append({"static": s, "downstream": d, "n_rms": c["n_rms"], "spearman": sp["value"], "ci": sp["ci"],
+                      "p": f["p"], "exact": f["exact"], "p_adjusted": f["p_adjusted"], "verdict": f["verdict"],
+                      "rests_on": f["rests_on"], "without": f["without"], "reliability": c["reliability"],
+                      "disattenuated": sp["disattenuated"], "disattenuated_ci": sp["disattenuated_ci"],
+                      "ci_measurement": sp["ci_measurement"]})
+    return {"cells": cells, "global": fam["global"], "family_size": fam["size"], "declarable": fam["declarable"],
+            "alpha": fam["alpha"], "adjustment": fam["adjustment"], "explained": fam["explained"], "rms": rms}

@@ -103,7 +103,8 @@ def benchmarks_panel(cells: list[dict], downstream: str) -> str | None:
 
 def heatmap(matrix: list[dict]) -> str | None:
     """Spearman of every static metric (rows: benchmark score, worst domain, subsets, domains)
-    against every downstream gain (columns); a dot marks a CI that excludes zero."""
+    against every downstream gain (columns); a star marks a Benjamini-Hochberg q below 0.05 over
+    the whole matrix (exploration: about 5% of the stars are expected to be false)."""
     if not matrix:
         return None
     rows = list(dict.fromkeys(m["static"] for m in matrix))
@@ -113,8 +114,8 @@ def heatmap(matrix: list[dict]) -> str | None:
     for m in matrix:
         i, j = rows.index(m["static"]), cols.index(m["downstream"])
         z[i, j] = m["spearman"]["value"]
-        lo, hi = m["spearman"]["ci"]
-        sig[i, j] = lo == lo and (lo > 0 or hi < 0)
+        q = m.get("q")
+        sig[i, j] = q is not None and q == q and q < 0.05
     fig, ax = plt.subplots(figsize=(2.0 + 1.1 * len(cols), 1.2 + 0.28 * len(rows)))
     im = ax.imshow(np.ma.masked_invalid(z), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     for i in range(len(rows)):
@@ -124,7 +125,7 @@ def heatmap(matrix: list[dict]) -> str | None:
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize=7)
     ax.set_yticks(range(len(rows)), rows, fontsize=7)
     fig.colorbar(im, ax=ax, label="Spearman", shrink=0.6)
-    ax.set_title("Spearman across RMs (* : 95% CI excludes 0)", fontsize=9)
+    ax.set_title("Spearman across RMs (* : BH q < 0.05 over the matrix; exploration)", fontsize=9)
     return _data_uri(fig)
 
 

@@ -4,10 +4,10 @@ import csv
 import json
 import shutil
 
+import numpy as np
 import pytest
-from scipy import stats
-
 from conftest import SMOKE, run_cli
+from scipy import stats
 
 pytestmark = pytest.mark.slow
 OTHER_RMS = "reward_models=[dpo-raw,classifier-raw,classifier-length]"
@@ -48,6 +48,21 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
             assert c["spearman"]["disattenuated"] == pytest.approx(want)
         if c["class"] == "no reliable relation":
             assert "cannot rule out" in c["verdict"]
+    # The 9 headline cells are one family: exact permutation p over 5! orderings, Holm over the 9,
+    # the verdict word from the adjusted p, and a global max-|rho| test.
+    from rlhf_eval.compare.family import holm
+
+    fam = res["family"]
+    assert fam["size"] == 9 and fam["global"]["cells"] == 9 and fam["global"]["exact"]
+    cells = res["correlations"]
+    np.testing.assert_allclose([c["p_adjusted"] for c in cells], holm([c["p"] for c in cells]))
+    for c in res["correlations"]:
+        assert c["exact"] and (c["p"] * 120) == pytest.approx(round(c["p"] * 120))  # a count of the 120 orderings
+        assert c["class"] == ("no reliable relation" if c["p_adjusted"] >= 0.05 else
+                              "predicts" if c["spearman"]["value"] > 0 else "reversed")
+    assert fam["declarable"] == {"n_rms": 5, "family": None, "one_cell": 1.0}  # 2/120 * 9 > 0.05: nothing declarable
+    assert all(c["verdict"] != "predicts" for c in res["correlations"])
+    assert all(0 <= m["q"] <= 1 for m in res["matrix"] if m["q"] == m["q"])
     # RL: two training seeds per RM (smoke's rl.seeds); the RM's gain is their mean, with a t interval.
     assert len(res["rl_seeds"]) == 5 and all(g["final"] for g in res["rl_seeds"])  # 2 steps: the final checkpoint only
     for g in res["rl_seeds"]:
@@ -72,8 +87,11 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
     html = (out / "report.html").read_text()
     assert "classifier-length" in html and "http://" not in html and "https://" not in html
     assert 'id="rl-seeds"' in html and "Disattenuated" in html
+    assert 'id="family"' in html and "one family of 9 tests" in html and "Benjamini-Hochberg" in html
+    assert "one family of 9 tests" in " ".join(proc.stdout.split())
     with open(out / "correlations.csv") as fh:
-        assert {"spearman_disattenuated", "reliability_static", "reliability_downstream"} <= set(next(csv.DictReader(fh)))
+        assert {"spearman_disattenuated", "reliability_static", "reliability_downstream", "p", "p_adjusted",
+                "rests_on"} <= set(next(csv.DictReader(fh)))
 
 
 def test_compare_refuses_runs_with_different_sampling(reference_run, other_run, toy_cache, tmp_path):

@@ -52,12 +52,14 @@ def test_pairwise_agreement_by_hand():
     assert (a["resolved"], a["agree"]) == (5, 4) and a["share"] == pytest.approx(0.8)
 
 
-def test_verdicts_name_too_few_rms_and_read_the_ci():
-    c = {"spearman": {"value": 0.9, "ci": [0.2, 1.0]}}
+def test_verdicts_name_too_few_rms_and_read_the_adjusted_p():
+    c = {"spearman": {"value": 0.9, "ci": [0.2, 1.0]}, "p_adjusted": 0.01}
     assert classify(c, 4) == "too few RMs"
     assert classify(c, 5) == "predicts"
-    assert classify({"spearman": {"value": -0.8, "ci": [-1.0, -0.1]}}, 6) == "reversed"
-    assert classify({"spearman": {"value": 0.3, "ci": [-0.4, 0.9]}}, 6) == "no reliable relation"
+    assert classify({"spearman": {"value": -0.8, "ci": [-1.0, -0.1]}, "p_adjusted": 0.049}, 6) == "reversed"
+    # A CI that excludes zero does not make a verdict: the family-adjusted p does.
+    assert classify({"spearman": {"value": 0.8, "ci": [0.1, 0.95]}, "p_adjusted": 0.06}, 9) == "no reliable relation"
+    assert classify({"spearman": {"value": 0.3, "ci": [-0.4, 0.9]}, "p_adjusted": 0.7}, 6) == "no reliable relation"
     v = benchmark_verdict("rewardbench", "score", [], 3)
     assert "only 3 RMs, too few to support any claim" in v["text"]
 
