@@ -153,7 +153,9 @@ def verdict_rows(title: str, rows: list[tuple], extra: tuple[str, ...] = ()) -> 
 def resting_lines(cells: list[tuple[str, str, dict]]) -> list[str]:
     """'B1 vs bo16 rests on dpo-noisy (without it: no reliable relation)' for each verdict that
     leaving one RM out changes."""
-    return [f"{s} vs {d} rests on " + ", ".join(f"{rm} (without it: {c['without'][rm]})" for rm in c["rests_on"])
+    from rlhf_eval.compare.verdicts import rests_on_text
+
+    return [f"{s} vs {d}: {c['class'] if 'class' in c else c['verdict']}, " + rests_on_text(c)
             for s, d, c in cells if c.get("rests_on")]
 
 

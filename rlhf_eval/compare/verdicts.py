@@ -60,12 +60,18 @@ def _p(p: float) -> str:
     return "n/a" if p is None or math.isnan(p) else f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
+def rests_on_text(c: dict) -> str:
+    """'rests on a (without it: predicts)', or, when every removal gives the same word, 'rests on
+    each of a, b and c (without any one of them: no reliable relation)'."""
+    rms, words = c["rests_on"], {c["without"][rm] for rm in c["rests_on"]}
+    if len(rms) > 1 and len(words) == 1:
+        return f"rests on each of {', '.join(rms[:-1])} and {rms[-1]} (without any one of them: {words.pop()})"
+    return "rests on " + ", ".join(f"{rm} (without it: {c['without'][rm]})" for rm in rms)
+
+
 def resting(c: dict) -> str:
-    """'; it rests on a (without it: no reliable relation)', or nothing."""
-    if not c.get("rests_on"):
-        return ""
-    names = ", ".join(f"{rm} (without it: {c['without'][rm]})" for rm in c["rests_on"])
-    return f"; leaving one RM out changes this verdict, so it rests on {names}"
+    """'; leaving one RM out changes this verdict: it rests on ...', or nothing."""
+    return f"; leaving one RM out changes this verdict: it {rests_on_text(c)}" if c.get("rests_on") else ""
 
 
 def evidence(c: dict) -> str:
@@ -92,19 +98,22 @@ def evidence(c: dict) -> str:
 
 def what_it_could_see(c: dict) -> str:
     """For a null verdict: the largest true correlation the study cannot rule out, and how many
-    RMs would detect REFERENCE_RHO at these reliabilities (Fisher-z closed form, see power.py)."""
+    RMs would detect REFERENCE_RHO at these reliabilities as the strongest cell of this family
+    (Fisher-z closed form at Holm's first level, 0.05 / cells; see power.py)."""
     s, rel = c["spearman"], c.get("reliability") or {}
     hi = s.get("disattenuated_ci", s["ci"])[1]
     text = ("it cannot rule out even a perfect relation" if hi >= 0.995
             else f"it cannot rule out a true Spearman up to {hi:+.2f}")
     rs, rd = rel.get("static", math.nan), rel.get("downstream", math.nan)
-    if math.isnan(rs) or math.isnan(rd):
+    if rs is None or rd is None or math.isnan(rs) or math.isnan(rd):
         return text
-    need = closed_form_rms_needed(REFERENCE_RHO, rs, rd)
+    cells = c.get("family_size") or 1
+    need = closed_form_rms_needed(REFERENCE_RHO, rs, rd, alpha=family.ALPHA / cells)
     if need is None:
         return text + f"; at these reliabilities no number of RMs would detect a true {REFERENCE_RHO}"
+    where = f" in a family of {cells} cells" if cells > 1 else ""
     return text + (f"; {need} RMs would detect a true {REFERENCE_RHO} with {POWER_TARGET:.0%} power at these "
-                   "reliabilities")
+                   f"reliabilities{where}")
 
 
 def cell_verdict(c: dict) -> str:
