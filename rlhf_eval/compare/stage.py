@@ -15,8 +15,8 @@ from rlhf_eval.bootstrap import percentile_interval
 from rlhf_eval.compare import family
 from rlhf_eval.compare.sources import downstream_sources, measure_name, static_sources
 from rlhf_eval.compare.stats import bootstrap_table, correlate
-from rlhf_eval.compare.verdicts import MIN_RMS_FOR_CLAIMS, benchmark_verdict, cell_verdict, pairwise_agreement
 from rlhf_eval.compare.tables import tables, write_tables
+from rlhf_eval.compare.verdicts import MIN_RMS_FOR_CLAIMS, benchmark_verdict, cell_verdict, pairwise_agreement
 
 HEADLINE = "score"
 
