@@ -25,6 +25,7 @@ def test_run_writes_every_stage_and_report(reference_run):
     assert "B1 = toy_rewardbench score" in proc.stdout and "bo2, bo4 = best-of-n gain (toy_sort, toy-policy)" in proc.stdout
     assert "does the static ranking predict" in proc.stdout and "node time per stage" in proc.stdout
     assert "toy_rew…" not in proc.stdout and "It predicts" not in proc.stdout
+    assert "p adj" in proc.stdout and "too few RMs" in proc.stdout  # 2 RMs: no verdict, no family
     plan = json.loads((run_dir / "plan.json").read_text())
     for node in plan["nodes"]:
         manifest = json.loads((run_dir / node["stage"] / node["key"] / "manifest.json").read_text())

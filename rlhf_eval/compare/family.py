@@ -120,7 +120,8 @@ def benjamini_hochberg(p) -> np.ndarray:
 
 def word(rho: float, p_adjusted: float, n: int, floor: bool = True) -> str:
     """The verdict word from the adjusted p and the sign of rho; `floor=False` skips the
-    too-few-RMs rule (leave-one-out asks what the evidence alone says)."""
+    too-few-RMs rule (leave-one-out asks what the evidence alone says; a nan p reads as no
+    relation)."""
     if floor and n < MIN_RMS:
         return "too few RMs"
     if p_adjusted < ALPHA and rho > 0:
@@ -130,9 +131,13 @@ def word(rho: float, p_adjusted: float, n: int, floor: bool = True) -> str:
     return "no reliable relation"
 
 
-def _cells(static: dict, down: dict, pairs, permutations: int, seed: int, floor: bool = True) -> list[dict]:
+def _cells(static: dict, down: dict, pairs, permutations: int, seed: int, counted=None) -> list[dict]:
+    """Each pair's test, Holm over the cells with at least MIN_RMS RMs, and the verdict word.
+    `counted` (leave-one-out) fixes the family to the full study's and drops the too-few rule."""
     tests = [permutation_test(static[s], down[d], permutations, seed) for s, d in pairs]
-    adjusted = holm([t["p"] if t["n"] >= MIN_RMS or not floor else math.nan for t in tests])
+    floor = counted is None
+    counted = [t["n"] >= MIN_RMS for t in tests] if floor else counted
+    adjusted = holm([t["p"] if keep else math.nan for t, keep in zip(tests, counted)])
     return [t | {"p_adjusted": float(a), "verdict": word(t["rho"], a, t["n"], floor)} for t, a in zip(tests, adjusted)]
 
 
@@ -187,7 +192,7 @@ def assess(rms: list[str], static: dict, down: dict, pairs, permutations: int = 
         for i, rm in enumerate(rms):
             keep = np.arange(len(rms)) != i
             loo = _cells({k: v[keep] for k, v in static.items()}, {k: v[keep] for k, v in down.items()}, pairs,
-                         permutations, seed, floor=False)
+                         permutations, seed, counted=[c["verdict"] != "too few RMs" for c in cells])
             for c, other in zip(cells, loo):
                 if c["verdict"] != "too few RMs" and other["verdict"] != c["verdict"]:
                     c["rests_on"].append(rm)
