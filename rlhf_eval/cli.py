@@ -18,6 +18,7 @@ from rich.table import Table
 
 from rlhf_eval import store
 from rlhf_eval.bench import BENCHMARKS
+from rlhf_eval.compare.verdicts import format_p, rests_on_text
 from rlhf_eval.config import ConfigError, load_recipe
 from rlhf_eval.errors import UserError, is_user_error, one_line, save_traceback
 from rlhf_eval.extensions import listing, load
@@ -153,8 +154,6 @@ def verdict_rows(title: str, rows: list[tuple], extra: tuple[str, ...] = ()) -> 
 def resting_lines(cells: list[tuple[str, str, dict]]) -> list[str]:
     """'B1 vs bo16 rests on dpo-noisy (without it: no reliable relation)' for each verdict that
     leaving one RM out changes."""
-    from rlhf_eval.compare.verdicts import rests_on_text
-
     return [f"{s} vs {d}: {c['class'] if 'class' in c else c['verdict']}, " + rests_on_text(c)
             for s, d, c in cells if c.get("rests_on")]
 
@@ -170,13 +169,9 @@ def verdict_table(results: dict) -> tuple[Table, dict[str, str]]:
     cols = [c["static"] for c in results["correlations"]] + [c["downstream"] for c in results["correlations"]]
     short = short_names(list(dict.fromkeys(cols)))
     rows = [(short[c["static"]], short[c["downstream"]], c["class"], signed(c["spearman"]["value"]),
-             ci_text(c["spearman"]["ci"]), p_value(c.get("p")), p_value(c.get("p_adjusted")))
+             ci_text(c["spearman"]["ci"]), format_p(c.get("p")), format_p(c.get("p_adjusted")))
             for c in results["correlations"]]
     return verdict_rows("does the static ranking predict the downstream one?", rows), {v: k for k, v in short.items()}
-
-
-def p_value(p) -> str:
-    return "-" if p is None or p != p else f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
 
 
 def family_lines(results: dict) -> list[str]:
@@ -192,7 +187,7 @@ def family_lines(results: dict) -> list[str]:
         answer = "some static metric relates to some downstream measure" if g["p"] < fam["alpha"] else \
             "no relation at all is shown in this study"
         lines.append(f"Global test (max |Spearman| over the {g['cells']} cells, RMs permuted): "
-                     f"{g['max_abs_rho']:.2f}, p {p_value(g['p'])}: {answer}.")
+                     f"{g['max_abs_rho']:.2f}, p {format_p(g['p'])}: {answer}.")
     d = fam.get("declarable") or {}
     if d.get("n_rms"):
         fam_rho, one = d.get("family"), d.get("one_cell")
@@ -550,7 +545,7 @@ def correlate(table: Path = typer.Argument(..., help="a CSV, or JSON list of row
     result = family_table(st, down, draws=draws, seed=seed, permutations=permutations)
     rel = lambda v: "?" if v is None or v != v else f"{v:.2f}"  # noqa: E731
     rows = [(escape(c["static"]), escape(c["downstream"]), c["verdict"], signed(c["spearman"]), ci_text(c["ci"]),
-             p_value(c["p"]), p_value(c["p_adjusted"]),
+             format_p(c["p"]), format_p(c["p_adjusted"]),
              f"{rel(c['reliability']['static'])}/{rel(c['reliability']['downstream'])}") for c in result["cells"]]
     console.print(verdict_rows(f"does the static ranking predict the downstream one? ({escape(table.name)}, "
                                f"{len(result['rms'])} RMs)", rows, extra=("rel s/d",)))

@@ -52,12 +52,13 @@ def classify(c: dict, n_rms: int) -> str:
 def significance(c: dict) -> str:
     """The p-values behind a verdict: the cell's own and the family's."""
     how = "exact over every ordering of the RMs" if c.get("exact") else "Monte Carlo over orderings of the RMs"
-    return (f"permutation p {_p(c['p'])} ({how}), Holm-adjusted over the {c['family_size']} cells of the verdict "
-            f"table {_p(c['p_adjusted'])}")
+    return (f"permutation p {format_p(c['p'])} ({how}), Holm-adjusted over the {c['family_size']} cells of the "
+            f"verdict table {format_p(c['p_adjusted'])}")
 
 
-def _p(p: float) -> str:
-    return "n/a" if p is None or math.isnan(p) else f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+def format_p(p) -> str:
+    """0.042, 1e-04; '-' where there is none (too few RMs)."""
+    return "-" if p is None or p != p else f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
 
 
 def rests_on_text(c: dict) -> str:

@@ -8,6 +8,7 @@ import jinja2
 
 from rlhf_eval import store
 from rlhf_eval.bench.summary import SEVEN
+from rlhf_eval.compare.verdicts import format_p
 from rlhf_eval.report import plots
 
 
@@ -59,16 +60,12 @@ RESULT_KEYS = ("rm_table", "rm_columns", "static", "downstream", "correlations",
                "rl_gains", "rl_seeds", "seven", "n_rms", "enough_rms", "bootstrap", "permutations", "seed")
 
 
-def _p(p) -> str:
-    return "n/a" if p is None or p != p else f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
-
-
 def verdict_cell(c: dict) -> str:
     s = c["spearman"]
     if c["class"] == "too few RMs" or math.isnan(s["value"]):
         return f"{c['class']} ({c['n_rms']} RMs)"
     text = (f"{c['class']}: {s['value']:+.2f} [{s['ci'][0]:+.2f}, {s['ci'][1]:+.2f}]; "
-            f"p {_p(c.get('p'))}, adjusted {_p(c.get('p_adjusted'))}")
+            f"p {format_p(c.get('p'))}, adjusted {format_p(c.get('p_adjusted'))}")
     if c.get("rests_on"):
         text += "; rests on " + ", ".join(c["rests_on"])
     return text
