@@ -37,12 +37,12 @@ def _one(value, where: str) -> tuple[float, float | None, np.ndarray | None, str
     if isinstance(value, tuple):
         if len(value) != 2:
             raise ValueError(f"{where}: a tuple is (mean, se); got {len(value)} values")
-        mean, se = (_number(v, where) for v in value)
+        mean, se = (finite_number(v, where) for v in value)
         if se < 0:
             raise ValueError(f"{where}: standard error {se} is negative")
         return mean, se * se, None, "mean, se"
     if isinstance(value, (Real, np.number)) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        return _number(value, where), None, None, "mean"
+        return finite_number(value, where), None, None, "mean"
     try:
         units = np.asarray(value, float)
     except (TypeError, ValueError):
@@ -53,7 +53,10 @@ def _one(value, where: str) -> tuple[float, float | None, np.ndarray | None, str
     return float(units.mean()), float(units.var(ddof=1) / len(units)), units, "units"
 
 
-def _number(v, where: str) -> float:
+def finite_number(v, where: str) -> float:
+    """`v` as a finite float, or a ValueError naming `where` (True is not a number here)."""
+    if isinstance(v, bool):
+        raise ValueError(f"{where}: {v!r} is not a number")
     try:
         x = float(v)
     except (TypeError, ValueError):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import difflib
 import json
-import math
 from pathlib import Path
 
 from rlhf_eval.compare.family import MIN_RMS
+from rlhf_eval.compare.measures import finite_number
 from rlhf_eval.errors import UserError
 
 
@@ -53,17 +53,13 @@ def _column(path: Path, name: str, columns: list[str]) -> None:
 
 
 def _number(path: Path, where: str, column: str, value) -> float | None:
+    """A cell's number; None for a blank cell (the RM lacks the metric)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
-        raise UserError(f"{path}: {where}, column '{column}': {value!r} is not a number")
     try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{path}: {where}, column '{column}': {value!r} is not a number") from None
-    if not math.isfinite(x):
-        raise UserError(f"{path}: {where}, column '{column}': {value!r} is not a finite number")
-    return x
+        return finite_number(value, f"{path}: {where}, column '{column}'")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def read_table(path: Path, rm: str, static: list[str], downstream: list[str],
