@@ -215,3 +215,18 @@ def test_too_few_rms_and_constant_rankings():
     assert t["cells"][0]["verdict"] == "no reliable relation" and t["cells"][0]["p"] == 1.0
     with pytest.raises(ValueError, match="static"):
         verdict_table({"b": [1, 2, 3]}, {"g": {}})
+
+
+def test_global_test_keeps_rms_missing_a_measure():
+    """An RM may lack a measure (a pairwise judge has no RL gain): each cell's Spearman over the
+    shuffled values uses the pairs known on both sides, as scipy does on the complete pairs."""
+    rng = np.random.default_rng(0)
+    x, Y = rng.normal(size=10), rng.normal(size=(50, 10))
+    x[7], Y[:, 2], Y[::3, 5] = np.nan, np.nan, np.nan
+    want = []
+    for y in Y:
+        ok = ~(np.isnan(x) | np.isnan(y))
+        want.append(stats.spearmanr(x[ok], y[ok])[0])
+    np.testing.assert_allclose(family._rowwise_spearman(x, Y), want)
+    g = family.global_test({"a": x}, {"g": Y[0]}, [("a", "g")], permutations=2000)
+    assert g["max_abs_rho"] == pytest.approx(abs(want[0])) and 0 < g["p"] <= 1 and g["cells"] == 1
