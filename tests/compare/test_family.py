@@ -106,10 +106,11 @@ def power_of_one_cell(n_rms: int, rho: float, reps: int, seed: int) -> tuple[flo
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n_rms,rho", sorted(POWER))
+@pytest.mark.parametrize("n_rms,rho", sorted(k for k in POWER if k[0] < 50))
 def test_power_table_in_the_docs(n_rms, rho):
     """(c) The table in docs/compare.md, re-measured: within 0.1 of each documented value, and the
-    family never more powerful than the cell alone."""
+    family never more powerful than the cell alone. The 50-RM rows (about 30 s each) were
+    measured once and are not re-run."""
     alone, in_family = power_of_one_cell(n_rms, rho, reps=200, seed=5)
     want_alone, want_family = POWER[(n_rms, rho)]
     assert alone == pytest.approx(want_alone, abs=0.1)
@@ -156,7 +157,7 @@ def test_exact_permutation_p_equals_scipys_exact_test(n):
     """(e) scipy's permutation_test over every pairing (n_resamples=inf) is the exact Spearman
     test; without ties the two-sided p equals ours."""
     rng = np.random.default_rng(n)
-    for _ in range(3):
+    for _ in range(3 if n < 8 else 1):  # scipy calls the statistic once per ordering: 40,320 at 8 RMs
         x, y = rng.normal(size=n), rng.normal(size=n)
         ours = family.permutation_test(x, y)
         ref = stats.permutation_test((x,), lambda a: stats.spearmanr(a, y)[0], permutation_type="pairings",
