@@ -152,8 +152,8 @@ def verdict_rows(title: str, rows: list[tuple], extra: tuple[str, ...] = ()) -> 
 
 
 def resting_lines(cells: list[tuple[str, str, dict]]) -> list[str]:
-    """'B1 vs bo16 rests on dpo-noisy (without it: no reliable relation)' for each verdict that
-    leaving one RM out changes."""
+    """'B1 vs bo16: predicts, rests on dpo-noisy (without it: no reliable relation)' for each
+    verdict that leaving one RM out changes."""
     return [f"{s} vs {d}: {c['class'] if 'class' in c else c['verdict']}, " + rests_on_text(c)
             for s, d, c in cells if c.get("rests_on")]
 
@@ -164,8 +164,8 @@ def ci_text(ci) -> str:
 
 def verdict_table(results: dict) -> tuple[Table, dict[str, str]]:
     """One row per (static benchmark, downstream measure): the verdict word (from the family's
-    Holm-adjusted p), Spearman with its 95% CI over RMs, the raw and adjusted permutation p and
-    the RMs the verdict rests on. The reasoning behind each verdict is in the report."""
+    Holm-adjusted p), Spearman with its 95% CI over RMs, and the raw and adjusted permutation p.
+    The reasoning behind each verdict is in the report."""
     cols = [c["static"] for c in results["correlations"]] + [c["downstream"] for c in results["correlations"]]
     short = short_names(list(dict.fromkeys(cols)))
     rows = [(short[c["static"]], short[c["downstream"]], c["class"], signed(c["spearman"]["value"]),
