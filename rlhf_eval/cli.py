@@ -295,6 +295,8 @@ def power(
     reps: int = typer.Option(200, "--reps", help="simulated studies per power estimate"),
     draws: int = typer.Option(300, "--draws", help="bootstrap draws per simulated study"),
     seed: int = typer.Option(0, "--seed"),
+    family: int = typer.Option(1, "--cells", min=1,
+                              help="size each cell as the strongest of a verdict table of this many cells (Holm)"),
     out: Optional[Path] = typer.Option(None, "--out", help="also write the rows as JSON here"),
 ):
     """What rho a study detects with 80% power, and how many RMs detect --rho (by simulation)."""
@@ -315,14 +317,16 @@ def power(
         source = f"{target}, stated reliability {rel}"
     if not 0 < rho < 1:
         _fail(f"--rho {rho}: expected a correlation in (0, 1)")
-    table = Table(title=f"power ({source}; 80% power, one cell alone: permutation p < 0.05)")
+    level = "one cell alone: permutation p < 0.05" if family == 1 else \
+        f"strongest of {family} cells: permutation p < 0.05 / {family}"
+    table = Table(title=f"power ({source}; 80% power, {level})")
     for col in ("static", "downstream", "RMs", "reliability static / downstream", "detects rho >=",
                 f"RMs to detect {rho}", "closed form", "note"):
         table.add_column(col)
     rows = []
     with console.status("simulating studies"):
         for c in cells:
-            r = analyse(c, rms or c.n_rms, rho, reps, draws, seed)
+            r = analyse(c, rms or c.n_rms, rho, reps, draws, seed, family)
             rows.append(r)
             table.add_row(escape(c.static), escape(c.downstream), str(r["rms"]),
                           f"{_short(r['reliability_static'])} / {_short(r['reliability_downstream'])}",
@@ -331,8 +335,22 @@ def power(
                           _short(r["closed_form_rms_needed"]),
                           escape(r["note"]))
     console.print(table)
+    size = _run_family_size(target) if target.is_dir() else None
+    if size and size > 1 and family == 1:
+        console.print(f"This run's verdict table is a family of {size} cells (Holm): --cells {size} sizes the "
+                      "design for it.", highlight=False, soft_wrap=True)
     if out:
         store.atomic_write_json(out, rows)
+
+
+def _run_family_size(run_dir: Path) -> int | None:
+    """The size of a finished run's verdict family, from its results.json (None for older runs)."""
+    try:
+        fam = json.loads((run_dir / "results.json").read_text()).get("family") or {}
+    except (OSError, ValueError):
+        return None
+    size = fam.get("size") if isinstance(fam, dict) else None
+    return size if isinstance(size, int) else None
 
 
 def _short(v) -> str:

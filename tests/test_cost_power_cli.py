@@ -61,3 +61,19 @@ def test_power_cli_on_a_recipe_with_stated_noise(tmp_path):
     assert abs(row["rms_needed"] - row["closed_form_rms_needed"]) <= 8
     bad = _cli("power", ROOT / "recipes" / "quickstart.yaml", "--rho", "1.5")
     assert bad.returncode == 2 and "--rho 1.5" in bad.stderr
+
+
+def test_power_cli_sizes_a_cell_of_a_family(tmp_path):
+    """--cells 15: the strongest of 15 cells needs p < 0.05 / 15 (Holm's first step), so the
+    closed form uses z at 1 - 0.05 / 30 and more RMs are needed than for one cell alone."""
+    out = tmp_path / "power.json"
+    proc = _cli("power", ROOT / "recipes" / "quickstart.yaml", "--rms", "30", "--reliability", "0.9",
+                "--reps", "100", "--draws", "100", "--cells", "15", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "strongest of 15 cells" in " ".join(proc.stdout.split())
+    [row] = json.loads(out.read_text())
+    z = math.atanh(6 / math.pi * math.asin(0.6 * 0.9 / 2))
+    one = math.ceil(1.06 * ((1.959964 + 0.841621) / z) ** 2 + 3)
+    assert row["cells"] == 15 and row["closed_form_rms_needed"] == math.ceil(
+        1.06 * ((2.935199 + 0.841621) / z) ** 2 + 3) > one
+    assert abs(row["rms_needed"] - row["closed_form_rms_needed"]) <= 12

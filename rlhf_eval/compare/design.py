@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from rlhf_eval.compare.family import ALPHA
 from rlhf_eval.compare.power import (POWER_TARGET, Design, closed_form_power, closed_form_rms_needed, detectable_rho,
                                      rms_needed)
 from rlhf_eval.errors import UserError
@@ -61,9 +62,11 @@ def cells_from_run(run_dir: Path, prompts: int | None = None, seeds: int | None 
     return out
 
 
-def analyse(cell: Cell, n_rms: int, rho: float, reps: int, draws: int, seed: int) -> dict:
+def analyse(cell: Cell, n_rms: int, rho: float, reps: int, draws: int, seed: int, cells: int = 1) -> dict:
     """Detectable rho at 80% power with `n_rms` RMs, and the RMs needed for `rho`: simulated
-    (the verdict's own statistics) and by the Fisher-z closed form."""
+    (the verdict's own statistics) and by the Fisher-z closed form; `cells` > 1 sizes the cell
+    as the strongest of a family of that many (Holm's first level, 0.05 / cells)."""
+    alpha = ALPHA / cells
     rs, rd = cell.reliability_static, cell.reliability_downstream
     row = {"static": cell.static, "downstream": cell.downstream, "rms": n_rms, "reliability_static": rs,
            "reliability_downstream": rd, "note": cell.note}
@@ -71,8 +74,9 @@ def analyse(cell: Cell, n_rms: int, rho: float, reps: int, draws: int, seed: int
         return row | {"detectable_rho": None, "rms_needed": None, "closed_form_rms_needed": None,
                       "note": cell.note or "a reliability is not positive or unknown: nothing is detectable"}
     design = Design(n_rms, min(rs, 1.0), min(rd, 1.0))
-    return row | {"detectable_rho": detectable_rho(design, POWER_TARGET, reps, draws, seed),
-                  "power_at_rho": closed_form_power(design, rho),
-                  "rms_needed": rms_needed(design, rho, POWER_TARGET, reps, draws, seed),
+    return row | {"detectable_rho": detectable_rho(design, POWER_TARGET, reps, draws, seed, alpha=alpha),
+                  "power_at_rho": closed_form_power(design, rho, alpha=alpha),
+                  "rms_needed": rms_needed(design, rho, POWER_TARGET, reps, draws, seed, alpha=alpha),
                   "closed_form_rms_needed": closed_form_rms_needed(rho, design.reliability_static,
-                                                                   design.reliability_downstream)}
+                                                                   design.reliability_downstream, alpha=alpha),
+                  "cells": cells}

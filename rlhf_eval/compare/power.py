@@ -71,10 +71,10 @@ def replicate(design: Design, rho: float, reps: int, draws: int, seed: int,
     return results
 
 
-def detected(c: dict) -> bool:
-    """The verdict "predicts" for one cell alone: permutation p below 0.05 and rho above 0. In a
-    family of several cells Holm asks more of the strongest cell (p below 0.05 / cells)."""
-    return c["p"] < ALPHA and c["spearman"]["value"] > 0
+def detected(c: dict, alpha: float = ALPHA) -> bool:
+    """The verdict "predicts": permutation p below `alpha` and rho above 0. For one cell alone
+    alpha is 0.05; as the strongest of k cells Holm asks p below 0.05 / k."""
+    return c["p"] < alpha and c["spearman"]["value"] > 0
 
 
 def coverage(design: Design, rho: float, reps: int = 200, draws: int = 500, seed: int = 0) -> dict:
@@ -95,10 +95,11 @@ def coverage(design: Design, rho: float, reps: int = 200, draws: int = 500, seed
     return out
 
 
-def power(design: Design, rho: float, reps: int = 200, draws: int = 400, seed: int = 0) -> float:
-    """Share of simulated studies whose verdict for one cell alone is "predicts" (`detected`)."""
+def power(design: Design, rho: float, reps: int = 200, draws: int = 400, seed: int = 0,
+          alpha: float = ALPHA) -> float:
+    """Share of simulated studies whose verdict is "predicts" at `alpha` (`detected`)."""
     res = replicate(design, rho, reps, draws, seed, methods=("spearman",))
-    return float(np.mean([detected(c) for c in res]))
+    return float(np.mean([detected(c, alpha) for c in res]))
 
 
 def closed_form_power(design: Design, rho: float, method: str = "spearman", alpha: float = 0.05) -> float:
@@ -128,23 +129,23 @@ def closed_form_rms_needed(rho: float, reliability_static: float, reliability_do
 
 
 def detectable_rho(design: Design, target: float = POWER_TARGET, reps: int = 200, draws: int = 400, seed: int = 0,
-                   tol: float = 0.02) -> float | None:
+                   tol: float = 0.02, alpha: float = ALPHA) -> float | None:
     """Smallest true rho detected with `target` power (bisection on simulated power); None when
     even rho = 0.99 is not."""
-    if power(design, 0.99, reps, draws, seed) < target:
+    if power(design, 0.99, reps, draws, seed, alpha) < target:
         return None
     lo, hi = 0.0, 0.99
     while hi - lo > tol:
         mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if power(design, mid, reps, draws, seed) >= target else (mid, hi)
+        lo, hi = (lo, mid) if power(design, mid, reps, draws, seed, alpha) >= target else (mid, hi)
     return round(hi, 3)
 
 
 def rms_needed(design: Design, rho: float, target: float = POWER_TARGET, reps: int = 200, draws: int = 400,
-               seed: int = 0, max_rms: int = 400) -> int | None:
+               seed: int = 0, max_rms: int = 400, alpha: float = ALPHA) -> int | None:
     """Fewest RMs that detect `rho` with `target` power (doubling, then bisection, on simulated
     power); None beyond `max_rms`."""
-    ok = lambda k: power(replace(design, n_rms=k), rho, reps, draws, seed) >= target  # noqa: E731
+    ok = lambda k: power(replace(design, n_rms=k), rho, reps, draws, seed, alpha) >= target  # noqa: E731
     lo, hi = 4, 5
     while not ok(hi):
         lo, hi = hi, hi * 2
