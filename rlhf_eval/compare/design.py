@@ -15,8 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlhf_eval.compare.family import ALPHA
-from rlhf_eval.compare.power import (POWER_TARGET, Design, closed_form_power, closed_form_rms_needed, detectable_rho,
-                                     rms_needed)
+from rlhf_eval.compare.power import (
+    POWER_TARGET,
+    Design,
+    closed_form_power,
+    closed_form_rms_needed,
+    detectable_rho,
+    rms_needed,
+)
 from rlhf_eval.errors import UserError
 
 
