@@ -17,6 +17,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from rlhf_eval.compare.stats import rowwise
+
 ALPHA = 0.05
 MIN_RMS = 5  # below this no verdict is drawn at all
 EXACT_UP_TO = 8  # 8! = 40,320 orderings
@@ -24,21 +26,19 @@ TOL = 1e-9  # |rho| equal to the observed one up to rounding counts as "at least
 ADJUSTMENT = ("Holm's adjustment keeps the chance of even one false 'predicts' or 'reversed' anywhere in the "
               "table at or below 5% when nothing relates; a cell's adjusted p is the smallest family-wise level "
               "at which it would be declared.")
-WORDS = ("predicts", "reversed", "no reliable relation", "too few RMs")
 
 
-@functools.lru_cache(maxsize=8)
-def _all_orderings(n: int) -> np.ndarray:
-    return np.array(list(itertools.permutations(range(n))), dtype=np.intp)
-
-
+# Cached (read-only): leave-one-out asks for the same orderings once per cell and per RM left out.
+@functools.lru_cache(maxsize=16)
 def orderings(n: int, permutations: int, seed: int) -> tuple[np.ndarray, bool]:
     """Every ordering of n RMs when there are at most 8! of them, else `permutations` random
     ones (seeded); and whether the set is exact."""
     if n <= EXACT_UP_TO:
-        return _all_orderings(n), True
-    rng = np.random.default_rng(seed)
-    return rng.permuted(np.tile(np.arange(n), (permutations, 1)), axis=1), False
+        out, exact = np.array(list(itertools.permutations(range(n))), dtype=np.intp), True
+    else:
+        out, exact = np.random.default_rng(seed).permuted(np.tile(np.arange(n), (permutations, 1)), axis=1), False
+    out.flags.writeable = False
+    return out, exact
 
 
 def _unit_ranks(v: np.ndarray) -> np.ndarray | None:
@@ -56,14 +56,7 @@ def _rowwise_spearman(x: np.ndarray, Y: np.ndarray) -> np.ndarray:
     X = np.broadcast_to(x, Y.shape)
     ok = ~(np.isnan(X) | np.isnan(Y))
     if ok.all():
-        rx = _unit_ranks(x)
-        R = stats.rankdata(Y, axis=1)
-        R = R - R.mean(axis=1, keepdims=True)
-        norm = np.sqrt((R * R).sum(axis=1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = (R @ rx) / norm if rx is not None else np.full(len(Y), np.nan)
-        out[~(norm > 1e-12)] = np.nan
-        return out
+        return rowwise("spearman", X, Y)
     rx = stats.rankdata(np.where(ok, X, np.nan), axis=1, nan_policy="omit")
     ry = stats.rankdata(np.where(ok, Y, np.nan), axis=1, nan_policy="omit")
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -25,11 +25,10 @@ class Measure:
     point: np.ndarray
     noise: np.ndarray | None
     draws: np.ndarray | None
-    shape: str  # "units", "mean, se", "mean" or "mixed"
 
 
-def _one(value, where: str) -> tuple[float, float | None, np.ndarray | None, str]:
-    """(mean, measurement variance or None, units or None, shape) of one RM's entry."""
+def _one(value, where: str) -> tuple[float, float | None, np.ndarray | None]:
+    """(mean, measurement variance or None, units or None) of one RM's entry."""
     if isinstance(value, dict):
         if set(value) != {"mean", "se"}:
             raise ValueError(f"{where}: a dict must have exactly the keys 'mean' and 'se', got {sorted(value)}")
@@ -40,9 +39,9 @@ def _one(value, where: str) -> tuple[float, float | None, np.ndarray | None, str
         mean, se = (finite_number(v, where) for v in value)
         if se < 0:
             raise ValueError(f"{where}: standard error {se} is negative")
-        return mean, se * se, None, "mean, se"
+        return mean, se * se, None
     if isinstance(value, (Real, np.number)) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        return finite_number(value, where), None, None, "mean"
+        return finite_number(value, where), None, None
     try:
         units = np.asarray(value, float)
     except (TypeError, ValueError):
@@ -50,7 +49,7 @@ def _one(value, where: str) -> tuple[float, float | None, np.ndarray | None, str
     if units.ndim != 1 or len(units) < 2 or not np.isfinite(units).all():
         raise ValueError(f"{where}: expected a 1-D array of at least 2 finite per-unit values, got shape "
                          f"{units.shape}{'' if np.isfinite(units).all() else ' with non-finite values'}")
-    return float(units.mean()), float(units.var(ddof=1) / len(units)), units, "units"
+    return float(units.mean()), float(units.var(ddof=1) / len(units)), units
 
 
 def finite_number(v, where: str) -> float:
@@ -71,18 +70,16 @@ def measure(values: dict, rms: list[str], draws: int, rng, where: str) -> Measur
     or add normal noise of the stated se; none are made when any RM gave a mean alone."""
     parsed = {rm: _one(v, f"{where}[{rm!r}]") for rm, v in values.items()}
     point = np.array([parsed[r][0] if r in parsed else np.nan for r in rms])
-    shapes = {p[3] for p in parsed.values()}
-    shape = shapes.pop() if len(shapes) == 1 else "mixed"
     if any(p[1] is None for p in parsed.values()):
-        return Measure(point, None, None, shape)
+        return Measure(point, None, None)
     noise = np.array([parsed[r][1] if r in parsed else np.nan for r in rms])
     out = np.full((draws, len(rms)), np.nan)
     for i, r in enumerate(rms):
         if r not in parsed:
             continue
-        mean, var, units, _ = parsed[r]
+        mean, var, units = parsed[r]
         if units is not None:
             out[:, i] = units[rng.integers(0, len(units), (draws, len(units)))].mean(axis=1)
         else:
             out[:, i] = mean + math.sqrt(var) * rng.standard_normal(draws)
-    return Measure(point, noise, out, shape)
+    return Measure(point, noise, out)

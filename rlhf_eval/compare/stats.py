@@ -216,12 +216,9 @@ def correlate_measures(x, y, draws: int, seed: int = 0, methods=METHODS) -> dict
     for side, m in (("static", x), ("downstream", y)):
         if m.noise is None:
             out["reliability"][side] = None
-    for method in methods:
-        if not known:
-            out[method]["ci_measurement"] = None
-        if x.noise is None or y.noise is None:
-            out[method]["disattenuated"] = None
-            out[method]["disattenuated_ci"] = None
+    if not known:
+        for method in methods:
+            out[method].update(ci_measurement=None, disattenuated=None, disattenuated_ci=None)
     return out
 
 
