@@ -24,7 +24,7 @@ from rlhf_eval.errors import UserError, is_user_error, one_line, save_traceback
 from rlhf_eval.extensions import listing, load
 from rlhf_eval.launch import EXECUTORS, quiet_libraries
 from rlhf_eval.lock import run_lock
-from rlhf_eval.pipeline import expand, load_plan, not_planned, plan_dict
+from rlhf_eval.pipeline import expand, load_plan, node_done, not_planned, plan_dict
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Do wins on static reward benchmarks translate into better policies?")
@@ -80,7 +80,7 @@ def _load(recipe: Path, overrides: list[str]):
 
 def _state(run_dir: Path, node) -> str:
     folder = run_dir / node.stage / node.key
-    manifest, damaged = store.done_manifest(folder, node.key)
+    manifest, damaged = node_done(run_dir, node)
     if manifest is not None:
         return "done"
     if damaged:
@@ -442,7 +442,9 @@ def node(run_dir: Path, node_id: str):
     from rlhf_eval.launch.node import run_node
     from rlhf_eval.pipeline import planned_threads
 
+    from rlhf_eval.trust import check_signed
     nodes = load_plan(run_dir)
+    check_signed(json.loads((run_dir / "plan.json").read_text()), run_dir / "plan.json")
     matches = [n for n in nodes if node_id in (n.id, n.key)]
     if not matches:
         _fail(f"{run_dir}: no node '{node_id}' in plan.json")
@@ -681,10 +683,15 @@ def rm_for_serving(card_name: str, run: Optional[Path]) -> dict:
     from rlhf_eval.config import RMCard, load_card
     from rlhf_eval.pipeline import rm_node
     if run is not None:
+        from rlhf_eval import trust
         node = rm_node(load_plan(run), card_name)
-        manifest = store.done_manifest(run / node.stage / node.key, node.key)[0] if node else None
+        manifest, why = node_done(run, node) if node else (None, None)
         if manifest is None:
-            raise UserError(f"{run}: no finished train_rm node for RM '{card_name}'")
+            raise UserError(f"{run}: no finished train_rm node for RM '{card_name}'" + (f" ({why})" if why else ""))
+        try:  # a plan this user's run signed carries their own card; any other is checked against it
+            trust.check_signed(json.loads((run / "plan.json").read_text()), run / "plan.json")
+        except UserError:
+            trust.check_claims("reward_models", node.params["card"], f"{run / 'plan.json'} (not signed here)")
         return manifest
     card = load_card(card_name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", "serve-rm")
     if card.path is None:
@@ -847,7 +854,7 @@ def rl_command(
     outs = {}
     for role in ("rm", "toy"):
         dep = by_id.get(node.deps.get(role)) if node.deps.get(role) else None
-        m, damaged = store.done_manifest(run_dir / dep.stage / dep.key, dep.key) if dep else (None, None)
+        m, damaged = node_done(run_dir, dep) if dep else (None, None)
         if dep is not None and m is None:
             _fail(f"{dep.stage} '{dep.label}' " + (f"was damaged ({damaged})" if damaged else "has not run yet")
                   + f": run `rlhf-eval run {recipe}` first (or give the RM card a trained `path`)")

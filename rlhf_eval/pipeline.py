@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -234,20 +235,71 @@ def not_planned(loaded: LoadedRecipe) -> dict[tuple[str, str], str]:
 
 
 def plan_dict(loaded: LoadedRecipe, nodes: list[Node]) -> dict:
-    return {"recipe_path": str(loaded.path), "config": loaded.to_dict(),
-            "nodes": [asdict(n) | {"id": n.id} for n in nodes]}
+    """plan.json, signed with this user's plan key: `node` runs only plans signed so."""
+    from rlhf_eval import trust
+    return trust.signed({"recipe_path": str(loaded.path), "config": loaded.to_dict(),
+                         "nodes": [asdict(n) | {"id": n.id} for n in nodes]})
 
 
-def load_plan(run_dir: Path) -> list[Node]:
+KEY = re.compile(r"[0-9a-f]{12}")
+ROLE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def _plan_node(n, i: int) -> Node:
+    """One node of plan.json, its shape checked: a key is a hash and a stage a known one, so that
+    <stage>/<key> is always a folder two levels inside the run folder."""
+    if not isinstance(n, dict):
+        raise ValueError(f"nodes[{i}] is not a mapping")
+    stage, label, params, deps, key = (n.get(k) for k in ("stage", "label", "params", "deps", "key"))
+    if stage not in STAGES:
+        raise ValueError(f"nodes[{i}].stage {stage!r} is not a stage")
+    if not isinstance(key, str) or not KEY.fullmatch(key):
+        raise ValueError(f"nodes[{i}].key {key!r} is not a node key (12 hex digits)")
+    if not isinstance(label, str) or len(label) > 1000 or not label.isprintable():
+        raise ValueError(f"nodes[{i}].label is not a printable string")
+    if not isinstance(params, dict) or not isinstance(deps, dict):
+        raise ValueError(f"nodes[{i}]: params and deps must be mappings")
+    for role, dep in deps.items():
+        parts = dep.split("/") if isinstance(dep, str) else []
+        if not ROLE.fullmatch(role) or len(parts) != 2 or parts[0] not in STAGES or not KEY.fullmatch(parts[1]):
+            raise ValueError(f"nodes[{i}].deps[{role!r}] = {dep!r} is not a node id (<stage>/<key>)")
+    return Node(stage, label, params, deps, key)
+
+
+def read_plan(run_dir: Path) -> dict:
+    """plan.json as written by `run`, its nodes' shape checked (a run folder is input)."""
     path = Path(run_dir) / "plan.json"
     if not path.is_file():
         raise UserError(f"{run_dir}: no plan.json; is this a run folder made by `rlhf-eval run`?")
     try:
         data = json.loads(path.read_text())
-        return [Node(n["stage"], n["label"], n["params"], n["deps"], n["key"]) for n in data["nodes"]]
-    except (ValueError, KeyError, TypeError) as exc:
+        if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+            raise ValueError("no list of nodes")
+        nodes = [_plan_node(n, i) for i, n in enumerate(data["nodes"])]
+        ids = {n.id for n in nodes}
+        missing = next((d for n in nodes for d in n.deps.values() if d not in ids), None)
+        if missing:
+            raise ValueError(f"a node depends on {missing}, which the plan does not hold")
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise UserError(f"{path} is damaged ({type(exc).__name__}: {exc}); `rlhf-eval run RECIPE` "
                         "writes it again, keeping every finished node") from None
+    return data | {"nodes": nodes}
+
+
+def load_plan(run_dir: Path) -> list[Node]:
+    return read_plan(run_dir)["nodes"]
+
+
+def node_done(run_dir: Path, node: Node) -> tuple[dict | None, str | None]:
+    """store.done_manifest, and the manifest believed only where it agrees with the plan
+    (trust.manifest_problem): (manifest, None) done; (None, why) damaged; (None, None) not done."""
+    from rlhf_eval import store, trust
+    manifest, why = store.done_manifest(Path(run_dir) / node.stage / node.key, node.key)
+    if manifest is not None and "params" in manifest:  # (manifests of the toy cache hold none)
+        why = trust.manifest_problem(manifest, node.params, node.stage, Path(run_dir))
+        if why:
+            return None, why
+    return manifest, why
 
 
 def planned_threads(run_dir: Path) -> int | None:
@@ -270,11 +322,10 @@ def rm_node(nodes: list[Node], card: str) -> Node | None:
 
 def node_manifests(run_dir: Path, stage: str, label: str | None = None) -> list[dict]:
     """Manifests of a run's done `stage` nodes (those labelled `label` only, if given)."""
-    from rlhf_eval import store
     out = []
     for n in load_plan(run_dir):
         if n.stage == stage and label in (None, n.label):
-            m, _ = store.done_manifest(Path(run_dir) / n.stage / n.key, n.key)
+            m, _ = node_done(run_dir, n)
             if m is not None:
                 out.append(m)
     return out

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rlhf_eval.errors import UserError
+
 MANIFEST = "manifest.json"
 
 
@@ -88,6 +90,7 @@ def read_jsonl(path: Path) -> list[dict]:
 HASH_MAX = 1 << 20  # files up to 1 MiB are hashed as well as sized: cheap to check on every run
 # A path inside a run folder: <stage>/<12-hex key>[.keep][/...]. Hub ids never look like this.
 RUN_PATH = re.compile(r"[a-z_]+/[0-9a-f]{12}(\.keep)?(/.*)?")
+WATCHED = re.compile(r"/(?:[^/]+/)*toy_world/[0-9a-f]{12}")
 
 
 def _sha256(path: Path) -> str:
@@ -112,9 +115,46 @@ def file_records(root: Path) -> dict[str, dict]:
     return out
 
 
+def _records_problem(records, what: str) -> str | None:
+    if not isinstance(records, dict):
+        return f"{what} is a {type(records).__name__}, not a mapping"
+    for rel, rec in records.items():
+        if rel != "." and (Path(rel).is_absolute() or ".." in Path(rel).parts):
+            return f"{what} names {rel!r}, outside its folder"
+        if not isinstance(rec, dict) or type(rec.get("size")) is not int or \
+                not isinstance(rec.get("sha256", ""), str):
+            return f"{what}[{rel!r}] is not a {{size, sha256}} record"
+    return None
+
+
+def shape_problem(manifest: dict, node_dir: Path) -> str | None:
+    """Why a manifest read from disk does not have the shape this code writes, or None: a run
+    folder is input, and a malformed manifest is a damaged node, never a crash or "done"."""
+    if not isinstance(manifest.get("outputs", {}), dict):
+        return f"{MANIFEST} outputs is a {type(manifest['outputs']).__name__}, not a mapping"
+    if "files" in manifest and (why := _records_problem(manifest["files"], f"{MANIFEST} files")):
+        return why
+    watched = manifest.get("watched", {})
+    if not isinstance(watched, dict):
+        return f"{MANIFEST} watched is a {type(watched).__name__}, not a mapping"
+    for root, records in watched.items():
+        # What a node watches is a toy-world cache (toy.stage): <cache>/toy_world/<key>, in
+        # whichever cache the run used, so that another $RLHF_EVAL_CACHE can still read the run.
+        if not WATCHED.fullmatch(Path(root).as_posix()):
+            return f"{MANIFEST} watches {root}, which is not a toy-world cache folder"
+        if why := _records_problem(records, f"{MANIFEST} watched[{root!r}]"):
+            return why
+    for field in ("duration_s", "started", "finished"):
+        if field in manifest and (type(manifest[field]) not in (int, float)):
+            return f"{MANIFEST} {field} is not a number"
+    return None
+
+
 def damage(manifest: dict, node_dir: Path) -> str | None:
     """Why a finished node's files no longer match its manifest, or None. Manifests written
     before files were recorded are trusted."""
+    if why := shape_problem(manifest, node_dir):
+        return why
     roots = [(Path(node_dir), manifest.get("files"))] + [(Path(p), rec) for p, rec in
                                                           (manifest.get("watched") or {}).items()]
     for root, records in roots:
@@ -125,7 +165,7 @@ def damage(manifest: dict, node_dir: Path) -> str | None:
             size = path.stat().st_size
             if size != rec["size"]:
                 return f"{path} has {size} bytes, the manifest recorded {rec['size']}"
-            if "sha256" in rec and _sha256(path) != rec["sha256"]:
+            if "sha256" in rec and size <= HASH_MAX and _sha256(path) != rec["sha256"]:
                 return f"{path} changed since the node finished"
     return None
 
@@ -182,7 +222,7 @@ def read_manifest(node_dir: Path) -> dict | None:
         return None
     if not isinstance(manifest, dict):
         return None
-    if "outputs" in manifest:
+    if isinstance(manifest.get("outputs"), dict):
         manifest["outputs"] = from_run_relative(manifest["outputs"], Path(node_dir).parent.parent)
     return manifest
 
@@ -201,8 +241,12 @@ def is_done(node_dir: Path, key: str) -> bool:
     return done_manifest(node_dir, key)[0] is not None
 
 
-def fresh_dir(node_dir: Path) -> Path:
-    """An empty folder for a node about to (re)run: leftovers of a killed attempt go."""
+def fresh_dir(node_dir: Path, run_dir: Path) -> Path:
+    """An empty folder for a node about to (re)run: leftovers of a killed attempt go. Only a
+    folder two levels inside `run_dir` (<stage>/<key>) is ever removed."""
+    node_dir, run_dir = Path(node_dir), Path(run_dir)
+    if node_dir.is_symlink() or node_dir.resolve().parent.parent != run_dir.resolve():
+        raise UserError(f"{node_dir} is not a node folder of {run_dir}; nothing was removed")
     if node_dir.exists():
         shutil.rmtree(node_dir)
     node_dir.mkdir(parents=True)

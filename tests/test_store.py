@@ -10,13 +10,13 @@ QUICK = Path(__file__).resolve().parent.parent / "recipes" / "quickstart.yaml"
 
 def test_manifest_marks_done_only_with_matching_key(tmp_path):
     node = tmp_path / "stage" / "abc"
-    store.fresh_dir(node)
+    store.fresh_dir(node, tmp_path)
     (node / "partial.bin").write_text("x")
     assert not store.is_done(node, "abc")
     store.atomic_write_json(node / store.MANIFEST, {"key": "abc"})
     assert store.is_done(node, "abc") and not store.is_done(node, "other")
     assert sorted(p.name for p in node.iterdir()) == ["manifest.json", "partial.bin"]
-    store.fresh_dir(node)
+    store.fresh_dir(node, tmp_path)
     assert list(node.iterdir()) == []
 
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rlhf_eval import store
 from rlhf_eval.compare.sources import per_doc
 from rlhf_eval.errors import UserError
-from rlhf_eval.pipeline import load_plan
+from rlhf_eval.pipeline import load_plan, node_done
 
 RESULT_STAGES = ("static_bench", "bon_eval", "policy_eval", "rl_train")
 
@@ -46,7 +45,7 @@ def load_run(run_dir: Path) -> dict:
     for n in nodes:
         if n.stage not in RESULT_STAGES + ("curate", "train_rm"):
             continue
-        m, damaged = store.done_manifest(run_dir / n.stage / n.key, n.key)
+        m, damaged = node_done(run_dir, n)
         if m is None:
             why = (f"was damaged ({damaged}); run it again to redo it" if damaged
                    else "is not done; finish the run first")

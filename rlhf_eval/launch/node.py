@@ -14,7 +14,7 @@ from pathlib import Path
 from rlhf_eval import store
 from rlhf_eval.errors import UserError
 from rlhf_eval.lock import node_lock
-from rlhf_eval.pipeline import Node, stage_function
+from rlhf_eval.pipeline import Node, node_done, stage_function
 
 # What a node's numbers can depend on; the report checks them against requirements.lock.
 TRACKED = ("rlhf-eval", "torch", "transformers", "trl", "datasets", "lm_eval", "omegaconf", "accelerate",
@@ -102,7 +102,7 @@ def read_inputs(run_dir: Path, node: Node, nodes: dict[str, Node]) -> dict:
     inputs = {}
     for role, dep_id in node.deps.items():
         dep = nodes[dep_id]
-        manifest, damaged = store.done_manifest(node_dir(run_dir, dep), dep.key)
+        manifest, damaged = node_done(run_dir, dep)
         if manifest is None:
             why = f"its outputs were damaged ({damaged}); run the recipe again to redo it" if damaged else "is not done"
             raise UserError(f"node {node.id} ({node.label}): input {role} = {dep_id} {why}")
@@ -115,7 +115,7 @@ def todo_nodes(run_dir: Path, nodes: list[Node], say=print) -> list[Node]:
     redone, and `say` tells which file."""
     todo = []
     for n in nodes:
-        manifest, damaged = store.done_manifest(node_dir(run_dir, n), n.key)
+        manifest, damaged = node_done(run_dir, n)
         if damaged:
             say(f"{n.id} ({n.label}): {damaged}; redoing it")
         if manifest is None:
@@ -127,16 +127,16 @@ def run_node(run_dir: Path, node: Node, nodes: dict[str, Node], progress=None) -
     """Run one node under its lock: two processes never run (or wipe) the same node at once;
     nodes of one run still run in parallel."""
     folder = node_dir(run_dir, node)
-    done, _ = store.done_manifest(folder, node.key)
+    done, _ = node_done(run_dir, node)
     if done is not None:
         return done
     with node_lock(folder, node.label):
-        done, _ = store.done_manifest(folder, node.key)  # another process may have finished it meanwhile
+        done, _ = node_done(run_dir, node)  # another process may have finished it meanwhile
         if done is not None:
             return done
         inputs = read_inputs(run_dir, node, nodes)
         _quiet_transformers()
-        store.fresh_dir(folder)
+        store.fresh_dir(folder, run_dir)
         started = time.time()
         ctx = NodeContext(Path(run_dir), node, folder, inputs, progress)
         try:

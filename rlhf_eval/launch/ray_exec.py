@@ -19,12 +19,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rlhf_eval import store
 from rlhf_eval.device import thread_env
 from rlhf_eval.errors import UserError
 from rlhf_eval.launch import QUIET_ENV
-from rlhf_eval.launch.node import node_dir, todo_nodes
-from rlhf_eval.pipeline import Node
+from rlhf_eval.launch.node import todo_nodes
+from rlhf_eval.pipeline import Node, node_done
 
 
 class NodeFailed(UserError, RuntimeError):
@@ -116,7 +115,7 @@ def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, add
             progress.advance(bar)
     timings = {}
     for n in todo:
-        m, _ = store.done_manifest(node_dir(run_dir, n), n.key)
+        m, _ = node_done(run_dir, n)
         if m is not None:
             timings[n.id] = m["duration_s"]
     if failed:

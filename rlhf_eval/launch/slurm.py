@@ -20,8 +20,7 @@ import jinja2
 
 from rlhf_eval import store
 from rlhf_eval.errors import UserError
-from rlhf_eval.launch.node import node_dir
-from rlhf_eval.pipeline import Node
+from rlhf_eval.pipeline import Node, node_done
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "slurm"
 SAFE = re.compile(r"^[A-Za-z0-9_.:/=,@+%-]+$")  # no quotes, spaces, $, `, ;, |, &, <, >, newlines
@@ -193,7 +192,7 @@ def submit(recipe, run_dir: Path, nodes: list[Node], dry_run: bool = False, echo
             check_ray_cluster(n, by_id[n.deps["rm"]], resources(recipe, n.stage))
     submitted = {}
     for group in groups(nodes, recipe.slurm.arrays):
-        todo = [n for n in group if not store.is_done(node_dir(run_dir, n), n.key) and n.id not in live]
+        todo = [n for n in group if node_done(run_dir, n)[0] is None and n.id not in live]
         if not todo:
             continue
         script = render(recipe, run_dir, todo)
@@ -228,7 +227,7 @@ def node_states(run_dir: Path, nodes: list[Node]) -> list[dict]:
     for n in nodes:
         ref = jobs.get(n.id)
         s = state_of(states, ref)
-        if store.is_done(node_dir(run_dir, n), n.key):
+        if node_done(run_dir, n)[0] is not None:
             state = "done"
         elif s is None:
             state = "todo" if ref is None else "unknown"

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from rlhf_eval import store
-from rlhf_eval.pipeline import load_plan
+from rlhf_eval.pipeline import load_plan, node_done
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -65,7 +65,7 @@ def provenance(run_dir: Path) -> dict:
     recipe = cfg["recipe"]
     manifests = {}
     for n in load_plan(run_dir):
-        m, _ = store.done_manifest(run_dir / n.stage / n.key, n.key)
+        m, _ = node_done(run_dir, n)
         if m is not None:
             manifests[n.id] = m
     versions: dict[str, set] = {}

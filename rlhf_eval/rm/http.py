@@ -7,13 +7,17 @@ keep a server up and private whatever it serves.
 - A missing, negative or non-numeric Content-Length gets 411/400, a body over `max_body` 413
   unread, a body slower than `timeout_s` 408; every error is JSON with a message, never
   http.server's HTML page or version banner, and the server keeps serving.
-- A route is `path -> handle(body: bytes) -> (status, JSON object)`; handlers check their own
-  fields (Limits bounds rows and characters) and raise TooLarge for 413.
+- A route is `path -> handle(body: bytes, gone) -> (status, JSON object)`, or None when
+  `gone()` said the client closed its connection and the work was dropped; handlers check
+  their own fields (Limits bounds rows and characters) and raise TooLarge for 413.
 """
 from __future__ import annotations
 
 import hmac
 import json
+import re
+import select
+import socket
 import sys
 import threading
 import time
@@ -61,19 +65,77 @@ def auth_problem(given: list[str], token: str | None, signing_key: str | None, j
     return why
 
 
-def content_length(value: str | None, max_body: int) -> tuple[int, str] | int:
-    """The body's length, or (HTTP status, message) when the header cannot be honoured."""
-    if value is None:
+# ASCII digits only, and few: str.isdigit() takes "²" and int() takes "١٢", and a 5,000-digit
+# number raises past Python's int-parsing limit (a dropped connection, not a reply).
+NUMBER = re.compile(r"[0-9]{1,15}")
+MAX_DEPTH = 64  # JSON nesting: a body nested 100,000 deep would raise RecursionError in the parser
+ROLES = ("system", "user", "assistant")
+
+
+def content_length(values: list[str], max_body: int, chunked: bool = False) -> tuple[int, str] | int:
+    """The body's length from the request's Content-Length headers, or (HTTP status, message)
+    when they cannot be honoured. HTTP/1.1 (RFC 9112 6.3) says a request with both
+    Transfer-Encoding and Content-Length, or with differing lengths, must be refused: a proxy in
+    front may read the body's end elsewhere (request smuggling)."""
+    if chunked:
+        return 400, "Transfer-Encoding is not accepted; send the body with one Content-Length"
+    if not values:
         return 411, "a Content-Length header is required"
-    if not value.strip().isdigit():  # rejects "-1", "abc", "1e3": a negative length would read to EOF
-        return 400, f"Content-Length {value!r} is not a non-negative integer"
+    if len(values) > 1:
+        return 400, "more than one Content-Length header"
+    value = values[0].strip()
+    if not NUMBER.fullmatch(value):  # rejects "-1", "abc", "1e3", "²": a negative length would read to EOF
+        return 400, f"Content-Length {value[:40]!r} is not a non-negative integer of at most 15 digits"
     length = int(value)
     if length > max_body:  # refused unread
         return 413, f"body of {length} bytes is over the {max_body}-byte limit"
     return length
 
 
-Route = Callable[[bytes], "tuple[int, dict]"]
+def load_json(body: bytes):
+    """A request body as JSON, refusing (ValueError) what would crash later: nesting past
+    MAX_DEPTH, and strings that are not Unicode (a lone surrogate such as "\\ud800", which no
+    tokenizer can encode)."""
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    stack = [(data, 1)]
+    while stack:
+        x, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        if isinstance(x, str):
+            try:
+                x.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a string holds a lone surrogate (an escape such as \\ud800 that is not a "
+                                 "character); send valid Unicode") from None
+        elif isinstance(x, dict):
+            stack += [(k, depth + 1) for k in x] + [(v, depth + 1) for v in x.values()]
+        elif isinstance(x, list):
+            stack += [(v, depth + 1) for v in x]
+    return data
+
+
+def check_roles(messages: list, where: str) -> None:
+    """Chat templates know system, user and assistant; any other role is refused, not scored."""
+    for i, m in enumerate(messages):
+        if m["role"] not in ROLES:
+            raise ValueError(f"{where}[{i}] has role {m['role'][:40]!r}; roles are {', '.join(ROLES)}")
+
+
+def client_gone(sock) -> bool:
+    """Whether the client closed its side: readable with nothing to read. A client that sent more
+    (a pipelined request) is still there."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+Route = Callable[[bytes, Callable[[], bool]], "tuple[int, dict] | None"]
 
 
 def json_server(routes: dict[str, Route], name: str, host: str = "127.0.0.1", port: int = 0,
@@ -117,8 +179,8 @@ def json_server(routes: dict[str, Route], name: str, host: str = "127.0.0.1", po
                 self.close_connection = True
 
         def auth_problem(self, query: str) -> str | None:
-            header = self.headers.get("Authorization", "")
-            bearer = header[len("Bearer "):] if header.startswith("Bearer ") else ""
+            scheme, _, credentials = self.headers.get("Authorization", "").strip().partition(" ")
+            bearer = credentials.strip() if scheme.lower() == "bearer" else ""  # the scheme is case-insensitive
             return auth_problem([bearer, (parse_qs(query).get("token") or [""])[0]], token, signing_key, job)
 
         def read_body(self, length: int) -> bytes:
@@ -142,7 +204,8 @@ def json_server(routes: dict[str, Route], name: str, host: str = "127.0.0.1", po
             problem = self.auth_problem(url.query)
             if problem:
                 return self.reply(401, {"error": problem})
-            length = content_length(self.headers.get("Content-Length"), limits.max_body)
+            length = content_length(self.headers.get_all("Content-Length") or [], limits.max_body,
+                                    "Transfer-Encoding" in self.headers)
             if isinstance(length, tuple):
                 return self.reply(length[0], {"error": length[1]})
             try:
@@ -152,7 +215,11 @@ def json_server(routes: dict[str, Route], name: str, host: str = "127.0.0.1", po
             except ConnectionError:
                 self.close_connection = True
                 return
-            self.reply(*routes[url.path](body))
+            result = routes[url.path](body, lambda: client_gone(self.connection))
+            if result is None:  # the client has gone: nobody reads a reply
+                self.close_connection = True
+                return
+            self.reply(*result)
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True

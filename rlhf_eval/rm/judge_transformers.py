@@ -63,6 +63,14 @@ class TransformersJudge:
         self.model_id = model_identity(self.path)
         self.pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
 
+    def context_length(self) -> int:
+        """Tokens the model attends to (prompt and answer together)."""
+        n = getattr(self.model.config, "max_position_embeddings", None)
+        return int(n) if n else int(min(self.tok.model_max_length, 1 << 20))
+
+    def prompt_tokens(self, messages: list) -> int:
+        return len(self._rows([messages])[0])
+
     def _rows(self, conversations: list) -> list[list[int]]:
         return conversation_ids(self.tok, conversations)
 

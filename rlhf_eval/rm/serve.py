@@ -16,12 +16,13 @@ Two request shapes:
   scoring thread takes whatever is queued (up to `max_batch` rows, waiting at most `max_wait_ms`
   for more) through the model at once.
 - Every field's type and size is checked before a request is queued (Limits: rows, characters
-  per text): too large gets 413, malformed JSON or fields 400. A batch that still fails is
+  per text): too large gets 413, malformed JSON or fields 400 (JSON nested past 64 levels, a
+  lone surrogate, a message role other than system, user or assistant).
+- A request whose client has gone is not scored further: its next slice is never queued. A batch that still fails is
   rescored caller by caller, so one bad request cannot fail the others queued with it.
 """
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -45,12 +46,17 @@ class Batcher:
     def __init__(self, scorer, max_batch: int = 256, max_wait_ms: float = 5.0):
         self.scorer, self.max_batch, self.max_wait = scorer, max_batch, max_wait_ms / 1000
         self.q: queue.Queue = queue.Queue()
-        self.batches = 0
+        self.batches = self.dropped = 0
         threading.Thread(target=self._loop, daemon=True).start()
 
-    def score(self, request: Request) -> list[float]:
+    def score(self, request: Request, gone=lambda: False) -> list[float] | None:
+        """The request's scores; None when `gone()` says its client left before all of its slices
+        were queued (the slices already in the model finish, the rest are never scored)."""
         out: list[float] = []
         for part in request.slices(self.max_batch):
+            if gone():
+                self.dropped += 1
+                return None
             fut: Future = Future()
             self.q.put((part, fut))
             out += fut.result()
@@ -126,7 +132,7 @@ def _is_messages(x) -> bool:
 
 def parse_request(body: bytes, limits: Limits = Limits()) -> Request:
     """Every field's type and size is checked here, so a bad request fails alone, before queuing."""
-    data = json.loads(body)
+    data = http.load_json(body)
     if not isinstance(data, dict) or not isinstance(data.get("query"), list):
         raise ValueError("expected a JSON object with a list 'query'")
     queries = data["query"]
@@ -153,6 +159,8 @@ def parse_request(body: bytes, limits: Limits = Limits()) -> Request:
                              f"got {type(p).__name__}")
         if not isinstance(p, str) and not _is_messages(p):
             raise ValueError(f"'prompts'[{i}] must be a string or a list of {{role, content}} messages")
+        if not isinstance(p, str):
+            http.check_roles(p, f"'prompts'[{i}]")
     for name, values in (("query", queries), ("prompts", prompts), ("responses", responses or [])):
         for i, x in enumerate(values):
             n = len(x) if isinstance(x, str) else sum(len(m["content"]) for m in x)
@@ -170,7 +178,7 @@ def make_server(scorer, host: str = "127.0.0.1", port: int = 0, token: str | Non
         raise UserError(f"max_batch must be at least 1, got {max_batch}")
     batcher = Batcher(scorer, max_batch, max_wait_ms)
 
-    def get_reward(body: bytes) -> tuple[int, dict]:
+    def get_reward(body: bytes, gone=lambda: False) -> tuple[int, dict] | None:
         try:
             request = parse_request(body, limits)
         except TooLarge as exc:
@@ -178,9 +186,11 @@ def make_server(scorer, host: str = "127.0.0.1", port: int = 0, token: str | Non
         except (ValueError, TypeError, AttributeError) as exc:
             return 400, {"error": f"bad request: {exc}"}
         try:
-            rewards = batcher.score(request)
+            rewards = batcher.score(request, gone)
         except Exception as exc:
             return 500, {"error": f"scoring failed: {type(exc).__name__}: {exc}"}
+        if rewards is None:  # its client left: the rest of its rows were not scored
+            return None
         return 200, {"rewards": rewards, "scores": rewards, "extra_logs": {}}
 
     server = json_server({path: get_reward}, "serve-rm", host, port, token, limits, signing_key, job)

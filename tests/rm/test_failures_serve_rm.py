@@ -13,6 +13,20 @@ clients. Each row of the table is a test below; docs/failure-modes.md keeps the 
 | 5 | a 1-row request behind a huge one                 | waits at most one slice of `max_batch` rows           |
 | 6 | GET, or a malformed request line                  | JSON error, no HTML page, no Python version banner    |
 
+Issue 30 (serve-rm and serve-judge alike; serve-judge's own fields in test_judge_openai.py):
+
+| #  | input or fault                                         | what happens now                                   |
+|----|--------------------------------------------------------|----------------------------------------------------|
+| 3  | a JSON body nested 100,000 deep                          | 400 "nested deeper than 64 levels"; still serving  |
+| 3  | a lone surrogate ("\\ud800") in a prompt               | 400 naming it, before the tokenizer                |
+| 4  | Content-Length "²", or 5,000 digits                      | 400 with a reply, not a dropped connection         |
+| 4  | a job token whose expiry is 5,000 digits                 | 401 "bad signature": the signature is checked first |
+| 11 | Content-Length with Transfer-Encoding; two Content-Lengths | 400 (RFC 9112: request smuggling)                |
+| 11 | `Authorization: bearer <token>` (lowercase scheme)       | accepted: the scheme is case-insensitive           |
+| 11 | a message role other than system, user or assistant      | 400 naming the role                                |
+| 11 | the client goes away mid-request                         | its remaining slices are never scored              |
+| 13 | an expiry spelled with leading zeros or non-ASCII digits | 401 "bad signature": one canonical form            |
+
 The scorer is a stand-in (reward = response length, with a configurable delay or failure): what is
 under test is the server; test_seams serves real toy RMs to OpenRLHF's client.
 """
@@ -137,8 +151,8 @@ def test_every_field_is_type_checked_before_queuing(server, body, error):
 
 # 2
 @pytest.mark.parametrize("header, code, error", [
-    (b"Content-Length: -1\r\n", 400, "Content-Length '-1' is not a non-negative integer"),
-    (b"Content-Length: abc\r\n", 400, "Content-Length 'abc' is not a non-negative integer"),
+    (b"Content-Length: -1\r\n", 400, "Content-Length '-1' is not a non-negative integer of at most 15 digits"),
+    (b"Content-Length: abc\r\n", 400, "Content-Length 'abc' is not a non-negative integer of at most 15 digits"),
     (b"", 411, "a Content-Length header is required"),
 ])
 def test_a_bad_content_length_is_refused_unread(server, header, code, error, capfd):
@@ -237,3 +251,81 @@ def test_http_servers_own_errors_are_json_without_a_version_banner(server, reque
     got, data = status_and_json(reply)
     assert got == code and "error" in data
     assert b"Python" not in reply and b"<html" not in reply.lower()
+
+
+# issue 30, 3
+@pytest.mark.parametrize("body, error", [
+    (b"[" * 100_000 + b"]" * 100_000, "JSON nested deeper than 64 levels"),
+    (b'{"query": ' + b"[" * 70 + b"]" * 70 + b"}", "JSON nested deeper than 64 levels"),
+    (b'{"query": ["a\\ud800"], "prompts": ["a"]}', "lone surrogate"),
+    (b'{"query": ["a"], "prompts": [[{"role": "user", "content": "\\udfff"}]], "responses": ["r"]}',
+     "lone surrogate"),
+])
+def test_hostile_json_gets_400_and_the_server_keeps_serving(server, body, error):
+    scorer = SlowScorer()
+    _, url = server(scorer)
+    reply = raw(url, b"POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    code, data = status_and_json(reply)
+    assert code == 400 and error in data["error"]
+    assert scorer.calls == []
+    assert requests.post(url, json={"query": ["ab"]}, timeout=10).json()["rewards"] == [2.0]
+
+
+# issue 30, 4 and 11
+@pytest.mark.parametrize("headers, error", [
+    ("Content-Length: \u00b2\r\n", "is not a non-negative integer of at most 15 digits"),
+    ("Content-Length: " + "9" * 5000 + "\r\n", "is not a non-negative integer of at most 15 digits"),
+    ("Content-Length: 2\r\nTransfer-Encoding: chunked\r\n", "Transfer-Encoding is not accepted"),
+    ("Content-Length: 2\r\nContent-Length: 3\r\n", "more than one Content-Length header"),
+    ("Content-Length: 2\r\nContent-Length: 2\r\n", "more than one Content-Length header"),
+])
+def test_lengths_are_ascii_digits_and_there_is_one(server, headers, error):
+    _, url = server()
+    reply = raw(url, b"POST /get_reward HTTP/1.1\r\nHost: x\r\n" + headers.encode() + b"\r\n{}")
+    code, data = status_and_json(reply)
+    assert code == 400 and error in data["error"]
+
+
+def test_a_token_is_checked_before_its_expiry_is_read(server):
+    from rlhf_eval.rm.tokens import mint
+    _, url = server(signing_key="k")
+    good = mint("k", "job", 3600)
+    _, name, expires, sig = good.split(".")
+    body = json.dumps({"query": ["ab"]}).encode()
+    for bad in (f"rmt1.{name}.{'9' * 5000}.{sig}", f"rmt1.{name}.0{expires}.{sig}",
+                f"rmt1.{name}.{expires.translate(str.maketrans('0123456789', '٠١٢٣٤٥٦٧٨٩'))}.{sig}"):
+        reply = raw(url, b"POST /get_reward HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + bad.encode()
+                    + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        code, data = status_and_json(reply)
+        assert code == 401 and data["error"] == "bad signature"
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        r = requests.post(url, json={"query": ["ab"]}, headers={"Authorization": f"{scheme} {good}"}, timeout=10)
+        assert r.status_code == 200, scheme
+
+
+def test_roles_are_system_user_or_assistant(server):
+    scorer = SlowScorer()
+    _, url = server(scorer)
+    r = requests.post(url, json={"query": ["a"], "responses": ["r"], "prompts": [
+        [{"role": "user", "content": "q"}, {"role": "tool", "content": "x"}]]}, timeout=10)
+    assert r.status_code == 400 and "'prompts'[0][1] has role 'tool'; roles are system, user, assistant" in \
+        r.json()["error"]
+    assert scorer.calls == []
+
+
+def test_a_client_that_leaves_stops_its_request(server):
+    """4,000 rows in slices of 50 at 2.5 ms a row take 10 s; the client leaves after 0.5 s, and
+    the server stops queuing its slices."""
+    scorer = SlowScorer(per_row_s=0.0025)
+    srv, url = server(scorer, max_batch=50, max_wait_ms=1)
+    body = json.dumps({"query": ["qrrr"] * 4000, "prompts": ["q"] * 4000}).encode()
+    with socket.create_connection(("127.0.0.1", int(url.split(":")[2].split("/")[0])), timeout=10) as s:
+        s.sendall(b"POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while srv.batcher.dropped == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.batcher.dropped == 1
+    time.sleep(0.3)
+    assert sum(scorer.calls) < 1000  # of 4,000 rows
+    assert requests.post(url, json={"query": ["ab"]}, timeout=10).json()["rewards"] == [2.0]
