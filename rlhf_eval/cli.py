@@ -13,7 +13,6 @@ import click
 import typer
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from rlhf_eval import store
@@ -25,6 +24,7 @@ from rlhf_eval.extensions import listing, load
 from rlhf_eval.launch import EXECUTORS, quiet_libraries
 from rlhf_eval.lock import run_lock
 from rlhf_eval.pipeline import expand, load_plan, node_done, not_planned, plan_dict
+from rlhf_eval.terminal import shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Do wins on static reward benchmarks translate into better policies?")
@@ -46,13 +46,13 @@ def report_errors(fn):
             where = f"traceback: {log}" if log else "the traceback could not be saved either"
             err = Console(stderr=True)
             if is_user_error(exc):
-                err.print(f"[red]error:[/red] {escape(one_line(exc))}", highlight=False, soft_wrap=True)
-                err.print(f"({where})", highlight=False, soft_wrap=True, style="dim")
+                err.print(f"[red]error:[/red] {shown(one_line(exc))}", highlight=False, soft_wrap=True)
+                err.print(f"({shown(where)})", highlight=False, soft_wrap=True, style="dim")
                 raise typer.Exit(2) from None
             node = getattr(exc, "rlhf_node", None)
-            err.print(f"[red]internal error[/red]{' in node ' + escape(node) if node else ''}: "
-                      f"{type(exc).__name__}: {escape(str(exc))}", highlight=False, soft_wrap=True)
-            err.print(f"This is a bug in rlhf-eval, not in your input; {where}", highlight=False, soft_wrap=True)
+            err.print(f"[red]internal error[/red]{' in node ' + shown(node) if node else ''}: "
+                      f"{type(exc).__name__}: {shown(exc)}", highlight=False, soft_wrap=True)
+            err.print(f"This is a bug in rlhf-eval, not in your input; {shown(where)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
     return wrapper
 
@@ -66,8 +66,36 @@ def command(*args, group: typer.Typer | None = None, **kwargs):
 
 
 def _fail(msg: str) -> None:
-    Console(stderr=True).print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[red]error:[/red] {shown(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+RUN_FILES = ("plan.json", store.MANIFEST)  # what marks a run or node folder, never overwritten by --out
+
+
+def out_folder(out: Path, option: str, files: list[str]) -> Path:
+    """A folder --out may write `files` into: not a file, not a run or node folder; files it
+    already holds that would be replaced are named."""
+    if out.exists() and not out.is_dir():
+        _fail(f"{option} {out} is a file, not a folder; name a folder (it is created)")
+    held = [f for f in RUN_FILES if (out / f).exists()]
+    if held:
+        _fail(f"{option} {out} holds {held[0]}: it is a run or node folder, which this would overwrite; "
+              "name another folder")
+    replaced = [f for f in files if (out / f).exists()]
+    if replaced:
+        Console(stderr=True).print(f"replacing {shown(', '.join(replaced))} in {shown(out)}", highlight=False,
+                                   soft_wrap=True)
+    return out
+
+
+def out_file(out: Path, option: str) -> Path:
+    """A file --out/--json may write: not a folder, not a run's plan.json or a node's manifest."""
+    if out.is_dir():
+        _fail(f"{option} {out} is a folder; name a file")
+    if out.name in RUN_FILES:
+        _fail(f"{option} {out}: {out.name} marks a run or node folder; name another file")
+    return out
 
 
 def _load(recipe: Path, overrides: list[str]):
@@ -95,7 +123,7 @@ def _node_table(run_dir: Path, nodes, title: str) -> Table:
     colors = {"done": "green", "partial": "yellow", "damaged": "red", "todo": "white"}
     for n in nodes:
         s = _state(run_dir, n)
-        table.add_row(n.stage, escape(n.label), n.key, f"[{colors[s]}]{s}[/]")
+        table.add_row(n.stage, shown(n.label), n.key, f"[{colors[s]}]{s}[/]")
     return table
 
 
@@ -120,7 +148,7 @@ def short_names(columns: list[str]) -> dict[str, str]:
 def summary_table(results: dict) -> tuple[Table, dict[str, str]]:
     """Static scores, the largest best-of-n gain and the RL gain per RM (every column is in the
     report), under short names; returns the table and {short name: full name}."""
-    table = Table(title=f"reward models ({results['name']})")
+    table = Table(title=f"reward models ({shown(results['name'])})")
     cols = results["rm_columns"]
     bon = [k for k in cols if k.startswith("best-of-")]
     top = max((int(k.split("-")[2].split(" ")[0]) for k in bon), default=None)
@@ -130,7 +158,7 @@ def summary_table(results: dict) -> tuple[Table, dict[str, str]]:
         table.add_column(short.get(k, k), justify="left" if k == "rm" else "right", no_wrap=True)
     for row in results["rm_table"]:
         table.add_row(*[f"{row[k]:.3f}" if isinstance(row.get(k), float) else
-                        "-" if row.get(k) is None else str(row[k]) for k in keys])
+                        "-" if row.get(k) is None else shown(row[k]) for k in keys])
     return table, {v: k for k, v in short.items()}
 
 
@@ -147,7 +175,7 @@ def verdict_rows(title: str, rows: list[tuple], extra: tuple[str, ...] = ()) -> 
         table.add_column(name, justify="left" if name in ("static", "downstream", "verdict") else "right",
                          no_wrap=True)
     for row in rows:
-        table.add_row(*map(str, row))
+        table.add_row(*map(shown, row))
     return table
 
 
@@ -225,13 +253,13 @@ def print_results(results: dict) -> None:
     table, legend = summary_table(results)
     console.print(table)
     for g in results.get("not_planned", []):
-        console.print(f"- not run: {g['rm']}, {g['what']}: {g['why']}", highlight=False, soft_wrap=True)
+        console.print(f"- not run: {shown(g['rm'])}, {shown(g['what'])}: {shown(g['why'])}", highlight=False, soft_wrap=True)
     if results.get("correlations"):
         table, more = verdict_table(results)
         console.print(table)
         short = {v: k for k, v in more.items()}
         for line in resting_lines([(short[c["static"]], short[c["downstream"]], c) for c in results["correlations"]]):
-            console.print(escape(line), highlight=False, soft_wrap=True)
+            console.print(shown(line), highlight=False, soft_wrap=True)
         for line in family_lines(results):
             console.print(line, highlight=False, soft_wrap=True)
         legend |= more
@@ -240,7 +268,7 @@ def print_results(results: dict) -> None:
         lock = p.get("lock") or {}
         if lock.get("differs"):
             what = ", ".join(f"{d['package']} {'/'.join(d['run'])} (lock {d['lock']})" for d in lock["differs"])
-            console.print(escape(f"versions differ from {lock['lock']}: {what}; numbers may differ from a run on "
+            console.print(shown(f"versions differ from {lock['lock']}: {what}; numbers may differ from a run on "
                                  "the locked set-up for this reason alone"), style="yellow", highlight=False,
                           soft_wrap=True)
 
@@ -280,7 +308,7 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
     print_results(results)
     console.print(f"node time per stage (summed; cached nodes count their first run): {stage_times(run_dir, nodes)}",
                   highlight=False, soft_wrap=True, style="dim")
-    console.print(f"report: {run_dir / 'report.html'}  ({time.time() - started:.1f} s)")
+    console.print(f"report: {shown(run_dir / 'report.html')}  ({time.time() - started:.1f} s)")
 
 
 @command()
@@ -300,6 +328,8 @@ def power(
     out: Optional[Path] = typer.Option(None, "--out", help="also write the rows as JSON here"),
 ):
     """What rho a study detects with 80% power, and how many RMs detect --rho (by simulation)."""
+    if out is not None:
+        out_file(out, "--out")
     from rlhf_eval.compare.design import Cell, analyse, cells_from_run
 
     if target.is_dir():
@@ -328,12 +358,12 @@ def power(
         for c in cells:
             r = analyse(c, rms or c.n_rms, rho, reps, draws, seed, family)
             rows.append(r)
-            table.add_row(escape(c.static), escape(c.downstream), str(r["rms"]),
+            table.add_row(shown(c.static), shown(c.downstream), str(r["rms"]),
                           f"{_short(r['reliability_static'])} / {_short(r['reliability_downstream'])}",
                           "none up to 0.99" if r["detectable_rho"] is None else _short(r["detectable_rho"]),
                           "over 400" if r["rms_needed"] is None else _short(r["rms_needed"]),
                           _short(r["closed_form_rms_needed"]),
-                          escape(r["note"]))
+                          shown(r["note"]))
     console.print(table)
     size = _run_family_size(target) if target.is_dir() else None
     if size and size > 1 and family == 1:
@@ -362,9 +392,9 @@ def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, hel
          cost: bool = typer.Option(False, "--cost", help="estimate GPU-hours per node and stage (docs/cost.md)")):
     """List the nodes a recipe implies, each done or todo."""
     loaded, nodes = _load(recipe, overrides or [])
-    console.print(_node_table(loaded.run_dir, nodes, f"plan of {loaded.recipe.name} -> {loaded.run_dir}"))
+    console.print(_node_table(loaded.run_dir, nodes, f"plan of {shown(loaded.recipe.name)} -> {shown(loaded.run_dir)}"))
     for (rm, what), why in not_planned(loaded).items():
-        console.print(f"not planned: {rm}, {what}: {why}", highlight=False, soft_wrap=True)
+        console.print(f"not planned: {shown(rm)}, {shown(what)}: {shown(why)}", highlight=False, soft_wrap=True)
     if cost:
         from rlhf_eval.launch.cost import CostError, by_stage, estimate
         if loaded.recipe.toy_world is not None:
@@ -379,7 +409,7 @@ def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, hel
             table.add_column(col, justify="left" if col in ("stage", "first node") else "right")
         for stage, (k, hours) in by_stage(estimates).items():
             first = next(e for e in estimates if e.stage == stage)
-            table.add_row(stage, str(k), f"{hours:,.1f}", f"{hours / k:,.2f}", escape(first.detail))
+            table.add_row(stage, str(k), f"{hours:,.1f}", f"{hours / k:,.2f}", shown(first.detail))
         table.add_row("total", str(len(estimates)), f"{sum(e.gpu_hours for e in estimates):,.1f}", "", "")
         console.print(table)
 
@@ -390,7 +420,7 @@ def status(run_dir: Path):
     nodes = load_plan(run_dir)
     if (run_dir / "slurm" / "jobs.json").is_file():
         from rlhf_eval.launch import slurm
-        table = Table(title=f"status of {run_dir} (Slurm)")
+        table = Table(title=f"status of {shown(run_dir)} (Slurm)")
         for col in ("stage", "node", "state", "job", "reason / exit code", "log"):
             table.add_column(col)
         colors = {"done": "green", "running": "cyan", "pending": "yellow", "failed": "red"}
@@ -398,12 +428,12 @@ def status(run_dir: Path):
             why = " ".join(x for x in (r["slurm_state"] if r["state"] == "failed" else None, r["reason"]
                                        if r["reason"] not in (None, "None") else None,
                                        f"exit {r['exit_code']}" if r["state"] == "failed" else None) if x)
-            table.add_row(r["node"].split("/")[0], escape(r["label"]),
-                          f"[{colors.get(r['state'], 'white')}]{r['state']}[/]", r["job"] or "", escape(why),
+            table.add_row(r["node"].split("/")[0], shown(r["label"]),
+                          f"[{colors.get(r['state'], 'white')}]{r['state']}[/]", r["job"] or "", shown(why),
                           r["log"] or "")
         console.print(table)
         return
-    console.print(_node_table(run_dir, nodes, f"status of {run_dir}"))
+    console.print(_node_table(run_dir, nodes, f"status of {shown(run_dir)}"))
 
 
 @command()
@@ -432,7 +462,7 @@ def cancel(run_dir: Path):
         ids = slurm.cancel(run_dir)
     except slurm.SlurmError as exc:
         _fail(str(exc))
-    console.print(f"cancelled {len(ids)} jobs" if ids else f"{run_dir}: no Slurm jobs recorded")
+    console.print(f"cancelled {len(ids)} jobs" if ids else f"{shown(run_dir)}: no Slurm jobs recorded")
 
 
 @command()
@@ -451,7 +481,7 @@ def node(run_dir: Path, node_id: str):
     by_id = {n.id: n for n in nodes}
     use_threads(planned_threads(run_dir))
     manifest = run_node(run_dir, matches[0], by_id)
-    console.print(f"{matches[0].id} done in {manifest['duration_s']} s")
+    console.print(f"{shown(matches[0].id)} done in {manifest['duration_s']} s")
 
 
 @command()
@@ -460,11 +490,13 @@ def diff(run_a: Path = typer.Argument(..., help="a finished run folder (A)"),
          out: Optional[Path] = typer.Option(None, "--json", help="also write the whole diff as JSON here"),
          rows: int = typer.Option(15, "--rows", help="headline numbers shown (largest moves first)")):
     """What differs between two runs (nodes, versions, seeds, data) and how far the numbers moved."""
+    if out is not None:
+        out_file(out, "--json")
     from rlhf_eval.report.diff import diff_runs
     d = diff_runs(run_a, run_b)
     same = [n for n in d["nodes"] if n["status"] == "same key"]
     other = [n for n in d["nodes"] if n["status"] != "same key"]
-    console.print(f"A = {d['a']}\nB = {d['b']}", highlight=False)
+    console.print(f"A = {shown(d['a'])}\nB = {shown(d['b'])}", highlight=False)
     console.print(f"nodes: {len(same)} with the same key (same config and inputs), {len(other)} not", highlight=False)
     if other:
         groups: dict[tuple, list[str]] = {}
@@ -474,13 +506,13 @@ def diff(run_a: Path = typer.Argument(..., help="a finished run folder (A)"),
         for col in ("stage", "nodes", "status", "why"):
             table.add_column(col, overflow="fold")
         for (stage, status, why), labels in groups.items():
-            table.add_row(stage, escape(labels[0] + (f" and {len(labels) - 1} more" if len(labels) > 1 else "")),
-                          status, escape(why))
+            table.add_row(stage, shown(labels[0] + (f" and {len(labels) - 1} more" if len(labels) > 1 else "")),
+                          status, shown(why))
         console.print(table)
     for kind, items in d["setup"].items():
         for item in items:
             a, b = ("not recorded" if v is None else v for v in (item["a"], item["b"]))
-            console.print(escape(f"{kind}: {item['what']}: A {a}, B {b}"), highlight=False, soft_wrap=True)
+            console.print(shown(f"{kind}: {item['what']}: A {a}, B {b}"), highlight=False, soft_wrap=True)
     if not any(d["setup"].values()):
         console.print("versions, threads, seeds and data fingerprints: the same", highlight=False)
     moved = [r for r in d["numbers"] if r["moved"] != "same"]
@@ -493,7 +525,7 @@ def diff(run_a: Path = typer.Argument(..., help="a finished run folder (A)"),
                              ("z", "right"), ("", "left")):
             table.add_column(col, justify=justify, overflow="fold")
         for r in moved[:rows]:
-            table.add_row(r["rm"], escape(r["column"]), f"{r['a']:.3f}", f"{r['b']:.3f}", f"{r['delta']:+.3f}",
+            table.add_row(r["rm"], shown(r["column"]), f"{r['a']:.3f}", f"{r['b']:.3f}", f"{r['delta']:+.3f}",
                           "-" if r["z"] is None else f"{r['z']:+.1f}", r["moved"])
         console.print(table)
     changed = [v for v in d["verdicts"] if v["changed"]]
@@ -505,11 +537,11 @@ def diff(run_a: Path = typer.Argument(..., help="a finished run folder (A)"),
         for v in changed:
             cell = [("-" if x is None else f"{x['verdict']}, Spearman {signed(x['spearman'])} "
                      f"({signed(x['ci'][0])} to {signed(x['ci'][1])})") for x in (v["a"], v["b"])]
-            table.add_row(escape(v["static"]), escape(v["downstream"]), *cell)
+            table.add_row(shown(v["static"]), shown(v["downstream"]), *cell)
         console.print(table)
     if out:
         store.atomic_write_json(out, d)
-        console.print(f"diff: {out}")
+        console.print(f"diff: {shown(out)}")
 
 
 @command()
@@ -518,6 +550,7 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folder
             bootstrap: Optional[int] = typer.Option(None, help="bootstrap draws (default: the first run's compare.bootstrap)"),
             seed: Optional[int] = typer.Option(None, help="bootstrap seed (default: the first run's compare.seed)")):
     """Compare the RMs of several runs (same tasks, policy and settings) in one report."""
+    out_folder(out, "--out", ["report.html", "results.json"])
     from rich.progress import Progress
 
     from rlhf_eval.compare.merge import MergeError, load_run, merge, same_units
@@ -541,7 +574,7 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folder
                      [provenance(Path(r["dir"])) for r in runs], runs[0]["report"].get("exports", []))
     results = json.loads(Path(written["results"]).read_text())
     print_results(results)
-    console.print(f"report: {written['report']}")
+    console.print(f"report: {shown(written['report'])}")
 
 
 @command("correlate")
@@ -559,18 +592,20 @@ def correlate(table: Path = typer.Argument(..., help="a CSV, or JSON list of row
     p-values over RMs, Holm over the table, a global test, and the RMs each verdict rests on."""
     from rlhf_eval.compare.published import read_table
     from rlhf_eval.compare.verdicts import verdict_table as family_table
+    if json_out is not None:
+        out_file(json_out, "--json")
 
     names = lambda text: [c.strip() for c in text.split(",") if c.strip()]  # noqa: E731
     st, down = read_table(table, rm, names(static), names(downstream), se)
     result = family_table(st, down, draws=draws, seed=seed, permutations=permutations)
     rel = lambda v: "?" if v is None or v != v else f"{v:.2f}"  # noqa: E731
-    rows = [(escape(c["static"]), escape(c["downstream"]), c["verdict"], signed(c["spearman"]), ci_text(c["ci"]),
+    rows = [(c["static"], c["downstream"], c["verdict"], signed(c["spearman"]), ci_text(c["ci"]),
              format_p(c["p"]), format_p(c["p_adjusted"]),
              f"{rel(c['reliability']['static'])}/{rel(c['reliability']['downstream'])}") for c in result["cells"]]
-    console.print(verdict_rows(f"does the static ranking predict the downstream one? ({escape(table.name)}, "
+    console.print(verdict_rows(f"does the static ranking predict the downstream one? ({shown(table.name)}, "
                                f"{len(result['rms'])} RMs)", rows, extra=("rel s/d",)))
     for line in resting_lines([(c["static"], c["downstream"], c) for c in result["cells"]]):
-        console.print(escape(line), highlight=False, soft_wrap=True)
+        console.print(shown(line), highlight=False, soft_wrap=True)
     lines = family_lines({"family": {"size": result["family_size"], "explained": result["explained"],
                                      "global": result["global"], "declarable": result["declarable"],
                                      "alpha": result["alpha"]}})
@@ -582,7 +617,7 @@ def correlate(table: Path = typer.Argument(..., help="a CSV, or JSON list of row
                       highlight=False, soft_wrap=True, style="dim")
     if json_out:
         store.atomic_write_text(json_out, json.dumps(_finite(result), indent=1) + "\n")
-        console.print(f"cells: {json_out}")
+        console.print(f"cells: {shown(json_out)}")
 
 
 def _finite(x):
@@ -604,6 +639,7 @@ def audit_contamination(
 ):
     """Which training rows share an n-gram with which benchmark prompts."""
     from rlhf_eval.curate.audit import audit
+    out_file(out, "--out")
 
     try:
         report = audit(list(data), list(against), ngram, prompt_column)
@@ -617,7 +653,7 @@ def audit_contamination(
         console.print(f"- {bench}: {res['overlapping_rows']} overlapping rows, hitting "
                       f"{res['benchmark_items_hit']} benchmark items{': ' + ids if ids else ''}",
                       highlight=False, soft_wrap=True)
-    console.print(f"report: {out}")
+    console.print(f"report: {shown(out)}")
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Static RM benchmarks.")
@@ -639,6 +675,8 @@ def bench_score(
     seed: int = typer.Option(0),
 ):
     """Score a benchmark from saved RM scores, without rerunning the RM."""
+    if out is not None:
+        out_folder(out, "--out", ["metrics.json"])
     from rlhf_eval.bench.evaluate import evaluate, json_safe
     from rlhf_eval.bench.probes import length_baseline
     from rlhf_eval.bench.registry import load_items
@@ -669,13 +707,13 @@ def bench_score(
     except ValueError as exc:
         _fail(str(exc))
     for note in result["notes"]:
-        Console(stderr=True).print(f"warning: {note}", highlight=False)
+        Console(stderr=True).print(f"warning: {shown(note)}", highlight=False)
     result |= {"data": where} | ({"scores": str(scores)} if scores else {"decisions": str(decisions)})
     text = json.dumps(result, indent=2, sort_keys=False)
     print(text)
     if out is not None:
         store.atomic_write_json(out / "metrics.json", result)
-        Console(stderr=True).print(f"wrote {out / 'metrics.json'}", highlight=False)
+        Console(stderr=True).print(f"wrote {shown(out / 'metrics.json')}", highlight=False)
 
 
 def rm_for_serving(card_name: str, run: Optional[Path]) -> dict:
@@ -739,7 +777,7 @@ def serve_rm(
     auth = " (token required)" if token or key else ""
     if job:
         auth = f" (job tokens for '{job}' only)"
-    console.print(f"serving RM '{card}' on http://{h}:{p}/get_reward{auth}; Ctrl-C stops", highlight=False,
+    console.print(f"serving RM '{shown(card)}' on http://{h}:{p}/get_reward{auth}; Ctrl-C stops", highlight=False,
                   soft_wrap=True)
     serve_until_signalled(server, "serve-rm")
 
@@ -775,7 +813,7 @@ def serve_judge(
     except (ValueError, ConfigError, OSError) as exc:
         _fail(str(exc))
     h, p = server.server_address[:2]
-    console.print(f"serving judge '{card}' as model '{model_name or card}' on http://{h}:{p}/v1 (chat completions)"
+    console.print(f"serving judge '{shown(card)}' as model '{shown(model_name or card)}' on http://{h}:{p}/v1 (chat completions)"
                   f"{' (API key required)' if token else ''}; Ctrl-C stops", highlight=False, soft_wrap=True)
     serve_until_signalled(server, "serve-judge")
 

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -28,6 +29,7 @@ CODE_FIELDS = {
     "policies": {"trust_remote_code": False, "engine_args": {}},
 }
 # What a train_rm node's outputs copy from its card (rm.stage.card_outputs): a manifest must agree.
+KEY = re.compile(r"[0-9a-f]{12}")
 RM_CARD_OUTPUTS = ("name", "kind", "backend", "chat_template", "trust_remote_code", "url", "api_key_env",
                    "engine_args")
 
@@ -105,6 +107,16 @@ def _inside(path: str, roots) -> bool:
     return any(p.is_relative_to(Path(r).resolve()) for r in roots)
 
 
+def _in_toy_cache(path: str) -> bool:
+    """A model of a toy-world cache (<cache>/toy_world/<key>/...), whichever $RLHF_EVAL_CACHE the
+    run used: reading a run must not depend on this process's cache setting."""
+    try:
+        parts = Path(path).resolve().parts
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return any(a == "toy_world" and KEY.fullmatch(b) for a, b in zip(parts, parts[1:]))
+
+
 def _canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, default=str)
 
@@ -115,7 +127,6 @@ def manifest_problem(manifest: dict, params: dict, stage: str, run_dir: Path) ->
         return "its manifest's params differ from the plan's"
     if stage != "train_rm":
         return None
-    from rlhf_eval.store import cache_root
     out, card = manifest.get("outputs", {}), params.get("card")
     card = card if isinstance(card, dict) else {}
     for field in RM_CARD_OUTPUTS:
@@ -127,6 +138,6 @@ def manifest_problem(manifest: dict, params: dict, stage: str, run_dir: Path) ->
     for field in ("path", "reference"):
         value = out.get(field)
         if value is not None and (not isinstance(value, str) or
-                                  (value not in named and not _inside(value, (run_dir, cache_root())))):
+                                  (value not in named and not _inside(value, (run_dir,)) and not _in_toy_cache(value))):
             return f"its manifest's {field} {value!r} is outside the run folder and not what its card names"
     return None

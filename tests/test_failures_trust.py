@@ -197,3 +197,90 @@ def test_a_malformed_manifest_is_damaged_not_a_crash(run_copy, edit, why, monkey
     assert r.exit_code == 0 and "damaged" in r.output and "Traceback" not in r.output
     r = invoke("serve-rm", "classifier-curated", "--run", run_copy, "--port", "0", monkeypatch=monkeypatch)
     assert r.exit_code == 2 and why in " ".join(r.output.split()), r.output
+
+
+# 5
+@pytest.mark.parametrize("ttl, error", [("9" * 400, "use e.g. 90s"), ("99999999", "ttl must be 1 s to 366 days"), ("0", "ttl must be 1 s to 366 days"),
+                                        ("0.5s", "ttl must be 1 s to 366 days"), ("400d", "ttl must be 1 s to 366 days"),
+                                        ("1e9", "use e.g. 90s"), ("\u00b2h", "use e.g. 90s")])
+def test_rm_token_ttl_is_bounded(ttl, error, monkeypatch):
+    monkeypatch.setenv("SIGNING_KEY", "k")
+    r = CliRunner().invoke(app, ["rm-token", "--signing-key-env", "SIGNING_KEY", "--job", "j", "--ttl", ttl])
+    assert r.exit_code == 2 and error in r.output and "Traceback" not in r.output, r.output
+
+
+# 6 and 14
+def hostile_names(text: str) -> str:
+    """Every RM, benchmark and task name of a smoke run's results renamed to hostile text."""
+    for old, new in (("classifier-curated", '=HYPERLINK("http://x")'), ("toy_sort", "$\\frac{a}$"),
+                     ("toy_rewardbench", "@SUM(1)[/]"), ("dpo-curated", "+dpo $x^$")):
+        text = text.replace(old, json.dumps(new)[1:-1])
+    return text
+
+
+def test_the_report_shows_hostile_names_as_text(reference_run, tmp_path):
+    from rlhf_eval.report.stage import render
+    run_dir = reference_run[0]
+    cmp = next(n for n in load_plan(run_dir) if n.stage == "compare")
+    result = json.loads(hostile_names(json.dumps(store.read_manifest(run_dir / "compare" / cmp.key)["outputs"])))
+    written = render(result, {}, "$\\frac{a}$ [/]", tmp_path / "out", [], [])
+    html = Path(written["report"]).read_text()
+    assert "$\\frac{a}$" in html and "<img" in html  # the plots were drawn
+    import csv
+    rows = list(csv.DictReader(open(tmp_path / "out" / "static.csv")))
+    rms = {r["rm"] for r in rows}
+    assert rms == {"'=HYPERLINK(\"http://x\")", "'+dpo $x^$"}
+    assert any(r["benchmark"].startswith("'@SUM(1)") for r in rows)
+    for name in written["csv"]:
+        for line in (tmp_path / "out" / name).read_text().splitlines():
+            assert not line.startswith(("=", "+", "@")) and ",=" not in line and ",@" not in line
+
+
+def test_a_negative_number_stays_a_number_in_a_csv():
+    from rlhf_eval.compare.tables import cell_text
+    assert cell_text("-0.25") == "-0.25" and cell_text(-0.25) == -0.25 and cell_text("-x") == "'-x"
+    assert cell_text("=1+1") == "'=1+1" and cell_text("a=1") == "a=1"
+
+
+# 7 and 14
+def test_paths_with_markup_or_escapes_print_as_text(reference_run, tmp_path, monkeypatch, toy_cache):
+    monkeypatch.setenv("RLHF_EVAL_CACHE", str(toy_cache))
+    odd = tmp_path / "a[/]b [red]x\x1b]0;pwned\x07"
+    odd.mkdir(parents=True)
+    run_dir = copy_run(reference_run, odd)
+    for args in (("status", run_dir), ("diff", run_dir, reference_run[0])):
+        r = invoke(*args, monkeypatch=monkeypatch)
+        assert r.exit_code == 0, r.output
+        assert "[/]b [red]x" in " ".join(r.output.split()) and "\x1b" not in r.output and "\\x1b" in r.output
+    r = invoke("status", odd / "nothing", monkeypatch=monkeypatch)
+    assert r.exit_code == 2 and "\x1b" not in r.output and "\\x1b]0;pwned\\x07" in r.output
+
+
+# 9 and 10
+def test_out_is_a_folder_that_holds_no_run(reference_run, tmp_path, monkeypatch):
+    run_dir = copy_run(reference_run, tmp_path)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    node = next(n for n in load_plan(run_dir) if n.stage == "report")
+    for out, expected in ((a_file, f"--out {a_file} is a file, not a folder"),
+                          (run_dir, f"--out {run_dir} holds plan.json: it is a run or node folder"),
+                          (run_dir / "report" / node.key, "holds manifest.json: it is a run or node folder")):
+        r = invoke("compare", reference_run[0], "--out", out, monkeypatch=monkeypatch)
+        assert r.exit_code == 2 and expected in " ".join(r.output.split()), r.output
+        r = invoke("bench", "score", "rewardbench", "--data", "x.jsonl", "--scores", "y.jsonl", "--out", out,
+                   monkeypatch=monkeypatch)
+        assert r.exit_code == 2 and expected in " ".join(r.output.split()), r.output
+    assert a_file.read_text() == "x" and (run_dir / "plan.json").is_file()
+    for args in (("power", reference_run[0], "--out", run_dir / "plan.json"),
+                 ("diff", reference_run[0], run_dir, "--json", tmp_path)):
+        r = invoke(*args, monkeypatch=monkeypatch)
+        assert r.exit_code == 2 and ("marks a run or node folder" in r.output or "is a folder; name a file" in
+                                     r.output), r.output
+
+
+# 15
+def test_scored_as_a_toy_benchmark_says_what_is_wrong():
+    from rlhf_eval.bench.registry import benchmark_for
+    with pytest.raises(ValueError, match="scored_as: 'toy_rewardbench' is a toy benchmark, a dataset; scored_as "
+                                         "names the rules that score one: a real benchmark \\('rewardbench' scores"):
+        benchmark_for("mine", "toy_rewardbench")

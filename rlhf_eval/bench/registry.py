@@ -21,6 +21,10 @@ def benchmark_for(name: str, scored_as: str | None = None) -> Benchmark:
     """The registered benchmark whose rules score `name`: `scored_as`, a toy benchmark's real
     one, or `name` itself."""
     key = scored_as or TOY.get(name, name)
+    if scored_as is not None and scored_as in TOY:
+        raise UserError(f"scored_as: '{scored_as}' is a toy benchmark, a dataset; scored_as names the rules that "
+                        f"score one: a real benchmark ('{TOY[scored_as]}' scores {scored_as}; registered: "
+                        f"{', '.join(BENCHMARKS)})")
     if key not in BENCHMARKS:
         import difflib
         close = difflib.get_close_matches(key, list(BENCHMARKS) + list(TOY), n=1)

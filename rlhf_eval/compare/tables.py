@@ -12,12 +12,29 @@ from rlhf_eval.compare.sources import per_doc
 from rlhf_eval.compare.stats import seed_interval
 
 
+# A cell starting with one of these is a formula in Excel, LibreOffice and Google Sheets (OWASP's
+# "CSV injection"): a name such as =HYPERLINK(...) would run when the CSV is opened.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value):
+    """A CSV cell: text that a spreadsheet would read as a formula gets a leading apostrophe;
+    numbers (a negative Spearman) stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        try:
+            float(value)
+            return value
+        except ValueError:
+            return "'" + value
+    return value
+
+
 def _write_csv(path: Path, rows: list[dict]) -> None:
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=keys)
+        w = csv.DictWriter(fh, fieldnames=[cell_text(k) for k in keys])
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({cell_text(k): cell_text(v) for k, v in r.items()} for r in rows)
 
 
 def rl_gain_rows(eval_outs: list[dict], iters: int, seed: int) -> list[dict]:

@@ -17,7 +17,6 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rlhf_eval.device import cpus, gpu_visible, thread_env, use_threads
@@ -25,6 +24,7 @@ from rlhf_eval.errors import UserError
 from rlhf_eval.launch import quiet_libraries
 from rlhf_eval.launch.node import run_node, todo_nodes
 from rlhf_eval.pipeline import Node
+from rlhf_eval.terminal import shown
 
 MAX_DEFAULT_WORKERS = 8
 COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -42,7 +42,7 @@ def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, add
     threads = recipe.torch_threads if recipe is not None else None
     workers = recipe.local.workers if recipe is not None and recipe.local.workers else default_workers(threads)
     todo = todo_nodes(run_dir, nodes,
-                      lambda line: console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True))
+                      lambda line: console.print(f"[yellow]{shown(line)}[/]", highlight=False, soft_wrap=True))
     workers = max(1, min(workers, len(todo)))
     with Progress(*COLUMNS, console=console, transient=False) as progress:
         overall = progress.add_task(f"run ({len(nodes) - len(todo)} of {len(nodes)} nodes cached)", total=len(todo))
@@ -61,7 +61,7 @@ def _one_by_one(run_dir, nodes, todo, threads, progress, overall) -> dict[str, f
     use_threads(threads)
     timings: dict[str, float] = {}
     for node in todo:
-        progress.update(overall, description=f"{node.stage}: {node.label}")
+        progress.update(overall, description=f"{node.stage}: {shown(node.label)}")
         timings[node.id] = run_node(run_dir, node, by_id, progress)["duration_s"]
         progress.advance(overall)
     return timings

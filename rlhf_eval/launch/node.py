@@ -15,6 +15,7 @@ from rlhf_eval import store
 from rlhf_eval.errors import UserError
 from rlhf_eval.lock import node_lock
 from rlhf_eval.pipeline import Node, node_done, stage_function
+from rlhf_eval.terminal import shown
 
 # What a node's numbers can depend on; the report checks them against requirements.lock.
 TRACKED = ("rlhf-eval", "torch", "transformers", "trl", "datasets", "lm_eval", "omegaconf", "accelerate",
@@ -82,7 +83,7 @@ class NodeContext:
         if self.progress is None:
             yield lambda completed, total=None: None
             return
-        task = self.progress.add_task(f"  {description}", total=total)
+        task = self.progress.add_task(f"  {shown(description)}", total=total)
 
         def update(completed, total=None):
             self.progress.update(task, completed=completed, **({"total": total} if total else {}))

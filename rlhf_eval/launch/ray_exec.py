@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rlhf_eval.device import thread_env
@@ -24,6 +23,7 @@ from rlhf_eval.errors import UserError
 from rlhf_eval.launch import QUIET_ENV
 from rlhf_eval.launch.node import todo_nodes
 from rlhf_eval.pipeline import Node, node_done
+from rlhf_eval.terminal import shown
 
 
 class NodeFailed(UserError, RuntimeError):
@@ -80,7 +80,7 @@ def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, add
 
     run_dir = Path(run_dir).absolute()
     todo = todo_nodes(run_dir, nodes,
-                      lambda line: console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True))
+                      lambda line: console.print(f"[yellow]{shown(line)}[/]", highlight=False, soft_wrap=True))
     address = address or (recipe.ray.address if recipe is not None else None)
     started = time.time()
     if not ray.is_initialized():

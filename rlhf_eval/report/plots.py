@@ -7,6 +7,9 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
+# Names on the plots (benchmarks, tasks, policies) are text from recipes and run folders: a name
+# such as "$\\frac{a}$" must be shown as written, not parsed as mathtext (which raises on it).
+matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
