@@ -22,7 +22,8 @@ from rlhf_eval.errors import UserError
 TOY_WORLD_FORMAT = 2
 STUDY_FORMAT = 3  # 2: the unmarked response of a marker pair ends with a filler word; 3: so does toy_marker's
 RL_FORMAT = 3  # 2: checkpoints listed for policy_eval; 3: OpenRLHF prompt files carry labels
-CURATE_FORMAT = 2  # 2: dataset/ in TRL's conversational format, no all-None margin column
+CURATE_FORMAT = 3  # 2: dataset/ in TRL's conversational format, no all-None margin column; 3: decontamination
+# compares normalised words (NFKC, no format characters, look-alikes folded, punctuation split)
 # COMPARE_FORMAT 3: population CI over RMs only, reliabilities, disattenuated correlations, RL seeds;
 # 4: static rows name the benchmark whose rules scored them, seven-benchmark summary.
 COMPARE_FORMAT = 4

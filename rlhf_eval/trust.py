@@ -4,9 +4,10 @@ downloaded artifact): its plan.json and manifests may say anything.
 - Code runs only where the local user said so. A model's own code (`trust_remote_code`), vLLM
   engine arguments (some name classes to import) and the URL and key variable of a remote RM come
   from the local card of that name, never from a manifest or a plan that this user did not write.
-- `node` runs only a plan.json that `run` or `submit` signed with this user's plan key
-  (an HMAC under $RLHF_EVAL_CACHE/keys): a plan is a list of commands to run, so one handed over
-  or edited by hand is refused, and `rlhf-eval run RECIPE` plans it again.
+- `node` runs only a plan.json that `run` or `submit` signed with this user's plan key (an
+  HMAC; the key is ~/.config/rlhf_eval/plan.key, or $RLHF_EVAL_PLAN_KEY): a plan is a list of
+  commands to run, so one handed over or edited by hand is refused, and `rlhf-eval run RECIPE`
+  plans it again.
 - A manifest is believed only where it agrees with its node in the plan: the same params, and an
   RM's card fields as its card says; a train_rm model path inside the run folder (or the cache,
   or what its card names). Anything else makes the node "damaged", and `run` redoes it.
@@ -36,11 +37,11 @@ RM_CARD_OUTPUTS = ("name", "kind", "backend", "chat_template", "trust_remote_cod
 
 # --------------------------------------------------------------------------- plan signatures
 def _plan_key() -> bytes:
-    from rlhf_eval.store import cache_root
     env = os.environ.get("RLHF_EVAL_PLAN_KEY")
     if env:
         return env.encode()
-    path = cache_root() / "keys" / "plan.key"
+    # per account, not per cache: a run may be planned and its nodes run with different caches
+    path = Path(os.environ.get("XDG_CONFIG_HOME") or "~/.config").expanduser() / "rlhf_eval" / "plan.key"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:  # O_EXCL: two processes creating it at once agree on the one that won

@@ -88,7 +88,7 @@ def batch_features(table: pa.Table, wanted: set[str], index: NgramIndex | None =
         out["near_dedup"] = minhash_bands(split.tokens, n, *near)
     if "decontaminate" in wanted:
         matched: dict[int, set] = {}
-        for i, ids in index.match(split, table["prompt"].to_pylist() + [""] * (2 * n)).items():
+        for i, ids in index.match(split.normalised(), table["prompt"].to_pylist() + [""] * (2 * n)).items():
             matched.setdefault(i % n, set()).update(ids)
         out["decontaminate"] = {j: sorted(ids) for j, ids in matched.items()}
     if "filter" in wanted:

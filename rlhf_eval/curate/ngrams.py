@@ -1,6 +1,7 @@
 """Words, 64-bit sequence hashes and the benchmark n-gram index for decontamination.
 
-Tokens are lower-cased whitespace words, exactly `text.lower().split()`. A batch of texts is split
+Exact dedup's tokens are lower-cased whitespace words, exactly `text.lower().split()`;
+decontamination's are normalised first (norm_words: what a reader sees, below). A batch of texts is split
 once into an arrow list array; ASCII texts go through arrow's kernels, the rest through Python, so
 the words are the same either way. Sequences (n-gram windows, whole texts) are hashed as
 polynomials modulo 2^64 with prefix sums, a few numpy passes per batch whatever n is.
@@ -14,7 +15,10 @@ data. A matched window is checked to hold only benchmark words and to lie inside
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +36,89 @@ def words(text: str) -> list[str]:
 def fold(text: str) -> str:
     """Case- and whitespace-folded text: the form every curation comparison uses."""
     return " ".join(words(text))
+
+
+# ------------------------------------------------------------------ decontamination's words
+# Exact dedup compares texts as written (case and whitespace folded). Decontamination compares
+# what a reader sees: a leak disguised with a zero-width space, a soft hyphen, full-width letters,
+# Cyrillic or Greek look-alikes, decomposed accents or punctuation between words is still a leak.
+# So each whitespace word (as dedup splits it) becomes: NFKC, Unicode format characters
+# (category Cf) dropped, characters that UTS #39 lists as confusable with one ASCII letter or
+# digit folded to it, lower-cased, then its runs of letters and digits (punctuation and
+# underscores separate words, never join or split them). A word is normalised on its own, so a
+# batch normalises each distinct word once (Split.normalised), and a word of [a-z0-9] only is
+# its own normal form.
+_LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")
+
+
+@lru_cache(maxsize=1)
+def _skeleton_table() -> dict[int, str]:
+    """Non-ASCII characters that UTS #39 (confusable-homoglyphs' copy of confusables.txt) says
+    look like exactly one ASCII letter or digit: Cyrillic 'а' -> 'a', Greek 'ο' -> 'o'. Words
+    arrive lower-cased, so a capital's lower case maps where the capital does (Cyrillic 'Н'
+    looks like 'H'; 'н', which it arrives as, maps to 'h' too)."""
+    from confusable_homoglyphs.confusables import confusables_data
+    table = {}
+    for ch, glyphs in confusables_data.items():
+        ascii_ = {g["c"].lower() for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalnum()}
+        if len(ch) == 1 and not ch.isascii() and len(ascii_) == 1:
+            table[ord(ch)] = next(iter(ascii_))
+    for code, target in list(table.items()):
+        low = chr(code).lower()
+        if len(low) == 1 and not low.isascii():
+            table.setdefault(ord(low), target)
+    return table
+
+
+def norm_word(word: str) -> list[str]:
+    """One lower-cased whitespace word as decontamination's words (see above)."""
+    text = unicodedata.normalize("NFKC", word)
+    if not text.isascii():
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf").translate(_skeleton_table())
+    return _LETTERS_AND_DIGITS.findall(text.lower())
+
+
+# ASCII bytes as norm_word sees them: letters lower-cased, digits kept, anything else a separator
+_ASCII_WORD_BYTES = np.full(256, ord(" "), np.uint8)
+_ASCII_WORD_BYTES[np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", np.uint8)] = \
+    np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", np.uint8)
+_ASCII_WORD_BYTES[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = \
+    np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", np.uint8)
+
+
+def norm_word_lists(distinct: pa.Array) -> pa.ListArray:
+    """[norm_word(w) for w in distinct]: ASCII words through a byte table and arrow's split, the
+    rest (few) through Python."""
+    fast = pc.string_is_ascii(distinct).to_numpy(zero_copy_only=False)
+    slow = np.flatnonzero(~fast)
+    parts, order = [], np.empty(len(distinct), np.int64)
+    if fast.any():
+        quick = distinct.filter(pa.array(fast))
+        validity, offsets, data = quick.buffers()
+        mapped = pa.Array.from_buffers(pa.string(), len(quick), [validity, offsets, pa.py_buffer(
+            _ASCII_WORD_BYTES[np.frombuffer(data, np.uint8)] if data is not None else b"")], offset=quick.offset)
+        split = pc.ascii_split_whitespace(pc.ascii_trim_whitespace(mapped))
+        flat = split.flatten()  # a word that was all punctuation splits into [""]: dropped below
+        keep = pc.greater(pc.binary_length(flat), 0).to_numpy(zero_copy_only=False)
+        kept = np.concatenate([[0], np.cumsum(keep)]).astype(np.int32)
+        offs = split.offsets.to_numpy() - split.offsets[0].as_py()
+        parts.append(pa.ListArray.from_arrays(pa.array(kept[offs]), flat.filter(pa.array(keep))))
+        order[np.flatnonzero(fast)] = np.arange(len(quick))
+    if len(slow):
+        parts.append(pa.array([norm_word(w) for w in distinct.take(pa.array(slow)).to_pylist()], WORDS))
+        order[slow] = len(distinct) - len(slow) + np.arange(len(slow))
+    if not parts:
+        return pa.array([], WORDS)
+    return pa.concat_arrays(parts).take(pa.array(order))
+
+
+def norm_words(text: str) -> list[str]:
+    return [t for w in words(text) for t in norm_word(w)]
+
+
+def norm_key(text: str) -> bytes:
+    """A prompt's normalised full text, hashed: how a benchmark prompt shorter than n is matched."""
+    return hashlib.blake2b(" ".join(norm_words(text)).encode(), digest_size=8).digest()
 
 
 def split_words(texts: list[str] | pa.Array) -> pa.ListArray:
@@ -118,7 +205,7 @@ class Split:
     """A batch of texts split into words: `tokens` (list<string>, one list per text), where each
     text's words end in the flat sequence (`ends`), each word's index into the batch's distinct
     `words`, and prefix_sums of the words' hashes."""
-    tokens: pa.ListArray
+    tokens: pa.ListArray | None
     ends: np.ndarray
     indices: np.ndarray
     words: pa.Array
@@ -132,19 +219,42 @@ class Split:
         indices = encoded.indices.to_numpy(zero_copy_only=False)
         return cls(tokens, ends, indices, encoded.dictionary, prefix_sums(word_hashes(encoded.dictionary)[indices]))
 
+    def normalised(self) -> "Split":
+        """The same texts in decontamination's words (norm_words), from this split's distinct
+        words: each is normalised once, then every text's sequence is rebuilt with numpy.
+        `tokens` is None (near-dedup reads the words as written)."""
+        vocab = len(self.words)
+        impure = np.flatnonzero(~pc.match_substring_regex(self.words, "^[a-z0-9]+$").to_numpy(zero_copy_only=False))
+        if not len(impure):  # every word is its own normal form
+            return Split(None, self.ends, self.indices, self.words, self.prefix)
+        extra = norm_word_lists(self.words.take(pa.array(impure, pa.int64())))
+        counts = np.ones(vocab, np.int64)  # normalised words per distinct word
+        counts[impure] = pc.list_value_length(extra).to_numpy(zero_copy_only=False)
+        first = np.arange(vocab, dtype=np.int64)  # where a distinct word's normalised words start in `every`
+        first[impure] = vocab + np.concatenate([[0], np.cumsum(counts[impure])[:-1]]).astype(np.int64)
+        every = pa.concat_arrays([self.words, extra.flatten()])
+        encoded = pc.dictionary_encode(every)
+        ids = encoded.indices.to_numpy(zero_copy_only=False)
+        if (counts == 1).all():  # punctuation stripped, no word split or emptied: same positions
+            indices, text_ends = ids[first[self.indices]], self.ends
+        else:
+            per = counts[self.indices]
+            ends = np.cumsum(per)
+            within = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - per, per)
+            indices = ids[np.repeat(first[self.indices], per) + within]
+            text_ends = np.concatenate([[0], ends])[self.ends]
+        return Split(None, text_ends, indices, encoded.dictionary,
+                     prefix_sums(word_hashes(encoded.dictionary)[indices]))
+
     def text_hashes(self) -> np.ndarray:
         """A 64-bit hash of each text's folded word sequence."""
         starts = np.concatenate([[0], self.ends[:-1]])[:len(self.ends)]
         return range_hashes(self.prefix, starts, self.ends)
 
 
-def prompt_key(text: str) -> bytes:
-    return hashlib.blake2b(fold(text).encode(), digest_size=8).digest()
-
-
 class NgramIndex:
-    """n-grams of benchmark prompts. A benchmark prompt shorter than n matches only a training
-    prompt identical to it (after case and whitespace folding)."""
+    """n-grams of benchmark prompts, in decontamination's words (norm_words). A benchmark prompt
+    shorter than n matches a training prompt whose normalised full text is the same."""
 
     def __init__(self, n: int = 13):
         self.n = n
@@ -154,9 +264,10 @@ class NgramIndex:
         self._sorted: np.ndarray | None = None
 
     def add(self, text: str, item_id: str) -> None:
-        tokens = words(text)
+        tokens = norm_words(text)
         if len(tokens) < self.n:
-            self.short.setdefault(prompt_key(text), set()).add(item_id)
+            if tokens:  # (a prompt of punctuation alone has nothing to match)
+                self.short.setdefault(norm_key(text), set()).add(item_id)
             return
         self.vocab.update(tokens)
         for value in window_hashes(prefix_sums(word_hashes(tokens)), self.n).tolist():
@@ -178,11 +289,12 @@ class NgramIndex:
 
     def match_batch(self, texts: list[str], prompts: list[str] | None = None) -> list[set[str]]:
         """Benchmark ids each text shares an n-gram with (and, for `prompts`, equals)."""
-        hits = self.match(Split.of(texts), prompts)
+        hits = self.match(Split.of(texts).normalised(), prompts)
         return [hits.get(i, set()) for i in range(len(texts))]
 
     def match(self, split: Split, prompts: list[str] | None = None) -> dict[int, set[str]]:
-        """{text index: benchmark ids} for the texts of `split` that match."""
+        """{text index: benchmark ids} for the texts of `split` (Split.of(texts).normalised())
+        that match."""
         self._prepare()
         hits: dict[int, set[str]] = {}
         if self.owners and len(split.indices):
@@ -201,6 +313,6 @@ class NgramIndex:
                 hits.setdefault(i, set()).update(self.owners[int(h[w])])
         if self.short and prompts is not None:
             for i, p in enumerate(prompts):
-                if p and (owners := self.short.get(prompt_key(p))):
+                if p and (owners := self.short.get(norm_key(p))):
                     hits.setdefault(i, set()).update(owners)
         return hits

@@ -4,8 +4,8 @@ talk to a local model over loopback the way it talks to vLLM's or SGLang's serve
 
 - In: `model` (must be the served name), `messages` ({role, content} strings; roles system,
   user, assistant), `temperature` (0-2), `max_tokens` or `max_completion_tokens` (1 to the
-  model's context; default 256; messages plus max_tokens past the context get 413), `logprobs` and `top_logprobs` (0-20), `n` = 1 only,
-  no streaming. Out: one choice, `usage` (prompt and completion tokens), and with `logprobs` the
+  model's context; default 256; messages plus max_tokens past the context get 413), `logprobs`
+  and `top_logprobs` (0-20), `n` = 1 only, no streaming. Out: one choice, `usage` (prompt and completion tokens), and with `logprobs` the
   first token's `top_logprobs` (only one-token answers carry log-probabilities here).
 - One request at a time goes through the model. Binding, tokens and limits: rlhf_eval.rm.http.
 """
@@ -58,8 +58,8 @@ def parse_chat(data, limits: Limits, served: str, context: int = 1 << 20) -> dic
     logprobs = bool(data.get("logprobs"))
     if logprobs and max_tokens != 1:
         raise ValueError("this server returns log-probabilities for one-token answers only (max_tokens = 1)")
-    return {"messages": messages, "max_tokens": max_tokens, "max_tokens_given": bool(given), "temperature": float(temperature),
-            "logprobs": logprobs, "top_logprobs": top}
+    return {"messages": messages, "max_tokens": max_tokens, "max_tokens_given": bool(given),
+            "temperature": float(temperature), "logprobs": logprobs, "top_logprobs": top}
 
 
 def make_judge_server(backend, model: str, host: str = "127.0.0.1", port: int = 0, token: str | None = None,

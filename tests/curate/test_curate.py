@@ -1,4 +1,5 @@
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,53 @@ def test_labels_travel_from_source_rows_to_rl_prompts(tmp_path):
     got = {r["prompt"]: r["label"] for r in rl_prompts(str(data), 10, 0, gold=lambda p: "GOLD:" + p[-3:])}
     assert got == {rows[0]["q"]: "a b", rows[1]["q"]: "7", "sort these letters in alphabetical order : f e": "GOLD:f e"}
     assert {r["label"] for r in rl_prompts(str(data), 10, 0)} == {"a b", "7", ""}
+
+
+# issue 30, item 16: the audit sees through Unicode tricks
+LEAK = ("Sort these letters in alphabetical order and explain every step you take along the way "
+        "carefully please")
+SHORT = "What is the capital of France"
+PERTURBED = {
+    "zero-width spaces": lambda t: " ".join(w[:1] + "\u200b" + w[1:] for w in t.split()),
+    "soft hyphens": lambda t: " ".join(w[:2] + "\u00ad" + w[2:] for w in t.split()),
+    "full-width letters": lambda t: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t),
+    "Cyrillic look-alikes": lambda t: t.translate(str.maketrans("aeopcxyiTHM", "аеорсхуіТНМ")),
+    "Greek look-alikes": lambda t: t.translate(str.maketrans("aoiv", "αοιν")),
+    "NFD": lambda t: unicodedata.normalize("NFD", t.replace("e", "é")),
+    "a comma after every word": lambda t: ", ".join(t.split()),
+    "identical": lambda t: t,
+}
+
+
+@pytest.mark.parametrize("how", list(PERTURBED))
+def test_decontamination_sees_through_unicode_tricks(how):
+    from rlhf_eval.curate.ngrams import NgramIndex
+    index = NgramIndex(13)
+    index.add(LEAK, "long")
+    index.add(LEAK.replace("e", "é"), "accented")
+    index.add(SHORT, "short")
+    index.add(SHORT.replace("e", "é"), "short-accented")
+    perturb = PERTURBED[how]
+    rows = [{"id": "p", "source": "s", "prompt": perturb(LEAK), "chosen": "ok", "rejected": "no", "meta": {}},
+            {"id": "c", "source": "s", "prompt": "hi", "chosen": "Sure. " + perturb(LEAK), "rejected": "no", "meta": {}},
+            {"id": "s", "source": "s", "prompt": perturb(SHORT), "chosen": "ok", "rejected": "no", "meta": {}},
+            {"id": "clean", "source": "s", "prompt": "Sort these letters: c a b", "chosen": "a b c", "rejected": "c",
+             "meta": {}}]
+    kept, hits = steps.decontaminate(rows, index)
+    assert {h["id"] for h in hits} == {"p", "c", "s"}, how
+    assert [k["id"] for k in kept] == ["clean"]
+
+
+def test_normalised_words_match_one_by_one_and_batched():
+    import pyarrow as pa
+
+    from rlhf_eval.curate.ngrams import Split, norm_words
+    texts = ["Sort: c, a, b!", "\ufb01ne \uff26ull", "z\u200bero soft\u00adhyphen", "\u0405\u043e\u0440t \u041d\u041e\u0422",
+             "caf\u00e9", "cafe\u0301", "", "!!!", "a_b", "x\x1cy", " lead", "trail. ", "A-B-C", "w1 w2"]
+    assert norm_words("Sort: c, a, b!") == ["sort", "c", "a", "b"]
+    assert norm_words("z\u200bero soft\u00adhyphen") == ["zero", "softhyphen"]
+    assert norm_words("cafe\u0301") == norm_words("caf\u00e9") == ["caf\u00e9"]
+    split = Split.of(texts).normalised()
+    got = [split.words.take(pa.array(split.indices[a:b])).to_pylist()
+           for a, b in zip([0, *split.ends[:-1]], split.ends)]
+    assert got == [norm_words(t) for t in texts]
