@@ -4,9 +4,9 @@ on clean rows (issue 30, item 16).
 Benchmark prompts: the real JudgeBench questions in ../shared/data, plus two kinds of items made
 from them: short prompts (the first 8 words of 100) and accented prompts (100 with every "e" as
 "é", so that NFD differs from NFC). Clean training rows: the real RM-Bench chat and RMB prompts
-there, which no benchmark item was made from (what they share with JudgeBench by chance is what
-a false positive is). Each
-leak is one training row whose prompt (or chosen response) is a benchmark item perturbed one way.
+there as prompts, and their responses as `chosen`; no benchmark item was made from them, so
+what they share with JudgeBench by chance is a false positive. Each leak is one training row
+whose prompt (or chosen response) is a benchmark item perturbed one way.
 
 Run: .venv/bin/python benchmarks/contamination_recall.py [--json out.json]
 (The same script, run with PYTHONPATH pointing at an older checkout, gives that version's numbers.)
@@ -48,6 +48,15 @@ def clean_prompts() -> list[str]:
     return long_enough(out)
 
 
+def clean_responses() -> list[str]:
+    """Real responses of those benchmarks (RM-Bench's chosen and rejected, RMB's answers): long
+    texts in the same domains, none written from a JudgeBench question."""
+    out = [x for r in json.loads((DATA / "rm-bench" / "chat_filtered.json").read_text()) for x in r["chosen"] + r["rejected"]]
+    for f in sorted((DATA / "rmb").glob("pairwise_*.json")):
+        out += [r[k]["answer"] for r in json.loads(f.read_text()) for k in ("chosen", "reject")]
+    return long_enough(out)
+
+
 def every_word(text: str, fn) -> str:
     return " ".join(fn(w) for w in text.split(" "))
 
@@ -85,9 +94,11 @@ def measure(n: int = 13, seed: int = 0) -> dict:
     index = NgramIndex(n)
     for kind, items in (("b", bench), ("s", short), ("a", accented)):
         for i, p in enumerate(items):
-            index.add(p, f"{kind}{i}")
-    _, hits = steps.decontaminate([row(f"clean{i}", p) for i, p in enumerate(clean)], index)
-    out = {"benchmark_items": len(bench) + len(short) + len(accented), "clean_rows": len(clean),
+            index.add(p, f"{kind}{i}")  # (one by one: versions before add_all run this script too)
+    responses = clean_responses()
+    _, hits = steps.decontaminate([row(f"clean{i}", p) for i, p in enumerate(clean)] +
+                                  [row(f"resp{i}", "Explain.", chosen=r) for i, r in enumerate(responses)], index)
+    out = {"benchmark_items": len(bench) + len(short) + len(accented), "clean_rows": len(clean) + len(responses),
            "false_positives": len(hits), "recall": {}}
     for name, fn in PERTURB.items():
         sources = accented if name.startswith("NFD") else bench[:200]

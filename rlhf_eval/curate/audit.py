@@ -49,8 +49,7 @@ def audit(data: list[str], benches: list[str], ngram: int = 13, prompt_column: s
               "benchmarks": {}}
     for bench in benches:
         index = NgramIndex(ngram)
-        for item_id, prompt in bench_prompts(bench, prompt_column):
-            index.add(prompt, item_id)
+        index.add_all((prompt, item_id) for item_id, prompt in bench_prompts(bench, prompt_column))
         _, hits = steps.decontaminate(pairs, index)
         report["benchmarks"][bench] = {
             "overlapping_rows": len(hits),

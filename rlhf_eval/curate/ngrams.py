@@ -86,6 +86,20 @@ _ASCII_WORD_BYTES[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = \
     np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", np.uint8)
 
 
+def _not_own_normal_form(words: pa.Array) -> np.ndarray:
+    """Per word (lower-cased): whether it holds any byte other than [a-z0-9] (punctuation, or any
+    non-ASCII byte), through the byte table instead of a regex over the strings."""
+    if words.type != pa.string():
+        words = words.cast(pa.string())
+    _, offsets, data = words.buffers()
+    if data is None or not len(words):
+        return np.zeros(len(words), bool)
+    raw = np.frombuffer(data, np.uint8)
+    offs = np.frombuffer(offsets, np.int32)[words.offset:words.offset + len(words) + 1]
+    changed = np.concatenate([[0], np.cumsum(_ASCII_WORD_BYTES[raw] != raw)])
+    return changed[offs[1:]] > changed[offs[:-1]]
+
+
 def norm_word_lists(distinct: pa.Array) -> pa.ListArray:
     """[norm_word(w) for w in distinct]: ASCII words through a byte table and arrow's split, the
     rest (few) through Python."""
@@ -204,12 +218,13 @@ def word_hashes(distinct) -> np.ndarray:
 class Split:
     """A batch of texts split into words: `tokens` (list<string>, one list per text), where each
     text's words end in the flat sequence (`ends`), each word's index into the batch's distinct
-    `words`, and prefix_sums of the words' hashes."""
+    `words`, those words' `hashes`, and prefix_sums of the sequence's hashes."""
     tokens: pa.ListArray | None
     ends: np.ndarray
     indices: np.ndarray
     words: pa.Array
     prefix: np.ndarray
+    hashes: np.ndarray
 
     @classmethod
     def of(cls, texts: list[str] | pa.Array) -> "Split":
@@ -217,34 +232,44 @@ class Split:
         ends = np.cumsum(pc.list_value_length(tokens).to_numpy(zero_copy_only=False)).astype(np.int64)
         encoded = pc.dictionary_encode(pc.list_flatten(tokens))
         indices = encoded.indices.to_numpy(zero_copy_only=False)
-        return cls(tokens, ends, indices, encoded.dictionary, prefix_sums(word_hashes(encoded.dictionary)[indices]))
+        hashes = word_hashes(encoded.dictionary)
+        return cls(tokens, ends, indices, encoded.dictionary, prefix_sums(hashes[indices]), hashes)
 
     def normalised(self) -> "Split":
         """The same texts in decontamination's words (norm_words), from this split's distinct
-        words: each is normalised once, then every text's sequence is rebuilt with numpy.
-        `tokens` is None (near-dedup reads the words as written)."""
+        words: each is normalised once (a word of [a-z0-9] only is its own normal form, hash
+        and all), then every text's sequence is rebuilt with numpy. `tokens` is None (near-dedup
+        reads the words as written)."""
         vocab = len(self.words)
-        impure = np.flatnonzero(~pc.match_substring_regex(self.words, "^[a-z0-9]+$").to_numpy(zero_copy_only=False))
-        if not len(impure):  # every word is its own normal form
-            return Split(None, self.ends, self.indices, self.words, self.prefix)
+        impure = np.flatnonzero(_not_own_normal_form(self.words))
+        if not len(impure):
+            return self if self.tokens is None else Split(None, self.ends, self.indices, self.words, self.prefix,
+                                                          self.hashes)
         extra = norm_word_lists(self.words.take(pa.array(impure, pa.int64())))
+        flat = extra.flatten()
+        # a normalised word this batch already has ("c," -> "c") keeps that word's id and hash
+        ids = pc.fill_null(pc.index_in(flat, value_set=self.words), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        new = ids < 0
+        added = pc.dictionary_encode(flat.filter(pa.array(new)))
+        ids[new] = vocab + added.indices.to_numpy(zero_copy_only=False)
+        words = pa.concat_arrays([self.words, added.dictionary])
+        hashes = np.concatenate([self.hashes, word_hashes(added.dictionary)])
         counts = np.ones(vocab, np.int64)  # normalised words per distinct word
         counts[impure] = pc.list_value_length(extra).to_numpy(zero_copy_only=False)
-        first = np.arange(vocab, dtype=np.int64)  # where a distinct word's normalised words start in `every`
-        first[impure] = vocab + np.concatenate([[0], np.cumsum(counts[impure])[:-1]]).astype(np.int64)
-        every = pa.concat_arrays([self.words, extra.flatten()])
-        encoded = pc.dictionary_encode(every)
-        ids = encoded.indices.to_numpy(zero_copy_only=False)
         if (counts == 1).all():  # punctuation stripped, no word split or emptied: same positions
-            indices, text_ends = ids[first[self.indices]], self.ends
+            mapping = np.arange(vocab, dtype=np.int64)
+            mapping[impure] = ids
+            indices, text_ends = mapping[self.indices], self.ends
         else:
+            first = np.arange(vocab, dtype=np.int64)  # where a distinct word's normalised words start in `every`
+            first[impure] = vocab + np.concatenate([[0], np.cumsum(counts[impure])[:-1]]).astype(np.int64)
+            every = np.concatenate([np.arange(vocab, dtype=np.int64), ids])
             per = counts[self.indices]
             ends = np.cumsum(per)
             within = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - per, per)
-            indices = ids[np.repeat(first[self.indices], per) + within]
+            indices = every[np.repeat(first[self.indices], per) + within]
             text_ends = np.concatenate([[0], ends])[self.ends]
-        return Split(None, text_ends, indices, encoded.dictionary,
-                     prefix_sums(word_hashes(encoded.dictionary)[indices]))
+        return Split(None, text_ends, indices, words, prefix_sums(hashes[indices]), hashes)
 
     def text_hashes(self) -> np.ndarray:
         """A 64-bit hash of each text's folded word sequence."""
@@ -264,14 +289,28 @@ class NgramIndex:
         self._sorted: np.ndarray | None = None
 
     def add(self, text: str, item_id: str) -> None:
-        tokens = norm_words(text)
-        if len(tokens) < self.n:
-            if tokens:  # (a prompt of punctuation alone has nothing to match)
-                self.short.setdefault(norm_key(text), set()).add(item_id)
+        self.add_all([(text, item_id)])
+
+    def add_all(self, items) -> None:
+        """Add (text, item id) pairs, normalised as one batch (Split.normalised)."""
+        items = list(items)
+        if not items:
             return
-        self.vocab.update(tokens)
-        for value in window_hashes(prefix_sums(word_hashes(tokens)), self.n).tolist():
-            self.owners.setdefault(value, set()).add(item_id)
+        split = Split.of([t for t, _ in items]).normalised()
+        starts = np.concatenate([[0], split.ends[:-1]]).astype(np.int64)
+        hashes = window_hashes(split.prefix, self.n)
+        long_words = []
+        for (_, item_id), a, b in zip(items, starts.tolist(), split.ends.tolist()):
+            if b - a < self.n:
+                if b > a:  # (a prompt of punctuation alone has nothing to match)
+                    text = " ".join(split.words.take(pa.array(split.indices[a:b])).to_pylist())
+                    self.short.setdefault(hashlib.blake2b(text.encode(), digest_size=8).digest(), set()).add(item_id)
+                continue
+            long_words.append(split.indices[a:b])
+            for value in hashes[a:b - self.n + 1].tolist():
+                self.owners.setdefault(value, set()).add(item_id)
+        if long_words:
+            self.vocab.update(split.words.take(pa.array(np.unique(np.concatenate(long_words)))).to_pylist())
         self._sorted = None
 
     def _prepare(self) -> None:

@@ -276,3 +276,22 @@ def test_normalised_words_match_one_by_one_and_batched():
     got = [split.words.take(pa.array(split.indices[a:b])).to_pylist()
            for a, b in zip([0, *split.ends[:-1]], split.ends)]
     assert got == [norm_words(t) for t in texts]
+
+
+def test_an_index_built_in_one_batch_equals_one_built_prompt_by_prompt():
+    from rlhf_eval.curate.ngrams import norm_key, norm_words, prefix_sums, window_hashes, word_hashes
+    texts = [LEAK, SHORT + "?", "!!!", "A \u0455hort \u043ene", " ".join(f"w{i}" for i in range(14)), LEAK.upper()]
+    index = NgramIndex(13)
+    index.add_all((t, str(i)) for i, t in enumerate(texts))
+    owners, short, vocab = {}, {}, set()
+    for i, t in enumerate(texts):
+        w = norm_words(t)
+        if len(w) < 13:
+            if w:
+                short.setdefault(norm_key(t), set()).add(str(i))
+            continue
+        vocab.update(w)
+        for v in window_hashes(prefix_sums(word_hashes(w)), 13).tolist():
+            owners.setdefault(v, set()).add(str(i))
+    assert (index.owners, index.short, index.vocab) == (owners, short, vocab)
+    assert index.owners and index.short and len(index.short) == 2  # "!!!" has nothing to match
