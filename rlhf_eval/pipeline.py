@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from rlhf_eval.config import LoadedRecipe
 from rlhf_eval.errors import UserError
+from rlhf_eval.store import NODE_KEY
 
 # Bump when a stage's outputs change shape for the same config, so cached nodes are redone.
 TOY_WORLD_FORMAT = 2
@@ -242,7 +243,6 @@ def plan_dict(loaded: LoadedRecipe, nodes: list[Node]) -> dict:
                          "nodes": [asdict(n) | {"id": n.id} for n in nodes]})
 
 
-KEY = re.compile(r"[0-9a-f]{12}")
 ROLE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
@@ -254,7 +254,7 @@ def _plan_node(n, i: int) -> Node:
     stage, label, params, deps, key = (n.get(k) for k in ("stage", "label", "params", "deps", "key"))
     if stage not in STAGES:
         raise ValueError(f"nodes[{i}].stage {stage!r} is not a stage")
-    if not isinstance(key, str) or not KEY.fullmatch(key):
+    if not isinstance(key, str) or not NODE_KEY.fullmatch(key):
         raise ValueError(f"nodes[{i}].key {key!r} is not a node key (12 hex digits)")
     if not isinstance(label, str) or len(label) > 1000 or not label.isprintable():
         raise ValueError(f"nodes[{i}].label is not a printable string")
@@ -262,7 +262,7 @@ def _plan_node(n, i: int) -> Node:
         raise ValueError(f"nodes[{i}]: params and deps must be mappings")
     for role, dep in deps.items():
         parts = dep.split("/") if isinstance(dep, str) else []
-        if not ROLE.fullmatch(role) or len(parts) != 2 or parts[0] not in STAGES or not KEY.fullmatch(parts[1]):
+        if not ROLE.fullmatch(role) or len(parts) != 2 or parts[0] not in STAGES or not NODE_KEY.fullmatch(parts[1]):
             raise ValueError(f"nodes[{i}].deps[{role!r}] = {dep!r} is not a node id (<stage>/<key>)")
     return Node(stage, label, params, deps, key)
 
@@ -296,7 +296,7 @@ def node_done(run_dir: Path, node: Node) -> tuple[dict | None, str | None]:
     (trust.manifest_problem): (manifest, None) done; (None, why) damaged; (None, None) not done."""
     from rlhf_eval import store, trust
     manifest, why = store.done_manifest(Path(run_dir) / node.stage / node.key, node.key)
-    if manifest is not None and "params" in manifest:  # (manifests of the toy cache hold none)
+    if manifest is not None:
         why = trust.manifest_problem(manifest, node.params, node.stage, Path(run_dir))
         if why:
             return None, why

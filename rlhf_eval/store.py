@@ -89,6 +89,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 HASH_MAX = 1 << 20  # files up to 1 MiB are hashed as well as sized: cheap to check on every run
 # A path inside a run folder: <stage>/<12-hex key>[.keep][/...]. Hub ids never look like this.
+NODE_KEY = re.compile(r"[0-9a-f]{12}")  # pipeline.node_key: a hash, never a path
 RUN_PATH = re.compile(r"[a-z_]+/[0-9a-f]{12}(\.keep)?(/.*)?")
 WATCHED = re.compile(r"/(?:[^/]+/)*toy_world/[0-9a-f]{12}")
 

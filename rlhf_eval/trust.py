@@ -9,8 +9,8 @@ downloaded artifact): its plan.json and manifests may say anything.
   commands to run, so one handed over or edited by hand is refused, and `rlhf-eval run RECIPE`
   plans it again.
 - A manifest is believed only where it agrees with its node in the plan: the same params, and an
-  RM's card fields as its card says; a train_rm model path inside the run folder (or the cache,
-  or what its card names). Anything else makes the node "damaged", and `run` redoes it.
+  RM's card fields as its card says; a train_rm model path inside the run folder (or a toy-world
+  cache, or what its card names). Anything else makes the node "damaged", and `run` redoes it.
 """
 from __future__ import annotations
 
@@ -18,19 +18,15 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 from pathlib import Path
 
 from rlhf_eval.errors import UserError
+from rlhf_eval.store import NODE_KEY
 
-# Card fields that can make this machine run code or send data somewhere, with their harmless values.
-CODE_FIELDS = {
-    "reward_models": {"trust_remote_code": False, "engine_args": {}, "url": None, "api_key_env": None},
-    "policies": {"trust_remote_code": False, "engine_args": {}},
-}
+# RM card fields that can make this machine run code or send data somewhere, with their harmless values.
+CODE_FIELDS = {"trust_remote_code": False, "engine_args": {}, "url": None, "api_key_env": None}
 # What a train_rm node's outputs copy from its card (rm.stage.card_outputs): a manifest must agree.
-KEY = re.compile(r"[0-9a-f]{12}")
 RM_CARD_OUTPUTS = ("name", "kind", "backend", "chat_template", "trust_remote_code", "url", "api_key_env",
                    "engine_args")
 
@@ -72,28 +68,28 @@ def check_signed(plan: dict, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- cards
-def local_card(folder: str, name: str):
-    """The card `name` from this machine's card folders ($RLHF_EVAL_CARDS, ./<folder>), or None."""
-    from rlhf_eval.config import ConfigError, PolicyCard, RMCard, load_card
-    schema = RMCard if folder == "reward_models" else PolicyCard
+def local_rm_card(name: str):
+    """The RM card `name` from this machine's card folders ($RLHF_EVAL_CARDS, ./reward_models), or None."""
+    from rlhf_eval.config import ConfigError, RMCard, load_card
     try:
-        return load_card(name, folder, schema, Path.cwd() / "recipes" / "-", "local card")
+        return load_card(name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", "local card")
     except ConfigError:
         return None
 
 
-def check_claims(folder: str, card: dict, where: str):
-    """Refuse a card read from a run folder whose code fields differ from their harmless values
-    unless this machine's card of the same name says the same. Returns the local card (or None)."""
+def check_claims(card: dict, where: str):
+    """Refuse an RM card read from a run folder whose code fields differ from their harmless
+    values unless this machine's card of the same name says the same. Returns the local card
+    (or None)."""
     card = card if isinstance(card, dict) else {}
     name = card.get("name")
-    claims = {k: card.get(k) for k, harmless in CODE_FIELDS[folder].items() if card.get(k, harmless) != harmless}
-    local = local_card(folder, name) if isinstance(name, str) else None
+    claims = {k: card.get(k) for k, harmless in CODE_FIELDS.items() if card.get(k, harmless) != harmless}
+    local = local_rm_card(name) if isinstance(name, str) and claims else None
     for field, value in claims.items():
         mine = getattr(local, field) if local is not None else None
         if local is None or mine != value:
             held = f"the local card says {mine!r}" if local is not None else \
-                f"there is no local card '{name}' in {folder}/ here"
+                f"there is no local card '{name}' in reward_models/ here"
             raise UserError(f"{where} sets {field}={value!r} for '{name}', but {held}: what may run code or reach "
                             "a server comes from your own card, not from a run folder")
     return local
@@ -115,7 +111,7 @@ def _in_toy_cache(path: str) -> bool:
         parts = Path(path).resolve().parts
     except (OSError, RuntimeError, ValueError):
         return False
-    return any(a == "toy_world" and KEY.fullmatch(b) for a, b in zip(parts, parts[1:]))
+    return any(a == "toy_world" and NODE_KEY.fullmatch(b) for a, b in zip(parts, parts[1:]))
 
 
 def _canonical(obj) -> str:
@@ -131,7 +127,7 @@ def manifest_problem(manifest: dict, params: dict, stage: str, run_dir: Path) ->
     out, card = manifest.get("outputs", {}), params.get("card")
     card = card if isinstance(card, dict) else {}
     for field in RM_CARD_OUTPUTS:
-        want = card.get(field, CODE_FIELDS["reward_models"].get(field))
+        want = card.get(field, CODE_FIELDS.get(field))
         if field in out and out[field] != want:
             return f"its manifest says {field}={out[field]!r} where the card says {want!r}"
     named = {v for v in (card.get("path"), card.get("reference"), params.get("base")) if isinstance(v, str)}

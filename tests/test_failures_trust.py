@@ -92,7 +92,7 @@ def test_a_manifest_cannot_point_an_rm_elsewhere(run_copy, field, value):
     rm = rm_node(load_plan(run_copy), "classifier-curated")
     edit_manifest(run_copy, rm, lambda m: m["outputs"].update({field: value}))
     assert node_done(run_copy, rm) == (None, f"its manifest says {field}={value!r} where the card says "
-                                             f"{trust.CODE_FIELDS['reward_models'][field]!r}")
+                                             f"{trust.CODE_FIELDS[field]!r}")
 
 
 @pytest.mark.parametrize("path", ["/etc", "../../elsewhere/model"])
