@@ -19,7 +19,7 @@ module load cuda/12.4
 source "$HOME/venvs/rlhf-eval/bin/activate"
 
 cd {ROOT}
-NODES=(static_bench/f98573b56e86 static_bench/88e00205187e static_bench/7823fb3cdfd7 )
+NODES=(static_bench/aea7205819ea static_bench/bd9dd2f4db06 static_bench/c1754e77a575 )
 NODE="${NODES[$SLURM_ARRAY_TASK_ID]}"
 
 LOG={RUN}/slurm/logs/"${NODE//\//-}.out"
