@@ -11,6 +11,7 @@ working directory.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -20,8 +21,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from rlhf_eval.errors import UserError
 
 MANIFEST = "manifest.json"
 
@@ -247,7 +246,8 @@ def fresh_dir(node_dir: Path, run_dir: Path) -> Path:
     folder two levels inside `run_dir` (<stage>/<key>) is ever removed."""
     node_dir, run_dir = Path(node_dir), Path(run_dir)
     if node_dir.is_symlink() or node_dir.resolve().parent.parent != run_dir.resolve():
-        raise UserError(f"{node_dir} is not a node folder of {run_dir}; nothing was removed")
+        # EPERM: reported as the user's error, naming the folder (errors.one_line)
+        raise PermissionError(errno.EPERM, f"not a node folder of {run_dir}; nothing was removed", str(node_dir))
     if node_dir.exists():
         shutil.rmtree(node_dir)
     node_dir.mkdir(parents=True)

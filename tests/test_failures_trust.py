@@ -33,6 +33,7 @@ from typer.testing import CliRunner
 from conftest import ROOT
 from rlhf_eval import store, trust
 from rlhf_eval.cli import app
+from rlhf_eval.errors import is_user_error, one_line
 from rlhf_eval.launch.node import todo_nodes
 from rlhf_eval.pipeline import load_plan, node_done, rm_node
 
@@ -180,8 +181,9 @@ def test_only_a_node_folder_inside_the_run_is_ever_wiped(tmp_path):
     (run_dir / "report" / "0123456789ab").symlink_to(outside / "k")
     for folder in (run_dir / "report" / "0123456789ab", run_dir / "report" / ".." / ".." / "outside" / "k",
                    run_dir / "report"):
-        with pytest.raises(ValueError, match="is not a node folder of"):
+        with pytest.raises(PermissionError, match="not a node folder of .*; nothing was removed") as caught:
             store.fresh_dir(folder, run_dir)
+        assert is_user_error(caught.value) and one_line(caught.value).startswith(f"{folder}: not a node folder")
     assert (outside / "k" / "precious.txt").read_text() == "keep me"
     assert store.fresh_dir(run_dir / "report" / "ba9876543210", run_dir).is_dir()
 
