@@ -729,7 +729,11 @@ def rm_for_serving(card_name: str, run: Optional[Path]) -> dict:
         try:  # a plan this user's run signed carries their own card; any other is checked against it
             trust.check_signed(json.loads((run / "plan.json").read_text()), run / "plan.json")
         except UserError:
-            trust.check_claims(node.params["card"], f"{run / 'plan.json'} (not signed here)")
+            try:
+                local = load_card(card_name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", "local card")
+            except ConfigError:
+                local = None
+            trust.check_claims(node.params["card"], f"{run / 'plan.json'} (not signed here)", local)
         return manifest
     card = load_card(card_name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", "serve-rm")
     if card.path is None:

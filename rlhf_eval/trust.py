@@ -68,23 +68,12 @@ def check_signed(plan: dict, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- cards
-def local_rm_card(name: str):
-    """The RM card `name` from this machine's card folders ($RLHF_EVAL_CARDS, ./reward_models), or None."""
-    from rlhf_eval.config import ConfigError, RMCard, load_card
-    try:
-        return load_card(name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", "local card")
-    except ConfigError:
-        return None
-
-
-def check_claims(card: dict, where: str):
+def check_claims(card: dict, where: str, local) -> None:
     """Refuse an RM card read from a run folder whose code fields differ from their harmless
-    values unless this machine's card of the same name says the same. Returns the local card
-    (or None)."""
+    values unless `local`, this machine's card of the same name (or None), says the same."""
     card = card if isinstance(card, dict) else {}
     name = card.get("name")
     claims = {k: card.get(k) for k, harmless in CODE_FIELDS.items() if card.get(k, harmless) != harmless}
-    local = local_rm_card(name) if isinstance(name, str) and claims else None
     for field, value in claims.items():
         mine = getattr(local, field) if local is not None else None
         if local is None or mine != value:
@@ -92,7 +81,6 @@ def check_claims(card: dict, where: str):
                 f"there is no local card '{name}' in reward_models/ here"
             raise UserError(f"{where} sets {field}={value!r} for '{name}', but {held}: what may run code or reach "
                             "a server comes from your own card, not from a run folder")
-    return local
 
 
 # --------------------------------------------------------------------------- manifests
