@@ -128,10 +128,13 @@ def check_roles(messages: list, where: str) -> None:
 def client_gone(sock) -> bool:
     """Whether the client closed its side: readable with nothing to read. A client that sent more
     (a pipelined request) is still there."""
+    poller = select.poll()  # (select.select fails on descriptors past 1024: many open connections)
+    poller.register(sock, select.POLLIN | select.POLLHUP)
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
+        return bool(poller.poll(0)) and sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
         return True
 
 
