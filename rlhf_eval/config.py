@@ -947,6 +947,14 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         if card.backend not in SAMPLERS:
             raise ConfigError(f"policy card '{card.name}': backend '{card.backend}' cannot generate "
                               f"({' or '.join(SAMPLERS)})")
+    if recipe.bon.enabled and recipe.bon.n_max > 1:
+        for card in pols.values():
+            if (recipe.bon.temperature if recipe.bon.temperature is not None else card.generation.temperature) == 0:
+                where = "bon.temperature=0" if recipe.bon.temperature is not None else \
+                    f"policy card '{card.name}': generation.temperature=0 (bon.temperature is null)"
+                raise ConfigError(f"{path}: best-of-n samples bon.n_max={recipe.bon.n_max} candidates per prompt, "
+                                  f"but {where} is greedy: every candidate would be the same (and vLLM refuses "
+                                  "n > 1 when greedy); set a temperature above 0, or bon.n_max=1")
     for card in pols.values():
         if not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
             raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist "

@@ -168,3 +168,12 @@ def test_no_policies_says_so():
 def test_card_names_are_names_not_paths(ref):
     r = plan(QUICKSTART, f"reward_models=[{ref}]")
     one_line_error(r, "is not a card name; cards are found by name in reward_models/ folders (searched:")
+
+
+# issue 31, item 4: greedy best-of-n is refused at load (vLLM raises "n must be 1" on a GPU)
+def test_greedy_best_of_n_is_refused_at_load():
+    one_line_error(plan(QUICKSTART, "bon.temperature=0"),
+                   "best-of-n samples bon.n_max=16 candidates per prompt, but bon.temperature=0 is greedy")
+    # one candidate per prompt may be greedy
+    result = plan(QUICKSTART, "bon.temperature=0", "bon.n_max=1", "bon.block=1", "bon.n_grid=[1]")
+    assert result.exit_code == 0, result.output

@@ -38,6 +38,14 @@ def conversation_ids(tok, conversations: list) -> list[list[int]]:
             for c in conversations]
 
 
+def answer_ids(ids: list[int], eos: int | None, pad: int | None) -> list[int]:
+    """A generated answer's tokens as every judge backend counts them (`tokens_out`): up to the
+    first EOS, which is not counted, and without padding."""
+    if eos is not None and eos in ids:
+        ids = ids[:ids.index(eos)]
+    return [t for t in ids if t != pad]
+
+
 def verdict_token_id(tok, token: str, path: str) -> int:
     """The id of a verdict token, which must be one token the judge's tokenizer knows."""
     ids = tok(token, add_special_tokens=False)["input_ids"]
@@ -115,9 +123,7 @@ class TransformersJudge:
             gen = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=sampling["max_new_tokens"],
                                       pad_token_id=self.pad, eos_token_id=self.tok.eos_token_id, **extra)
             for i, seq in zip(batch, gen[:, ids.shape[1]:].tolist()):
-                if self.tok.eos_token_id in seq:
-                    seq = seq[:seq.index(self.tok.eos_token_id)]
-                seq = [t for t in seq if t != self.pad]
+                seq = answer_ids(seq, self.tok.eos_token_id, self.pad)
                 out[i] = {"text": self.tok.decode(seq, skip_special_tokens=True).strip(), "probs": None,
                           "tokens_in": len(rows[i]), "tokens_out": len(seq)}
         return out

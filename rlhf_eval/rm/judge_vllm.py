@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from rlhf_eval.config import JudgeConfig
 from rlhf_eval.rm.base import TrainedRM, load_tokenizer
 from rlhf_eval.rm.judge import GenerativeJudge
-from rlhf_eval.rm.judge_transformers import conversation_ids, model_identity, verdict_token_id
+from rlhf_eval.rm.judge_transformers import answer_ids, conversation_ids, model_identity, verdict_token_id
 
 VERDICT_LOGPROBS = 20  # vLLM's default max_logprobs
 
@@ -56,8 +56,10 @@ class VLLMJudge:
         temperature = sampling["temperature"]
         params = SamplingParams(temperature=temperature, top_p=1.0, max_tokens=sampling["max_new_tokens"],
                                 seed=self.seed if temperature > 0 else None)
+        # vLLM's token_ids end with the EOS when generation stopped there; the transformers judge
+        # does not count it: one rule for both (answer_ids)
         return [{"text": o.outputs[0].text.strip(), "probs": None, "tokens_in": len(row),
-                 "tokens_out": len(o.outputs[0].token_ids)}
+                 "tokens_out": len(answer_ids(list(o.outputs[0].token_ids), self.tok.eos_token_id, None))}
                 for row, o in zip(rows, self.llm.generate(prompts, params, use_tqdm=False))]
 
 

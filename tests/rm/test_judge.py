@@ -127,3 +127,13 @@ def test_openrlhf_shaped_rows_are_read_back_into_prompt_and_response(tiny_lm, tm
     assert after_prefix("<|user|> x", "<|user|> a") is None
     with pytest.raises(ValueError, match="'query'\\[0\\] does not start with 'prompts'\\[0\\]"):
         j.score_texts(["something else"], prompts[:1])
+
+
+def test_answer_tokens_are_counted_one_way_in_every_backend():
+    """issue 31, item 12: tokens_out stops before the first EOS (not counted) and skips padding,
+    in the transformers judge and (through the same function) the vLLM judge."""
+    from rlhf_eval.rm.judge_transformers import answer_ids
+    assert answer_ids([5, 6, 2], eos=2, pad=0) == [5, 6]  # vLLM's token_ids end with the EOS
+    assert answer_ids([5, 6, 2, 0, 0], eos=2, pad=0) == [5, 6]  # a padded batch row
+    assert answer_ids([5, 6, 7], eos=2, pad=None) == [5, 6, 7]  # cut by max_tokens
+    assert answer_ids([2], eos=2, pad=0) == []
