@@ -59,6 +59,21 @@ def _train_and_save(trainer, tok, out_dir: Path):
     return result, model_dir
 
 
+RM_PAD = "<|rm_pad|>"
+
+
+def own_pad_token(tok, model) -> None:
+    """Give a classifier RM a pad token of its own when its base has none or pads with its EOS.
+    transformers' *ForSequenceClassification reads the last token that is not the pad token;
+    vLLM's last-token pooling and OpenRLHF's RewardModel read the very last token. With pad =
+    EOS and a chat template ending in EOS, training would score the token before the EOS while
+    the GPU engines score the EOS itself; with a pad of its own every backend reads the same one."""
+    if tok.pad_token_id is not None and tok.pad_token_id != tok.eos_token_id:
+        return
+    tok.add_special_tokens({"pad_token": RM_PAD})
+    model.resize_token_embeddings(len(tok))
+
+
 def train_classifier(base: str, pairs: list[dict], train: RMTrainConfig, out_dir: Path, callbacks=()) -> dict:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
@@ -67,6 +82,7 @@ def train_classifier(base: str, pairs: list[dict], train: RMTrainConfig, out_dir
     tok = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=1, use_safetensors=True, trust_remote_code=False)
+    own_pad_token(tok, model)
     model.config.pad_token_id = tok.pad_token_id
     args = RewardConfig(**_common_args(train, out_dir, len(pairs), model.num_parameters()),
                         center_rewards_coefficient=train.center_rewards_coefficient)
