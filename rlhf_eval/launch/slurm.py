@@ -66,9 +66,12 @@ def groups(nodes: list[Node], arrays: bool) -> list[list[Node]]:
     return out
 
 
-def gpus_needed(o: dict, algorithm: str, remote_rm: bool) -> int:
-    """GPUs OpenRLHF's placement asks for: every role apart, or the largest when all are colocated."""
-    roles = [o["actor"], o["ref"]] + ([] if remote_rm else [o["reward"]]) + ([o["critic"]] if algorithm == "ppo" else [])
+def gpus_needed(o: dict, algorithm: str, remote_rm: bool, kl_coef: float) -> int:
+    """GPUs OpenRLHF's placement asks for: every role apart, or the largest when all are colocated.
+    With no KL penalty OpenRLHF 0.11.2 creates no reference model (train_ppo_ray.py: `if
+    args.algo.kl.init_coef > 0`), so its GPUs are not counted."""
+    roles = [o["actor"]] + ([o["ref"]] if kl_coef > 0 else []) + ([] if remote_rm else [o["reward"]]) + \
+        ([o["critic"]] if algorithm == "ppo" else [])
     roles = [r["nodes"] * r["gpus_per_node"] for r in roles]
     vllm = o["vllm_engines"] * o["vllm_tensor_parallel_size"]
     return max(roles + [vllm]) if o["colocate_all"] else sum(roles) + vllm
@@ -77,7 +80,7 @@ def gpus_needed(o: dict, algorithm: str, remote_rm: bool) -> int:
 def check_ray_cluster(node: Node, rm_node: Node, r: dict) -> None:
     rl = node.params["rl"]
     remote = rm_node.params["card"]["backend"] == "remote"
-    need, have = gpus_needed(rl["openrlhf"], rl["algorithm"], remote), r["nodes"] * r["gpus_per_node"]
+    need, have = gpus_needed(rl["openrlhf"], rl["algorithm"], remote, rl["kl_coef"]), r["nodes"] * r["gpus_per_node"]
     if r["gpus_per_node"] and need > have:
         raise SlurmError(f"{node.label}: rl.openrlhf's placement needs {need} GPUs but slurm.stages.rl_train "
                          f"gives {r['nodes']} nodes x {r['gpus_per_node']} GPUs; raise nodes or gpus_per_node, "

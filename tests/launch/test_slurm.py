@@ -195,3 +195,19 @@ def test_ray_cluster_job_is_requeued_and_restarts_cleanly(reference_run, toy_cac
     assert [c["step"] for c in manifest["outputs"]["checkpoints"]] == [50, 100]
     # Ray was stopped: no process is left in the job's Ray folder.
     assert not subprocess.run(["pgrep", "-f", f"/tmp/ray-{job}/"], capture_output=True, text=True).stdout
+
+
+def test_no_reference_gpus_without_a_kl_penalty(toy_cache, tmp_path):
+    """issue 31, item 7: OpenRLHF 0.11.2 creates a reference model only when the KL coefficient is
+    positive (train_ppo_ray.py), so rl.kl_coef=0 frees its 4 GPUs of gpu-cluster.yaml's 16."""
+    from rlhf_eval.launch.slurm import gpus_needed
+    o = {"actor": {"nodes": 1, "gpus_per_node": 8}, "ref": {"nodes": 1, "gpus_per_node": 4},
+         "reward": {"nodes": 1, "gpus_per_node": 2}, "critic": {"nodes": 1, "gpus_per_node": 2},
+         "vllm_engines": 2, "vllm_tensor_parallel_size": 1, "colocate_all": False}
+    assert gpus_needed(o, "grpo", remote_rm=False, kl_coef=0.001) == 8 + 4 + 2 + 2
+    assert gpus_needed(o, "grpo", remote_rm=False, kl_coef=0.0) == 8 + 2 + 2
+    assert gpus_needed(o, "ppo", remote_rm=True, kl_coef=0.0) == 8 + 2 + 2
+    proc = run_cli(toy_cache, "submit", ROOT / "recipes" / "gpu-cluster.yaml", f"run_root={tmp_path}", "--dry-run",
+                   "slurm.stages.rl_train.nodes=1", "rl.kl_coef=0", check=False)
+    assert proc.returncode == 2
+    assert "placement needs 12 GPUs but slurm.stages.rl_train gives 1 nodes x 8 GPUs" in " ".join(proc.stderr.split())
