@@ -8,6 +8,8 @@
 
 Run by benchmarks/gpu_check.sh on a lent GPU (about 5 minutes on one H200 is the budget). On a
 machine without one, `--scale cpu` runs the same code at a small size, to check the script.
+Under --out ($OUT) it leaves two files, summary.txt (all it prints) and smoke-log-tail.txt; the
+smoke run itself goes to a scratch folder (--work). A figure it cannot take says NOT MEASURED.
 """
 from __future__ import annotations
 
@@ -80,12 +82,15 @@ def sync():
 
 @section("1. smoke recipe, node times")
 def smoke(args):
-    root = Path(args.out) / "runs"
-    env = os.environ | {"RLHF_EVAL_CACHE": str(Path(args.out) / "cache")}
+    # The run (hundreds of files) goes to a scratch folder, not under --out: only the summary and
+    # the run's last log lines come back from a lent machine.
+    root = Path(args.work) / "runs"
+    env = os.environ | {"RLHF_EVAL_CACHE": str(Path(args.work) / "cache")}
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "rlhf_eval.cli", "run", "recipes/smoke.yaml", f"run_root={root}"],
                           env=env, capture_output=True, text=True)
     print(f"   rlhf-eval run recipes/smoke.yaml: rc {proc.returncode}, {time.perf_counter() - t:.0f} s")
+    (Path(args.out) / "smoke-log-tail.txt").write_text("\n".join((proc.stdout + proc.stderr).splitlines()[-200:]))
     if proc.returncode:
         print("   " + "\n   ".join((proc.stderr or proc.stdout).strip().splitlines()[-5:]))
         return
@@ -155,7 +160,7 @@ def sampling(args):
         try:
             import vllm
         except ImportError:
-            print("   vLLM: not installed here")
+            print("   vLLM: not installed here: NOT MEASURED (vLLM sampling, and every vLLM path of the project)")
             return
         llm = vllm.LLM(model=str(path), dtype=s["dtype"], seed=0, enforce_eager=False)
         params = vllm.SamplingParams(temperature=1.0, max_tokens=s["new_tokens"], ignore_eos=False)
@@ -167,12 +172,32 @@ def sampling(args):
         print(f"   vLLM {vllm.__version__}: {tokens / dt:,.0f} tokens/s ({tokens} tokens in {dt:.2f} s)")
 
 
+class Tee:
+    """Print to the terminal and to summary.txt."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for st in self.streams:
+            st.write(text)
+            st.flush()
+
+    def flush(self):
+        for st in self.streams:
+            st.flush()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", choices=sorted(SCALES), default="gpu" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--out", default=os.environ.get("OUT") or tempfile.mkdtemp())
+    ap.add_argument("--out", default=os.environ.get("OUT") or tempfile.mkdtemp(),
+                    help="summary.txt and the smoke run's last log lines (what comes back from a lent machine)")
+    ap.add_argument("--work", default=tempfile.mkdtemp(prefix="gpu_check-"), help="scratch: the smoke run and its cache")
     ap.add_argument("--only", nargs="*", choices=["smoke", "scoring", "sampling"])
     args = ap.parse_args()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    sys.stdout = Tee(sys.stdout, open(Path(args.out) / "summary.txt", "w"))
     name = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     print(f"device: {name}; torch {torch.__version__}; python {sys.version.split()[0]}; scale {args.scale}")
     for part in (args.only or ["scoring", "sampling", "smoke"]):

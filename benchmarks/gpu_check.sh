@@ -15,7 +15,7 @@ fi
 "$PY" -c 'import pyarrow, sys; v = pyarrow.__version__; print("pyarrow", v)
 sys.exit(int(v.split(".")[0]) < 24)' || echo "pyarrow older than 24: datasets (smoke recipe) will fail"
 export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}"
-"$PY" -c 'import rlhf_eval.cli, trl, datasets, lm_eval, omegaconf, datasketch' \
+"$PY" -c 'import rlhf_eval.cli, trl, datasets, lm_eval, omegaconf, datasketch, confusable_homoglyphs' \
   || echo "some packages are missing: the smoke recipe will fail; scoring and sampling still run"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
 exec "$PY" benchmarks/gpu_check.py "$@"
