@@ -193,7 +193,8 @@ def main():
     ap.add_argument("--scale", choices=sorted(SCALES), default="gpu" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", default=os.environ.get("OUT") or tempfile.mkdtemp(),
                     help="summary.txt and the smoke run's last log lines (what comes back from a lent machine)")
-    ap.add_argument("--work", default=tempfile.mkdtemp(prefix="gpu_check-"), help="scratch: the smoke run and its cache")
+    ap.add_argument("--work", default=tempfile.mkdtemp(prefix="gpu_check-"),
+                    help="scratch: the smoke run and its cache")
     ap.add_argument("--only", nargs="*", choices=["smoke", "scoring", "sampling"])
     args = ap.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
