@@ -350,6 +350,10 @@ class SlurmConfig:
     requeue: bool = opt(False, "Preemptible partitions: requeued jobs rerun their node, which restarts cleanly or "
                                "resumes.")
     arrays: bool = opt(True, "Sibling nodes (same stage, same inputs) go in one job array.")
+    ray_head_address: Optional[str] = opt(None, "Ray clusters in an allocation: the head's address the other nodes "
+                                                "join, an IP (e.g. 10.0.0.5) or a network interface whose IPv4 "
+                                                "address to use (e.g. ib0); null: the first address `hostname -I` "
+                                                "gives, which may not be the routable one.")
 
 
 @dataclass
@@ -909,6 +913,12 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     _check_benchmarks(recipe, str(path))
     _check_rl(recipe, str(path))
     _check_stage_maps(recipe, str(path))
+    if recipe.slurm.ray_head_address is not None:
+        from rlhf_eval.launch.slurm import SlurmError, head_address
+        try:
+            head_address(recipe.slurm.ray_head_address)
+        except SlurmError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     for e in recipe.report.exports:
         if e not in EXPORTS:
             raise ConfigError(f"{path}: report.exports: unknown export '{e}'{_closest(e, EXPORTS)}")

@@ -87,6 +87,21 @@ def check_ray_cluster(node: Node, rm_node: Node, r: dict) -> None:
                          "or set rl.openrlhf.colocate_all=true")
 
 
+IPV4 = re.compile(r"(\d{1,3}\.){3}\d{1,3}")
+INTERFACE = re.compile(r"[A-Za-z0-9_.:-]{1,15}")  # Linux interface names: at most 15 characters
+
+
+def head_address(value: str | None) -> dict:
+    """slurm.ray_head_address as the Ray template takes it: {"ip", "interface"}, at most one set."""
+    if value is None:
+        return {"ip": None, "interface": None}
+    if IPV4.fullmatch(value):
+        return {"ip": value, "interface": None}
+    if INTERFACE.fullmatch(value):
+        return {"ip": None, "interface": value}
+    raise SlurmError(f"slurm.ray_head_address={value!r} is neither an IPv4 address nor a network interface name")
+
+
 def render(recipe, run_dir: Path, group: list[Node]) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True)
@@ -104,6 +119,7 @@ def render(recipe, run_dir: Path, group: list[Node]) -> str:
         setup=recipe.slurm.setup,  # the user's own shell lines, run as written
         cwd=shlex.quote(str(Path.cwd())), python=shlex.quote(sys.executable),
         ray=shlex.quote(str(Path(sys.executable).with_name("ray"))), join_timeout=600,
+        head_address=head_address(recipe.slurm.ray_head_address),
         run_dir=shlex.quote(str(run_dir)), node_ids=[shlex.quote(n.id) for n in group],
         logdir=shlex.quote(str(run_dir / "slurm" / "logs")))
 

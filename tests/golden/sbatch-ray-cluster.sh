@@ -29,7 +29,7 @@ echo "== $(date -u +%FT%TZ) job ${SLURM_JOB_ID:-?} on $(hostname): $NODE (Ray cl
 RAY={PYTHON}/ray
 mapfile -t HOSTS < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
 HEAD="${HOSTS[0]}"
-HEAD_IP=$(hostname -I | awk '{print $1}')
+HEAD_IP=$(hostname -I | awk '{print $1}')  # slurm.ray_head_address names the routable one
 # Ports from the job id, so two jobs sharing a node do not collide.
 GCS_PORT=$((20000 + SLURM_JOB_ID % 10000))
 DASH_PORT=$((GCS_PORT + 10000))
@@ -41,6 +41,9 @@ export RAY_AUTH_TOKEN
 # Ray keeps sockets and logs here; per job, so two jobs sharing a node do not collide.
 export RAY_TMPDIR="/tmp/ray-${SLURM_JOB_ID}"
 RESOURCES=(--num-cpus="${SLURM_CPUS_PER_TASK:-1}" --num-gpus=8 --disable-usage-stats)
+# srun does not inherit the job's --cpus-per-task since Slurm 22.05: without -c, cgroups would pin
+# a Ray node to one CPU while it advertises them all.
+CPUS=(--cpus-per-task="${SLURM_CPUS_PER_TASK:-1}")
 
 stop_ray() {
   srun --overlap --nodes="$SLURM_JOB_NUM_NODES" --ntasks="$SLURM_JOB_NUM_NODES" --ntasks-per-node=1 \
@@ -48,13 +51,13 @@ stop_ray() {
 }
 trap stop_ray EXIT
 
-srun --overlap --nodes=1 --ntasks=1 -w "$HEAD" "$RAY" start --head --block \
+srun --overlap --nodes=1 --ntasks=1 "${CPUS[@]}" -w "$HEAD" "$RAY" start --head --block \
   --node-ip-address="$HEAD_IP" --port="$GCS_PORT" \
   --include-dashboard=true --dashboard-host=127.0.0.1 --dashboard-port="$DASH_PORT" \
   "${RESOURCES[@]}" &
 {PYTHON}/python -m rlhf_eval.launch.ray_cluster wait --address "$HEAD_IP:$GCS_PORT" --nodes 1 --timeout 600
 for host in "${HOSTS[@]:1}"; do
-  srun --overlap --nodes=1 --ntasks=1 -w "$host" "$RAY" start --block --address="$HEAD_IP:$GCS_PORT" \
+  srun --overlap --nodes=1 --ntasks=1 "${CPUS[@]}" -w "$host" "$RAY" start --block --address="$HEAD_IP:$GCS_PORT" \
     "${RESOURCES[@]}" &
 done
 {PYTHON}/python -m rlhf_eval.launch.ray_cluster wait --address "$HEAD_IP:$GCS_PORT" --nodes "$SLURM_JOB_NUM_NODES" --timeout 600

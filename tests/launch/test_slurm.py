@@ -211,3 +211,28 @@ def test_no_reference_gpus_without_a_kl_penalty(toy_cache, tmp_path):
                    "slurm.stages.rl_train.nodes=1", "rl.kl_coef=0", check=False)
     assert proc.returncode == 2
     assert "placement needs 12 GPUs but slurm.stages.rl_train gives 1 nodes x 8 GPUs" in " ".join(proc.stderr.split())
+
+
+@pytest.mark.parametrize("address, head_ip", [
+    ("10.0.0.5", "HEAD_IP=10.0.0.5\n"),
+    ("ib0", "HEAD_IP=$(ip -o -4 addr show dev ib0 | awk"),
+])
+def test_ray_on_slurm_passes_cpus_to_srun_and_takes_the_named_head_address(toy_cache, tmp_path, address, head_ip):
+    """issue 31, item 10: srun gets -c (it does not inherit --cpus-per-task since Slurm 22.05), and
+    the head's address comes from slurm.ray_head_address when the recipe names one."""
+    proc = run_cli(toy_cache, "submit", ROOT / "recipes" / "gpu-cluster.yaml", f"run_root={tmp_path}", "--dry-run",
+                   f"slurm.ray_head_address={address}")
+    assert "would submit" in proc.stdout, proc.stderr
+    scripts = sorted((tmp_path / "gpu-cluster" / "slurm" / "scripts").glob("rl_train-*.sh"))
+    lint(scripts)
+    text = scripts[0].read_text()
+    assert head_ip in text and "hostname -I" not in text
+    assert text.count('"${CPUS[@]}"') == 2 and 'CPUS=(--cpus-per-task="${SLURM_CPUS_PER_TASK:-1}")' in text
+
+
+def test_a_head_address_that_is_neither_ip_nor_interface_is_refused(toy_cache, tmp_path):
+    proc = run_cli(toy_cache, "submit", ROOT / "recipes" / "gpu-cluster.yaml", f"run_root={tmp_path}", "--dry-run",
+                   "slurm.ray_head_address='ib0;touch /tmp/x'", check=False)
+    assert proc.returncode == 2
+    assert "slurm.ray_head_address='ib0;touch /tmp/x' is neither an IPv4 address nor a network interface name" in \
+        " ".join(proc.stderr.split())
