@@ -105,7 +105,7 @@ def norm_word_lists(distinct: pa.Array) -> pa.ListArray:
     rest (few) through Python."""
     fast = pc.string_is_ascii(distinct).to_numpy(zero_copy_only=False)
     slow = np.flatnonzero(~fast)
-    parts, order = [], np.empty(len(distinct), np.int64)
+    quick = rest = None
     if fast.any():
         quick = distinct.filter(pa.array(fast))
         validity, offsets, data = quick.buffers()
@@ -116,23 +116,34 @@ def norm_word_lists(distinct: pa.Array) -> pa.ListArray:
         keep = pc.greater(pc.binary_length(flat), 0).to_numpy(zero_copy_only=False)
         kept = np.concatenate([[0], np.cumsum(keep)]).astype(np.int32)
         offs = split.offsets.to_numpy() - split.offsets[0].as_py()
-        parts.append(pa.ListArray.from_arrays(pa.array(kept[offs]), flat.filter(pa.array(keep))))
-        order[np.flatnonzero(fast)] = np.arange(len(quick))
+        quick = pa.ListArray.from_arrays(pa.array(kept[offs]), flat.filter(pa.array(keep)))
     if len(slow):
-        parts.append(pa.array([norm_word(w) for w in distinct.take(pa.array(slow)).to_pylist()], WORDS))
-        order[slow] = len(distinct) - len(slow) + np.arange(len(slow))
-    if not parts:
-        return pa.array([], WORDS)
-    return pa.concat_arrays(parts).take(pa.array(order))
+        rest = pa.array([norm_word(w) for w in distinct.take(pa.array(slow)).to_pylist()], WORDS)
+    return _in_order(fast, quick, rest)
+
+
+def _in_order(fast: np.ndarray, quick: pa.Array | None, rest: pa.Array | None) -> pa.Array:
+    """Rows computed in two groups (`quick` for the rows where `fast`, `rest` for the others) put
+    back in their original order."""
+    if quick is None or rest is None:
+        return quick if quick is not None else rest if rest is not None else pa.array([], WORDS)
+    order = np.empty(len(fast), np.int64)
+    order[np.flatnonzero(fast)] = np.arange(len(quick))
+    order[np.flatnonzero(~fast)] = len(quick) + np.arange(len(rest))
+    return pa.concat_arrays([quick, rest]).take(pa.array(order))
 
 
 def norm_words(text: str) -> list[str]:
     return [t for w in words(text) for t in norm_word(w)]
 
 
+def words_key(tokens: list[str]) -> bytes:
+    """Normalised words joined, hashed: how a benchmark prompt shorter than n is matched."""
+    return hashlib.blake2b(" ".join(tokens).encode(), digest_size=8).digest()
+
+
 def norm_key(text: str) -> bytes:
-    """A prompt's normalised full text, hashed: how a benchmark prompt shorter than n is matched."""
-    return hashlib.blake2b(" ".join(norm_words(text)).encode(), digest_size=8).digest()
+    return words_key(norm_words(text))
 
 
 def split_words(texts: list[str] | pa.Array) -> pa.ListArray:
@@ -155,10 +166,7 @@ def split_words(texts: list[str] | pa.Array) -> pa.ListArray:
         return pa.array([words(t) for t in arr.to_pylist()], WORDS)
     quick = pc.ascii_split_whitespace(pc.ascii_lower(trimmed.filter(fast)))
     rest = pa.array([words(t) for t in arr.take(pa.array(slow)).to_pylist()], WORDS)
-    order = np.empty(len(arr), np.int64)
-    order[np.flatnonzero(fast.to_numpy(zero_copy_only=False))] = np.arange(len(quick))
-    order[slow] = len(quick) + np.arange(len(slow))
-    return pa.concat_arrays([quick, rest]).take(pa.array(order))
+    return _in_order(fast.to_numpy(zero_copy_only=False), quick, rest)
 
 
 def _cumulative_powers(base: int, size: int) -> np.ndarray:
@@ -303,8 +311,8 @@ class NgramIndex:
         for (_, item_id), a, b in zip(items, starts.tolist(), split.ends.tolist()):
             if b - a < self.n:
                 if b > a:  # (a prompt of punctuation alone has nothing to match)
-                    text = " ".join(split.words.take(pa.array(split.indices[a:b])).to_pylist())
-                    self.short.setdefault(hashlib.blake2b(text.encode(), digest_size=8).digest(), set()).add(item_id)
+                    tokens = split.words.take(pa.array(split.indices[a:b])).to_pylist()
+                    self.short.setdefault(words_key(tokens), set()).add(item_id)
                 continue
             long_words.append(split.indices[a:b])
             for value in hashes[a:b - self.n + 1].tolist():
