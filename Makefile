@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # OpenRLHF's own code for the seam tests, off the venv's import path (tests/openrlhf-side.txt).
 OPENRLHF_SITE := $(VENV)/openrlhf-0.11.2
 
-.PHONY: quickstart test study golden docs gpu-wheels lock
+.PHONY: quickstart test study golden docs gpu-wheels lock lock-gpu
 
 $(STAMP): pyproject.toml tests/openrlhf-side.txt $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -58,3 +58,8 @@ lock:
 	.lock-venv/bin/python -m pip install -q "$(TORCH)" && .lock-venv/bin/python -m pip install -q -e ".[test]"
 	{ sed -n '/^#/p' $(LOCK); .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(LOCK).new
 	mv $(LOCK).new $(LOCK) && rm -rf .lock-venv
+
+# Re-resolve requirements-gpu.lock (the cluster route's vLLM/OpenRLHF/DeepSpeed set) with pip's
+# resolver in dry-run mode: metadata only, nothing is installed. Then `make test` and read the diff.
+lock-gpu: $(STAMP)
+	$(PY) -m rlhf_eval.launch.gpu_lock

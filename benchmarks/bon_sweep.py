@@ -56,7 +56,7 @@ def main() -> None:
     toy, rm_manifests = load_run(args.run)
     rows = store.read_jsonl(Path(toy["tasks_dir"]) / "toy_sort.jsonl")[: args.prompts]
     prompts = [r["prompt"] for r in rows]
-    sampler = TransformersSampler(toy["policy"], temperature=1.0, seed=0, batch_size=64)
+    sampler = TransformersSampler(toy["policy"], seed=0, batch_size=64)
     contexts = [sampler.render_chat([{"role": "user", "content": p}]) for p in prompts]
     scorers = {rm: load_scorer(m) for rm, m in rm_manifests.items()}
     n_max = max(GRID)

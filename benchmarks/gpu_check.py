@@ -144,7 +144,7 @@ def sampling(args):
         import random
         rng = random.Random(0)
         prompts = [task.make_prompt(task.sample_letters(rng, 4, 9)) for _ in range(s["prompts"])]
-        sampler = TransformersSampler(str(path), temperature=1.0, seed=0, batch_size=64)
+        sampler = TransformersSampler(str(path), seed=0, batch_size=64)
         if s["dtype"] != "float32":
             sampler.model.to(getattr(torch, s["dtype"]))
         contexts = [sampler.render_chat([{"role": "user", "content": p}]) for p in prompts]

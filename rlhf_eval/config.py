@@ -524,8 +524,14 @@ class RMCard:
 
 @dataclass
 class GenerationConfig:
+    """Every sampling field is passed to the engine explicitly (gen.base.Settings): neither
+    transformers' own top_k=50 nor a checkpoint's generation_config.json applies."""
     temperature: float = opt(1.0, "Sampling temperature (0: greedy).", lo=0)
     top_p: float = opt(1.0, "Nucleus sampling.", lo=0, hi=1, open_lo=True)
+    top_k: int = opt(0, "Sample among the k most likely tokens (0: no cut-off).", lo=0)
+    min_p: float = opt(0.0, "Drop tokens less likely than min_p times the most likely one (0: off).", lo=0, hi=1)
+    repetition_penalty: float = opt(1.0, "Repetition penalty, as in transformers and vLLM (1: off).", lo=0,
+                                    open_lo=True)
     max_new_tokens: int = opt(24, "Longest response in tokens.", lo=1)
 
 

@@ -168,8 +168,8 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
         if not r.bon.enabled:
             break
         for task in r.bon.tasks:
-            sampling = {k: bon[k] if bon[k] is not None else getattr(pcard.generation, k)
-                        for k in ("temperature", "top_p", "max_new_tokens")} | {"seed": bon["seed"]}
+            sampling = asdict(pcard.generation) | {k: bon[k] for k in ("temperature", "top_p", "max_new_tokens")
+                                                   if bon[k] is not None} | {"seed": bon["seed"]}
             gen_params = {"policy": _plain(pcard), "task": task, "task_digest": task_digest(task),
                           "n_max": r.bon.n_max, "block": r.bon.block, "sampling": sampling,
                           "limit": r.bon.limit, "batch_size": r.bon.batch_size, "ray": bon["ray"]}

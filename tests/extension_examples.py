@@ -7,7 +7,7 @@ from rlhf_eval.bench.generic import aggregate, item_outcomes, pairwise_item
 class EchoSampler:
     """A generation backend: repeats the prompt's last word."""
 
-    def __init__(self, path, temperature, top_p, seed, batch_size, trust_remote_code=False, engine_args=None):
+    def __init__(self, path, settings, seed, batch_size, trust_remote_code=False, engine_args=None):
         self.tok, self.seed = None, seed
 
     def sample(self, contexts, n, max_new_tokens, until=None, block=0, progress=None):

@@ -12,6 +12,7 @@ from rlhf_eval.bench.registry import benchmark_for, load_items
 from rlhf_eval.config import RLConfig, load_recipe
 from rlhf_eval.extensions import load
 from rlhf_eval.gen import SAMPLERS, SamplerSpec, make_sampler
+from rlhf_eval.gen.base import Settings
 from rlhf_eval.launch import EXECUTORS
 from rlhf_eval.rl import ALGORITHMS, ENGINES
 from rlhf_eval.rm import RM_KINDS, SCORERS
@@ -22,7 +23,7 @@ QUICKSTART = ROOT / "recipes" / "quickstart.yaml"
 
 def test_a_new_generation_backend(monkeypatch, tmp_path):
     monkeypatch.setitem(SAMPLERS, "echo", "extension_examples:EchoSampler")
-    sampler = make_sampler(SamplerSpec("echo", "/no/model", 1.0, 1.0, 0, 8))
+    sampler = make_sampler(SamplerSpec("echo", "/no/model", Settings(), 0, 8))
     assert sampler.sample(["sort : b a"], 2, 8) == [["a", "a"]]
     cards = tmp_path / "cards" / "policies"
     cards.mkdir(parents=True)

@@ -18,6 +18,7 @@ from rlhf_eval.bon.lm import BestOfN, CandidateSampler, prompt_id
 from rlhf_eval.config import PolicyCard, RayShardConfig, from_params
 from rlhf_eval.evals.harness import evaluate, primary_metric
 from rlhf_eval.gen import SamplerSpec, make_sampler
+from rlhf_eval.gen.base import Settings
 from rlhf_eval.toy.stage import resolve
 
 
@@ -26,8 +27,15 @@ class Sampling:
     """The bon.* sampling settings, each falling back to the policy card's (pipeline.expand)."""
     temperature: float
     top_p: float
+    top_k: int
+    min_p: float
+    repetition_penalty: float
     max_new_tokens: int
     seed: int
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(self.temperature, self.top_p, self.top_k, self.min_p, self.repetition_penalty)
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,7 @@ def reusable(node_dir: Path, key: str) -> tuple[CandidateSet, str] | None:
 
 def build_sampler(job: GenerateJob, policy_path: str, ctx):
     s = job.sampling
-    spec = SamplerSpec(job.policy.backend, policy_path, s.temperature, s.top_p, s.seed, job.batch_size,
+    spec = SamplerSpec(job.policy.backend, policy_path, s.settings, s.seed, job.batch_size,
                        job.policy.trust_remote_code, job.policy.engine_args)
     if job.ray.enabled:
         from rlhf_eval.bon.sharded import ShardedSampler
@@ -133,4 +141,5 @@ def run(ctx) -> dict:
             "reused_from": old_key if have else None, "reused_candidates": have * n_prompts,
             "sampled_candidates": len(new),
             "tokens_sampled": sum(len(sampler.tok(c["text"], add_special_tokens=False)["input_ids"]) for c in new),
-            "shard_attempts": getattr(sampler, "attempts", None)}
+            "shard_attempts": getattr(sampler, "attempts", None),
+            "reproducibility": getattr(sampler, "reproducibility", None)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rlhf_eval.gen import SamplerSpec
+from rlhf_eval.gen import SamplerSpec, reproducibility
 from rlhf_eval.config import RayShardConfig
 from rlhf_eval.launch.ray_shards import run_shards, split
 
@@ -33,6 +33,7 @@ class ShardedSampler:
         from transformers import AutoTokenizer
         self.tok = AutoTokenizer.from_pretrained(self.spec.path, trust_remote_code=self.spec.trust_remote_code)
         self.seed = self.spec.seed
+        self.reproducibility = reproducibility(self.spec)
 
     def sample(self, contexts, n, max_new_tokens, until=None, block=0, progress=None):
         pieces = split(len(contexts), self.ray.shards)

@@ -2,21 +2,49 @@
 card names `backend: vllm`.
 
 All N samples of a prompt come from one request (`SamplingParams(n=N)`), and every request has
-its own seed derived from (seed, block, prompt), so candidates do not depend on batching,
-sharding or how many other prompts share the engine.
+its own seed derived from (seed, block, prompt). The seed fixes the random draws, not the logits:
+vLLM's kernels give slightly different logits for another batch, so by vLLM's own account
+(docs/usage/reproducibility.md, 0.29.0) results are not reproducible by default. Offline, as
+here, `VLLM_ENABLE_V1_MULTIPROCESSING=0` makes its scheduling deterministic: the same call on the
+same GPUs and vLLM version gives the same candidates, which is set here unless the environment
+chooses otherwise. Candidates independent of batching and sharding need batch invariance
+(`VLLM_BATCH_INVARIANT=1`: beta, compute capability 8.0 or higher, slower), which the user opts
+into. What was in force is recorded in the bon_generate manifest (`reproducibility`).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
-from rlhf_eval.gen.base import derive_seed
+from rlhf_eval.gen.base import Settings, derive_seed
+
+
+DETERMINISTIC = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+BATCH_INVARIANT = "VLLM_BATCH_INVARIANT"
+
+
+def deterministic_env() -> dict[str, str]:
+    """Sets what makes offline vLLM reproducible where the environment has not chosen, before the
+    engine starts; returns what is in force (vLLM reads these when it builds the engine)."""
+    for key, value in DETERMINISTIC.items():
+        os.environ.setdefault(key, value)
+    return {key: os.environ[key] for key in DETERMINISTIC} | {BATCH_INVARIANT: os.environ.get(BATCH_INVARIANT, "0")}
+
+
+def reproducibility(env: dict[str, str]) -> dict:
+    """The manifest's account of when these candidates come back the same."""
+    invariant = env.get(BATCH_INVARIANT, "0") == "1"
+    scheduled = env.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") == "0"
+    same_when = ("the same GPU model and vLLM version, whatever the batching" if invariant else
+                 "the same GPU model, vLLM version and prompts per call (not across a different sharding)"
+                 if scheduled else "not guaranteed: vLLM's scheduling is not deterministic in this setting")
+    return {"engine": "vllm", "seeded": "per prompt: (seed, block, prompt)", "env": env, "same_when": same_when}
 
 
 @dataclass
 class VLLMSampler:
     path: str
-    temperature: float = 1.0
-    top_p: float = 1.0
+    settings: Settings = field(default_factory=Settings)
     seed: int = 0
     trust_remote_code: bool = False
     # Passed to vllm.LLM as is: tensor_parallel_size, gpu_memory_utilization, max_model_len, dtype...
@@ -25,6 +53,7 @@ class VLLMSampler:
 
     def __post_init__(self):
         from transformers import AutoTokenizer
+        self.reproducibility = reproducibility(deterministic_env())
         from vllm import LLM
 
         self.tok = AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
@@ -33,9 +62,7 @@ class VLLMSampler:
 
     def params(self, n: int, max_new_tokens: int, until, seed: int):
         from vllm import SamplingParams
-        greedy = self.temperature == 0
-        return SamplingParams(n=n, temperature=0.0 if greedy else self.temperature,
-                              top_p=1.0 if greedy else self.top_p, max_tokens=max_new_tokens,
+        return SamplingParams(n=n, **self.settings.for_vllm(), max_tokens=max_new_tokens,
                               stop=[u for u in (until or []) if u] or None, seed=seed)
 
     def sample(self, contexts: list[str], n: int, max_new_tokens: int, until: list[str] | None = None,

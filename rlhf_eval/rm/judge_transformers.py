@@ -16,6 +16,8 @@ import torch
 from rlhf_eval.config import JudgeConfig
 from rlhf_eval.device import torch_device
 from rlhf_eval.errors import UserError
+from rlhf_eval.gen.base import Settings
+from rlhf_eval.gen.transformers_backend import token_ids_only
 from rlhf_eval.rm.base import TrainedRM, length_batches, load_tokenizer
 from rlhf_eval.rm.judge import GenerativeJudge
 from rlhf_eval.rm.scoring import pad
@@ -68,6 +70,7 @@ class TransformersJudge:
         self.device = torch_device()
         self.model = AutoModelForCausalLM.from_pretrained(
             self.path, use_safetensors=True, trust_remote_code=self.trust_remote_code).eval().to(self.device)
+        self.model.generation_config = token_ids_only(self.model.generation_config)
         self.model_id = model_identity(self.path)
         self.pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id
 
@@ -117,9 +120,7 @@ class TransformersJudge:
         for batch in length_batches([len(r) for r in rows], self.batch_size):
             ids, mask = pad([rows[i] for i in batch], self.pad, left=True)
             ids, mask = ids.to(self.device), mask.to(self.device)
-            temperature = sampling["temperature"]
-            extra = {"do_sample": True, "temperature": temperature, "top_p": 1.0} if temperature > 0 else \
-                {"do_sample": False}
+            extra = Settings(temperature=sampling["temperature"]).for_transformers()
             gen = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=sampling["max_new_tokens"],
                                       pad_token_id=self.pad, eos_token_id=self.tok.eos_token_id, **extra)
             for i, seq in zip(batch, gen[:, ids.shape[1]:].tolist()):

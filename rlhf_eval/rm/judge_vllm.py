@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 from rlhf_eval.config import JudgeConfig
+from rlhf_eval.gen.base import Settings
 from rlhf_eval.rm.base import TrainedRM, load_tokenizer
 from rlhf_eval.rm.judge import GenerativeJudge
 from rlhf_eval.rm.judge_transformers import answer_ids, conversation_ids, model_identity, verdict_token_id
@@ -31,6 +32,8 @@ class VLLMJudge:
     seed: int = 0
 
     def __post_init__(self):
+        from rlhf_eval.gen.vllm_backend import deterministic_env
+        deterministic_env()
         from vllm import LLM
         self.tok = load_tokenizer(self.path, self.trust_remote_code, self.chat_template)
         self.llm = LLM(model=self.path, seed=self.seed, trust_remote_code=self.trust_remote_code,
@@ -53,9 +56,9 @@ class VLLMJudge:
                 out.append({"text": max(probs, key=probs.get), "probs": probs, "tokens_in": len(row),
                             "tokens_out": 0})
             return out
-        temperature = sampling["temperature"]
-        params = SamplingParams(temperature=temperature, top_p=1.0, max_tokens=sampling["max_new_tokens"],
-                                seed=self.seed if temperature > 0 else None)
+        settings = Settings(temperature=sampling["temperature"])
+        params = SamplingParams(**settings.for_vllm(), max_tokens=sampling["max_new_tokens"],
+                                seed=None if settings.greedy else self.seed)
         # vLLM's token_ids end with the EOS when generation stopped there; the transformers judge
         # does not count it: one rule for both (answer_ids)
         return [{"text": o.outputs[0].text.strip(), "probs": None, "tokens_in": len(row),

@@ -60,11 +60,12 @@ def test_raising_n_max_samples_only_new_blocks_and_unseen_task_yaml(reference_ru
     assert {k: new[k] for k in before} == before and len(new) == 8 * old["n_prompts"]
 
     # Drawing blocks 0 and 1 from scratch gives the same 8 candidates: reuse changes nothing.
+    from rlhf_eval.bon.generate_stage import Sampling
     from rlhf_eval.bon.lm import CandidateSampler
     from rlhf_eval.evals.harness import evaluate
     from rlhf_eval.gen.transformers_backend import TransformersSampler
     s = toy["sampling"]
-    sampler = TransformersSampler(toy["policy_path"], s["temperature"], s["top_p"], s["seed"], 64)
+    sampler = TransformersSampler(toy["policy_path"], Sampling(**s).settings, s["seed"], 64)
     lm = CandidateSampler(sampler, 4, [0, 1], s["max_new_tokens"])
     toy_world = json.loads(next((root / "smoke" / "toy_world").glob("*/manifest.json")).read_text())["outputs"]
     evaluate(lm, "toy_sort", toy_world, None)
@@ -83,12 +84,13 @@ def test_raising_n_max_samples_only_new_blocks_and_unseen_task_yaml(reference_ru
 def test_ray_shard_survives_a_killed_worker(reference_run, tmp_path):
     ray = pytest.importorskip("ray")
     from rlhf_eval.bon.sharded import ShardedSampler
-    from rlhf_eval.gen import SamplerSpec
     from rlhf_eval.config import RayShardConfig
+    from rlhf_eval.gen import SamplerSpec
+    from rlhf_eval.gen.base import Settings
 
     run_dir, _ = reference_run
     policy = next(o for o in outputs(run_dir, "bon_generate"))["policy_path"]
-    spec = SamplerSpec("transformers", policy, temperature=1.0, top_p=1.0, seed=5, batch_size=64)
+    spec = SamplerSpec("transformers", policy, Settings(temperature=1.0), seed=5, batch_size=64)
     contexts = [f"<|user|> sort these letters in alphabetical order : {' '.join(w)} <|end|><|assistant|> "
                 for w in ("qwertyui", "asdfghjk", "zxcvbnm", "poiuytr") * 30]
     try:

@@ -42,7 +42,7 @@ def tiny(tmp_path_factory):
 
 def test_vllm_sampler_seeds_per_prompt_and_block(tiny):
     from rlhf_eval.gen.vllm_backend import VLLMSampler
-    s = VLLMSampler(tiny["policy"], temperature=1.0, seed=3,
+    s = VLLMSampler(tiny["policy"], seed=3,
                     engine_args=ENGINE)
     contexts = [s.tok.apply_chat_template([{"role": "user", "content": PROMPT.format(x)}], tokenize=False,
                                           add_generation_prompt=True) for x in ("b a c", "d c b a", "e f a")]
