@@ -849,6 +849,15 @@ def _check_rl(recipe: Recipe, where: str) -> None:
                           + (f", or rl.engine={others[0]}" if others else ""))
 
 
+def _check_openrlhf(recipe: Recipe, rms: dict, where: str) -> None:
+    if not recipe.rl.enabled or recipe.rl.engine != "openrlhf":
+        return
+    from rlhf_eval.rl.openrlhf_cmd import recipe_problems
+    found = recipe_problems(recipe.rl, rms)
+    if found:
+        raise ConfigError(f"{where}: OpenRLHF 0.11.2 would refuse this run: " + "; ".join(found))
+
+
 def _check_judge(card: RMCard) -> None:
     judge, where = card.judge, f"RM card '{card.name}'"
     for name in ("yes_token", "no_token"):
@@ -942,6 +951,11 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     judge_card = None
     if judge is not None:
         judge_card = load_card(judge, "reward_models", RMCard, path, f"{path}: curate.consistency.judge")
+        if "retrieve" in recipe.curate.steps and recipe.curate.retrieve.embedder == "rm" and \
+                judge_card.backend != "transformers":
+            raise ConfigError(f"{path}: curate.retrieve.embedder=rm reads the judge RM's hidden states, which only "
+                              f"backend transformers exposes; RM card '{judge}' has backend {judge_card.backend}: "
+                              "use curate.retrieve.embedder=tfidf, or a transformers judge card")
         if judge_card.path is None and judge_card.train.dataset != "raw":
             raise ConfigError(f"RM card '{judge}': a curation judge must train on raw data "
                               "(train.dataset: raw), since the curated data depends on it")
@@ -956,6 +970,7 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
             _check_judge(card)
         if card.backend in ("remote", "openai") and not card.url:
             raise ConfigError(f"RM card '{card.name}': backend {card.backend} needs `url`")
+    _check_openrlhf(recipe, rms, str(path))
     if recipe.bon.n_max % recipe.bon.block:
         raise ConfigError(f"{path}: bon.n_max={recipe.bon.n_max} must be a multiple of bon.block={recipe.bon.block}")
     pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}

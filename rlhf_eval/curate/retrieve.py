@@ -30,21 +30,27 @@ class TfidfEmbedder:
 
 
 class HiddenStateEmbedder:
-    """Mean of the last hidden states of the scorer's model over each text's tokens."""
+    """Mean of the last hidden states of the scorer's model over each text's tokens, computed on
+    the device the model is on (a GPU on a cluster), returned as float32 on the CPU."""
 
     def __init__(self, scorer, batch_size: int = 64):
+        if getattr(scorer, "model", None) is None:
+            raise UserError(f"curate.retrieve.embedder=rm reads the judge RM's hidden states, which its "
+                            f"{type(scorer).__name__} does not expose; give the judge card backend transformers, "
+                            "or use curate.retrieve.embedder=tfidf")
         self.model, self.tok, self.batch_size = scorer.model, scorer.tok, batch_size
 
     def embed(self, texts: list[str]) -> np.ndarray:
         import torch
         out = []
+        device = next(self.model.parameters()).device
         with torch.no_grad():
             for i in range(0, len(texts), self.batch_size):
                 enc = self.tok(texts[i:i + self.batch_size], return_tensors="pt", padding=True,
-                               truncation=True, max_length=256, add_special_tokens=False)
-                hidden = self.model(**enc, output_hidden_states=True).hidden_states[-1]
+                               truncation=True, max_length=256, add_special_tokens=False).to(device)
+                hidden = self.model(**enc, output_hidden_states=True).hidden_states[-1].float()
                 mask = enc["attention_mask"][..., None].float()
-                out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy())
+                out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy())
         vec = np.concatenate(out)
         return vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
 

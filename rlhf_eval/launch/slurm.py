@@ -82,9 +82,13 @@ def check_ray_cluster(node: Node, rm_node: Node, r: dict) -> None:
     remote = rm_node.params["card"]["backend"] == "remote"
     need, have = gpus_needed(rl["openrlhf"], rl["algorithm"], remote, rl["kl_coef"]), r["nodes"] * r["gpus_per_node"]
     if r["gpus_per_node"] and need > have:
+        o = rl["openrlhf"]
+        actor = o["actor"]["nodes"] * o["actor"]["gpus_per_node"]
         raise SlurmError(f"{node.label}: rl.openrlhf's placement needs {need} GPUs but slurm.stages.rl_train "
                          f"gives {r['nodes']} nodes x {r['gpus_per_node']} GPUs; raise nodes or gpus_per_node, "
-                         "or set rl.openrlhf.colocate_all=true")
+                         f"or put every role on the actor's {actor} GPUs: rl.openrlhf.colocate_all=true"
+                         + (", rl.openrlhf.ref placed like rl.openrlhf.actor" if rl["kl_coef"] > 0 else "")
+                         + f", and rl.openrlhf.vllm_engines x vllm_tensor_parallel_size = {actor}")
 
 
 IPV4 = re.compile(r"(\d{1,3}\.){3}\d{1,3}")

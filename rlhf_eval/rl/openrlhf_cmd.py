@@ -118,10 +118,34 @@ def build(rl: RLConfig, seed: int, policy_path: str, rm: dict, prompts_path: str
         "--ckpt.output_dir", str(Path(out_dir) / "final"),
     ]
     if o.colocate_all:
-        flags += ["--train.colocate_all"]
+        # Colocated, vLLM and DeepSpeed take turns on each GPU: without sleep, vLLM keeps holding its
+        # share of memory while DeepSpeed trains.
+        flags += ["--train.colocate_all", "--vllm.enable_sleep", "--ds.enable_sleep"]
     extra = [str(a) for a in o.extra_args]
     check_extra_args(extra, emitted_flags([str(f) for f in flags]))
     return list(o.entrypoint) + [str(f) for f in flags] + extra
+
+
+def recipe_problems(rl: RLConfig, rm_cards: dict) -> list[str]:
+    """What OpenRLHF would refuse in the command each RM card's rl_train nodes would submit
+    (rl.openrlhf_checks), in recipe terms, and what build() itself refuses of the recipe's keys.
+    An implicit RM or a judge is refused when its node runs (a recipe may train it for other stages)."""
+    from rlhf_eval.rl.openrlhf_checks import problems
+    found: dict[str, list[str]] = {}
+    for name, card in rm_cards.items():
+        if card.kind != "classifier" and card.backend != "remote":
+            continue
+        rm = {"name": name, "kind": card.kind, "backend": card.backend, "path": card.path or "rm", "url": card.url,
+              "api_key_env": card.api_key_env}
+        try:
+            found_here = problems(build(rl, rl.seeds[0], "policy", rm, "prompts.jsonl", "out"))
+        except CommandError as exc:
+            found_here = [str(exc)]
+        for p in found_here:
+            found.setdefault(p, []).append(name)
+    usable = sum(c.kind == "classifier" or c.backend == "remote" for c in rm_cards.values())
+    return [p if len(names) == usable else f"RM {', '.join(map(repr, names))}: {p}"
+            for p, names in found.items()]
 
 
 def write_prompt_file(path: Path, rows: list[dict]) -> None:

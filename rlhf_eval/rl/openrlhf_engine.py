@@ -58,6 +58,20 @@ def redact(text: str, secrets) -> str:
     return text
 
 
+def submit(client, command: str, runtime_env: dict, wait_s: float = 120, poll_s: float = 2.0) -> str:
+    """client.submit_job, again while the head answers that no job agent is up yet: Ray 2.55 (the
+    GPU set's) starts its agent some seconds after the head and says "please try again later";
+    the job was not created then."""
+    deadline = time.time() + wait_s
+    while True:
+        try:
+            return client.submit_job(entrypoint=command, runtime_env=runtime_env)
+        except RuntimeError as exc:
+            if "No available agent to submit job" not in str(exc) or time.time() > deadline:
+                raise
+            time.sleep(poll_s)
+
+
 def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: float = 86400,
                       poll_s: float = 2.0, progress=None, env_vars: dict | None = None) -> dict:
     """env_vars go to the job's runtime_env only: job.json keeps the masked command, and job.log
@@ -78,7 +92,7 @@ def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: f
             if status not in ("FAILED", "STOPPED", "UNKNOWN"):
                 job_id = old["job_id"]  # still running, or finished: follow it
     if job_id is None:
-        job_id = client.submit_job(entrypoint=entrypoint(argv), runtime_env={"env_vars": dict(env_vars or {})})
+        job_id = submit(client, entrypoint(argv), {"env_vars": dict(env_vars or {})})
         store.atomic_write_json(record, {"job_id": job_id, "address": address, "entrypoint": one_line(argv)})
     deadline = time.time() + timeout_s
     while True:

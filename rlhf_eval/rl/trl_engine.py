@@ -42,7 +42,7 @@ def train(ctx, job: RLJob, progress) -> dict:
     from rlhf_eval.rm.base import load_scorer
     from rlhf_eval.progress import BarCallback
     from rlhf_eval.rm.judge import judge_report
-    scorer = load_scorer(ctx.inputs["rm"])
+    scorer = load_scorer(ctx.inputs["rm"], shares_gpu=True)
     out = fit(job.policy_path, [r["prompt"] for r in job.rows], scorer, job.rl, job.seed, ctx.dir, verify=job.verify,
               callbacks=[BarCallback(progress)], keep_dir=ctx.keep_dir)
     return out | {"judge": judge_report(scorer)}

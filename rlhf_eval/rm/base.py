@@ -5,7 +5,7 @@ which builds the scorer a train_rm node's outputs describe through the rm.SCORER
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -115,12 +115,22 @@ class TrainedRM:
         return (self.judge or {}).get("mode") == "pairwise"
 
 
-def load_scorer(rm_manifest: dict) -> Scorer:
-    """Build the scorer a train_rm node's manifest describes; its engine is imported only now."""
+# vLLM takes 0.92 of a GPU's memory by default (LLM's gpu_memory_utilization in 0.29.0). An RM
+# that scores inside a training process (the TRL engine) shares the GPU with the policy, its
+# reference and optimizer state, so it gets this share unless its card's engine_args set one:
+# an 8B RM in bf16 is 16 GB, 0.3 of an 80 GB GPU leaves it about 8 GB of KV cache.
+SHARED_GPU_UTILIZATION = 0.3
+
+
+def load_scorer(rm_manifest: dict, shares_gpu: bool = False) -> Scorer:
+    """Build the scorer a train_rm node's manifest describes; its engine is imported only now.
+    shares_gpu: the caller trains on the same GPU (see SHARED_GPU_UTILIZATION)."""
     from rlhf_eval.extensions import load
     from rlhf_eval.rm import SCORERS, kind_problem
     rm = TrainedRM.from_outputs(rm_manifest["outputs"])
     problem = kind_problem(rm.kind, rm.backend)
     if problem:
         raise UserError(f"RM '{rm.name}': {problem}")
+    if shares_gpu and rm.backend == "vllm":
+        rm = replace(rm, engine_args={"gpu_memory_utilization": SHARED_GPU_UTILIZATION, **rm.engine_args})
     return load(SCORERS, rm.backend, "RM backend")(rm)
