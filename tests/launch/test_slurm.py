@@ -56,7 +56,15 @@ def test_openrlhf_placement_that_does_not_fit_the_allocation_is_refused(toy_cach
     proc = run_cli(toy_cache, "submit", ROOT / "recipes" / "gpu-cluster.yaml", f"run_root={tmp_path}", "--dry-run",
                    "slurm.stages.rl_train.nodes=1", check=False)
     assert proc.returncode == 2
-    assert "placement needs 16 GPUs but slurm.stages.rl_train gives 1 nodes x 8 GPUs" in " ".join(proc.stderr.split())
+    text = " ".join(proc.stderr.split())
+    assert "placement needs 16 GPUs but slurm.stages.rl_train gives 1 nodes x 8 GPUs" in text
+    # The way out it names is one OpenRLHF accepts (rl.openrlhf_checks): colocating takes all three.
+    assert ("or put every role on the actor's 8 GPUs: rl.openrlhf.colocate_all=true, rl.openrlhf.ref placed like "
+            "rl.openrlhf.actor, and rl.openrlhf.vllm_engines x vllm_tensor_parallel_size = 8") in text
+    fixed = run_cli(toy_cache, "submit", ROOT / "recipes" / "gpu-cluster.yaml", f"run_root={tmp_path}", "--dry-run",
+                    "slurm.stages.rl_train.nodes=1", "rl.openrlhf.colocate_all=true",
+                    "rl.openrlhf.ref.gpus_per_node=8", "rl.openrlhf.vllm_engines=8", check=False)
+    assert fixed.returncode == 0, fixed.stderr
 
 
 @pytest.mark.parametrize("override, message", [
