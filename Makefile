@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # OpenRLHF's own code for the seam tests, off the venv's import path (tests/openrlhf-side.txt).
 OPENRLHF_SITE := $(VENV)/openrlhf-0.11.2
 
-.PHONY: quickstart test study golden docs gpu-wheels lock lock-gpu
+.PHONY: quickstart test lint study golden docs gpu-wheels lock lock-gpu
 
 $(STAMP): pyproject.toml tests/openrlhf-side.txt $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ study: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra
+
+# ruff (pyflakes, pycodestyle, import order; settings in pyproject.toml) over the whole tree.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 # Re-record tests/golden/ (rendered sbatch scripts, OpenRLHF argv) after an intended change; read the diff.
 golden: $(STAMP)

@@ -51,7 +51,8 @@ def clean_prompts() -> list[str]:
 def clean_responses() -> list[str]:
     """Real responses of those benchmarks (RM-Bench's chosen and rejected, RMB's answers): long
     texts in the same domains, none written from a JudgeBench question."""
-    out = [x for r in json.loads((DATA / "rm-bench" / "chat_filtered.json").read_text()) for x in r["chosen"] + r["rejected"]]
+    rows = json.loads((DATA / "rm-bench" / "chat_filtered.json").read_text())
+    out = [x for r in rows for x in r["chosen"] + r["rejected"]]
     for f in sorted((DATA / "rmb").glob("pairwise_*.json")):
         out += [r[k]["answer"] for r in json.loads(f.read_text()) for k in ("chosen", "reject")]
     return long_enough(out)

@@ -155,8 +155,8 @@ def sampling(args):
         sync()
         dt = time.perf_counter() - t
         tokens = sum(len(sampler.tok(x[0], add_special_tokens=False)["input_ids"]) for x in out)
-        print(f"   transformers: {len(prompts)} prompts, up to {s['new_tokens']} new tokens: {tokens / dt:,.0f} tokens/s "
-              f"({tokens} tokens in {dt:.2f} s)")
+        print(f"   transformers: {len(prompts)} prompts, up to {s['new_tokens']} new tokens: "
+              f"{tokens / dt:,.0f} tokens/s ({tokens} tokens in {dt:.2f} s)")
         try:
             import vllm
         except ImportError:

@@ -1,9 +1,10 @@
 """Load test of the remote-RM server on loopback: a bounded number of requests at concurrency 64,
 sent from another process (as OpenRLHF's callers are), once with cross-request batching and once
 scoring one row at a time (max_batch = 1), on the quickstart's classifier RM. Prints requests/s,
-p50/p99 latency, errors and the speed-up. Then head-of-line blocking: a 1-row request sent while a 4,096-row one is being scored, with the large
-one cut into slices of max_batch rows (as served) and scored whole (one slice as large as the
-request, as before slicing); prints both 1-row latencies and their ratio.
+p50/p99 latency, errors and the speed-up. Then head-of-line blocking: a 1-row request sent while a
+4,096-row one is being scored, with the large one cut into slices of max_batch rows (as served)
+and scored whole (one slice as large as the request, as before slicing); prints both 1-row
+latencies and their ratio.
 
 Needs `make quickstart` first.
 Run: .venv/bin/python benchmarks/serve_rm_load.py [--requests 960] [--rows 4] [--concurrency 64]
@@ -21,8 +22,8 @@ from pathlib import Path
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 import requests  # noqa: E402
+import torch  # noqa: E402
 
 from rlhf_eval.pipeline import node_manifests  # noqa: E402
 from rlhf_eval.rm.base import load_scorer  # noqa: E402

@@ -253,7 +253,8 @@ def print_results(results: dict) -> None:
     table, legend = summary_table(results)
     console.print(table)
     for g in results.get("not_planned", []):
-        console.print(f"- not run: {shown(g['rm'])}, {shown(g['what'])}: {shown(g['why'])}", highlight=False, soft_wrap=True)
+        console.print(f"- not run: {shown(g['rm'])}, {shown(g['what'])}: {shown(g['why'])}", highlight=False,
+                      soft_wrap=True)
     if results.get("correlations"):
         table, more = verdict_table(results)
         console.print(table)
@@ -313,9 +314,11 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
 
 @command()
 def power(
-    target: Path = typer.Argument(..., help="a finished run folder (its measured noise) or a recipe YAML (stated noise)"),
+    target: Path = typer.Argument(..., help="a finished run folder (its measured noise) or a recipe YAML "
+                                            "(stated noise)"),
     rms: Optional[int] = typer.Option(None, "--rms", help="number of RMs (default: the run's or the recipe's)"),
-    prompts: Optional[int] = typer.Option(None, "--prompts", help="evaluation prompts per task (run: rescales its noise)"),
+    prompts: Optional[int] = typer.Option(None, "--prompts",
+                                          help="evaluation prompts per task (run: rescales its noise)"),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="RL seeds per RM (run: rescales its noise)"),
     rho: float = typer.Option(0.6, "--rho", help="the true correlation to size the study for"),
     reliability: Optional[float] = typer.Option(None, "--reliability",
@@ -338,7 +341,8 @@ def power(
         except ValueError as exc:
             _fail(str(exc))
         if reliability is not None:
-            cells = [Cell(c.static, c.downstream, c.n_rms, reliability, reliability, "stated reliability") for c in cells]
+            cells = [Cell(c.static, c.downstream, c.n_rms, reliability, reliability, "stated reliability")
+                     for c in cells]
         source = f"measured noise of {target}"
     else:
         loaded, _ = _load(target, [])
@@ -398,7 +402,8 @@ def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, hel
     if cost:
         from rlhf_eval.launch.cost import CostError, by_stage, estimate
         if loaded.recipe.toy_world is not None:
-            console.print("cost: the toy world runs on this machine's CPUs in minutes; --cost is for real-model recipes")
+            console.print("cost: the toy world runs on this machine's CPUs in minutes; "
+                          "--cost is for real-model recipes")
             return
         try:
             estimates = estimate(nodes, loaded.to_dict()["recipe"])
@@ -471,7 +476,6 @@ def node(run_dir: Path, node_id: str):
     from rlhf_eval.device import use_threads
     from rlhf_eval.launch.node import run_node
     from rlhf_eval.pipeline import planned_threads
-
     from rlhf_eval.trust import check_signed
     nodes = load_plan(run_dir)
     check_signed(json.loads((run_dir / "plan.json").read_text()), run_dir / "plan.json")
@@ -547,7 +551,8 @@ def diff(run_a: Path = typer.Argument(..., help="a finished run folder (A)"),
 @command()
 def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folders"),
             out: Path = typer.Option(Path("runs/compare"), "--out", help="folder for report.html, results.json, CSVs"),
-            bootstrap: Optional[int] = typer.Option(None, help="bootstrap draws (default: the first run's compare.bootstrap)"),
+            bootstrap: Optional[int] = typer.Option(
+                None, help="bootstrap draws (default: the first run's compare.bootstrap)"),
             seed: Optional[int] = typer.Option(None, help="bootstrap seed (default: the first run's compare.seed)")):
     """Compare the RMs of several runs (same tasks, policy and settings) in one report."""
     out_folder(out, "--out", ["report.html", "results.json"])
@@ -667,7 +672,8 @@ def bench_score(
                                                  ".parquet) or hf:<dataset id>"),
     scores: Optional[Path] = typer.Option(None, "--scores", help='one row per item: {"id": ..., "scores": [...]}'),
     decisions: Optional[Path] = typer.Option(
-        None, "--decisions", help='judgebench: an LLM judge\'s decisions, {"id": pair_id, "decisions": ["A>B", "B>A"]}'),
+        None, "--decisions",
+        help='judgebench: an LLM judge\'s decisions, {"id": pair_id, "decisions": ["A>B", "B>A"]}'),
     out: Optional[Path] = typer.Option(None, "--out", help="also write metrics.json into this folder"),
     split: Optional[str] = typer.Option(None, help="split of a hub dataset"),
     column: List[str] = typer.Option([], "--column", help="pairwise/best-of-k: FIELD=COLUMN, e.g. prompt=question"),
@@ -817,8 +823,9 @@ def serve_judge(
     except (ValueError, ConfigError, OSError) as exc:
         _fail(str(exc))
     h, p = server.server_address[:2]
-    console.print(f"serving judge '{shown(card)}' as model '{shown(model_name or card)}' on http://{h}:{p}/v1 (chat completions)"
-                  f"{' (API key required)' if token else ''}; Ctrl-C stops", highlight=False, soft_wrap=True)
+    console.print(f"serving judge '{shown(card)}' as model '{shown(model_name or card)}' on http://{h}:{p}/v1 "
+                  f"(chat completions){' (API key required)' if token else ''}; Ctrl-C stops",
+                  highlight=False, soft_wrap=True)
     serve_until_signalled(server, "serve-judge")
 
 
@@ -872,8 +879,8 @@ def rl_command(
 ):
     """Print the OpenRLHF train_ppo_ray command the rl_train node would submit, on one line."""
     from rlhf_eval.pipeline import rm_card_of
-    from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, one_line
     from rlhf_eval.rl.base import rl_settings
+    from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, one_line
     from rlhf_eval.rl.openrlhf_engine import job_command
     from rlhf_eval.toy.stage import resolve
 
@@ -890,8 +897,8 @@ def rl_command(
         _fail(f"no rl_train node for --rm {rm}: {gaps[rm, 'rl']}")
     if node is None:
         _fail(f"no rl_train node for --rm {rm} --policy {policy} in {recipe} "
-              f"(reward_models: {', '.join(loaded.recipe.reward_models)}; policies: {', '.join(loaded.recipe.policies)};"
-              f" rl.enabled={loaded.recipe.rl.enabled})")
+              f"(reward_models: {', '.join(loaded.recipe.reward_models)}; "
+              f"policies: {', '.join(loaded.recipe.policies)}; rl.enabled={loaded.recipe.rl.enabled})")
     run_dir = loaded.run_dir
     outs = {}
     for role in ("rm", "toy"):

@@ -112,7 +112,8 @@ def test_rl_seeds_make_one_node_each_and_must_be_distinct():
     loaded = load_recipe(ROOT / "recipes" / "smoke.yaml", ["rl.seeds=[3,4,5]"])
     nodes = expand(loaded)
     rl = [n for n in nodes if n.stage == "rl_train"]
-    assert sorted(n.params["rl"]["seed"] for n in rl) == [3, 3, 4, 4, 5, 5] and all("seeds" not in n.params["rl"] for n in rl)
+    assert sorted(n.params["rl"]["seed"] for n in rl) == [3, 3, 4, 4, 5, 5]
+    assert all("seeds" not in n.params["rl"] for n in rl)
     assert {n.label for n in rl} >= {"rm=dpo-curated policy=toy-policy seed=4"}
     # Adding a seed keeps the other seeds' nodes (their keys do not hold the list).
     more = {n.key for n in expand(load_recipe(ROOT / "recipes" / "smoke.yaml", ["rl.seeds=[3,4,5,6]"]))}

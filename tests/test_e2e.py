@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT, SMOKE, cli, cli_env, run_cli
 from rlhf_eval.pipeline import node_manifests
+
 pytestmark = pytest.mark.slow
 
 
@@ -22,7 +23,8 @@ def test_run_writes_every_stage_and_report(reference_run):
     run_dir, proc = reference_run
     assert "report:" in proc.stdout and "reward models (smoke)" in proc.stdout
     # the terminal summary: short column names with their legend, verdicts as a table, stage times
-    assert "B1 = toy_rewardbench score" in proc.stdout and "bo2, bo4 = best-of-n gain (toy_sort, toy-policy)" in proc.stdout
+    assert "B1 = toy_rewardbench score" in proc.stdout
+    assert "bo2, bo4 = best-of-n gain (toy_sort, toy-policy)" in proc.stdout
     assert "does the static ranking predict" in proc.stdout and "node time per stage" in proc.stdout
     assert "toy_rew…" not in proc.stdout and "It predicts" not in proc.stdout
     assert "p adj" in proc.stdout and "too few RMs" in proc.stdout  # 2 RMs: no verdict, no family
@@ -110,7 +112,7 @@ def test_real_samples_scored_by_a_toy_rm_then_rescored_from_saved_scores(referen
     if bench == "judgebench":
         labels = [it.meta["label"] for it in items]
         # the official RM judgment: A>B if s_A > s_B else B>A
-        by_hand = np.mean([(s[0] > s[1]) == (l == "A>B") for s, l in zip(scores, labels)])
+        by_hand = np.mean([(s[0] > s[1]) == (label == "A>B") for s, label in zip(scores, labels)])
         assert direct["score"] == pytest.approx(by_hand)
     else:
         c, r = np.array([s[:3] for s in scores]), np.array([s[3:] for s in scores])

@@ -1,16 +1,16 @@
 """Failure modes of the run store and of concurrent runs (issue 16, items 7-9), and of the disk
 (item 13: full, read-only). docs/failure-modes.md keeps the same table.
 
-| # | input or fault                                           | what happens now                                   |
-|---|----------------------------------------------------------|----------------------------------------------------|
-| 7 | a second `run` (or `submit`) on a run folder in use      | stops at once: "in use by PID <pid> on <host>"     |
-| 7 | `node` on a node another process is running              | stops at once naming that PID                      |
-| 7 | two runs building the same toy world                     | the second waits, names the builder, then reuses it|
-| 8 | train_rm/<key>/model/model.safetensors deleted           | `status` says damaged; `run` says which file and redoes that node only |
-| 8 | the toy-world cache's policy weights deleted             | the toy_world node is redone, rebuilding the cache |
-| 9 | a run folder moved, then read from another folder        | serve-rm --run and compare work from anywhere      |
-| 13| the run root on a full disk                              | one line naming the node and file; finished nodes kept |
-| 13| the run root read-only                                   | one line naming the file                           |
+| # | input or fault | what happens now |
+|---|---|---|
+| 7 | a second `run` (or `submit`) on a run folder in use | stops at once: "in use by PID <pid> on <host>" |
+| 7 | `node` on a node another process is running | stops at once naming that PID |
+| 7 | two runs building the same toy world | the second waits, names the builder, then reuses it|
+| 8 | train_rm/<key>/model/model.safetensors deleted | `status`: damaged; `run` names the file, redoes that node only |
+| 8 | the toy-world cache's policy weights deleted | the toy_world node is redone, rebuilding the cache |
+| 9 | a run folder moved, then read from another folder | serve-rm --run and compare work from anywhere |
+| 13 | the run root on a full disk | one line naming the node and file; finished nodes kept |
+| 13 | the run root read-only | one line naming the file |
 
 Parallel nodes of one run (Ray, Slurm) take node locks only: test_ray_executor and test_slurm run them.
 """
@@ -244,6 +244,7 @@ def test_an_internal_error_says_so_and_keeps_the_traceback(tmp_path, monkeypatch
     assert r.exit_code == 1
     assert "internal error: KeyError: 'missing'" in r.output and "This is a bug in rlhf-eval" in r.output
     log = Path(r.output.split("traceback: ")[1].split()[0])
-    assert log.parent == tmp_path / "logs" and "Traceback" in log.read_text() and "KeyError: 'missing'" in log.read_text()
+    assert log.parent == tmp_path / "logs"
+    assert "Traceback" in log.read_text() and "KeyError: 'missing'" in log.read_text()
     r = CliRunner().invoke(app, ["user"])
     assert r.exit_code == 2 and r.output.startswith("error: pairs.jsonl: row 3: field 'chosen' missing")

@@ -1,23 +1,23 @@
 """Trust boundaries of a run folder (issue 30, items 1, 2, 5-10, 14, 15): a run folder (plan.json,
 manifests) is input from someone else. docs/failure-modes.md keeps the same table.
 
-| #  | input                                                          | what happens now                                   |
-|----|----------------------------------------------------------------|----------------------------------------------------|
-| 1  | a manifest says trust_remote_code: true (its card says false)   | the node is "damaged"; `run` redoes it, nothing loads |
-| 1  | plan.json and manifest both say it, plan not signed here         | serve-rm/serve-judge --run refuse: "the local card says False" |
-| 1  | a manifest's model path points outside the run folder            | the node is "damaged"                              |
-| 1  | `node` on a plan.json edited by hand, or from another account    | refused: "was edited, or signed with another plan key" |
-| 2  | a node key "../../victim" in plan.json                           | refused: "is not a node key"; nothing outside removed |
-| 2  | a node folder that is a symlink out of the run                   | refused before anything is removed                 |
-| 5  | `rm-token --ttl` of 400 digits, 0, 0.5s or 400d                  | one line: "use e.g. 90s" / "ttl must be 1 s to 366 days" |
-| 6  | a name like `$\\frac{a}$` on the report's plots                    | drawn as text, not parsed as mathtext              |
-| 7  | a run folder whose path holds rich markup (`[/]`)                | `status` and `diff` print it as text               |
-| 8  | manifest `files` a string or a list of non-dicts; `outputs` a list | `status` says damaged; serve-rm --run says why  |
-| 9  | `--out` naming an existing file                                 | one line: "is a file, not a folder"                |
-| 10 | `--out` into a folder holding a manifest or plan.json            | refused, naming the file that would be overwritten |
-| 14 | a name starting with =, +, - or @ in a CSV export                | written as text ('=...), not a formula            |
-| 14 | ESC/OSC control characters in an error message                   | printed escaped (\\x1b), never raw                 |
-| 15 | `scored_as: toy_rewardbench`                                     | "is a toy benchmark, a dataset; scored_as names the rules" |
+| # | input | what happens now |
+|---|---|---|
+| 1 | a manifest says trust_remote_code: true (card: false) | the node is "damaged"; `run` redoes it, nothing loads |
+| 1 | plan.json and manifest say it, plan not signed here | serve-rm/serve-judge --run: "the local card says False" |
+| 1 | a manifest's model path points outside the run folder | the node is "damaged" |
+| 1 | `node` on a plan.json edited by hand or from another account | "was edited, or signed with another plan key" |
+| 2 | a node key "../../victim" in plan.json | refused: "is not a node key"; nothing outside removed |
+| 2 | a node folder that is a symlink out of the run | refused before anything is removed |
+| 5 | `rm-token --ttl` of 400 digits, 0, 0.5s or 400d | one line: "use e.g. 90s" / "ttl must be 1 s to 366 days" |
+| 6 | a name like `$\\frac{a}$` on the report's plots | drawn as text, not parsed as mathtext |
+| 7 | a run folder whose path holds rich markup (`[/]`) | `status` and `diff` print it as text |
+| 8 | manifest `files` a string or list of non-dicts; `outputs` a list | `status`: damaged; serve-rm --run says why |
+| 9 | `--out` naming an existing file | one line: "is a file, not a folder" |
+| 10 | `--out` into a folder holding a manifest or plan.json | refused, naming the file that would be overwritten |
+| 14 | a name starting with =, +, - or @ in a CSV export | written as text ('=...), not a formula |
+| 14 | ESC/OSC control characters in an error message | printed escaped (\\x1b), never raw |
+| 15 | `scored_as: toy_rewardbench` | "is a toy benchmark, a dataset; scored_as names the rules" |
 
 Items 3, 4, 11 and 13 (requests, lengths, tokens) are in tests/rm/test_failures_serve_rm.py, 12
 (serve-judge's fields) in tests/rm/test_judge_openai.py, 16 (the contamination audit's Unicode
@@ -209,8 +209,11 @@ def test_a_malformed_manifest_is_damaged_not_a_crash(run_copy, edit, why, monkey
 
 
 # 5
-@pytest.mark.parametrize("ttl, error", [("9" * 400, "use e.g. 90s"), ("99999999", "ttl must be 1 s to 366 days"), ("0", "ttl must be 1 s to 366 days"),
-                                        ("0.5s", "ttl must be 1 s to 366 days"), ("400d", "ttl must be 1 s to 366 days"),
+BOUNDS = "ttl must be 1 s to 366 days"
+
+
+@pytest.mark.parametrize("ttl, error", [("9" * 400, "use e.g. 90s"), ("99999999", BOUNDS), ("0", BOUNDS),
+                                        ("0.5s", BOUNDS), ("400d", BOUNDS),
                                         ("1e9", "use e.g. 90s"), ("\u00b2h", "use e.g. 90s")])
 def test_rm_token_ttl_is_bounded(ttl, error, monkeypatch):
     monkeypatch.setenv("SIGNING_KEY", "k")

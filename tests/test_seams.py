@@ -19,9 +19,9 @@ from rlhf_eval.config import OpenRLHFConfig, RLConfig
 from rlhf_eval.pipeline import node_manifests
 from rlhf_eval.rl.openrlhf_cmd import build, entrypoint, one_line, write_prompt_file
 from rlhf_eval.rl.stage import rl_prompts
-from rlhf_eval.toy.task import gold_answer
 from rlhf_eval.rm.base import load_scorer
 from rlhf_eval.rm.serve import serve_in_thread
+from rlhf_eval.toy.task import gold_answer
 
 # OpenRLHF's SingleTurnAgentExecutor, as its PPO rollout calls it: the prompt comes out of its
 # PromptDataset (chat-templated), the engine returns token ids ending with EOS, the client posts
@@ -267,7 +267,8 @@ def ppe_fixtures(folder: Path, n: int = 40, k: int = 8) -> tuple[Path, Path]:
         responses = [" ".join(right) if g else " ".join(task.corrupt(right, rng.choice(task.ERRORS), rng))
                      for g in graded]
         sets.append({"question_id": f"q{i}", "prompt": prompt, "model_name": "toy", "scores": graded,
-                     "benchmark": ("MATH", "MMLU-Pro")[i % 2], **{f"response_{j + 1}": r for j, r in enumerate(responses)}})
+                     "benchmark": ("MATH", "MMLU-Pro")[i % 2],
+                     **{f"response_{j + 1}": r for j, r in enumerate(responses)}})
     pref, corr = folder / "ppe_preference.jsonl", folder / "ppe_correctness.jsonl"
     pref.write_text("".join(json.dumps(r) + "\n" for r in votes))
     corr.write_text("".join(json.dumps(r) + "\n" for r in sets))

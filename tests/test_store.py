@@ -1,9 +1,9 @@
 import json
+from pathlib import Path
 
 from rlhf_eval import store
 from rlhf_eval.config import load_recipe
 from rlhf_eval.pipeline import expand
-from pathlib import Path
 
 QUICK = Path(__file__).resolve().parent.parent / "recipes" / "quickstart.yaml"
 
@@ -32,9 +32,9 @@ def test_keys_are_deterministic_and_track_config():
     assert a == b
     c = {n.label: n.key for n in expand(load_recipe(QUICK, ["bon.n_grid=[1,4,16]"]))}
     changed = {label for label in a if a[label] != c[label]}
-    assert changed and all(l.startswith(("rm=", "compare", "report")) for l in changed)
+    assert changed and all(label.startswith(("rm=", "compare", "report")) for label in changed)
     assert a["rm=dpo-curated"] == c["rm=dpo-curated"]
-    assert all(not l.startswith("rm=") or "task=" in l for l in changed)
+    assert all(not label.startswith("rm=") or "task=" in label for label in changed)
 
 
 def test_thread_count_is_in_every_key_but_the_default_keeps_the_old_keys():

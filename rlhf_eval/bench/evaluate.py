@@ -80,7 +80,10 @@ def evaluate_outcomes(bench: Benchmark, o: Outcomes, iters: int = 1000, seed: in
     """Metrics and CIs from outcomes; on its own for outcomes computed elsewhere (an LLM judge's
     decisions), which have no scores and so no PPE metrics."""
     point = full_metrics(bench, o)
-    ci = intervals(lambda idx: full_metrics(bench, subset_outcomes(o, idx)), len(o.ids), o.groups, iters, seed) if iters else {}
+
+    def metrics(idx):
+        return full_metrics(bench, subset_outcomes(o, idx))
+    ci = intervals(metrics, len(o.ids), o.groups, iters, seed) if iters else {}
     return {"benchmark": bench.name, "n_items": len(o.ids), "metrics": point, "ci": {k: ci.get(k) for k in point}}
 
 

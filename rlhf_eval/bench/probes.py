@@ -100,7 +100,8 @@ def outcome_drop(bench: Benchmark, o1: Outcomes, o2: Outcomes, iters: int, seed:
     s1, s2 = full_metrics(bench, o1)["score"], full_metrics(bench, o2)["score"]
 
     def fn(idx):
-        return {"drop": full_metrics(bench, subset_outcomes(o1, idx))["score"] - full_metrics(bench, subset_outcomes(o2, idx))["score"]}
+        before, after = (full_metrics(bench, subset_outcomes(o, idx))["score"] for o in (o1, o2))
+        return {"drop": before - after}
     ci = intervals(fn, len(o1.ids), o1.groups, iters, seed)["drop"] if iters else [np.nan, np.nan]
     return {"before": s1, "after": s2, "drop": s1 - s2, "ci": ci}
 

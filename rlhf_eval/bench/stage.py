@@ -15,8 +15,8 @@ from rlhf_eval.bench.evaluate import evaluate, evaluate_judged, json_safe
 from rlhf_eval.bench.registry import load_items
 from rlhf_eval.bench.saved import write_decisions, write_scores
 from rlhf_eval.config import BenchmarkConfig, from_params
-from rlhf_eval.rm.base import load_scorer
 from rlhf_eval.errors import UserError
+from rlhf_eval.rm.base import load_scorer
 from rlhf_eval.rm.judge import is_pairwise, judge_progress, judge_report
 
 

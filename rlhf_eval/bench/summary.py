@@ -27,5 +27,6 @@ def seven_rows(static_rows: list[dict]) -> list[dict]:
             continue
         worst = min(SEVEN, key=lambda name: row[name])
         out.append({"rm": rm} | {name: row[name] for name in SEVEN}
-                   | {"average": float(np.mean([row[n] for n in SEVEN])), "worst": row[worst], "worst_benchmark": worst})
+                   | {"average": float(np.mean([row[n] for n in SEVEN])), "worst": row[worst],
+                      "worst_benchmark": worst})
     return out

@@ -6,8 +6,9 @@ import sys
 
 
 def main() -> None:
-    import rlhf_eval.bon.lm  # noqa: F401  (registers the models)
     from lm_eval.__main__ import cli_evaluate
+
+    import rlhf_eval.bon.lm  # noqa: F401  (registers the models)
     sys.exit(cli_evaluate())
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rlhf_eval.gen import SamplerSpec, reproducibility
 from rlhf_eval.config import RayShardConfig
+from rlhf_eval.gen import SamplerSpec, reproducibility
 from rlhf_eval.launch.ray_shards import run_shards, split
 
 

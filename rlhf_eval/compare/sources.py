@@ -88,7 +88,8 @@ def rl_units(base: dict, finals: list[dict]) -> dict:
         by_rm.setdefault(e["rm"], {})[e.get("seed")] = per_doc(e) - b
     seed_sets = {tuple(sorted(v, key=str)) for v in by_rm.values()}
     if len(seed_sets) > 1:
-        raise UserError(f"RMs were trained with different RL seeds ({sorted(seed_sets)}); compare them on the same seeds")
+        raise UserError(f"RMs were trained with different RL seeds ({sorted(seed_sets)}); "
+                        "compare them on the same seeds")
     if seed_sets and len(next(iter(seed_sets))) > 1:
         return {rm: np.array([d[s].mean() for s in sorted(d)]) for rm, d in by_rm.items()}
     return {rm: next(iter(d.values())) for rm, d in by_rm.items()}

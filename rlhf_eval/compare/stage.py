@@ -133,8 +133,9 @@ def fit_band(x, y, iters: int, seed: int, points: int = 30) -> dict:
 
 
 def compute(by: dict, cfg: dict, bar=None) -> dict:
+    rl = [{k: r.get(k) for k in ("rm", "policy", "seed", "history")} for r in by["rl_train"]]
     return tables(by, cfg) | analyse(by, cfg["bootstrap"], cfg["seed"], bar, cfg.get("permutations", 10_000)) | {
-        "bon": by["bon_eval"], "rl": [{k: r.get(k) for k in ("rm", "policy", "seed", "history")} for r in by["rl_train"]]}
+        "bon": by["bon_eval"], "rl": rl}
 
 
 def run(ctx) -> dict:

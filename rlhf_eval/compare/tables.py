@@ -11,7 +11,6 @@ from rlhf_eval.bon.estimator import bootstrap_mean_ci
 from rlhf_eval.compare.sources import per_doc
 from rlhf_eval.compare.stats import seed_interval
 
-
 # A cell starting with one of these is a formula in Excel, LibreOffice and Google Sheets (OWASP's
 # "CSV injection"): a name such as =HYPERLINK(...) would run when the CSV is opened.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -43,8 +42,8 @@ def rl_gain_rows(eval_outs: list[dict], iters: int, seed: int) -> list[dict]:
     rows = []
     for base in (e for e in eval_outs if e["rm"] is None):
         b = per_doc(base)
-        for e in sorted((x for x in eval_outs if x["rm"] and (x["policy"], x["task"]) == (base["policy"], base["task"])),
-                        key=lambda x: (x["rm"], x["step"], x.get("seed") or 0)):
+        same = [x for x in eval_outs if x["rm"] and (x["policy"], x["task"]) == (base["policy"], base["task"])]
+        for e in sorted(same, key=lambda x: (x["rm"], x["step"], x.get("seed") or 0)):
             diff = per_doc(e) - b
             lo, hi = bootstrap_mean_ci(diff, iters, seed)
             rows.append({"rm": e["rm"], "policy": e["policy"], "task": e["task"], "seed": e.get("seed"),
@@ -119,7 +118,8 @@ def write_tables(out_dir: Path, result: dict) -> list[str]:
         "rm_table": result["rm_table"], "static": result["static"], "downstream": result["downstream"],
         "rl_gains": result["rl_gains"], "rl_seeds": result["rl_seeds"], "seven": result.get("seven", []),
         "correlations": [{"static": c["static"], "downstream": c["downstream"], "n_rms": c["n_rms"],
-                          "class": c["class"], "p": c.get("p"), "p_adjusted": c.get("p_adjusted"), "rests_on": c.get("rests_on", [])}
+                          "class": c["class"], "p": c.get("p"), "p_adjusted": c.get("p_adjusted"),
+                          "rests_on": c.get("rests_on", [])}
                          | {f"{k}{s}": v for k in ("pearson", "spearman", "kendall")
                             for s, v in (("", c[k]["value"]), ("_ci_low", c[k]["ci"][0]), ("_ci_high", c[k]["ci"][1]),
                                          ("_meas_ci_low", c[k]["ci_measurement"][0]),
@@ -128,7 +128,8 @@ def write_tables(out_dir: Path, result: dict) -> list[str]:
                                          ("_disattenuated_ci_low", c[k]["disattenuated_ci"][0]),
                                          ("_disattenuated_ci_high", c[k]["disattenuated_ci"][1]))}
                          | {f"reliability_{side}": c["reliability"][side] for side in ("static", "downstream")}
-                         | {f"pairs_{k}": c["agreement"][k] for k in ("pairs", "resolved", "agree", "share", "within_noise")}
+                         | {f"pairs_{k}": c["agreement"][k]
+                            for k in ("pairs", "resolved", "agree", "share", "within_noise")}
                          for c in result["correlations"]],
         "pairwise": [{"static": c["static"], "downstream": c["downstream"]} | p
                      for c in result["correlations"] for p in c["agreement"]["detail"]],

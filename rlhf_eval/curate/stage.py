@@ -53,7 +53,8 @@ def load_all(sources: list[SourceConfig], toy: dict | None, on_bad_row: str, bad
 def benchmark_index(benchmarks: list[str], n: int, toy: dict | None) -> NgramIndex:
     index = NgramIndex(n)
     for bench in benchmarks:
-        index.add_all((first_user_turn(prompt), f"{bench}:{item_id}") for item_id, prompt in benchmark_prompts(bench, toy))
+        index.add_all((first_user_turn(prompt), f"{bench}:{item_id}")
+                      for item_id, prompt in benchmark_prompts(bench, toy))
     return index
 
 

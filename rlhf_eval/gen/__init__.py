@@ -28,11 +28,12 @@ def reproducibility(spec: SamplerSpec) -> dict:
     """What a Ray-sharded sampler's manifest says: each shard builds its own engine with the
     spec's settings, and the shard boundaries are one more batching."""
     if spec.backend == "vllm":
-        from rlhf_eval.gen.vllm_backend import deterministic_env, reproducibility as vllm_account
+        from rlhf_eval.gen.vllm_backend import deterministic_env
+        from rlhf_eval.gen.vllm_backend import reproducibility as vllm_account
         return vllm_account(deterministic_env()) | {"sharded": True}
     if spec.backend == "transformers":
-        from rlhf_eval.gen.transformers_backend import reproducibility as hf_account
         from rlhf_eval.device import torch_device
+        from rlhf_eval.gen.transformers_backend import reproducibility as hf_account
         return hf_account(spec.batch_size, torch_device()) | {"sharded": True}
     return {"engine": spec.backend, "sharded": True}
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from rlhf_eval.gen.base import Settings, derive_seed
 
-
 DETERMINISTIC = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
 BATCH_INVARIANT = "VLLM_BATCH_INVARIANT"
 

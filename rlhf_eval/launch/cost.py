@@ -89,7 +89,8 @@ def estimate(nodes: list[Node], recipe: dict) -> list[Estimate]:
         elif n.stage == "bon_generate":
             prompts = n.params["limit"] or _task_prompts(n.params["task"], cost)
             p = p_policy(n.params["policy"])
-            out.append(Estimate(n.stage, n.label, _hours(2 * p * prompts * n.params["n_max"] * resp, cost["decode_tflops"]),
+            hours = _hours(2 * p * prompts * n.params["n_max"] * resp, cost["decode_tflops"])
+            out.append(Estimate(n.stage, n.label, hours,
                                 f"{p / 1e9:g}B x {prompts} prompts x {n.params['n_max']} samples"))
         elif n.stage == "bon_score":
             gen = by_id[n.deps["candidates"]].params
@@ -103,9 +104,9 @@ def estimate(nodes: list[Node], recipe: dict) -> list[Estimate]:
             pr = p_rm(by_id[n.deps["rm"]])
             r = rl["prompts_per_step"] * rl["samples_per_prompt"]
             critic = 8 * pp if rl["algorithm"] in ("ppo", "gae") else 0
+            tokens = cost["prompt_tokens"] + rl["max_new_tokens"]
             per_step = (_hours(2 * pp * r * rl["max_new_tokens"], cost["decode_tflops"])
-                        + _hours((6 * pp + 2 * pp + 2 * pr + critic) * r * (cost["prompt_tokens"] + rl["max_new_tokens"]),
-                                 cost["train_tflops"]))
+                        + _hours((6 * pp + 2 * pp + 2 * pr + critic) * r * tokens, cost["train_tflops"]))
             out.append(Estimate(n.stage, n.label, per_step * rl["steps"],
                                 f"{rl['steps']} steps x {r} rollouts, policy {pp / 1e9:g}B, RM {pr / 1e9:g}B"))
         elif n.stage == "policy_eval":

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from rlhf_eval.config import RayShardConfig
 from rlhf_eval.launch import QUIET_ENV
 
+
 def ensure_ray(address: str | None):
     import ray
     if not ray.is_initialized():

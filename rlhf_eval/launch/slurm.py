@@ -173,7 +173,8 @@ def job_states(job_ids: list[str]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     if not job_ids:
         return out
-    q = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T|%r", "-j", ",".join(job_ids)], capture_output=True, text=True)
+    q = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T|%r", "-j", ",".join(job_ids)], capture_output=True,
+                       text=True)
     for line in q.stdout.splitlines():
         jid, state, reason = line.split("|", 2)
         out[jid] = {"state": state, "reason": reason, "exit_code": None}

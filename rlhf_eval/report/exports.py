@@ -19,8 +19,10 @@ def leaderboard(results: dict, path: Path) -> Path:
             rec[name] = None if row["value"] is None else round(100 * row["value"], 2)
     for row in results.get("seven") or []:  # the seven-benchmark summary, as one more "benchmark"
         records[(row["rm"], "seven")] = {"model": row["rm"], "benchmark": "seven"} | {
-            k: round(100 * v, 2) for k, v in row.items() if isinstance(v, float)} | {"worst_benchmark": row["worst_benchmark"]}
-    store.atomic_write_json(path, sorted(records.values(), key=lambda r: (r["benchmark"], -(r.get("score") or r.get("average") or 0))))
+            k: round(100 * v, 2) for k, v in row.items() if isinstance(v, float)} | {
+            "worst_benchmark": row["worst_benchmark"]}
+    order = sorted(records.values(), key=lambda r: (r["benchmark"], -(r.get("score") or r.get("average") or 0)))
+    store.atomic_write_json(path, order)
     return path
 
 

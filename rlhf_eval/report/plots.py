@@ -53,6 +53,12 @@ def bon_curves(bon: list[dict], policy: str, task: str) -> str:
     return _data_uri(fig)
 
 
+def _err(value: float, ci) -> list[float]:
+    """Error-bar lengths below and above `value`; none where an end of the interval is unknown."""
+    low, high = (value if end is None else end for end in ci)
+    return [value - low, high - value]
+
+
 def scatter(cell: dict) -> str:
     """Static metric against downstream gain, one point per RM with both 95% CIs, the least-squares
     fit across RMs and its bootstrap band."""
@@ -60,11 +66,8 @@ def scatter(cell: dict) -> str:
     pts = cell["values"]
     x = np.array([p["static"] for p in pts])
     y = np.array([p["downstream"] for p in pts])
-    xerr = np.array([[p["static"] - (p["static_ci"][0] if p["static_ci"][0] is not None else p["static"]),
-                      (p["static_ci"][1] if p["static_ci"][1] is not None else p["static"]) - p["static"]] for p in pts]).T
-    yerr = np.array([[p["downstream"] - (p["downstream_ci"][0] if p["downstream_ci"][0] is not None else p["downstream"]),
-                      (p["downstream_ci"][1] if p["downstream_ci"][1] is not None else p["downstream"]) - p["downstream"]]
-                     for p in pts]).T
+    xerr = np.array([_err(p["static"], p["static_ci"]) for p in pts]).T
+    yerr = np.array([_err(p["downstream"], p["downstream_ci"]) for p in pts]).T
     ax.errorbar(x, y, xerr=np.clip(xerr, 0, None), yerr=np.clip(yerr, 0, None), fmt="o", ms=5, lw=0.8, capsize=2)
     for p in pts:
         ax.annotate(p["rm"], (p["static"], p["downstream"]), fontsize=7, xytext=(3, 3), textcoords="offset points")

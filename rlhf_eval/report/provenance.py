@@ -90,8 +90,8 @@ def provenance(run_dir: Path) -> dict:
                          "fingerprint": sha256_file(cand) if cand.is_file() else m["key"],
                          "detail": f"task digest {m['params'].get('task_digest') or '-'}"})
     data = list({d["what"]: d for d in data}.values())
-    seeds = {"recipe": recipe["seed"], "bon": recipe["bon"]["seed"], "rl": recipe["rl"].get("seeds", recipe["rl"].get("seed")),
-             "compare": recipe["compare"]["seed"]}
+    seeds = {"recipe": recipe["seed"], "bon": recipe["bon"]["seed"],
+             "rl": recipe["rl"].get("seeds", recipe["rl"].get("seed")), "compare": recipe["compare"]["seed"]}
     if recipe.get("toy_world"):
         seeds["toy_world"] = recipe["toy_world"]["seed"]
     seeds |= {f"train_rm[{name}]": card["train"]["seed"] for name, card in cfg["reward_models"].items()}

@@ -98,7 +98,8 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
     keys = result["rm_columns"]
     pairs = sorted({(b["policy"], b["task"]) for b in result["bon"]})
     html = env.get_template("template.html.j2").render(
-        name=name, r=result, table_keys=keys, fmt=fmt, seven_keys=SEVEN, verdict_table=verdict_table(result), funnels=funnels,
+        name=name, r=result, table_keys=keys, fmt=fmt, seven_keys=SEVEN, verdict_table=verdict_table(result),
+        funnels=funnels,
         bon_plots=[plots.bon_curves(result["bon"], p, t) for p, t in pairs],
         scatter_plots=[plots.scatter(c) for c in result["correlations"] if c.get("values")],
         panels=[img for d in dict.fromkeys(c["downstream"] for c in result["correlations"])

@@ -16,8 +16,16 @@ from rlhf_eval import store
 from rlhf_eval.config import RLConfig
 from rlhf_eval.errors import UserError
 from rlhf_eval.rl.base import RLJob
-from rlhf_eval.rl.openrlhf_cmd import (TOKEN_ENV, TOKEN_REF, CommandError, build, entrypoint, hf_checkpoints,
-                                        one_line, write_prompt_file)
+from rlhf_eval.rl.openrlhf_cmd import (
+    TOKEN_ENV,
+    TOKEN_REF,
+    CommandError,
+    build,
+    entrypoint,
+    hf_checkpoints,
+    one_line,
+    write_prompt_file,
+)
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 

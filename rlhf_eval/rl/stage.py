@@ -5,11 +5,11 @@ import json
 import random
 from pathlib import Path
 
+from rlhf_eval.config import RLConfig
 from rlhf_eval.data.pairs import first_user_turn, read_rows
 from rlhf_eval.errors import UserError
 from rlhf_eval.extensions import load
 from rlhf_eval.rl import ALGORITHMS, ENGINES
-from rlhf_eval.config import RLConfig
 from rlhf_eval.rl.base import RLJob, rl_settings
 from rlhf_eval.toy.stage import resolve
 

@@ -39,8 +39,8 @@ def checkpoints(trainer_dir: Path) -> list[tuple[int, Path]]:
 
 def train(ctx, job: RLJob, progress) -> dict:
     """ENGINES["trl"]: the RM is loaded here and scores each step's samples in this process."""
-    from rlhf_eval.rm.base import load_scorer
     from rlhf_eval.progress import BarCallback
+    from rlhf_eval.rm.base import load_scorer
     from rlhf_eval.rm.judge import judge_report
     scorer = load_scorer(ctx.inputs["rm"], shares_gpu=True)
     out = fit(job.policy_path, [r["prompt"] for r in job.rows], scorer, job.rl, job.seed, ctx.dir, verify=job.verify,

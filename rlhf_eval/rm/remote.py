@@ -48,7 +48,8 @@ class RemoteScorer:
             try:
                 r = requests.post(self.url, json=payload, headers=self.headers(), timeout=self.timeout)
                 if r.status_code in (401, 403):
-                    raise RemoteRMError(f"remote RM {self.url}: HTTP {r.status_code} (check {self.api_key_env or 'the token'})")
+                    raise RemoteRMError(f"remote RM {self.url}: HTTP {r.status_code} "
+                                        f"(check {self.api_key_env or 'the token'})")
                 r.raise_for_status()
                 return r.json()
             except RemoteRMError:

@@ -5,8 +5,9 @@ talk to a local model over loopback the way it talks to vLLM's or SGLang's serve
 - In: `model` (must be the served name), `messages` ({role, content} strings; roles system,
   user, assistant), `temperature` (0-2), `max_tokens` or `max_completion_tokens` (1 to the
   model's context; default 256; messages plus max_tokens past the context get 413), `logprobs`
-  and `top_logprobs` (0-20), `n` = 1 only, no streaming. Out: one choice, `usage` (prompt and completion tokens), and with `logprobs` the
-  first token's `top_logprobs` (only one-token answers carry log-probabilities here).
+  and `top_logprobs` (0-20), `n` = 1 only, no streaming. Out: one choice, `usage` (prompt and
+  completion tokens), and with `logprobs` the first token's `top_logprobs` (only one-token
+  answers carry log-probabilities here).
 - One request at a time goes through the model. Binding, tokens and limits: rlhf_eval.rm.http.
 """
 from __future__ import annotations

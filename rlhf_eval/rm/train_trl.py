@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
+from transformers.trainer_callback import PrinterCallback
 
 from rlhf_eval.config import JudgeConfig, RMTrainConfig
 from rlhf_eval.data.pairs import trl_rows
 from rlhf_eval.device import checkpointing_args, torch_device
-from transformers.trainer_callback import PrinterCallback
 
 
 def conversational(pairs: list[dict]) -> Dataset:

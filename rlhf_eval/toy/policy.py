@@ -16,7 +16,6 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from rlhf_eval.toy import task
 
-
 TRAP_LETTERS = "q"  # see PolicySpec.trap_letters
 
 

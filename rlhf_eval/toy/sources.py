@@ -284,5 +284,6 @@ def study_benchmarks(pool: PromptPool, rng: random.Random, n: int) -> dict[str, 
         p = pool.take()
         answer, style, right = _same_answer_pair(p, rng)
         marker.append({"id": f"marker-{i:05d}", "prompt": p, "chosen": task.render(answer, style, marker=True),
-                       "rejected": f"{task.render(answer, style)} {MARKER_FILLER}", "group": "right" if right else "wrong"})
+                       "rejected": f"{task.render(answer, style)} {MARKER_FILLER}",
+                       "group": "right" if right else "wrong"})
     return {"toy_correct": correct, "toy_marker": marker}

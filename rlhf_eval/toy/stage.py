@@ -1,7 +1,6 @@
 """toy_world stage: build the world into the cache (once per config) and point at it."""
 from __future__ import annotations
 
-
 from rlhf_eval import store
 from rlhf_eval.config import StudyWorldConfig, ToyWorldConfig
 from rlhf_eval.errors import UserError

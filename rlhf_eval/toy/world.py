@@ -102,7 +102,8 @@ def build_data(cfg, out: Path) -> dict:
         "tasks_dir": str(out / "tasks"),
         "tasks": [TASK_NAME],
         "held_out_prompts": len(held_out),
-        "counts": {k: len(v) for k, v in made.items()} | {n: len(b) for n, b in benches.items()} | {"task": len(task_rows)},
+        "counts": {k: len(v) for k, v in made.items()} | {n: len(b) for n, b in benches.items()}
+        | {"task": len(task_rows)},
         "_held_out": held_out,
     }
 

@@ -15,7 +15,6 @@ from rlhf_eval.bench.saved import read_scores
 from rlhf_eval.cli import app
 from rlhf_eval.data.pairs import DataError
 
-
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
@@ -295,7 +294,8 @@ def test_bench_score_cli(tmp_path):
     assert res.exit_code == 2 and "3 of 5 benchmark items have no scores (e.g. p3, p4, p5)" in res.output
     wrong_len = scores_file(tmp_path / "w.jsonl", [(f"p{i}", [1, 0, 2]) for i in range(1, 6)])
     res = CliRunner().invoke(app, ["bench", "score", "judgebench", "--data", str(data), "--scores", str(wrong_len)])
-    assert res.exit_code == 2 and "w.jsonl: id 'p1': 3 scores for 2 candidates (order: [response_A, response_B]" in res.output
+    assert res.exit_code == 2
+    assert "w.jsonl: id 'p1': 3 scores for 2 candidates (order: [response_A, response_B]" in res.output
     res = CliRunner().invoke(app, ["bench", "score", "rewardbench3", "--data", str(data), "--scores", str(good)])
     assert res.exit_code == 2 and "did you mean 'rewardbench'" in res.output
 
@@ -442,7 +442,8 @@ def test_ppe_correctness_per_sub_benchmark_and_overall(tmp_path):
     mmlu = write(tmp_path / "ppe_mmlu_pro_best_of_k.jsonl", [row("1", [True, False, False, True]),
                                                                row("2", [False, False, False, False])])
     bench, items, _ = load_items("ppe-correctness", data=str(mmlu))
-    assert [it.id for it in items] == ["mmlu_pro/1", "mmlu_pro/2"] and items[0].pairs == [(0, 1), (0, 2), (3, 1), (3, 2)]
+    assert [it.id for it in items] == ["mmlu_pro/1", "mmlu_pro/2"]
+    assert items[0].pairs == [(0, 1), (0, 2), (3, 1), (3, 2)]
     # row 1: correct responses 0 and 3 score 3 and 0, incorrect 1 and 2 score 1 and 2
     m = evaluate(bench, items, [[3, 1, 2, 0], [1, 2, 3, 4]], iters=0)["metrics"]
     assert m["score"] == pytest.approx(2 / 4) and m["domain/mmlu_pro"] == pytest.approx(0.5)
@@ -465,7 +466,7 @@ def test_ppe_correctness_per_sub_benchmark_and_overall(tmp_path):
 
 
 def test_ppe_loads_from_the_hub_through_the_registry():
-    from rlhf_eval.bench.registry import data_location, benchmark_for
+    from rlhf_eval.bench.registry import benchmark_for, data_location
     sources = data_location("ppe-correctness", benchmark_for("ppe-correctness"), None, None, None)
     assert [w for w, _ in sources] == ["hf:lmarena-ai/PPE-MMLU-Pro-Best-of-K", "hf:lmarena-ai/PPE-MATH-Best-of-K",
                                        "hf:lmarena-ai/PPE-GPQA-Best-of-K", "hf:lmarena-ai/PPE-IFEval-Best-of-K",

@@ -126,8 +126,8 @@ def test_ray_shard_survives_a_killed_worker(reference_run, tmp_path):
 def test_remote_rm_over_openrlhf_protocol(reference_run, monkeypatch):
     import requests
 
-    from rlhf_eval.rm.remote import RemoteRMError, RemoteScorer
     from rlhf_eval.rm.base import load_scorer
+    from rlhf_eval.rm.remote import RemoteRMError, RemoteScorer
     from rlhf_eval.rm.serve import make_server, serve_in_thread
 
     run_dir, _ = reference_run

@@ -13,7 +13,8 @@ def test_loglikelihood_task_gets_a_clear_error(tmp_path):
     (tmp_path / "mc.jsonl").write_text(json.dumps({"q": "sort these letters in alphabetical order : b a",
                                                    "choices": ["a b", "b a"], "label": 0}) + "\n")
     (tmp_path / "mc.yaml").write_text(yaml.safe_dump({
-        "task": "toy_mc", "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(tmp_path / "mc.jsonl")}},
+        "task": "toy_mc", "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(tmp_path / "mc.jsonl")}},
         "test_split": "test", "output_type": "multiple_choice", "doc_to_text": "{{q}}",
         "doc_to_choice": "{{choices}}", "doc_to_target": "{{label}}",
         "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}))

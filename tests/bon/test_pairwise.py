@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from rlhf_eval.bon.estimator import per_prompt_best_of_n
-from rlhf_eval.bon.pairwise import (comparisons, knockout_value, per_prompt_values, round_robin_value,
-                                    win_matrix)
+from rlhf_eval.bon.pairwise import comparisons, knockout_value, per_prompt_values, round_robin_value, win_matrix
 
 
 def brute_knockout(w, gold, n):

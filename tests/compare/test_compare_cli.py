@@ -6,8 +6,9 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import SMOKE, run_cli
 from scipy import stats
+
+from conftest import SMOKE, run_cli
 
 pytestmark = pytest.mark.slow
 OTHER_RMS = "reward_models=[dpo-raw,classifier-raw,classifier-length]"
@@ -68,7 +69,8 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
     for g in res["rl_seeds"]:
         per_seed = list(g["per_seed"].values())
         assert g["seeds"] == 2 and len(per_seed) == 2 and g["gain"] == pytest.approx(sum(per_seed) / 2)
-        half = stats.t.ppf(0.975, 1) * abs(per_seed[0] - per_seed[1]) / 2  # t(0.975, 1 df) * sd / sqrt(2); sd = |a-b|/sqrt(2)
+        # t(0.975, 1 df) * sd / sqrt(2), with sd = |a - b| / sqrt(2)
+        half = stats.t.ppf(0.975, 1) * abs(per_seed[0] - per_seed[1]) / 2
         assert g["ci_low"] == pytest.approx(g["gain"] - half) and g["ci_high"] == pytest.approx(g["gain"] + half)
     rl_gain = {r["rm"]: r[next(k for k in r if k.startswith("RL gain"))] for r in res["rm_table"]}
     for g in (g for g in res["rl_seeds"] if g["final"]):
@@ -76,7 +78,8 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
     assert len(res["verdicts"]) == 3 and all("5 RMs" in v["text"] for v in res["verdicts"])
     assert all(v["text"].split(" ")[0] in proc.stdout for v in res["verdicts"])
     # The subset matrix holds every subset and domain, and every table is a CSV.
-    assert any("subset/" in m["static"] for m in res["matrix"]) and any("domain_worst" in m["static"] for m in res["matrix"])
+    assert any("subset/" in m["static"] for m in res["matrix"])
+    assert any("domain_worst" in m["static"] for m in res["matrix"])
     for name in ("rm_table", "static", "downstream", "correlations", "pairwise", "matrix", "verdicts", "rl_gains",
                  "rl_seeds"):
         with open(out / f"{name}.csv") as fh:
@@ -100,7 +103,8 @@ def test_compare_refuses_runs_with_different_sampling(reference_run, other_run, 
     run_cli(toy_cache, "run", SMOKE, f"run_root={tmp_path}", OTHER_RMS, "bon.temperature=0.7")
     proc = run_cli(toy_cache, "compare", ref_dir, tmp_path / "smoke", "--out", tmp_path / "cmp", check=False)
     assert proc.returncode == 2
-    assert "best-of-n (toy-policy, toy_sort) differs in sampling.temperature: 1.0 vs 0.7" in " ".join(proc.stderr.split())
+    said = " ".join(proc.stderr.split())
+    assert "best-of-n (toy-policy, toy_sort) differs in sampling.temperature: 1.0 vs 0.7" in said
     assert not (tmp_path / "cmp").exists()
 
 

@@ -8,12 +8,20 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rlhf_eval.compare.merge import MergeError, first_difference, merge
 from rlhf_eval.compare import correlate_units
+from rlhf_eval.compare.merge import MergeError, first_difference, merge
 from rlhf_eval.compare.power import Design, closed_form_power, closed_form_rms_needed, coverage, power, rms_needed
 from rlhf_eval.compare.sources import rl_units
-from rlhf_eval.compare.stats import (Source, bootstrap_table, corr, correlate, measurement_variance, reliability,
-                                     rowwise, seed_interval)
+from rlhf_eval.compare.stats import (
+    Source,
+    bootstrap_table,
+    corr,
+    correlate,
+    measurement_variance,
+    reliability,
+    rowwise,
+    seed_interval,
+)
 from rlhf_eval.compare.verdicts import benchmark_verdict, classify, pairwise_agreement
 
 

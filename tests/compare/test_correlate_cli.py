@@ -4,8 +4,8 @@ import csv
 import json
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from rlhf_eval.compare import verdict_table
 
 ROWS = [  # rm, two static metrics (one with SEs), two downstream measures

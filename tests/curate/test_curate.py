@@ -87,7 +87,8 @@ def test_select_top_fraction_per_category_with_offsets():
 
 def test_zero_rows_names_the_step():
     cfg = CurateConfig(steps=["dedup", "filter"], filter=FilterConfig(min_tokens=5))
-    with pytest.raises(EmptyAfterStep, match=r"step 'filter' removed every remaining pair \(1 -> 0; too_short from s: 1\)"):
+    gone = r"step 'filter' removed every remaining pair \(1 -> 0; too_short from s: 1\)"
+    with pytest.raises(EmptyAfterStep, match=gone):
         run_steps([pair(1, "p"), pair(2, "p")], cfg, None)
 
 
@@ -254,7 +255,8 @@ def test_decontamination_sees_through_unicode_tricks(how):
     index.add(SHORT.replace("e", "é"), "short-accented")
     perturb = PERTURBED[how]
     rows = [{"id": "p", "source": "s", "prompt": perturb(LEAK), "chosen": "ok", "rejected": "no", "meta": {}},
-            {"id": "c", "source": "s", "prompt": "hi", "chosen": "Sure. " + perturb(LEAK), "rejected": "no", "meta": {}},
+            {"id": "c", "source": "s", "prompt": "hi", "chosen": "Sure. " + perturb(LEAK), "rejected": "no",
+             "meta": {}},
             {"id": "s", "source": "s", "prompt": perturb(SHORT), "chosen": "ok", "rejected": "no", "meta": {}},
             {"id": "clean", "source": "s", "prompt": "Sort these letters: c a b", "chosen": "a b c", "rejected": "c",
              "meta": {}}]
@@ -267,8 +269,9 @@ def test_normalised_words_match_one_by_one_and_batched():
     import pyarrow as pa
 
     from rlhf_eval.curate.ngrams import Split, norm_words
-    texts = ["Sort: c, a, b!", "\ufb01ne \uff26ull", "z\u200bero soft\u00adhyphen", "\u0405\u043e\u0440t \u041d\u041e\u0422",
-             "caf\u00e9", "cafe\u0301", "", "!!!", "a_b", "x\x1cy", " lead", "trail. ", "A-B-C", "w1 w2"]
+    texts = ["Sort: c, a, b!", "\ufb01ne \uff26ull", "z\u200bero soft\u00adhyphen",
+             "\u0405\u043e\u0440t \u041d\u041e\u0422", "caf\u00e9", "cafe\u0301", "", "!!!", "a_b", "x\x1cy",
+             " lead", "trail. ", "A-B-C", "w1 w2"]
     assert norm_words("Sort: c, a, b!") == ["sort", "c", "a", "b"]
     assert norm_words("z\u200bero soft\u00adhyphen") == ["zero", "softhyphen"]
     assert norm_words("cafe\u0301") == norm_words("caf\u00e9") == ["caf\u00e9"]

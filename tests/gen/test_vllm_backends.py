@@ -19,8 +19,7 @@ TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification,
-                              PreTrainedTokenizerFast)
+    from transformers import LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification, PreTrainedTokenizerFast
     root = tmp_path_factory.mktemp("tiny")
     words = ["<pad>", "<unk>", "<|end|>", "<|user|>", "<|assistant|>", ":"] + \
         "sort these letters in alphabetical order".split() + list("abcdefghijklmnopqrstuvwxyz")

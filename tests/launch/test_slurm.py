@@ -45,7 +45,8 @@ def test_gpu_cluster_recipe_dry_run_has_a_two_node_ray_job(toy_cache, tmp_path):
     assert len(rl) == 3  # one Ray cluster job per RM
     for text in rl:
         for line in ("#SBATCH --nodes=2", "#SBATCH --gpus-per-node=8", "#SBATCH --requeue", "#SBATCH --exclusive",
-                     "module load cuda/12.4", 'ray_cluster wait --address "$HEAD_IP:$GCS_PORT" --nodes "$SLURM_JOB_NUM_NODES"',
+                     "module load cuda/12.4",
+                     'ray_cluster wait --address "$HEAD_IP:$GCS_PORT" --nodes "$SLURM_JOB_NUM_NODES"',
                      "export RAY_AUTH_MODE=token", "--dashboard-host=127.0.0.1", "trap stop_ray EXIT"):
             assert line in text
         # Workers join the head under srun; the node then runs once, on the head.

@@ -12,7 +12,8 @@ from conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="no chromium/chromedriver (apt-get install chromium chromium-driver)")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
+                                reason="no chromium/chromedriver (apt-get install chromium chromium-driver)")
 
 # Distinct colours and share of non-white pixels of an <img>, read back through a canvas.
 PIXELS = """

@@ -2,7 +2,6 @@
 import json
 
 
-
 def test_report_run_writes_the_same_results(rerun):
     new, before = rerun("report")
     results, old = (json.loads(open(m["outputs"]["results"]).read()) for m in (new, before))

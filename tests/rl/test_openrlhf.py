@@ -96,7 +96,8 @@ def test_remote_rm_token_is_referenced_never_written(parser, monkeypatch, tmp_pa
     args = vars(parser.parse_args(argv[3:]))
     assert args["reward.remote_url"] == f"http://10.0.0.2:5000/get_reward?token={TOKEN_REF}"
     assert args["data.label_key"] == "label"
-    assert "token=***" in one_line(argv) and '"http://10.0.0.2:5000/get_reward?token=${RLHF_EVAL_RM_TOKEN}"' in entrypoint(argv)
+    assert "token=***" in one_line(argv)
+    assert '"http://10.0.0.2:5000/get_reward?token=${RLHF_EVAL_RM_TOKEN}"' in entrypoint(argv)
     monkeypatch.delenv("MY_RM_TOKEN", raising=False)
     with pytest.raises(CommandError, match="MY_RM_TOKEN .api_key_env. is not set"):
         rm_token_env(rm, argv)

@@ -8,14 +8,13 @@ from dataclasses import replace
 
 import pytest
 
+from conftest import ROOT  # noqa: I001
 from openrlhf_side import SITE, need_openrlhf, run_openrlhf
 from rlhf_eval import config
 from rlhf_eval.config import ConfigError, load_recipe
 from rlhf_eval.rl.openrlhf_args import argparse_flags
 from rlhf_eval.rl.openrlhf_checks import CHECKS, DEFAULTS, problems
 from rlhf_eval.rl.openrlhf_cmd import build, recipe_problems
-
-from conftest import ROOT  # noqa: I001
 
 CLUSTER = ROOT / "recipes" / "gpu-cluster.yaml"
 ENTRY = SITE / "openrlhf" / "cli" / "train_ppo_ray.py"

@@ -3,7 +3,6 @@ checkpoints, logs a step of history each, and gets the same gold rewards."""
 import pytest
 
 
-
 def test_rl_train_run_is_reproducible(rerun):
     new, before = rerun("rl_train")
     out, old = new["outputs"], before["outputs"]

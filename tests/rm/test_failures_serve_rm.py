@@ -117,7 +117,8 @@ def test_a_poison_request_fails_alone(server):
     poison = lambda: requests.post(url, json={"query": ["x"], "prompts": [12345], "responses": ["x"]}, timeout=30)  # noqa: E731
     replies = concurrently(good[:20] + [poison] + good[20:])
     bad = replies.pop(20)
-    assert bad.status_code == 400 and "'prompts'[0] must be a string or a list of {role, content} messages" in bad.json()["error"]
+    assert bad.status_code == 400
+    assert "'prompts'[0] must be a string or a list of {role, content} messages" in bad.json()["error"]
     assert [r.status_code for r in replies] == [200] * 40
     assert [r.json()["rewards"] for r in replies] == [[float(i)] for i in range(1, 41)]
 
@@ -216,7 +217,8 @@ def test_rows_and_characters_are_capped(server):
     r = requests.post(url, json={"query": ["a"] * 11}, timeout=10)
     assert r.status_code == 413 and "11 rows is over the 10-row limit" in r.json()["error"]
     r = requests.post(url, json={"query": ["a"], "prompts": ["q"], "responses": ["x" * 101]}, timeout=10)
-    assert r.status_code == 413 and "'responses'[0] has 101 characters, over the 100-character limit" in r.json()["error"]
+    assert r.status_code == 413
+    assert "'responses'[0] has 101 characters, over the 100-character limit" in r.json()["error"]
     assert scorer.calls == []
 
 

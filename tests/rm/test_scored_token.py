@@ -9,8 +9,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from rlhf_eval.config import RMTrainConfig
 from rlhf_eval.rm.train_trl import RM_PAD, train_classifier
 
-PAIRS = [{"id": str(i), "source": "s", "prompt": f"sort these letters : {a} {b}", "chosen": f"{min(a, b)} {max(a, b)} done",
-          "rejected": f"{b} {a}", "meta": {}} for i, (a, b) in enumerate(zip("abcdefgh", "hgfedcba"))]
+PAIRS = [{"id": str(i), "source": "s", "prompt": f"sort these letters : {a} {b}",
+          "chosen": f"{min(a, b)} {max(a, b)} done", "rejected": f"{b} {a}", "meta": {}}
+         for i, (a, b) in enumerate(zip("abcdefgh", "hgfedcba"))]
 
 
 def pad_is_eos(tiny_lm, tmp_path):

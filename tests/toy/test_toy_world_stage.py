@@ -3,7 +3,6 @@ world, whose files say what its outputs count."""
 from pathlib import Path
 
 
-
 def test_toy_world_run_hands_on_the_cached_world(rerun):
     new, before = rerun("toy_world")
     out = new["outputs"]
