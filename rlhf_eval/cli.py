@@ -20,10 +20,10 @@ from rlhf_eval.bench import BENCHMARKS
 from rlhf_eval.compare.verdicts import format_p, rests_on_text
 from rlhf_eval.config import ConfigError, load_recipe
 from rlhf_eval.errors import UserError, is_user_error, one_line, save_traceback
-from rlhf_eval.extensions import listing, load
 from rlhf_eval.launch import EXECUTORS, quiet_libraries
 from rlhf_eval.lock import run_lock
 from rlhf_eval.pipeline import expand, load_plan, node_done, not_planned, plan_dict
+from rlhf_eval.registry import listing
 from rlhf_eval.terminal import shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -295,7 +295,7 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
     if address and loaded.recipe.executor != "ray":
         _fail("--address is for --executor ray")
     run_dir = loaded.run_dir
-    execute = load(EXECUTORS, loaded.recipe.executor, "executor")
+    execute = EXECUTORS.load(loaded.recipe.executor)
     started = time.time()
     with run_lock(run_dir):
         store.atomic_write_json(run_dir / "plan.json", plan_dict(loaded, nodes))

@@ -6,7 +6,6 @@ choices, and resolves card names to cards.
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -19,9 +18,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from rlhf_eval.bench import BENCHMARKS, TOY
 from rlhf_eval.errors import UserError
-from rlhf_eval.extensions import listing
 from rlhf_eval.gen import SAMPLERS
 from rlhf_eval.launch import EXECUTORS
+from rlhf_eval.registry import did_you_mean, listing
 from rlhf_eval.rl import ALGORITHMS, ENGINES
 from rlhf_eval.rm import RM_KINDS, SCORERS, kind_problem
 
@@ -554,7 +553,7 @@ MODEL_REFS = ("toy:", "hf:")
 
 def choices() -> dict[str, tuple]:
     """The allowed values of the keys that name a choice. Read from the registries
-    (rlhf_eval.extensions) when a recipe is checked, so a new backend, engine or executor is valid
+    (rlhf_eval.registry) when a recipe is checked, so a new backend, engine or executor is valid
     as soon as it is registered."""
     return {
         "executor": tuple(EXECUTORS),
@@ -574,8 +573,7 @@ def choices() -> dict[str, tuple]:
 
 # --------------------------------------------------------------------------- validation
 def _closest(word: str, options) -> str:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
-    return f" (did you mean '{match[0]}'?)" if match else f" (valid: {', '.join(sorted(options))})"
+    return did_you_mean(word, options, cutoff=0.5, valid=True)
 
 
 def _dataclass_of(tp) -> Optional[type]:

@@ -7,7 +7,6 @@ changing a setting redoes exactly the nodes downstream of it. Stage code is foun
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from omegaconf import OmegaConf
 
 from rlhf_eval.config import LoadedRecipe
 from rlhf_eval.errors import UserError
+from rlhf_eval.registry import Registry
 from rlhf_eval.store import NODE_KEY
 
 # Bump when a stage's outputs change shape for the same config, so cached nodes are redone.
@@ -45,7 +45,7 @@ def toy_world_params(config: dict) -> dict:
     return {"config": config, "format": TOY_WORLD_FORMAT, "study_format": STUDY_FORMAT}
 
 
-STAGES = {
+STAGES = Registry("stage", {
     "toy_world": "rlhf_eval.toy.stage:run",
     "curate": "rlhf_eval.curate.stage:run",
     "train_rm": "rlhf_eval.rm.stage:run",
@@ -57,7 +57,7 @@ STAGES = {
     "policy_eval": "rlhf_eval.evals.stage:run",
     "compare": "rlhf_eval.compare.stage:run",
     "report": "rlhf_eval.report.stage:run",
-}
+})
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,6 @@ def node_key(stage: str, params: dict, dep_keys: dict, threads: int | None = 1) 
         what["torch_threads"] = "library default" if threads is None else threads
     blob = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def stage_function(stage: str):
-    module, attr = STAGES[stage].split(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 class _Graph:

@@ -90,7 +90,7 @@ def test_benchmarks_as_names_or_mappings():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("static_bench.benchmarks=[rewardbench3]", r"unknown benchmark 'rewardbench3'; did you mean 'rewardbench'\?"),
+    ("static_bench.benchmarks=[rewardbench3]", r"unknown benchmark 'rewardbench3' \(did you mean 'rewardbench'\?\)"),
     ("static_bench.benchmarks=[{name: rewardbench, sorce: x}]", r"unknown key 'static_bench.benchmarks\[0\].sorce'"),
     ("static_bench.benchmarks=[{name: rewardbench, columns: {prompt: q}}]", "columns apply to pairwise and best-of-k"),
     ("static_bench.probes=[{name: truncat}]", r"unknown probe 'truncat' \(did you mean 'truncate'\?\)"),

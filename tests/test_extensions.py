@@ -10,7 +10,6 @@ from conftest import ROOT
 from rlhf_eval.bench import BENCHMARKS
 from rlhf_eval.bench.registry import benchmark_for, load_items
 from rlhf_eval.config import RLConfig, load_recipe
-from rlhf_eval.extensions import load
 from rlhf_eval.gen import SAMPLERS, SamplerSpec, make_sampler
 from rlhf_eval.gen.base import Settings
 from rlhf_eval.launch import EXECUTORS
@@ -44,7 +43,7 @@ def test_a_new_rm_backend(monkeypatch):
 def test_a_new_executor(monkeypatch, capsys):
     monkeypatch.setitem(EXECUTORS, "dry", "extension_examples:record_nodes")
     loaded = load_recipe(QUICKSTART, ["executor=dry"])
-    load(EXECUTORS, loaded.recipe.executor, "executor")(None, [1, 2, 3], Console(), recipe=loaded.recipe)
+    EXECUTORS.load(loaded.recipe.executor)(None, [1, 2, 3], Console(), recipe=loaded.recipe)
     assert "would run 3 nodes" in capsys.readouterr().out
     with pytest.raises(ValueError, match="executor='drry' is not one of local, ray, dry"):
         load_recipe(QUICKSTART, ["executor=drry"])
@@ -56,7 +55,7 @@ def test_a_new_rl_engine(monkeypatch):
     monkeypatch.setitem(ALGORITHMS, "constant", ("grpo",))
     loaded = load_recipe(QUICKSTART, ["rl.engine=constant"])
     steps = []
-    train = load(ENGINES, loaded.recipe.rl.engine, "RL engine")
+    train = ENGINES.load(loaded.recipe.rl.engine)
     out = train(None, RLJob(RLConfig(steps=5), 0, "/policy", []), steps.append)
     assert out["checkpoints"] == [{"step": 5, "path": "/policy"}] and steps == [5]
 

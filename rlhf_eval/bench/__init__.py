@@ -2,7 +2,15 @@
 (bench.base.Benchmark: how rows become items, and how items' scores become the official metrics);
 TOY maps each toy-world benchmark to the real one whose rules score it. A new benchmark is one
 module and one line here; help texts and the config's checks read these tables."""
-BENCHMARKS = {
+from rlhf_eval.registry import Registry
+
+
+def _is_benchmark(obj) -> str | None:
+    from rlhf_eval.bench.base import Benchmark
+    return None if isinstance(obj, Benchmark) else f"is not a bench.base.Benchmark (a {type(obj).__name__})"
+
+
+BENCHMARKS = Registry("benchmark", {
     "rewardbench": "rlhf_eval.bench.rewardbench:BENCHMARK",
     "rewardbench2": "rlhf_eval.bench.rewardbench2:BENCHMARK",
     "rm-bench": "rlhf_eval.bench.rmbench:BENCHMARK",
@@ -13,7 +21,7 @@ BENCHMARKS = {
     "ppe-correctness": "rlhf_eval.bench.ppe_sets:CORRECTNESS",
     "pairwise": "rlhf_eval.bench.generic:PAIRWISE",
     "best-of-k": "rlhf_eval.bench.generic:BEST_OF_K",
-}
+}, check=_is_benchmark)
 TOY = {"toy_rewardbench": "rewardbench", "toy_rewardbench2": "rewardbench2", "toy_rmbench": "rm-bench",
        # Built only with toy_world.study: one axis of the planted truth each.
        "toy_correct": "pairwise", "toy_marker": "pairwise"}

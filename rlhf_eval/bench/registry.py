@@ -14,7 +14,7 @@ from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.items import Item
 from rlhf_eval.data.pairs import DataError, read_source
 from rlhf_eval.errors import UserError
-from rlhf_eval.extensions import load
+from rlhf_eval.registry import did_you_mean
 
 
 def benchmark_for(name: str, scored_as: str | None = None) -> Benchmark:
@@ -26,11 +26,9 @@ def benchmark_for(name: str, scored_as: str | None = None) -> Benchmark:
                         f"score one: a real benchmark ('{TOY[scored_as]}' scores {scored_as}; registered: "
                         f"{', '.join(BENCHMARKS)})")
     if key not in BENCHMARKS:
-        import difflib
-        close = difflib.get_close_matches(key, list(BENCHMARKS) + list(TOY), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise UserError(f"unknown benchmark '{key}'{hint} (registered: {', '.join(list(BENCHMARKS) + list(TOY))})")
-    return load(BENCHMARKS, key, "benchmark")
+        raise UserError(f"unknown benchmark '{key}'{did_you_mean(key, list(BENCHMARKS) + list(TOY))}; registered: "
+                        f"{', '.join(list(BENCHMARKS) + list(TOY))}")
+    return BENCHMARKS.load(key)
 
 
 def data_location(name: str, bench: Benchmark, data: str | None, split: str | None,

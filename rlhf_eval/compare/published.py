@@ -8,13 +8,13 @@ lacks that metric; a mean whose SE cell is blank counts as a mean alone.
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 from pathlib import Path
 
 from rlhf_eval.compare.family import MIN_RMS
 from rlhf_eval.compare.measures import finite_number
 from rlhf_eval.errors import UserError
+from rlhf_eval.registry import did_you_mean
 
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[str, dict]]]:
@@ -47,9 +47,8 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[str, dict]]]:
 
 def _column(path: Path, name: str, columns: list[str]) -> None:
     if name not in columns:
-        near = difflib.get_close_matches(name, columns, n=1)
-        hint = f"; did you mean '{near[0]}'?" if near else ""
-        raise UserError(f"{path}: no column '{name}' (columns: {', '.join(columns) or 'none'}){hint}")
+        raise UserError(f"{path}: no column '{name}'{did_you_mean(name, columns)}; "
+                        f"columns: {', '.join(columns) or 'none'}")
 
 
 def _number(path: Path, where: str, column: str, value) -> float | None:

@@ -8,8 +8,8 @@ from itertools import combinations
 
 import numpy as np
 
+import rlhf_eval.compare.family as family
 from rlhf_eval.bootstrap import percentile_interval
-from rlhf_eval.compare import family
 from rlhf_eval.compare.measures import measure
 from rlhf_eval.compare.power import POWER_TARGET, closed_form_rms_needed
 from rlhf_eval.compare.stats import correlate_measures

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from rlhf_eval.gen.base import Settings
+from rlhf_eval.registry import Registry
 
-SAMPLERS = {
+SAMPLERS = Registry("generation backend", {
     "transformers": "rlhf_eval.gen.transformers_backend:TransformersSampler",  # the CPU default
     "vllm": "rlhf_eval.gen.vllm_backend:VLLMSampler",  # GPU; pip install rlhf-eval[vllm]
-}
+})
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,5 @@ def reproducibility(spec: SamplerSpec) -> dict:
 
 def make_sampler(spec: SamplerSpec):
     """The backend the spec names; its engine is imported only now."""
-    from rlhf_eval.extensions import load
-    cls = load(SAMPLERS, spec.backend, "generation backend")
+    cls = SAMPLERS.load(spec.backend)
     return cls(**{f.name: getattr(spec, f.name) for f in fields(spec) if f.name != "backend"})

@@ -5,7 +5,10 @@ runs `rlhf-eval node RUN_DIR NODE_ID` (or `run_node`) for each node that is not 
 order, and add it to EXECUTORS below. Slurm is not one: `rlhf-eval submit` hands the graph to Slurm
 and returns (launch/slurm.py).
 """
-EXECUTORS = {"local": "rlhf_eval.launch.local:execute", "ray": "rlhf_eval.launch.ray_exec:execute"}
+from rlhf_eval.registry import Registry
+
+EXECUTORS = Registry("executor", {"local": "rlhf_eval.launch.local:execute",
+                                  "ray": "rlhf_eval.launch.ray_exec:execute"})
 
 # Our rich bars replace the libraries' own tqdm bars and per-step log prints; Ray workers get the
 # same settings.

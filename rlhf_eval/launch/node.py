@@ -14,7 +14,7 @@ from pathlib import Path
 from rlhf_eval import store
 from rlhf_eval.errors import UserError
 from rlhf_eval.lock import node_lock
-from rlhf_eval.pipeline import Node, node_done, stage_function
+from rlhf_eval.pipeline import STAGES, Node, node_done
 from rlhf_eval.terminal import shown
 
 # What a node's numbers can depend on; the report checks them against requirements.lock.
@@ -141,7 +141,7 @@ def run_node(run_dir: Path, node: Node, nodes: dict[str, Node], progress=None) -
         started = time.time()
         ctx = NodeContext(Path(run_dir), node, folder, inputs, progress)
         try:
-            outputs = stage_function(node.stage)(ctx)
+            outputs = STAGES.load(node.stage)(ctx)
         except Exception as exc:
             exc.rlhf_node = f"{node.id} ({node.label})"  # the CLI's error handler names the node
             raise

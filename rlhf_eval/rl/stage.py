@@ -8,7 +8,6 @@ from pathlib import Path
 from rlhf_eval.config import RLConfig
 from rlhf_eval.data.pairs import first_user_turn, read_rows
 from rlhf_eval.errors import UserError
-from rlhf_eval.extensions import load
 from rlhf_eval.rl import ALGORITHMS, ENGINES
 from rlhf_eval.rl.base import RLJob, rl_settings
 from rlhf_eval.toy.stage import resolve
@@ -43,7 +42,7 @@ def run(ctx) -> dict:
         from rlhf_eval.toy.task import gold_answer as gold
         from rlhf_eval.toy.task import is_correct as verify
     rows = rl_prompts(ctx.out("data")["path"], rl.steps * rl.prompts_per_step, seed, gold)
-    train = load(ENGINES, rl.engine, "RL engine")
+    train = ENGINES.load(rl.engine)
     with ctx.bar(f"{rl.algorithm} with RM {ctx.out('rm')['name']}", rl.steps) as update:
         info = train(ctx, RLJob(rl, seed, policy_path, rows, verify), update)
     return info | {"rm": ctx.out("rm")["name"], "policy": ctx.params["policy"]["name"],

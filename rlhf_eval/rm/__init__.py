@@ -4,12 +4,14 @@ Scoring backends are registered in SCORERS: `backend -> "module:load"`, where lo
 a Scorer (rm.base) from a train_rm node's outputs. RM_KINDS says which backends score which kind
 of RM; the config checks cards against it. A new backend is one module and one line in each.
 """
-SCORERS = {
+from rlhf_eval.registry import Registry
+
+SCORERS = Registry("RM backend", {
     "transformers": "rlhf_eval.rm.scoring:load",  # the CPU default
     "vllm": "rlhf_eval.rm.vllm_scorer:load",  # pooling runner (classifiers) or generate (judges), GPU; [vllm]
     "remote": "rlhf_eval.rm.remote:load",  # an HTTP server speaking OpenRLHF's remote-RM protocol
     "openai": "rlhf_eval.rm.judge_openai:load",  # an OpenAI-compatible chat-completions endpoint (judges)
-}
+})
 RM_KINDS = {
     "classifier": ("transformers", "vllm", "remote"),  # a scalar head on the last token
     "implicit": ("transformers",),  # a DPO-tuned policy: beta * log pi(y|x) / pi_ref(y|x)

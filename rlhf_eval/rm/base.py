@@ -125,7 +125,6 @@ SHARED_GPU_UTILIZATION = 0.3
 def load_scorer(rm_manifest: dict, shares_gpu: bool = False) -> Scorer:
     """Build the scorer a train_rm node's manifest describes; its engine is imported only now.
     shares_gpu: the caller trains on the same GPU (see SHARED_GPU_UTILIZATION)."""
-    from rlhf_eval.extensions import load
     from rlhf_eval.rm import SCORERS, kind_problem
     rm = TrainedRM.from_outputs(rm_manifest["outputs"])
     problem = kind_problem(rm.kind, rm.backend)
@@ -133,4 +132,4 @@ def load_scorer(rm_manifest: dict, shares_gpu: bool = False) -> Scorer:
         raise UserError(f"RM '{rm.name}': {problem}")
     if shares_gpu and rm.backend == "vllm":
         rm = replace(rm, engine_args={"gpu_memory_utilization": SHARED_GPU_UTILIZATION, **rm.engine_args})
-    return load(SCORERS, rm.backend, "RM backend")(rm)
+    return SCORERS.load(rm.backend)(rm)

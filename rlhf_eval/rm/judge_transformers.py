@@ -20,7 +20,7 @@ from rlhf_eval.gen.base import Settings
 from rlhf_eval.gen.transformers_backend import token_ids_only
 from rlhf_eval.rm.base import TrainedRM, length_batches, load_tokenizer
 from rlhf_eval.rm.judge import GenerativeJudge
-from rlhf_eval.rm.scoring import pad
+from rlhf_eval.rm.padding import pad
 
 
 def model_identity(path: str) -> str:
