@@ -684,8 +684,8 @@ def bench_score(
     if out is not None:
         out_folder(out, "--out", ["metrics.json"])
     from rlhf_eval.bench.evaluate import evaluate, json_safe
+    from rlhf_eval.bench.loading import load_items
     from rlhf_eval.bench.probes import length_baseline
-    from rlhf_eval.bench.registry import load_items
     from rlhf_eval.bench.saved import read_scores
 
     columns = {}

@@ -16,13 +16,15 @@ import yaml
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from rlhf_eval.bench import BENCHMARKS, TOY
+from rlhf_eval.bench import BENCHMARKS, PROBES, TOY, benchmark_for
 from rlhf_eval.errors import UserError
 from rlhf_eval.gen import SAMPLERS
 from rlhf_eval.launch import EXECUTORS
+from rlhf_eval.launch.address import head_address
 from rlhf_eval.registry import did_you_mean, listing
-from rlhf_eval.rl import ALGORITHMS, ENGINES
+from rlhf_eval.rl import ALGORITHMS, ENGINES, RECIPE_CHECKS
 from rlhf_eval.rm import RM_KINDS, SCORERS, kind_problem
+from rlhf_eval.stages import STAGES
 
 
 class ConfigError(UserError):
@@ -829,7 +831,6 @@ class LoadedRecipe:
 
 
 def _check_stage_maps(recipe: Recipe, where: str) -> None:
-    from rlhf_eval.pipeline import STAGES
     for section, stages in (("slurm", recipe.slurm.stages), ("ray", recipe.ray.stages)):
         for stage in stages:
             if stage not in STAGES:
@@ -847,13 +848,13 @@ def _check_rl(recipe: Recipe, where: str) -> None:
                           + (f", or rl.engine={others[0]}" if others else ""))
 
 
-def _check_openrlhf(recipe: Recipe, rms: dict, where: str) -> None:
-    if not recipe.rl.enabled or recipe.rl.engine != "openrlhf":
+def _check_engine(recipe: Recipe, rms: dict, where: str) -> None:
+    """The engine's own refusals (rl.RECIPE_CHECKS), read through its registry."""
+    if not recipe.rl.enabled or recipe.rl.engine not in RECIPE_CHECKS:
         return
-    from rlhf_eval.rl.openrlhf_cmd import recipe_problems
-    found = recipe_problems(recipe.rl, rms)
+    found = RECIPE_CHECKS.load(recipe.rl.engine)(recipe.rl, rms)
     if found:
-        raise ConfigError(f"{where}: OpenRLHF 0.11.2 would refuse this run: " + "; ".join(found))
+        raise ConfigError(f"{where}: " + "; ".join(found))
 
 
 def _check_judge(card: RMCard) -> None:
@@ -872,9 +873,6 @@ def _check_judge(card: RMCard) -> None:
 
 
 def _check_benchmarks(recipe: Recipe, where: str) -> None:
-    from rlhf_eval.bench.probes import PROBES
-    from rlhf_eval.bench.registry import benchmark_for
-
     names = [b.name for b in recipe.static_bench.benchmarks]
     for b in recipe.static_bench.benchmarks:
         try:
@@ -927,10 +925,9 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     _check_rl(recipe, str(path))
     _check_stage_maps(recipe, str(path))
     if recipe.slurm.ray_head_address is not None:
-        from rlhf_eval.launch.slurm import SlurmError, head_address
         try:
             head_address(recipe.slurm.ray_head_address)
-        except SlurmError as exc:
+        except UserError as exc:
             raise ConfigError(f"{path}: {exc}") from None
     for e in recipe.report.exports:
         if e not in EXPORTS:
@@ -968,7 +965,7 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
             _check_judge(card)
         if card.backend in ("remote", "openai") and not card.url:
             raise ConfigError(f"RM card '{card.name}': backend {card.backend} needs `url`")
-    _check_openrlhf(recipe, rms, str(path))
+    _check_engine(recipe, rms, str(path))
     if recipe.bon.n_max % recipe.bon.block:
         raise ConfigError(f"{path}: bon.n_max={recipe.bon.n_max} must be a multiple of bon.block={recipe.bon.block}")
     pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from rlhf_eval.config import LoadedRecipe
 from rlhf_eval.errors import UserError
-from rlhf_eval.registry import Registry
+from rlhf_eval.stages import STAGES
 from rlhf_eval.store import NODE_KEY
 
 # Bump when a stage's outputs change shape for the same config, so cached nodes are redone.
@@ -43,21 +43,6 @@ def toy_world_params(config: dict) -> dict:
     if config.get("study") is None:
         return {"config": {k: v for k, v in config.items() if k != "study"}, "format": TOY_WORLD_FORMAT}
     return {"config": config, "format": TOY_WORLD_FORMAT, "study_format": STUDY_FORMAT}
-
-
-STAGES = Registry("stage", {
-    "toy_world": "rlhf_eval.toy.stage:run",
-    "curate": "rlhf_eval.curate.stage:run",
-    "train_rm": "rlhf_eval.rm.stage:run",
-    "static_bench": "rlhf_eval.bench.stage:run",
-    "bon_generate": "rlhf_eval.bon.generate_stage:run",
-    "bon_score": "rlhf_eval.bon.score_stage:run",
-    "bon_eval": "rlhf_eval.bon.eval_stage:run",
-    "rl_train": "rlhf_eval.rl.stage:run",
-    "policy_eval": "rlhf_eval.evals.stage:run",
-    "compare": "rlhf_eval.compare.stage:run",
-    "report": "rlhf_eval.report.stage:run",
-})
 
 
 @dataclass(frozen=True)
@@ -215,7 +200,7 @@ def expand(loaded: LoadedRecipe) -> list[Node]:
 def not_planned(loaded: LoadedRecipe) -> dict[tuple[str, str], str]:
     """(RM, benchmark name or "rl") -> why that pair has no node: a pairwise judge gives no score to
     one response, so it has no RL reward and only benchmarks with a pairwise protocol score it."""
-    from rlhf_eval.bench.registry import benchmark_for
+    from rlhf_eval.bench import benchmark_for
 
     r, out = loaded.recipe, {}
     for name, card in loaded.reward_models.items():

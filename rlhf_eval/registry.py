@@ -1,6 +1,6 @@
 """One kind of registry for every extension point: a table `name -> "module:object"`, kept in its
 package's __init__ (gen.SAMPLERS, rm.SCORERS, rl.ENGINES, launch.EXECUTORS, bench.BENCHMARKS,
-pipeline.STAGES). A table holds only strings, so config validation, help texts and planning read
+stages.STAGES). A table holds only strings, so config validation, help texts and planning read
 the names without importing torch or a GPU engine; the object is imported when it is used, and
 checked against what its table expects. Adding a backend, engine, executor, benchmark or stage is
 one module and one line in its table.

@@ -92,7 +92,7 @@ SHARED = ROOT.parent / "shared" / "data"
 def test_real_samples_scored_by_a_toy_rm_then_rescored_from_saved_scores(reference_run, toy_cache, tmp_path,
                                                                          bench, file, n):
     from rlhf_eval.bench.evaluate import evaluate
-    from rlhf_eval.bench.registry import load_items
+    from rlhf_eval.bench.loading import load_items
     from rlhf_eval.bench.saved import write_scores
     from rlhf_eval.bench.stage import score_items
     from rlhf_eval.rm.base import encode, load_scorer

@@ -7,8 +7,8 @@ import pytest
 from rich.console import Console
 
 from conftest import ROOT
-from rlhf_eval.bench import BENCHMARKS
-from rlhf_eval.bench.registry import benchmark_for, load_items
+from rlhf_eval.bench import BENCHMARKS, benchmark_for
+from rlhf_eval.bench.loading import load_items
 from rlhf_eval.config import RLConfig, load_recipe
 from rlhf_eval.gen import SAMPLERS, SamplerSpec, make_sampler
 from rlhf_eval.gen.base import Settings

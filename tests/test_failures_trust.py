@@ -292,7 +292,7 @@ def test_out_is_a_folder_that_holds_no_run(reference_run, tmp_path, monkeypatch)
 
 # 15
 def test_scored_as_a_toy_benchmark_says_what_is_wrong():
-    from rlhf_eval.bench.registry import benchmark_for
+    from rlhf_eval.bench import benchmark_for
     with pytest.raises(ValueError, match="scored_as: 'toy_rewardbench' is a toy benchmark, a dataset; scored_as "
                                          "names the rules that score one: a real benchmark \\('rewardbench' scores"):
         benchmark_for("mine", "toy_rewardbench")

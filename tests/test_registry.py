@@ -6,10 +6,10 @@ from rlhf_eval.bench import BENCHMARKS
 from rlhf_eval.errors import UserError
 from rlhf_eval.gen import SAMPLERS
 from rlhf_eval.launch import EXECUTORS
-from rlhf_eval.pipeline import STAGES
 from rlhf_eval.registry import Registry, did_you_mean
 from rlhf_eval.rl import ENGINES
 from rlhf_eval.rm import SCORERS
+from rlhf_eval.stages import STAGES
 
 TABLES = [SAMPLERS, SCORERS, ENGINES, EXECUTORS, BENCHMARKS, STAGES]
 

@@ -279,7 +279,7 @@ def test_toy_rm_on_ppe_fixtures_and_rmb_samples(reference_run, tmp_path):
     """A trained toy RM through the real scoring path on PPE-format fixtures of the toy task (it
     should beat chance there) and on RMB's released samples (per goal; real text, so no claim)."""
     from rlhf_eval.bench.evaluate import evaluate
-    from rlhf_eval.bench.registry import load_items
+    from rlhf_eval.bench.loading import load_items
     from rlhf_eval.bench.stage import score_items
 
     run_dir, _ = reference_run

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlhf_eval.bench import judged
+from rlhf_eval.bench import PROBES, judged
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.evaluate import evaluate, full_metrics, subset_outcomes
@@ -71,7 +71,6 @@ def apply(probe: Probe, text: str) -> str:
     raise UserError(f"unknown probe '{probe.name}' (choose from {', '.join(PROBES)})")
 
 
-PROBES = ("strip_marker", "truncate", "markdown_to_plain", "repeated_letter")
 
 
 def length_baseline(bench: Benchmark, items: list[Item], iters: int, seed: int = 0) -> dict:

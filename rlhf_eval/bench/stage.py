@@ -12,7 +12,7 @@ from rlhf_eval import store
 from rlhf_eval.bench import judged
 from rlhf_eval.bench import probes as probe_mod
 from rlhf_eval.bench.evaluate import evaluate, evaluate_judged, json_safe
-from rlhf_eval.bench.registry import load_items
+from rlhf_eval.bench.loading import load_items
 from rlhf_eval.bench.saved import write_decisions, write_scores
 from rlhf_eval.config import BenchmarkConfig, from_params
 from rlhf_eval.errors import UserError

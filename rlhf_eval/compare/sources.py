@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from rlhf_eval import store
+from rlhf_eval.bench import benchmark_for
 from rlhf_eval.bench.base import BenchmarkScores
 from rlhf_eval.bench.evaluate import full_metrics
 from rlhf_eval.bench.items import Outcomes
-from rlhf_eval.bench.registry import benchmark_for
 from rlhf_eval.compare.stats import Source
 from rlhf_eval.errors import UserError
 

@@ -33,7 +33,7 @@ def bench_prompts(bench: str, prompt_column: str) -> list[tuple[str, str]]:
                 raise DataError(f"{path}: row {i}: field '{prompt_column}' missing (set --prompt-column)")
             out.append((str(row.get("id", i)), first_user_turn(row[prompt_column])))
         return out
-    from rlhf_eval.bench.registry import benchmark_prompts
+    from rlhf_eval.bench.loading import benchmark_prompts
     toy = default_toy_world() if bench.startswith("toy_") else None
     if bench.startswith("toy_") and toy is None:
         raise UserError(f"benchmark '{bench}' lives in the toy world, which is not built yet: "

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from rlhf_eval import store
-from rlhf_eval.bench.registry import benchmark_prompts
+from rlhf_eval.bench.loading import benchmark_prompts
 from rlhf_eval.config import CurateConfig, SourceConfig, from_params
 from rlhf_eval.curate import steps
 from rlhf_eval.curate.features import DATA_STEPS

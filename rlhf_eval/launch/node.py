@@ -14,7 +14,8 @@ from pathlib import Path
 from rlhf_eval import store
 from rlhf_eval.errors import UserError
 from rlhf_eval.lock import node_lock
-from rlhf_eval.pipeline import STAGES, Node, node_done
+from rlhf_eval.pipeline import Node, node_done
+from rlhf_eval.stages import STAGES
 from rlhf_eval.terminal import shown
 
 # What a node's numbers can depend on; the report checks them against requirements.lock.

@@ -20,6 +20,7 @@ import jinja2
 
 from rlhf_eval import store
 from rlhf_eval.errors import UserError
+from rlhf_eval.launch.address import head_address
 from rlhf_eval.pipeline import Node, node_done
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "slurm"
@@ -89,21 +90,6 @@ def check_ray_cluster(node: Node, rm_node: Node, r: dict) -> None:
                          f"or put every role on the actor's {actor} GPUs: rl.openrlhf.colocate_all=true"
                          + (", rl.openrlhf.ref placed like rl.openrlhf.actor" if rl["kl_coef"] > 0 else "")
                          + f", and rl.openrlhf.vllm_engines x vllm_tensor_parallel_size = {actor}")
-
-
-IPV4 = re.compile(r"(\d{1,3}\.){3}\d{1,3}")
-INTERFACE = re.compile(r"[A-Za-z0-9_.:-]{1,15}")  # Linux interface names: at most 15 characters
-
-
-def head_address(value: str | None) -> dict:
-    """slurm.ray_head_address as the Ray template takes it: {"ip", "interface"}, at most one set."""
-    if value is None:
-        return {"ip": None, "interface": None}
-    if IPV4.fullmatch(value):
-        return {"ip": value, "interface": None}
-    if INTERFACE.fullmatch(value):
-        return {"ip": None, "interface": value}
-    raise SlurmError(f"slurm.ray_head_address={value!r} is neither an IPv4 address nor a network interface name")
 
 
 def render(recipe, run_dir: Path, group: list[Node]) -> str:

@@ -148,6 +148,12 @@ def recipe_problems(rl: RLConfig, rm_cards: dict) -> list[str]:
             for p, names in found.items()]
 
 
+def check_recipe(rl: RLConfig, rm_cards: dict) -> list[str]:
+    """rl.RECIPE_CHECKS["openrlhf"]: recipe_problems, as one refusal."""
+    found = recipe_problems(rl, rm_cards)
+    return [f"OpenRLHF {OPENRLHF_VERSION} would refuse this run: " + "; ".join(found)] if found else []
+
+
 def write_prompt_file(path: Path, rows: list[dict]) -> None:
     """OpenRLHF's prompt dataset: `prompt` as chat messages (its PromptDataset applies the chat
     template once, with the generation prompt) and `label`, the reference answer its remote RMs

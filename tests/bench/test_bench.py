@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from rlhf_eval.bench import BENCHMARKS, judgebench, ppe, probes
 from rlhf_eval.bench.evaluate import evaluate
-from rlhf_eval.bench.registry import load_items
+from rlhf_eval.bench.loading import load_items
 from rlhf_eval.bench.saved import read_scores
 from rlhf_eval.cli import app
 from rlhf_eval.data.pairs import DataError
@@ -301,8 +301,7 @@ def test_bench_score_cli(tmp_path):
 
 
 def test_every_registered_benchmark_loads_under_its_own_name():
-    from rlhf_eval.bench import TOY
-    from rlhf_eval.bench.registry import benchmark_for
+    from rlhf_eval.bench import TOY, benchmark_for
     for name in BENCHMARKS:
         assert benchmark_for(name).name == name
     assert set(TOY.values()) <= set(BENCHMARKS)
@@ -466,7 +465,8 @@ def test_ppe_correctness_per_sub_benchmark_and_overall(tmp_path):
 
 
 def test_ppe_loads_from_the_hub_through_the_registry():
-    from rlhf_eval.bench.registry import benchmark_for, data_location
+    from rlhf_eval.bench import benchmark_for
+    from rlhf_eval.bench.loading import data_location
     sources = data_location("ppe-correctness", benchmark_for("ppe-correctness"), None, None, None)
     assert [w for w, _ in sources] == ["hf:lmarena-ai/PPE-MMLU-Pro-Best-of-K", "hf:lmarena-ai/PPE-MATH-Best-of-K",
                                        "hf:lmarena-ai/PPE-GPQA-Best-of-K", "hf:lmarena-ai/PPE-IFEval-Best-of-K",

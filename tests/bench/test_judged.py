@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rlhf_eval.bench import judged
+from rlhf_eval.bench import benchmark_for, judged
 from rlhf_eval.bench.evaluate import evaluate_judged
 from rlhf_eval.bench.items import Item
-from rlhf_eval.bench.registry import benchmark_for, load_items
+from rlhf_eval.bench.loading import load_items
 from rlhf_eval.bench.saved import write_decisions
 from rlhf_eval.cli import app
 from rlhf_eval.config import JudgeConfig

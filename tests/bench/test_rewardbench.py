@@ -39,7 +39,7 @@ def test_missing_section_counts_zero_and_prior_extras_are_ignored(tmp_path):
     from typer.testing import CliRunner
 
     from rlhf_eval.bench.evaluate import evaluate
-    from rlhf_eval.bench.registry import load_items
+    from rlhf_eval.bench.loading import load_items
     from rlhf_eval.cli import app
 
     # Chat 1/1, Chat Hard 0/1, Reasoning 1/1, no Safety rows; prior sets: shp 1/1 and two ignored.

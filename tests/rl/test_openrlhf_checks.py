@@ -92,7 +92,7 @@ def command(overrides: list[str], monkeypatch) -> tuple[list[str], str]:
     except ConfigError as exc:
         error = str(exc)
     with monkeypatch.context() as m:  # the recipe as it would be without the check
-        m.setattr(config, "_check_openrlhf", lambda *a: None)
+        m.setattr(config, "_check_engine", lambda *a: None)
         loaded = load_recipe(CLUSTER, overrides)
     name, card = next(iter(loaded.reward_models.items()))
     rm = {"name": name, "kind": card.kind, "backend": card.backend, "path": "rm", "url": card.url}

@@ -9,26 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlhf_eval.bench import BENCHMARKS, TOY
+from rlhf_eval.bench import TOY, benchmark_for
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.items import Item
 from rlhf_eval.data.pairs import DataError, read_source
 from rlhf_eval.errors import UserError
-from rlhf_eval.registry import did_you_mean
-
-
-def benchmark_for(name: str, scored_as: str | None = None) -> Benchmark:
-    """The registered benchmark whose rules score `name`: `scored_as`, a toy benchmark's real
-    one, or `name` itself."""
-    key = scored_as or TOY.get(name, name)
-    if scored_as is not None and scored_as in TOY:
-        raise UserError(f"scored_as: '{scored_as}' is a toy benchmark, a dataset; scored_as names the rules that "
-                        f"score one: a real benchmark ('{TOY[scored_as]}' scores {scored_as}; registered: "
-                        f"{', '.join(BENCHMARKS)})")
-    if key not in BENCHMARKS:
-        raise UserError(f"unknown benchmark '{key}'{did_you_mean(key, list(BENCHMARKS) + list(TOY))}; registered: "
-                        f"{', '.join(list(BENCHMARKS) + list(TOY))}")
-    return BENCHMARKS.load(key)
 
 
 def data_location(name: str, bench: Benchmark, data: str | None, split: str | None,
