@@ -400,7 +400,7 @@ def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, hel
     for (rm, what), why in not_planned(loaded).items():
         console.print(f"not planned: {shown(rm)}, {shown(what)}: {shown(why)}", highlight=False, soft_wrap=True)
     if cost:
-        from rlhf_eval.launch.cost import CostError, by_stage, estimate
+        from rlhf_eval.launch.cost import CostError, by_stage, estimate, unknown
         if loaded.recipe.toy_world is not None:
             console.print("cost: the toy world runs on this machine's CPUs in minutes; "
                           "--cost is for real-model recipes")
@@ -412,11 +412,19 @@ def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, hel
         table = Table(title="estimated GPU-hours (cost.* assumptions, docs/cost.md)")
         for col in ("stage", "nodes", "GPU-hours", "per node", "first node"):
             table.add_column(col, justify="left" if col in ("stage", "first node") else "right")
+        missing = unknown(estimates)
         for stage, (k, hours) in by_stage(estimates).items():
             first = next(e for e in estimates if e.stage == stage)
-            table.add_row(stage, str(k), f"{hours:,.1f}", f"{hours / k:,.2f}", shown(first.detail))
-        table.add_row("total", str(len(estimates)), f"{sum(e.gpu_hours for e in estimates):,.1f}", "", "")
+            gaps = sum(e.stage == stage for e in missing)
+            table.add_row(stage, str(k), f"{hours:,.1f}" + (f" + {gaps} unknown" if gaps else ""),
+                          f"{hours / (k - gaps):,.2f}" if k > gaps else "?", shown(first.detail))
+        total = sum(e.gpu_hours or 0.0 for e in estimates)
+        table.add_row("total", str(len(estimates)), f"{total:,.1f}" if not missing else f"at least {total:,.1f}",
+                      "", "")
         console.print(table)
+        for e in dict((e.detail, e) for e in missing).values():
+            console.print(f"cost unknown for {sum(m.detail == e.detail for m in missing)} {e.stage} node(s): "
+                          f"{shown(e.detail)}", highlight=False, soft_wrap=True)
 
 
 @command()

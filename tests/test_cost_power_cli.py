@@ -47,6 +47,23 @@ def test_plan_cost_cli_prints_the_stage_table():
     assert "estimated GPU-hours" in proc.stdout and "rl_train" in proc.stdout and "total" in proc.stdout
 
 
+def test_plan_cost_names_what_it_does_not_know_and_counts_the_rest():
+    """Every registered benchmark either carries its size (bench.base.Benchmark.responses) or
+    plan --cost says which one it lacks, leaves it out of the total, and still prints the table."""
+    from rlhf_eval.bench import BENCHMARKS
+    known = {name for name in BENCHMARKS if BENCHMARKS.load(name).responses}
+    assert known == {"rewardbench", "rewardbench2", "rm-bench", "judgebench", "rmb-bon"}
+    over = "static_bench.benchmarks=[rewardbench,ppe-preference]"
+    proc = _cli("plan", GPU, "--cost", over)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "cost unknown for 3 static_bench node(s): size of 'ppe-preference' unknown: set " \
+           "cost.benchmark_responses.ppe-preference" in text
+    assert "at least" in text and "3 unknown" in text
+    stated = _cli("plan", GPU, "--cost", over, "cost.benchmark_responses={ppe-preference: 10240}")
+    assert stated.returncode == 0 and "unknown" not in stated.stdout and "at least" not in stated.stdout
+
+
 def test_power_cli_on_a_recipe_with_stated_noise(tmp_path):
     out = tmp_path / "power.json"
     proc = _cli("power", ROOT / "recipes" / "quickstart.yaml", "--rms", "30", "--reliability", "0.9",

@@ -36,6 +36,9 @@ class Benchmark:
     # The pairs a pairwise judge is asked, per item (each in both orders).
     judge_pairs: Callable[[Item], list[tuple[int, int]]] = item_pairs
     judge_refusal: str = "it has no protocol for pairwise judges here"
+    # Responses one RM scores over the released data (plan --cost); None: not counted here, and
+    # plan --cost says so and asks for cost.benchmark_responses.<name>.
+    responses: int | None = None
 
 
 @dataclass(frozen=True)

@@ -104,4 +104,4 @@ def aggregate(o: Outcomes) -> dict[str, float]:
 
 BENCHMARK = Benchmark("judgebench", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
                       "[response_A, response_B]; id = pair_id", judged_outcomes=judged_outcomes,
-                      judge_pairs=judge_pairs)
+                      judge_pairs=judge_pairs, responses=350 * 2)

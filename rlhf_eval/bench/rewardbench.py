@@ -130,4 +130,4 @@ def aggregate(o: Outcomes) -> dict[str, float]:
 
 
 BENCHMARK = Benchmark("rewardbench", ID_FIELD, HUB, to_item, item_outcomes, aggregate, "[chosen, rejected]",
-                      notes=notes, judged_outcomes=judged_outcomes)
+                      notes=notes, judged_outcomes=judged_outcomes, responses=2985 * 2)

@@ -101,4 +101,5 @@ BENCHMARK = Benchmark("rewardbench2", ID_FIELD, HUB, to_item, item_outcomes, agg
                       "chosen then rejected, in list order",
                       judge_refusal="the official script has generative models rate each completion on its own "
                                     "(Ties always, every subset with --score_w_ratings; its default four-way pick is "
-                                    "not implemented here): give it a pointwise judge")
+                                    "not implemented here): give it a pointwise judge",
+                      responses=1865 * 4)

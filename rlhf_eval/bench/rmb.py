@@ -105,6 +105,6 @@ def aggregate(o: Outcomes) -> dict[str, float]:
 
 
 BEST_OF_N = Benchmark("rmb-bon", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
-                      "[bon_best, losers in order]; id = bon_uid", judged_outcomes=judged_best_of_n)
+                      "[bon_best, losers in order]; id = bon_uid", judged_outcomes=judged_best_of_n, responses=3786 * 4)
 PAIRWISE = Benchmark("rmb-pairwise", PAIR_ID_FIELD, HUB, pairwise_item, item_outcomes, aggregate,
                      "[chosen, reject]; id = pair_uid", judged_outcomes=judged_pairwise)

@@ -84,4 +84,4 @@ def aggregate(o: Outcomes) -> dict[str, float]:
 
 BENCHMARK = Benchmark("rm-bench", ID_FIELD, HUB, to_item, item_outcomes, aggregate,
                       "chosen[0..2] then rejected[0..2]",
-                      judged_outcomes=judged_outcomes, judge_pairs=judge_pairs)
+                      judged_outcomes=judged_outcomes, judge_pairs=judge_pairs, responses=1327 * 6)

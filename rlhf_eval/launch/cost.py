@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rlhf_eval.bench import benchmark_for
 from rlhf_eval.errors import UserError
 from rlhf_eval.pipeline import Node
 
-# Known sizes of the benchmarks (responses scored) and tasks (prompts), from their released data.
-BENCHMARK_RESPONSES = {"rewardbench": 2985 * 2, "rewardbench2": 1865 * 4, "rm-bench": 1327 * 6,
-                       "judgebench": 350 * 2, "rmb-bon": 3786 * 4}
+# Known sizes of tasks (prompts), from their released data; a benchmark's is on its Benchmark
+# (bench.base.Benchmark.responses).
 TASK_PROMPTS = {"gsm8k": 1319, "ifeval": 541, "math": 5000, "humaneval": 164}
 SIZE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])")
 
@@ -34,7 +34,7 @@ class CostError(UserError):
 class Estimate:
     stage: str
     label: str
-    gpu_hours: float
+    gpu_hours: float | None  # None: a size this estimate needs is not known (detail says which)
     detail: str
 
 
@@ -80,10 +80,12 @@ def estimate(nodes: list[Node], recipe: dict) -> list[Estimate]:
                                 f"{p / 1e9:g}B x {pairs} pairs x {card['train']['epochs']:g} epochs"))
         elif n.stage == "static_bench":
             p = p_rm(by_id[n.deps["rm"]])
-            bench = n.params["benchmark"]["name"]
-            responses = cost["benchmark_responses"].get(bench) or BENCHMARK_RESPONSES.get(bench)
+            b = n.params["benchmark"]
+            responses = cost["benchmark_responses"].get(b["name"]) or benchmark_for(b["name"], b["scored_as"]).responses
             if responses is None:
-                raise CostError(f"no size for benchmark '{bench}': set cost.benchmark_responses.{bench}")
+                out.append(Estimate(n.stage, n.label, None, f"size of '{b['name']}' unknown: set "
+                                                            f"cost.benchmark_responses.{b['name']}"))
+                continue
             out.append(Estimate(n.stage, n.label, _hours(2 * p * responses * seq, cost["infer_tflops"]),
                                 f"{p / 1e9:g}B x {responses} responses"))
         elif n.stage == "bon_generate":
@@ -125,9 +127,14 @@ def _task_prompts(task: str, cost: dict) -> int:
 
 
 def by_stage(estimates: list[Estimate]) -> dict[str, tuple[int, float]]:
-    """stage -> (nodes, GPU-hours)."""
+    """stage -> (nodes, GPU-hours of the nodes whose size is known)."""
     out: dict[str, tuple[int, float]] = {}
     for e in estimates:
         k, h = out.get(e.stage, (0, 0.0))
-        out[e.stage] = (k + 1, h + e.gpu_hours)
+        out[e.stage] = (k + 1, h + (e.gpu_hours or 0.0))
     return out
+
+
+def unknown(estimates: list[Estimate]) -> list[Estimate]:
+    """The nodes left out of the totals, each saying what size it lacks."""
+    return [e for e in estimates if e.gpu_hours is None]
