@@ -108,7 +108,7 @@ def scoring(args):
     from rm_scoring import flops_per_sequence, workload
 
     from rlhf_eval.rm.base import encode
-    from rlhf_eval.rm.scoring import ClassifierScorer
+    from rlhf_eval.rm.transformers_scorer import ClassifierScorer
     s = SCALES[args.scale]
     dtype = getattr(torch, s["dtype"])
     with tempfile.TemporaryDirectory() as tmp:

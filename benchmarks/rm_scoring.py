@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from rlhf_eval.rm.base import encode  # noqa: E402
 from rlhf_eval.rm.padding import pad  # noqa: E402
-from rlhf_eval.rm.scoring import ClassifierScorer  # noqa: E402
+from rlhf_eval.rm.transformers_scorer import ClassifierScorer  # noqa: E402
 from rlhf_eval.toy import task  # noqa: E402
 from rlhf_eval.toy.tokenizer import build_tokenizer  # noqa: E402
 

@@ -1,8 +1,10 @@
-"""The two pieces every bootstrap here shares (a leaf: benchmarks, best-of-n and the comparison
-import it): one resample of units, stratified or not, and the 95% percentile interval of draws."""
+"""Every bootstrap here (a leaf: benchmarks, best-of-n and the comparison import it): one resample
+of units, stratified or not, the 95% percentile interval of draws, and percentile CIs for every
+number a metric function returns (`intervals`, the benchmarks')."""
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -27,3 +29,14 @@ def percentile_interval(draws) -> list[float]:
         return [np.quantile(v, q, axis=0).tolist() for q in TAILS]
     v = v[~np.isnan(v)]
     return [float(np.quantile(v, q)) for q in TAILS] if len(v) else [math.nan, math.nan]
+
+
+def intervals(fn: Callable[[np.ndarray], dict[str, float]], n: int, strata: np.ndarray | None,
+              iters: int, seed: int = 0) -> dict[str, list[float]]:
+    """{metric: 95% [low, high]} from `iters` resamples of n units; NaN draws are skipped."""
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(iters):
+        for k, v in fn(resample(rng, n, strata)).items():
+            draws.setdefault(k, []).append(v)
+    return {k: percentile_interval(vs) for k, vs in draws.items()}

@@ -5,8 +5,8 @@ import numpy as np
 
 from rlhf_eval.bench import judged, ppe
 from rlhf_eval.bench.base import Benchmark
-from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.items import Item, Outcomes
+from rlhf_eval.bootstrap import intervals
 from rlhf_eval.data.pairs import DataError
 
 
@@ -55,7 +55,7 @@ def evaluate(bench: Benchmark, items: list[Item], scores: list[list[float]], ite
     return result | {
         "n_items": len(items),
         "worst_domain": worst_domain(result["metrics"]),
-        "ppe": ppe.evaluate(items, scores, iters, seed),
+        "ppe": ppe.ppe_metrics(items, scores, iters, seed),
         "notes": bench.notes(items),
         "outcomes": o,
     }

@@ -18,7 +18,7 @@ from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.fields import prompt_of, required_field
 from rlhf_eval.bench.items import Item, Outcomes, group_means, outcomes
 from rlhf_eval.data.pairs import DataError
-from rlhf_eval.rm.verdicts import unswap
+from rlhf_eval.rm.judge_answers import unswap
 
 ID_FIELD = "pair_id"
 HUB = ("ScalerLab/JudgeBench", "claude")

@@ -17,7 +17,7 @@ Two ways to count them, as the official protocols do:
 from __future__ import annotations
 
 from rlhf_eval.bench.items import Item
-from rlhf_eval.rm.verdicts import net_votes
+from rlhf_eval.rm.judge_answers import net_votes
 
 GAME_VALUE = {"A>B": 1.0, "B>A": 0.0}
 

@@ -18,9 +18,9 @@ import numpy as np
 from scipy.special import expit
 from scipy.stats import rankdata
 
-from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.items import Item
 from rlhf_eval.bon.estimator import per_prompt_best_of_n
+from rlhf_eval.bootstrap import intervals
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -89,7 +89,7 @@ def metrics(items: list[Item], scores: list[list[float]], max_k: int = 32):
     return fn
 
 
-def evaluate(items: list[Item], scores: list[list[float]], iters: int, seed: int = 0) -> dict:
+def ppe_metrics(items: list[Item], scores: list[list[float]], iters: int, seed: int = 0) -> dict:
     fn = metrics(items, scores)
     point = fn(np.arange(len(items)))
     ci = intervals(fn, len(items), None, iters, seed) if iters else {}

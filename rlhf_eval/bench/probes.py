@@ -15,9 +15,9 @@ import numpy as np
 
 from rlhf_eval.bench import PROBES, judged
 from rlhf_eval.bench.base import Benchmark
-from rlhf_eval.bench.bootstrap import intervals
 from rlhf_eval.bench.evaluate import evaluate, full_metrics, subset_outcomes
 from rlhf_eval.bench.items import Item, Outcomes
+from rlhf_eval.bootstrap import intervals
 from rlhf_eval.errors import UserError
 
 # JudgeBench asks for the answer letter five times ("FFFFF"); RMs can key on the format.

@@ -90,7 +90,7 @@ def write_decisions(path: Path, items: list[Item], pairs_of, decisions: list[lis
     games as the judge wrote them (game 2 shows the second response first), which is the format
     `bench score judgebench --decisions` reads."""
     from rlhf_eval import store
-    from rlhf_eval.rm.verdicts import unswap
+    from rlhf_eval.rm.judge_answers import unswap
     store.write_jsonl(Path(path), [
         {"id": it.id, "pairs": [list(p) for p in pairs_of(it)], "games": [list(g) for g in d],
          "decisions": [d[0][0], unswap(d[0][1])]} for it, d in zip(items, decisions)])

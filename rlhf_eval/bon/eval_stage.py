@@ -13,7 +13,7 @@ from rlhf_eval import store
 from rlhf_eval.bon import estimator, pairwise
 from rlhf_eval.bon.artifacts import CandidateSet, ScoreSet
 from rlhf_eval.bon.lm import BestOfN
-from rlhf_eval.evals.harness import evaluate, lm_eval_command
+from rlhf_eval.evals.harness import lm_eval_command, run_task
 
 
 def matrices(cand: CandidateSet, scores_path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -90,7 +90,7 @@ def run(ctx) -> dict:
     scores = {(s["prompt_id"], s["sample_idx"]): s["score"] for s in store.read_jsonl(sc.scores)}
     cands = store.read_jsonl(cand.candidates)
     toy = ctx.out("toy") if ctx.has("toy") else None
-    metrics, _ = evaluate(BestOfN(tok, cands, scores, n=cand.n_max, pick="rm"), cand.task, toy, None,
+    metrics, _ = run_task(BestOfN(tok, cands, scores, n=cand.n_max, pick="rm"), cand.task, toy, None,
                           log=ctx.dir / "lm_eval.log")
     store.atomic_write_json(ctx.dir / "per_prompt.json", {"prompt_ids": pids, "values": per_prompt})
     base = float(G.mean())  # best-of-1 is the mean sample

@@ -16,7 +16,7 @@ from rlhf_eval import store
 from rlhf_eval.bon.artifacts import CandidateSet
 from rlhf_eval.bon.lm import BestOfN, CandidateSampler, prompt_id
 from rlhf_eval.config import PolicyCard, RayShardConfig, from_params
-from rlhf_eval.evals.harness import evaluate, primary_metric
+from rlhf_eval.evals.harness import primary_metric, run_task
 from rlhf_eval.gen import SamplerSpec, make_sampler
 from rlhf_eval.gen.base import Settings
 from rlhf_eval.toy.stage import resolve
@@ -66,7 +66,7 @@ def gold_values(tok, candidates: list[dict], indices: list[int], task: str, toy,
     """Answer the task with candidate k for each k in indices; the task's metric per (prompt, k)."""
     rows = []
     for done, k in enumerate(indices, 1):
-        _, samples = evaluate(BestOfN(tok, candidates, pick=k), task, toy, limit, log=log)
+        _, samples = run_task(BestOfN(tok, candidates, pick=k), task, toy, limit, log=log)
         metric = primary_metric(samples)
         for s in samples:
             rows.append({"prompt_id": prompt_id(sample_context(s)), "sample_idx": k,
@@ -122,7 +122,7 @@ def run(ctx) -> dict:
         with ctx.bar(f"sampling {len(new_blocks) * block} candidates per prompt "
                      f"({have} reused)" if have else f"sampling {n_max} candidates per prompt", None) as update:
             lm = CandidateSampler(sampler, block, new_blocks, job.sampling.max_new_tokens, progress=update)
-            evaluate(lm, job.task, toy, job.limit, log=ctx.dir / "lm_eval.log")
+            run_task(lm, job.task, toy, job.limit, log=ctx.dir / "lm_eval.log")
         new = [c | {"policy": job.policy.name} for c in lm.candidates]
         candidates += new
         indices = list(range(have, n_max))

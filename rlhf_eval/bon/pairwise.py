@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from rlhf_eval.rm.verdicts import net_votes
+from rlhf_eval.rm.judge_answers import net_votes
 
 EXACT_LIMIT = 20_000
 

@@ -32,7 +32,7 @@ def task_manager(includes: list[str], builtin: bool):
     return TaskManager(include_path=includes or None, include_defaults=builtin)
 
 
-def evaluate(lm, task_ref: str, toy: dict | None, limit: int | None = None,
+def run_task(lm, task_ref: str, toy: dict | None, limit: int | None = None,
              apply_chat_template: bool = True, log: Path | None = None) -> tuple[dict, list[dict]]:
     """Run one task; returns (metrics of the task, per-sample records). lm-eval's own progress
     bars and warnings go to `log` (appended) instead of the terminal, where ours are."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rlhf_eval import store
 from rlhf_eval.config import PolicyCard, from_params
 from rlhf_eval.device import torch_device
-from rlhf_eval.evals.harness import evaluate, lm_eval_command, primary_metric
+from rlhf_eval.evals.harness import lm_eval_command, primary_metric, run_task
 from rlhf_eval.rl.base import checkpoint_at
 from rlhf_eval.toy.stage import resolve
 
@@ -24,7 +24,7 @@ def run(ctx) -> dict:
     command = lm_eval_command("hf", {"pretrained": path, "trust_remote_code": policy.trust_remote_code},
                               p["task"], toy, p["limit"], p["batch_size"], torch_device())
     with ctx.bar(f"lm-eval {p['task']}", 1) as update:
-        metrics, samples = evaluate(lm, p["task"], toy, p["limit"], log=ctx.dir / "lm_eval.log")
+        metrics, samples = run_task(lm, p["task"], toy, p["limit"], log=ctx.dir / "lm_eval.log")
         update(1)
     metric = primary_metric(samples)
     per_doc = [{"doc_id": s["doc_id"], metric: float(s[metric])} for s in samples]

@@ -21,7 +21,8 @@ PRELOAD = ["rlhf_eval.cli", "rlhf_eval.launch.node", "numpy", "scipy.stats", "to
            "trl.trainer.reward_trainer", "trl.trainer.dpo_trainer", "trl.trainer.sft_trainer",
            "trl.trainer.grpo_trainer", "trl.trainer.rloo_trainer", "lm_eval", "lm_eval.evaluator",
            "sklearn.feature_extraction.text", "rlhf_eval.report.plots", "rlhf_eval.toy.stage", "rlhf_eval.curate.stage",
-           "rlhf_eval.rm.train_trl", "rlhf_eval.rm.scoring", "rlhf_eval.bench.stage", "rlhf_eval.bon.generate_stage",
+           "rlhf_eval.rm.train_trl", "rlhf_eval.rm.transformers_scorer", "rlhf_eval.bench.stage",
+           "rlhf_eval.bon.generate_stage",
            "rlhf_eval.bon.eval_stage", "rlhf_eval.rl.trl_engine", "rlhf_eval.compare.stage", "rlhf_eval.report.stage"]
 
 _context = None

@@ -7,7 +7,7 @@ of RM; the config checks cards against it. A new backend is one module and one l
 from rlhf_eval.registry import Registry
 
 SCORERS = Registry("RM backend", {
-    "transformers": "rlhf_eval.rm.scoring:load",  # the CPU default
+    "transformers": "rlhf_eval.rm.transformers_scorer:load",  # the CPU default
     "vllm": "rlhf_eval.rm.vllm_scorer:load",  # pooling runner (classifiers) or generate (judges), GPU; [vllm]
     "remote": "rlhf_eval.rm.remote:load",  # an HTTP server speaking OpenRLHF's remote-RM protocol
     "openai": "rlhf_eval.rm.judge_openai:load",  # an OpenAI-compatible chat-completions endpoint (judges)

@@ -1,7 +1,7 @@
 """A generative judge as an RM (kind: generative), whatever engine answers it.
 
 The judge renders its prompt (a jinja template) for each response, or pair of responses, asks its
-backend, and reads the answer with the card's parser (rm.verdicts). Every answer goes through the
+backend, and reads the answer with the card's parser (rm.judge_answers). Every answer goes through the
 judgment cache first, so nothing is asked twice. Calls, cache hits, parse failures and tokens are
 counted on the judge, and the stages report them.
 
@@ -25,8 +25,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from rlhf_eval.config import JudgeConfig
 from rlhf_eval.data.pairs import prompt_text
 from rlhf_eval.errors import UserError
+from rlhf_eval.rm.judge_answers import parse_decision, parse_rating, unswap, verdict_probability
 from rlhf_eval.rm.judgments import JudgmentCache, cache_path, judgment_key
-from rlhf_eval.rm.verdicts import parse_decision, parse_rating, unswap, verdict_probability
 
 TEMPLATES = {
     "pointwise": ("Here is a request and a response to it.\n\n[Request]\n{{ prompt }}\n\n[Response]\n{{ response }}"

@@ -206,7 +206,7 @@ def test_ppe_pairwise_metrics_by_hand(tmp_path):
     rows = [{"id": i, "prompt": "p", "chosen": "a", "rejected": "b"} for i in range(3)]
     bench, items, _ = load_items("pairwise", data=str(write(tmp_path / "pw.jsonl", rows)))
     margins = np.array([2.0, -1.0, 0.5])
-    res = ppe.evaluate(items, [[m, 0.0] for m in margins], iters=0)["metrics"]
+    res = ppe.ppe_metrics(items, [[m, 0.0] for m in margins], iters=0)["metrics"]
     assert res["accuracy"] == pytest.approx(2 / 3)
     # Positives m_i against negatives -m_j over all 9 (i, j): m_i + m_j > 0 in 7 cases (ties: none).
     wins = sum(a + b > 0 for a, b in itertools.product(margins, margins))
@@ -220,7 +220,7 @@ def test_ppe_best_of_k_matches_enumeration(tmp_path):
             for i in range(6)]
     bench, items, _ = load_items("rewardbench2", data=str(write(tmp_path / "rb2.jsonl", rows)))
     scores = [list(rng.integers(0, 3, 4).astype(float)) for _ in items]  # many ties
-    res = ppe.evaluate(items, scores, iters=0)["metrics"]
+    res = ppe.ppe_metrics(items, scores, iters=0)["metrics"]
     for k in (1, 2, 3, 4):
         per_item = []
         for s in scores:

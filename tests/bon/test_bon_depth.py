@@ -62,13 +62,13 @@ def test_raising_n_max_samples_only_new_blocks_and_unseen_task_yaml(reference_ru
     # Drawing blocks 0 and 1 from scratch gives the same 8 candidates: reuse changes nothing.
     from rlhf_eval.bon.generate_stage import Sampling
     from rlhf_eval.bon.lm import CandidateSampler
-    from rlhf_eval.evals.harness import evaluate
+    from rlhf_eval.evals.harness import run_task
     from rlhf_eval.gen.transformers_backend import TransformersSampler
     s = toy["sampling"]
     sampler = TransformersSampler(toy["policy_path"], Sampling(**s).settings, s["seed"], 64)
     lm = CandidateSampler(sampler, 4, [0, 1], s["max_new_tokens"])
     toy_world = json.loads(next((root / "smoke" / "toy_world").glob("*/manifest.json")).read_text())["outputs"]
-    evaluate(lm, "toy_sort", toy_world, None)
+    run_task(lm, "toy_sort", toy_world, None)
     assert {(c["prompt_id"], c["sample_idx"]): c["text"] for c in lm.candidates} == new
 
     # The task given only as a YAML path ran through best-of-n with its own metric.

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from rlhf_eval.bon.lm import BestOfN
-from rlhf_eval.evals.harness import evaluate
+from rlhf_eval.evals.harness import run_task
 from rlhf_eval.toy.tokenizer import build_tokenizer
 
 
@@ -20,4 +20,4 @@ def test_loglikelihood_task_gets_a_clear_error(tmp_path):
         "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}))
     tok = build_tokenizer(tmp_path / "tok")
     with pytest.raises(NotImplementedError, match="generate_until tasks only; loglikelihood tasks cannot"):
-        evaluate(BestOfN(tok, []), str(tmp_path / "mc.yaml"), None, apply_chat_template=False)
+        run_task(BestOfN(tok, []), str(tmp_path / "mc.yaml"), None, apply_chat_template=False)

@@ -7,7 +7,7 @@ vllm = pytest.importorskip("vllm")
 
 import torch  # noqa: E402
 
-from rlhf_eval.rm.scoring import ClassifierScorer  # noqa: E402
+from rlhf_eval.rm.transformers_scorer import ClassifierScorer  # noqa: E402
 
 PROMPT = "sort these letters in alphabetical order : {}"
 # On CPU, vLLM reserves a share of RAM for the KV cache unless given a size.

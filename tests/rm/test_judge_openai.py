@@ -10,11 +10,11 @@ import pytest
 from rlhf_eval.config import JudgeConfig
 from rlhf_eval.rm.http import serve_in_thread
 from rlhf_eval.rm.judge import GenerativeJudge
+from rlhf_eval.rm.judge_answers import verdict_probability
 from rlhf_eval.rm.judge_openai import TOP_LOGPROBS, JudgeEndpointError, OpenAIJudge
 from rlhf_eval.rm.judge_transformers import TransformersJudge
 from rlhf_eval.rm.judgments import JudgmentCache
 from rlhf_eval.rm.serve_judge import make_judge_server
-from rlhf_eval.rm.verdicts import verdict_probability
 
 PROMPTS = ["sort these letters in alphabetical order : c a b", "sort these letters in alphabetical order : z y",
            "sort these letters in alphabetical order : d c b a e", "sort these letters in alphabetical order : q"]

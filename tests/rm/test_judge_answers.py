@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rlhf_eval.rm.verdicts import DECISIONS, parse_decision, parse_rating, unswap, verdict_probability
+from rlhf_eval.rm.judge_answers import DECISIONS, parse_decision, parse_rating, unswap, verdict_probability
 
 JUDGEBENCH = Path(__file__).resolve().parents[3] / "shared" / "data" / "judgebench"
 
