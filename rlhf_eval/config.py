@@ -496,7 +496,8 @@ JUDGE_PARSERS = {"pointwise": ("verdict_token", "rating"), "pairwise": ("decisio
 class RMCard:
     name: str = opt(MISSING, "The card's name; its file is reward_models/<name>.yaml.")
     kind: str = opt("classifier", "classifier: *ForSequenceClassification with a scalar head; implicit: a DPO-tuned "
-                                  "policy, reward = beta * log pi(y|x) / pi_ref(y|x).")
+                                  "policy, reward = beta * log pi(y|x) / pi_ref(y|x); generative: an LLM judge "
+                                  "answering a prompt (`judge:` below).")
     base: str = opt("toy-policy", 'The model training starts from: a policy card name, "hf:<org>/<name>", or a local '
                                   "path.")
     path: Optional[str] = opt(None, 'A trained checkpoint to use as is ("hf:<org>/<name>" or a local path); when '

@@ -44,3 +44,28 @@ def test_one_hint_for_every_lookup():
     assert did_you_mean("zzz", ["b", "a"]) == ""
     assert did_you_mean("zzz", ["b", "a"], valid=True) == " (valid: a, b)"
     assert SAMPLERS.listing() == "transformers or vllm"
+
+
+def test_every_help_text_of_a_choice_names_every_value_it_allows():
+    """The help of a key that names a choice (docs/config.md is made from it) lists what the
+    registries and fixed choices allow, so a newly registered engine or backend cannot be left out
+    of the docs silently."""
+    from dataclasses import fields
+
+    from rlhf_eval import config
+    where = {"executor": (config.Recipe, "executor"), "rl.engine": (config.RLConfig, "engine"),
+             "rl.algorithm": (config.RLConfig, "algorithm"), "kind": (config.RMCard, "kind"),
+             "train.dataset": (config.RMTrainConfig, "dataset"),
+             "train.lr_scheduler": (config.RMTrainConfig, "lr_scheduler"), "judge.mode": (config.JudgeConfig, "mode"),
+             "curate.on_bad_row": (config.CurateConfig, "on_bad_row"), "curate.engine": (config.CurateConfig, "engine"),
+             "curate.retrieve.embedder": (config.RetrieveConfig, "embedder")}
+    allowed = config.choices()
+    assert set(where) | {"backend"} == set(allowed)
+
+    def help_of(cls, name):
+        return next(f.metadata["help"] for f in fields(cls) if f.name == name)
+
+    missing = {key: [v for v in allowed[key] if v not in help_of(*where[key])] for key in where}
+    missing["RMCard.backend"] = [v for v in SCORERS if v not in help_of(config.RMCard, "backend")]
+    missing["PolicyCard.backend"] = [v for v in SAMPLERS if v not in help_of(config.PolicyCard, "backend")]
+    assert {k: v for k, v in missing.items() if v} == {}
