@@ -15,6 +15,17 @@ from rlhf_eval.rm.base import Encoded, TrainedRM, encode, encode_texts, length_b
 from rlhf_eval.rm.padding import pad
 
 
+def in_length_batches(enc: Encoded, batch_size: int, pad_id: int, score_batch) -> list[float]:
+    """One score per encoded row, in the caller's order: rows of similar length are padded and
+    scored together by `score_batch(rows, ids, mask) -> scores` (both scorers' loop)."""
+    out = [0.0] * len(enc.ids)
+    for batch in length_batches([len(x) for x in enc.ids], batch_size):
+        ids, mask = pad([enc.ids[i] for i in batch], pad_id)
+        for i, v in zip(batch, score_batch(batch, ids, mask)):
+            out[i] = v
+    return out
+
+
 @dataclass
 class ClassifierScorer:
     path: str
@@ -41,13 +52,10 @@ class ClassifierScorer:
     @torch.no_grad()
     def _score(self, enc: Encoded) -> list[float]:
         self.truncated += enc.truncated
-        out = [0.0] * len(enc.ids)
-        for batch in length_batches([len(x) for x in enc.ids], self.batch_size):
-            ids, mask = pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits[:, 0]
-            for i, v in zip(batch, logits.tolist()):
-                out[i] = v
-        return out
+
+        def rewards(batch, ids, mask):
+            return self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits[:, 0].tolist()
+        return in_length_batches(enc, self.batch_size, self.tok.pad_token_id, rewards)
 
 
 def sequence_logprobs(model, ids: torch.Tensor, mask: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
@@ -85,15 +93,13 @@ class ImplicitScorer:
     @torch.no_grad()
     def _score(self, enc: Encoded) -> list[float]:
         self.truncated += enc.truncated
-        out = [0.0] * len(enc.ids)
-        for batch in length_batches([len(x) for x in enc.ids], self.batch_size):
-            ids, mask = pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
+
+        def rewards(batch, ids, mask):
             resp, _ = pad([enc.response_masks[i] for i in batch], 0)
             ids, mask, resp = ids.to(self.device), mask.to(self.device), resp.to(self.device)
             diff = sequence_logprobs(self.model, ids, mask, resp) - sequence_logprobs(self.ref, ids, mask, resp)
-            for i, v in zip(batch, (self.beta * diff).tolist()):
-                out[i] = v
-        return out
+            return (self.beta * diff).tolist()
+        return in_length_batches(enc, self.batch_size, self.tok.pad_token_id, rewards)
 
 
 def load(rm: TrainedRM):
