@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import List, Optional
 
@@ -422,9 +423,8 @@ def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, hel
         table.add_row("total", str(len(estimates)), f"{total:,.1f}" if not missing else f"at least {total:,.1f}",
                       "", "")
         console.print(table)
-        for e in dict((e.detail, e) for e in missing).values():
-            console.print(f"cost unknown for {sum(m.detail == e.detail for m in missing)} {e.stage} node(s): "
-                          f"{shown(e.detail)}", highlight=False, soft_wrap=True)
+        for (stage, detail), k in Counter((e.stage, e.detail) for e in missing).items():
+            console.print(f"cost unknown for {k} {stage} node(s): {shown(detail)}", highlight=False, soft_wrap=True)
 
 
 @command()
