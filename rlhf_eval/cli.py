@@ -566,7 +566,7 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folder
     out_folder(out, "--out", ["report.html", "results.json"])
     from rich.progress import Progress
 
-    from rlhf_eval.compare.merge import MergeError, load_run, merge, same_units
+    from rlhf_eval.compare.merge import MergeError, load_run, merge
     from rlhf_eval.compare.stage import compute
     from rlhf_eval.report.provenance import provenance
     from rlhf_eval.report.stage import render
@@ -574,7 +574,6 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="finished run folder
     try:
         runs = [load_run(d) for d in run_dirs]
         by = merge(runs)
-        same_units(by)
     except MergeError as exc:
         _fail(str(exc))
     cfg = dict(runs[0]["compare"])
@@ -890,6 +889,7 @@ def rl_command(
     from rlhf_eval.rl.base import rl_settings
     from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, one_line
     from rlhf_eval.rl.openrlhf_engine import job_command
+    from rlhf_eval.rl.wiring import NAME as RL_STAGE
     from rlhf_eval.toy.stage import resolve
 
     loaded, nodes = _load(recipe, list(overrides or []))
@@ -898,7 +898,7 @@ def rl_command(
         _fail(f"--seed {seed} is not one of rl.seeds={seeds}")
     by_id = {n.id: n for n in nodes}
     want = seeds[0] if seed is None else seed
-    node = next((n for n in nodes if n.stage == "rl_train" and rm_card_of(n, by_id) == rm
+    node = next((n for n in nodes if n.stage == RL_STAGE and rm_card_of(n, by_id) == rm
                  and n.params["policy"]["name"] == policy and n.params["rl"]["seed"] == want), None)
     gaps = not_planned(loaded)
     if node is None and (rm, "rl") in gaps:

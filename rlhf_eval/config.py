@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
 from pathlib import Path
 from typing import Any, Optional, get_args, get_origin, get_type_hints
 
@@ -24,7 +24,7 @@ from rlhf_eval.launch.address import head_address
 from rlhf_eval.registry import did_you_mean, listing
 from rlhf_eval.rl import ALGORITHMS, ENGINES, RECIPE_CHECKS
 from rlhf_eval.rm import RM_KINDS, SCORERS, kind_problem
-from rlhf_eval.stages import STAGES
+from rlhf_eval.stages import STAGES, all_stages
 
 
 class ConfigError(UserError):
@@ -894,17 +894,29 @@ def _check_benchmarks(recipe: Recipe, where: str) -> None:
             raise ConfigError(f"{where}: static_bench.probes: keep={p.keep} must be within (0, 1)")
 
 
+def recipe_schema() -> tuple[type, list]:
+    """Recipe, plus the section of every registered stage whose section Recipe lacks (a new
+    stage's settings are its own dataclass, declared beside it: stages.Stage.config), and the
+    registered stages."""
+    found = all_stages()
+    have = {f.name for f in fields(Recipe)}
+    extra = [(s.section, s.config, field(default_factory=s.config)) for s in found
+             if s.section and s.config is not None and s.section not in have]
+    return (make_dataclass("Recipe", extra, bases=(Recipe,)) if extra else Recipe), found
+
+
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     path = Path(path)
     raw = _read_yaml(path)
-    check_keys(raw, Recipe, str(path))
+    schema, found = recipe_schema()
+    check_keys(raw, schema, str(path))
     over = parse_overrides(list(overrides))
-    check_keys(over, Recipe, "override")
+    check_keys(over, schema, "override")
     merged = OmegaConf.to_container(OmegaConf.merge(raw, over))
-    benches = (merged.get("static_bench") or {}).get("benchmarks")
-    if isinstance(benches, list):
-        merged["static_bench"]["benchmarks"] = [{"name": b} if isinstance(b, str) else b for b in benches]
-    cfg = _merge(Recipe, merged, str(path))
+    for s in found:
+        if s.shorthand is not None and isinstance(merged.get(s.section), dict):
+            merged[s.section] = s.shorthand(merged[s.section])
+    cfg = _merge(schema, merged, str(path))
     _check_choices(cfg, str(path))
     recipe: Recipe = OmegaConf.to_object(cfg)
     check_name(recipe.name, "name", str(path))

@@ -14,20 +14,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from rlhf_eval import stages
 from rlhf_eval.config import LoadedRecipe
 from rlhf_eval.errors import UserError
 from rlhf_eval.stages import STAGES
 from rlhf_eval.store import NODE_KEY
-
-# Bump when a stage's outputs change shape for the same config, so cached nodes are redone.
-TOY_WORLD_FORMAT = 2
-STUDY_FORMAT = 3  # 2: the unmarked response of a marker pair ends with a filler word; 3: so does toy_marker's
-RL_FORMAT = 3  # 2: checkpoints listed for policy_eval; 3: OpenRLHF prompt files carry labels
-CURATE_FORMAT = 3  # 2: dataset/ in TRL's conversational format, no all-None margin column; 3: decontamination
-# compares normalised words (NFKC, no format characters, look-alikes folded, punctuation split)
-# COMPARE_FORMAT 3: population CI over RMs only, reliabilities, disattenuated correlations, RL seeds;
-# 4: static rows name the benchmark whose rules scored them, seven-benchmark summary.
-COMPARE_FORMAT = 4
 
 
 def task_digest(task: str) -> str | None:
@@ -36,13 +27,6 @@ def task_digest(task: str) -> str | None:
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     return None
-
-
-def toy_world_params(config: dict) -> dict:
-    # A world without a study keeps the key it had before `study` existed, so caches stay valid.
-    if config.get("study") is None:
-        return {"config": {k: v for k, v in config.items() if k != "study"}, "format": TOY_WORLD_FORMAT}
-    return {"config": config, "format": TOY_WORLD_FORMAT, "study_format": STUDY_FORMAT}
 
 
 @dataclass(frozen=True)
@@ -58,18 +42,22 @@ class Node:
         return f"{self.stage}/{self.key}"
 
 
-# settings that say how a node is computed, not what it computes (the output is the same either
-# way, which tests check): they stay out of its key, so changing them reuses what was done
-HOW_NOT_WHAT = {"curate": ("curate", ("engine", "threads", "ray_blocks"))}
+def _without(params: dict, dotted: str) -> dict:
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        return {k: v for k, v in params.items() if k != head}
+    if not isinstance(params.get(head), dict):
+        return params
+    return params | {head: _without(params[head], rest)}
 
 
 def node_key(stage: str, params: dict, dep_keys: dict, threads: int | None = 1) -> str:
     """`threads` (the recipe's torch_threads) changes results, so it is part of the key; at 1, the
-    default, it is left out, which keeps the keys runs had before it was added."""
-    if stage in HOW_NOT_WHAT:
-        section, names = HOW_NOT_WHAT[stage]
-        if isinstance(params.get(section), dict):
-            params = params | {section: {k: v for k, v in params[section].items() if k not in names}}
+    default, it is left out, which keeps the keys runs had before it was added. Settings a stage
+    declares as how, not what, to compute (Stage.key_ignores) stay out, so changing them reuses
+    what was done (tests check the output is the same either way)."""
+    for dotted in stages.stage(stage).key_ignores if stage in STAGES else ():
+        params = _without(params, dotted)
     what = {"stage": stage, "params": params, "deps": dep_keys}
     if threads != 1:
         what["torch_threads"] = "library default" if threads is None else threads
@@ -77,142 +65,81 @@ def node_key(stage: str, params: dict, dep_keys: dict, threads: int | None = 1) 
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-class _Graph:
-    def __init__(self, threads: int | None = 1):
+def plain(obj) -> dict:
+    """A typed config section as the plain dict that goes into a node's params."""
+    return OmegaConf.to_container(OmegaConf.structured(obj))
+
+
+class Plan:
+    """The nodes of one recipe, built by asking each registered stage for its part.
+
+    A stage adds its nodes with `add`; it reads what other stages made through `need(artifact)`,
+    which runs the producing stage's part first if it has not run yet (so the order of STAGES
+    does not matter, and a stage never names another)."""
+
+    def __init__(self, loaded: LoadedRecipe, found: list[stages.Stage]):
+        self.loaded, self.recipe = loaded, loaded.recipe
+        self.stages = found
         self.nodes: list[Node] = []
-        self.threads = threads
+        self.gaps = not_planned(loaded, found)
+        self._artifacts: dict = {}
+        self._making: set[str] = set()
+        self._planned: set[str] = set()
 
     def add(self, stage: str, label: str, params: dict, deps: dict | None = None) -> Node:
         deps = {k: v for k, v in (deps or {}).items() if v is not None}
         dep_ids = {role: d.id for role, d in deps.items()}
-        node = Node(stage, label, params, dep_ids, node_key(stage, params, dep_ids, self.threads))
+        node = Node(stage, label, params, dep_ids, node_key(stage, params, dep_ids, self.recipe.torch_threads))
         self.nodes.append(node)
         return node
 
+    def need(self, artifact: str):
+        """What the stage that provides `artifact` made of it, planning that stage first if needed."""
+        if artifact not in self._artifacts:
+            producer = next((s for s in self.stages if artifact in s.provides), None)
+            if producer is None:
+                raise UserError(f"no registered stage provides '{artifact}' (stages.Stage.provides)")
+            if artifact in self._making:
+                raise UserError(f"stage '{producer.name}' needs '{artifact}' while making it (a loop)")
+            self._making.add(artifact)
+            self._artifacts[artifact] = producer.provides[artifact](self)
+        return self._artifacts[artifact]
 
-def _plain(obj) -> dict:
-    return OmegaConf.to_container(OmegaConf.structured(obj))
+    def plan_stage(self, s: stages.Stage) -> None:
+        if s.name in self._planned:
+            return
+        self._planned.add(s.name)
+        for artifact in s.provides:
+            self.need(artifact)
+        if s.expand is not None:
+            s.expand(self)
 
-
-def rl_for_seed(rl: dict, seed: int) -> dict:
-    """An rl_train node's RL settings: the recipe's, with its own seed in place of the list, so
-    that adding seeds later keeps the nodes of the others; the openrlhf section only on that
-    engine, so cluster settings never redo local runs."""
-    drop = {"seeds"} | ({"openrlhf"} if rl["engine"] != "openrlhf" else set())
-    return {k: v for k, v in rl.items() if k not in drop} | {"seed": seed}
-
-
-def rm_card_params(card) -> dict:
-    """A train_rm node's card: the judge section only on a generative card, so judge settings
-    never redo other RMs, whose keys stay what they were before the section existed."""
-    plain = _plain(card)
-    return plain if card.kind == "generative" else {k: v for k, v in plain.items() if k != "judge"}
-
-
-def rl_label(rm: str, policy: str, seed: int, seeds: list[int]) -> str:
-    """An rl_train node's label; the seed is named only when the recipe has several."""
-    return f"rm={rm} policy={policy}" + (f" seed={seed}" if len(seeds) > 1 else "")
+    def results(self) -> list[Node]:
+        """Every node whose outputs enter compare (every stage with a `result` planned first)."""
+        with_result = [s for s in self.stages if s.result is not None]
+        for s in with_result:
+            self.plan_stage(s)
+        names = {s.name for s in with_result}
+        return [n for n in self.nodes if n.stage in names]
 
 
 def expand(loaded: LoadedRecipe) -> list[Node]:
-    """All nodes of a recipe, in a valid execution order."""
-    r = loaded.recipe
-    g = _Graph(r.torch_threads)
-    toy = g.add("toy_world", "toy world", toy_world_params(_plain(r.toy_world))) if r.toy_world is not None else None
-    sources = [_plain(s) for s in r.sources]
-
-    def train_rm(card, label: str, data):
-        base = loaded.policies[card.base].path if card.base in loaded.policies else card.base
-        params = {"card": rm_card_params(card), "base": base, "sources": sources}
-        return g.add("train_rm", label, params, {"toy": toy, "data": data})
-
-    judge = train_rm(loaded.judge, f"judge={loaded.judge.name}", None) if loaded.judge else None
-    curate = g.add("curate", "curated mix", {"sources": sources, "curate": _plain(r.curate),
-                                                   "format": CURATE_FORMAT},
-                   {"toy": toy, "judge": judge})
-
-    rms = {name: train_rm(card, f"rm={name}", curate if card.train.dataset == "curated" else None)
-           for name, card in loaded.reward_models.items()}
-
-    gaps = not_planned(loaded)
-    for name, rm in rms.items():
-        for bench in r.static_bench.benchmarks:
-            if (name, bench.name) in gaps:
-                continue
-            g.add("static_bench", f"rm={name} bench={bench.name}",
-                  {"benchmark": asdict(bench), "bootstrap": r.static_bench.bootstrap,
-                   "probes": [asdict(p) for p in r.static_bench.probes]}, {"rm": rm, "toy": toy})
-
-    bon = _plain(r.bon)
-    for pname, pcard in loaded.policies.items():
-        if not r.bon.enabled:
-            break
-        for task in r.bon.tasks:
-            sampling = asdict(pcard.generation) | {k: bon[k] for k in ("temperature", "top_p", "max_new_tokens")
-                                                   if bon[k] is not None} | {"seed": bon["seed"]}
-            gen_params = {"policy": _plain(pcard), "task": task, "task_digest": task_digest(task),
-                          "n_max": r.bon.n_max, "block": r.bon.block, "sampling": sampling,
-                          "limit": r.bon.limit, "batch_size": r.bon.batch_size, "ray": bon["ray"]}
-            gen = g.add("bon_generate", f"policy={pname} task={task}", gen_params, {"toy": toy})
-            for name, rm in rms.items():
-                sc = g.add("bon_score", f"rm={name} policy={pname} task={task}", {"ray": bon["ray"]},
-                           {"rm": rm, "candidates": gen})
-                g.add("bon_eval", f"rm={name} policy={pname} task={task}",
-                      {"n_grid": r.bon.n_grid, "bootstrap": r.bon.bootstrap, "seed": r.seed},
-                      {"scores": sc, "candidates": gen, "toy": toy})
-
-    ev = _plain(r.eval)
-    for pname, pcard in loaded.policies.items():
-        evals: dict = {"base": None}
-        if r.rl.enabled:
-            for name, rm in rms.items():
-                if (name, "rl") in gaps:
-                    continue
-                for seed in r.rl.seeds:
-                    rl = rl_for_seed(_plain(r.rl), seed)
-                    evals[(name, seed)] = g.add("rl_train", rl_label(name, pname, seed, r.rl.seeds),
-                                                {"policy": _plain(pcard), "rl": rl, "format": RL_FORMAT},
-                                                {"rm": rm, "toy": toy, "data": curate})
-        # Every RL checkpoint is evaluated: intermediate ones (every rl.save_every steps) and the final.
-        steps = list(range(r.rl.save_every, r.rl.steps, r.rl.save_every)) + [r.rl.steps]
-        for who_rl, rl in evals.items():
-            rm_name, seed = (None, None) if rl is None else who_rl
-            for step in [None] if rl is None else steps:
-                for task in r.eval.tasks:
-                    who = "base" if rl is None else (f"rl[{rm_name}]" + ("" if len(r.rl.seeds) == 1 else f"#{seed}")
-                                                     + ("" if step == r.rl.steps else f"@{step}"))
-                    g.add("policy_eval", f"policy={pname} model={who} task={task}",
-                          {"policy": _plain(pcard), "task": task, "limit": ev["limit"],
-                           "batch_size": ev["batch_size"], "rm": rm_name, "seed": seed,
-                           "step": step, "final": step in (None, r.rl.steps)},
-                          {"toy": toy, "rl": rl})
-
-    results = [n for n in g.nodes if n.stage in ("static_bench", "bon_eval", "policy_eval", "rl_train")]
-    deps = {f"in{i:03d}": n for i, n in enumerate(results)}
-    cmp_params = {"compare": _plain(r.compare), "recipe": r.name, "format": COMPARE_FORMAT}
-    if gaps:  # (only then, so that other recipes' compare keys stay as they were)
-        cmp_params["not_planned"] = [{"rm": rm, "what": what, "why": why} for (rm, what), why in gaps.items()]
-    cmp_node = g.add("compare", "compare", cmp_params, deps)
-    g.add("report", "report", {"name": r.name, "report": _plain(r.report)}, {"compare": cmp_node, "curate": curate})
-    return g.nodes
+    """All nodes of a recipe, in a valid execution order (a node after its inputs)."""
+    plan = Plan(loaded, stages.all_stages())
+    for s in plan.stages:
+        plan.plan_stage(s)
+    return plan.nodes
 
 
-def not_planned(loaded: LoadedRecipe) -> dict[tuple[str, str], str]:
-    """(RM, benchmark name or "rl") -> why that pair has no node: a pairwise judge gives no score to
-    one response, so it has no RL reward and only benchmarks with a pairwise protocol score it."""
-    from rlhf_eval.bench import benchmark_for
-
-    r, out = loaded.recipe, {}
+def not_planned(loaded: LoadedRecipe, found: list[stages.Stage] | None = None) -> dict[tuple[str, str], str]:
+    """(RM, what) -> why that pair has no node, from every stage's `gaps` (e.g. a pairwise judge
+    gives no score to one response, so it has no RL reward)."""
+    found = stages.all_stages() if found is None else found
+    out = {}
     for name, card in loaded.reward_models.items():
-        if card.kind != "generative" or card.judge.mode != "pairwise":
-            continue
-        for b in r.static_bench.benchmarks:
-            bench = benchmark_for(b.name, b.scored_as)
-            if bench.judged_outcomes is None:
-                out[name, b.name] = f"a pairwise judge on {bench.name}: {bench.judge_refusal}"
-        if r.rl.enabled:
-            out[name, "rl"] = ("a pairwise judge gives no reward to one response; RL takes pointwise judges "
-                               "(pairwise judges in RL are out of scope, docs/generative.md)")
+        for s in found:
+            if s.gaps is not None:
+                out |= {(name, what): why for what, why in s.gaps(loaded, name, card).items()}
     return out
 
 
@@ -277,7 +204,7 @@ def node_done(run_dir: Path, node: Node) -> tuple[dict | None, str | None]:
     from rlhf_eval import store, trust
     manifest, why = store.done_manifest(Path(run_dir) / node.stage / node.key, node.key)
     if manifest is not None:
-        why = trust.manifest_problem(manifest, node.params, node.stage, Path(run_dir))
+        why = trust.manifest_problem(manifest, node.params, Path(run_dir))
         if why:
             return None, why
     return manifest, why
@@ -289,16 +216,21 @@ def planned_threads(run_dir: Path) -> int | None:
     return data.get("config", {}).get("recipe", {}).get("torch_threads")
 
 
+def makes_rms(node: Node) -> bool:
+    """Whether `node` makes an RM from a card (its stage provides the `rm` artifact)."""
+    return "rm" in stages.stage(node.stage).provides
+
+
 def rm_card_of(node: Node, nodes: dict[str, Node]) -> str | None:
-    """The RM card a node's results belong to: a train_rm node's own, or that of its `rm` input."""
-    if node.stage == "train_rm":
+    """The RM card a node's results belong to: an RM node's own, or that of its `rm` input."""
+    if makes_rms(node):
         return node.params["card"]["name"]
     return nodes[node.deps["rm"]].params["card"]["name"] if "rm" in node.deps else None
 
 
 def rm_node(nodes: list[Node], card: str) -> Node | None:
-    """The train_rm node of RM card `card` (a recipe's RM, or its curation judge)."""
-    return next((n for n in nodes if n.stage == "train_rm" and n.params["card"]["name"] == card), None)
+    """The node that makes RM card `card` (a recipe's RM, or its curation judge)."""
+    return next((n for n in nodes if makes_rms(n) and n.params["card"]["name"] == card), None)
 
 
 def node_manifests(run_dir: Path, stage: str, label: str | None = None) -> list[dict]:

@@ -101,6 +101,16 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def fingerprint_file(path: Path) -> str:
+    """A file's short sha256 (16 hex digits), as the report's provenance shows it."""
+    return _sha256(Path(path))[:16]
+
+
+def fingerprint(obj) -> str:
+    """A JSON-able value's short sha256 (16 hex digits)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def file_records(root: Path) -> dict[str, dict]:
     """Every file under `root` (or `root` itself, a file): {relative path: {size[, sha256]}}."""
     root = Path(root)

@@ -106,11 +106,11 @@ def _canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, default=str)
 
 
-def manifest_problem(manifest: dict, params: dict, stage: str, run_dir: Path) -> str | None:
+def manifest_problem(manifest: dict, params: dict, run_dir: Path) -> str | None:
     """Why a manifest cannot be believed for the planned node with `params`, or None."""
     if _canonical(manifest.get("params")) != _canonical(params):
         return "its manifest's params differ from the plan's"
-    if stage != "train_rm":
+    if not isinstance(params.get("card"), dict):  # only a node made from an RM card loads models it names
         return None
     out, card = manifest.get("outputs", {}), params.get("card")
     card = card if isinstance(card, dict) else {}

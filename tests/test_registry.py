@@ -34,8 +34,8 @@ def test_an_entry_of_the_wrong_shape_is_refused_naming_the_table(monkeypatch):
     said = r"benchmark 'toys' \(rlhf_eval.bench:TOY\) is not a bench.base.Benchmark \(a dict\)"
     with pytest.raises(UserError, match=said):
         BENCHMARKS.load("toys")
-    monkeypatch.setitem(STAGES, "constant", "rlhf_eval.pipeline:TOY_WORLD_FORMAT")
-    with pytest.raises(UserError, match=r"stage 'constant' .* is not callable \(a int\)"):
+    monkeypatch.setitem(STAGES, "constant", "rlhf_eval.toy.wiring:TOY_WORLD_FORMAT")
+    with pytest.raises(UserError, match=r"stage 'constant' .* is not a stages.Stage \(a int\)"):
         STAGES.load("constant")
 
 

@@ -15,9 +15,8 @@ import numpy as np
 
 from rlhf_eval.compare.sources import per_doc
 from rlhf_eval.errors import UserError
-from rlhf_eval.pipeline import load_plan, node_done
-
-RESULT_STAGES = ("static_bench", "bon_eval", "policy_eval", "rl_train")
+from rlhf_eval.pipeline import load_plan, makes_rms, node_done
+from rlhf_eval.stages import resolve, result_stages, stage
 
 
 class MergeError(UserError):
@@ -41,9 +40,10 @@ def load_run(run_dir: Path) -> dict:
     nodes = load_plan(run_dir)
     by_id = {n.id: n for n in nodes}
     cfg = json.loads((run_dir / "plan.json").read_text())["config"]
-    by, settings, rm_keys, funnel = defaultdict(list), {}, {}, None
+    by, mine, rm_keys, funnel = defaultdict(list), defaultdict(list), {}, None
     for n in nodes:
-        if n.stage not in RESULT_STAGES + ("curate", "train_rm"):
+        s = stage(n.stage)
+        if s.result is None and s.funnel is None and not makes_rms(n):
             continue
         m, damaged = node_done(run_dir, n)
         if m is None:
@@ -51,35 +51,25 @@ def load_run(run_dir: Path) -> dict:
                    else "is not done; finish the run first")
             raise MergeError(f"{run_dir}: node {n.id} ({n.label}) {why}")
         out = m["outputs"]
-        if n.stage == "curate":
-            funnel = {k: out[k] for k in ("counts", "dropped", "events")}
-        elif n.stage == "train_rm":
+        if s.funnel is not None:
+            funnel = s.funnel(out)
+        if makes_rms(n):
             rm_keys[out["name"]] = n.key
-        else:
+        if s.result is not None:
             by[n.stage].append(out)
-        if n.stage == "static_bench":
-            bench = n.params["benchmark"]
-            settings[f"benchmark {bench['name']}"] = {k: v for k, v in bench.items() if k != "name"}
-        elif n.stage == "bon_eval":
-            gen = by_id[n.deps["candidates"]].params
-            settings[f"best-of-n ({gen['policy']['name']}, {gen['task']})"] = {
-                "policy": gen["policy"], "task_digest": gen["task_digest"], "n_max": gen["n_max"],
-                "block": gen["block"], "sampling": gen["sampling"], "limit": gen["limit"], "n_grid": n.params["n_grid"]}
-        elif n.stage == "policy_eval" and n.params["rm"] is None:
-            settings[f"evaluation ({n.params['policy']['name']}, {n.params['task']})"] = {
-                "policy": n.params["policy"], "limit": n.params["limit"]}
-        elif n.stage == "rl_train":
-            rl = {k: v for k, v in n.params["rl"].items() if k != "seed"}
-            entry = settings.setdefault(f"RL ({n.params['policy']['name']})",
-                                        {"policy": n.params["policy"], "rl": rl, "seeds": []})
-            entry["seeds"] = sorted(set(entry["seeds"]) | {n.params["rl"]["seed"]})
+            mine[n.stage].append(n)
+    settings = {}
+    for s in result_stages():
+        if s.result.settings is not None and mine[s.name]:
+            settings |= s.result.settings(mine[s.name], by_id)
     return {"dir": str(run_dir), "name": cfg["recipe"]["name"], "by": by, "settings": settings,
             "rm_keys": rm_keys, "funnel": funnel, "compare": cfg["recipe"]["compare"],
             "report": cfg["recipe"].get("report") or {}}
 
 
 def merge(runs: list[dict]) -> dict:
-    """One `by` (stage -> outputs) over all runs; an RM in several runs is taken once, from the first."""
+    """One `by` (stage -> outputs) over all runs; an RM in several runs is taken once, from the
+    first, and outputs that belong to no RM (a base policy's evaluation) once, if the same."""
     for i, a in enumerate(runs):
         for b in runs[i + 1:]:
             for what in sorted(set(a["settings"]) & set(b["settings"])):
@@ -91,32 +81,43 @@ def merge(runs: list[dict]) -> dict:
                 if a["rm_keys"][rm] != b["rm_keys"][rm]:
                     raise MergeError(f"{a['dir']} and {b['dir']}: RM '{rm}' is a different model in each "
                                      f"(train_rm {a['rm_keys'][rm]} vs {b['rm_keys'][rm]}); rename one card")
-    by, seen_rm, bases = defaultdict(list), {}, {}
+    by, seen_rm, shared = defaultdict(list), {}, {}
+    found = result_stages()
     for run in runs:
-        for stage in RESULT_STAGES:
-            for out in run["by"][stage]:
+        for s in found:
+            for out in run["by"][s.name]:
                 rm = out.get("rm")
-                if stage == "policy_eval" and rm is None:
-                    key = (out["policy"], out["task"])
-                    if key in bases:
-                        if not np.array_equal(per_doc(bases[key]), per_doc(out)):
-                            raise MergeError(f"{bases[key]['samples']} and {out['samples']}: the base policy's "
-                                             f"per-prompt results on {out['task']} differ between runs, so RL gains "
-                                             "would not share a baseline")
+                key = s.result.shared(out) if s.result.shared is not None else None
+                if key is not None:
+                    if (s.name, key) in shared:
+                        problem = resolve(s.result.same)(shared[s.name, key], out) if s.result.same else None
+                        if problem:
+                            raise MergeError(problem)
                         continue
-                    bases[key] = out
+                    shared[s.name, key] = out
                 elif rm is not None and seen_rm.setdefault(rm, run["dir"]) != run["dir"]:
                     continue  # the same RM (same key) from an earlier run
-                by[stage].append(out)
-    if not any(by[s] for s in ("static_bench",)):
+                by[s.name].append(out)
+    if not any(by[s.name] for s in found if s.result.side == "static"):
         raise MergeError("no static benchmark results in these runs")
+    for s in found:
+        if s.result.check is not None:
+            resolve(s.result.check)(by[s.name])
     return by
 
 
-def same_units(by: dict) -> None:
+def same_base(a: dict, b: dict) -> str | None:
+    """Why two runs' evaluations of the base policy cannot be one baseline, or None."""
+    if np.array_equal(per_doc(a), per_doc(b)):
+        return None
+    return (f"{a['samples']} and {b['samples']}: the base policy's per-prompt results on {b['task']} differ "
+            "between runs, so RL gains would not share a baseline")
+
+
+def same_units(bon_outs: list[dict]) -> None:
     """Prompts of best-of-n results must line up across runs (same count per (policy, task))."""
     sizes = defaultdict(set)
-    for b in by["bon_eval"]:
+    for b in bon_outs:
         pp = json.loads(Path(b["per_prompt"]).read_text())["values"]
         sizes[(b["policy"], b["task"])].add(len(np.asarray(pp["1"])))
     for key, n in sizes.items():

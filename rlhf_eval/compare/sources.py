@@ -17,7 +17,7 @@ from rlhf_eval.errors import UserError
 
 
 def load_units(path: str) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
-    """A static_bench node's per-unit outcomes, sorted by unit id so RMs align."""
+    """A benchmark result's per-unit outcomes, sorted by unit id so RMs align."""
     rows = sorted(store.read_jsonl(path), key=lambda r: r["id"])
     columns = list(dict.fromkeys(k for r in rows for k in r if k not in ("id", "group")))
     values = np.array([[np.nan if r.get(c) is None else r[c] for c in columns] for r in rows], float)
@@ -49,13 +49,13 @@ def static_sources(bench_outs: list[dict]) -> list[Source]:
 
 
 def per_doc(e: dict) -> np.ndarray:
-    """A policy_eval node's per-prompt metric, in document order."""
+    """A policy evaluation's per-prompt metric, in document order."""
     return np.array([r[e["metric"]] for r in sorted(store.read_jsonl(e["samples"]), key=lambda r: r["doc_id"])])
 
 
-def downstream_sources(bon_outs: list[dict], eval_outs: list[dict]) -> list[Source]:
-    """Per (policy, task): the best-of-n gain over n = 1 for every n > 1 of the grid, and the final
-    RL checkpoint's gain over the base policy; per-prompt values, so prompts can be resampled."""
+def bon_sources(bon_outs: list[dict]) -> list[Source]:
+    """Per (policy, task): the best-of-n gain over n = 1 for every n > 1 of the grid, per prompt,
+    so prompts can be resampled."""
     out = []
     for (policy, task) in sorted({(b["policy"], b["task"]) for b in bon_outs}):
         units, grid = {}, None
@@ -67,6 +67,12 @@ def downstream_sources(bon_outs: list[dict], eval_outs: list[dict]) -> list[Sour
         def metrics(v, idx, grid=grid):
             return {f"best-of-{n} gain": float(v[idx, k].mean()) for k, n in enumerate(grid)}
         out.append(Source(f"({task}, {policy})", units, None, metrics, "downstream", "prompts"))
+    return out
+
+
+def rl_sources(eval_outs: list[dict]) -> list[Source]:
+    """Per (policy, task): the final RL checkpoint's gain over the base policy (rl_units)."""
+    out = []
     for (policy, task) in sorted({(e["policy"], e["task"]) for e in eval_outs if e["rm"] is None}):
         base = next(e for e in eval_outs if e["rm"] is None and (e["policy"], e["task"]) == (policy, task))
         finals = [e for e in eval_outs if e["rm"] and e["final"] and (e["policy"], e["task"]) == (policy, task)]

@@ -13,10 +13,11 @@ import numpy as np
 from rlhf_eval import store
 from rlhf_eval.bootstrap import percentile_interval
 from rlhf_eval.compare import family
-from rlhf_eval.compare.sources import downstream_sources, measure_name, static_sources
-from rlhf_eval.compare.stats import bootstrap_table, correlate
-from rlhf_eval.compare.tables import tables, write_tables
+from rlhf_eval.compare.sources import measure_name
+from rlhf_eval.compare.stats import Source, bootstrap_table, correlate
+from rlhf_eval.compare.tables import write_tables
 from rlhf_eval.compare.verdicts import MIN_RMS_FOR_CLAIMS, benchmark_verdict, cell_verdict, pairwise_agreement
+from rlhf_eval.stages import resolve, result_stages
 
 HEADLINE = "score"
 
@@ -28,12 +29,26 @@ def gather(inputs: dict) -> dict:
     return by
 
 
+def gather_sources(by: dict) -> tuple[list[str], list[Source]]:
+    """The RMs and every source of the stages that declare some, in registry order."""
+    found = [s for s in result_stages() if s.result.sources]
+    rms = sorted({o["rm"] for s in found for o in by[s.name] if o.get("rm")})
+    return rms, [src for s in found for src in resolve(s.result.sources)(by[s.name])]
+
+
+def tables(by: dict, cfg: dict) -> dict:
+    """The rows of every table, each result stage contributing its own (stages.Result.tables)."""
+    out: dict = {}
+    for s in result_stages():
+        for name, rows in resolve(s.result.tables)(by[s.name], cfg).items():
+            out.setdefault(name, []).extend(rows)
+    return out
+
+
 def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_000) -> dict:
     """Every table of the answer from the result nodes' outputs (`by`: stage -> outputs)."""
-    rms = sorted({b["rm"] for b in by["static_bench"]} | {b["rm"] for b in by["bon_eval"]}
-                 | {e["rm"] for e in by["policy_eval"] if e["rm"]})
-    sources = static_sources(by["static_bench"]) + downstream_sources(by["bon_eval"], by["policy_eval"])
-    table = bootstrap_table(sources, rms, iters, seed, progress=bar)
+    rms, found = gather_sources(by)
+    table = bootstrap_table(found, rms, iters, seed, progress=bar)
     names = {key: measure_name(key[0], key[1], table.side[key]) for key in table.point}
     noise = {k: table.noise(k) for k in table.point}
     statics = [k for k in table.point if table.side[k] == "static"]
@@ -133,9 +148,7 @@ def fit_band(x, y, iters: int, seed: int, points: int = 30) -> dict:
 
 
 def compute(by: dict, cfg: dict, bar=None) -> dict:
-    rl = [{k: r.get(k) for k in ("rm", "policy", "seed", "history")} for r in by["rl_train"]]
-    return tables(by, cfg) | analyse(by, cfg["bootstrap"], cfg["seed"], bar, cfg.get("permutations", 10_000)) | {
-        "bon": by["bon_eval"], "rl": rl}
+    return tables(by, cfg) | analyse(by, cfg["bootstrap"], cfg["seed"], bar, cfg.get("permutations", 10_000))
 
 
 def run(ctx) -> dict:

@@ -68,10 +68,10 @@ def rl_seed_rows(gain_rows: list[dict]) -> list[dict]:
     return rows
 
 
-def tables(by: dict, cfg: dict) -> dict:
-    """The static and downstream rows (every metric with its CI) and the RL gains."""
+def static_tables(bench_outs: list[dict], cfg: dict) -> dict:
+    """Every static metric of every (RM, benchmark) with its CI, and the seven-benchmark summary."""
     static_rows = []
-    for b in by["static_bench"]:
+    for b in bench_outs:
         scored_as = b.get("scored_as", b.get("kind"))  # "kind" in runs made before the rename
         base = {"rm": b["rm"], "benchmark": b["benchmark"], "scored_as": scored_as, "n": b["n"]}
         for k, v in b["metrics"].items():
@@ -95,21 +95,36 @@ def tables(by: dict, cfg: dict) -> dict:
         if b.get("position_bias"):  # a pairwise judge: how often swapping the order flips its decision
             static_rows.append(base | {"metric": "judge_position_flips", "value": b["position_bias"]["flip_rate"],
                                        "ci_low": None, "ci_high": None})
+    return {"static": static_rows, "seven": seven_rows(static_rows)}
+
+
+def bon_tables(bon_outs: list[dict], cfg: dict) -> dict:
+    """Every point of every best-of-n curve with its CI, and the curves as computed."""
     down_rows = []
-    for b in by["bon_eval"]:
+    for b in bon_outs:
         for pt in b["curve"]:
             down_rows.append({"policy": b["policy"], "method": "best-of-n", "rm": b["rm"], "n": pt["n"],
                               "task": b["task"], "metric": b["metric"], "value": pt["value"],
                               "ci_low": pt["ci"][0], "ci_high": pt["ci"][1], "prompts": b["n_prompts"],
                               "oracle": pt["oracle"], "kl_bound": pt["kl_bound"]})
-    for e in by["policy_eval"]:
+    return {"downstream": down_rows, "bon": bon_outs}
+
+
+def eval_tables(eval_outs: list[dict], cfg: dict) -> dict:
+    """Every evaluation (base and RL checkpoints), the RL gains and their spread over seeds."""
+    down_rows = []
+    for e in eval_outs:
         down_rows.append({"policy": e["policy"], "method": "rl" if e["rm"] else "base", "rm": e["rm"] or "",
                           "rl_seed": e.get("seed"),
                           "n": None, "step": e["step"], "task": e["task"], "metric": e["metric"],
                           "value": e["value"], "ci_low": None, "ci_high": None, "prompts": e["n"]})
-    rl_gains = rl_gain_rows(by["policy_eval"], cfg["bootstrap"], cfg["seed"])
-    return {"static": static_rows, "downstream": down_rows, "rl_gains": rl_gains, "rl_seeds": rl_seed_rows(rl_gains),
-            "seven": seven_rows(static_rows)}
+    rl_gains = rl_gain_rows(eval_outs, cfg["bootstrap"], cfg["seed"])
+    return {"downstream": down_rows, "rl_gains": rl_gains, "rl_seeds": rl_seed_rows(rl_gains)}
+
+
+def rl_tables(rl_outs: list[dict], cfg: dict) -> dict:
+    """Each RL run's training history."""
+    return {"rl": [{k: r.get(k) for k in ("rm", "policy", "seed", "history")} for r in rl_outs]}
 
 
 def write_tables(out_dir: Path, result: dict) -> list[str]:

@@ -11,14 +11,10 @@ from rlhf_eval.errors import UserError
 
 def default_toy_world() -> dict | None:
     """The toy world built from the default config (the quickstart's), if it is in the cache."""
-    from omegaconf import OmegaConf
-
     from rlhf_eval import store
-    from rlhf_eval.config import ToyWorldConfig
-    from rlhf_eval.pipeline import node_key, toy_world_params
+    from rlhf_eval.toy.wiring import cache_dir, default_world_key
 
-    key = node_key("toy_world", toy_world_params(OmegaConf.to_container(OmegaConf.structured(ToyWorldConfig()))), {})
-    manifest = store.read_manifest(store.cache_root() / "toy_world" / key)
+    manifest = store.read_manifest(cache_dir(default_world_key()))
     return manifest["outputs"] if manifest else None
 
 

@@ -5,7 +5,8 @@ achieved throughput. The standard transformer counts (Kaplan et al. 2020): a for
 2 * params FLOPs per token and a training step (forward and backward) 6 * params. Generation is
 priced at its own, lower, achieved rate, since decoding is bound by memory bandwidth, not FLOPs.
 
-The formula per stage and the defaults are in docs/cost.md (one table, kept there only).
+Each stage prices its own nodes (stages.Stage.cost, in its wiring module); the formula per stage
+and the defaults are in docs/cost.md (one table, kept there only).
 
 seq_tokens = prompt_tokens + response_tokens. Sizes come from `cost.params_b` (by card name), else
 from a size in the model id (`...-8B` -> 8e9), else the recipe must state them. The numbers are
@@ -16,9 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rlhf_eval.bench import benchmark_for
 from rlhf_eval.errors import UserError
 from rlhf_eval.pipeline import Node
+from rlhf_eval.stages import stage
 
 # Known sizes of tasks (prompts), from their released data; a benchmark's is on its Benchmark
 # (bench.base.Benchmark.responses).
@@ -52,70 +53,49 @@ def _hours(flops: float, tflops: float) -> float:
     return flops / (tflops * 1e12) / 3600
 
 
-def estimate(nodes: list[Node], recipe: dict) -> list[Estimate]:
-    """One estimate per GPU node (the cards are in the nodes' params). `recipe`: a plain dict."""
-    cost = recipe["cost"]
-    seq = cost["prompt_tokens"] + cost["response_tokens"]
-    resp = cost["response_tokens"]
-    by_id = {n.id: n for n in nodes}
+@dataclass(frozen=True)
+class Costing:
+    """What a stage's cost rule (stages.Stage.cost) prices a node with: the recipe's `cost`
+    section, every node by id (to read a node's inputs), and the sizes derived from them."""
+    cost: dict
+    nodes: dict
 
-    def p_rm(rm: Node) -> float:
+    @property
+    def seq(self) -> int:
+        return self.cost["prompt_tokens"] + self.cost["response_tokens"]
+
+    @property
+    def resp(self) -> int:
+        return self.cost["response_tokens"]
+
+    def rm_params(self, rm: Node) -> float:
         card = rm.params["card"]
-        return params_of(card["name"], card["path"] or rm.params.get("base"), cost)
+        return params_of(card["name"], card["path"] or rm.params.get("base"), self.cost)
 
-    def p_policy(card: dict) -> float:
-        return params_of(card["name"], card["path"], cost)
+    def policy_params(self, card: dict) -> float:
+        return params_of(card["name"], card["path"], self.cost)
 
+    def task_prompts(self, task: str) -> int:
+        return _task_prompts(task, self.cost)
+
+    @staticmethod
+    def hours(flops: float, tflops: float) -> float:
+        return _hours(flops, tflops)
+
+
+def estimate(nodes: list[Node], recipe: dict) -> list[Estimate]:
+    """One estimate per GPU node, from its stage's cost rule (the cards are in the nodes' params;
+    `recipe`: a plain dict). A stage without a rule gives an estimate of unknown size."""
+    c = Costing(recipe["cost"], {n.id: n for n in nodes})
     out = []
     for n in nodes:
-        if n.stage == "train_rm":
-            card = n.params["card"]
-            if card["path"]:
-                continue
-            p = p_rm(n)
-            pairs = card["train"]["max_pairs"] or cost["train_pairs"]
-            tokens = pairs * 2 * seq * card["train"]["epochs"]
-            flops = (6 + (2 if card["kind"] == "implicit" else 0)) * p * tokens
-            out.append(Estimate(n.stage, n.label, _hours(flops, cost["train_tflops"]),
-                                f"{p / 1e9:g}B x {pairs} pairs x {card['train']['epochs']:g} epochs"))
-        elif n.stage == "static_bench":
-            p = p_rm(by_id[n.deps["rm"]])
-            b = n.params["benchmark"]
-            responses = cost["benchmark_responses"].get(b["name"]) or benchmark_for(b["name"], b["scored_as"]).responses
-            if responses is None:
-                out.append(Estimate(n.stage, n.label, None, f"size of '{b['name']}' unknown: set "
-                                                            f"cost.benchmark_responses.{b['name']}"))
-                continue
-            out.append(Estimate(n.stage, n.label, _hours(2 * p * responses * seq, cost["infer_tflops"]),
-                                f"{p / 1e9:g}B x {responses} responses"))
-        elif n.stage == "bon_generate":
-            prompts = n.params["limit"] or _task_prompts(n.params["task"], cost)
-            p = p_policy(n.params["policy"])
-            hours = _hours(2 * p * prompts * n.params["n_max"] * resp, cost["decode_tflops"])
-            out.append(Estimate(n.stage, n.label, hours,
-                                f"{p / 1e9:g}B x {prompts} prompts x {n.params['n_max']} samples"))
-        elif n.stage == "bon_score":
-            gen = by_id[n.deps["candidates"]].params
-            prompts = gen["limit"] or _task_prompts(gen["task"], cost)
-            p = p_rm(by_id[n.deps["rm"]])
-            out.append(Estimate(n.stage, n.label, _hours(2 * p * prompts * gen["n_max"] * seq, cost["infer_tflops"]),
-                                f"{p / 1e9:g}B x {prompts * gen['n_max']} candidates"))
-        elif n.stage == "rl_train":
-            rl = n.params["rl"]
-            pp = p_policy(n.params["policy"])
-            pr = p_rm(by_id[n.deps["rm"]])
-            r = rl["prompts_per_step"] * rl["samples_per_prompt"]
-            critic = 8 * pp if rl["algorithm"] in ("ppo", "gae") else 0
-            tokens = cost["prompt_tokens"] + rl["max_new_tokens"]
-            per_step = (_hours(2 * pp * r * rl["max_new_tokens"], cost["decode_tflops"])
-                        + _hours((6 * pp + 2 * pp + 2 * pr + critic) * r * tokens, cost["train_tflops"]))
-            out.append(Estimate(n.stage, n.label, per_step * rl["steps"],
-                                f"{rl['steps']} steps x {r} rollouts, policy {pp / 1e9:g}B, RM {pr / 1e9:g}B"))
-        elif n.stage == "policy_eval":
-            prompts = n.params["limit"] or _task_prompts(n.params["task"], cost)
-            p = p_policy(n.params["policy"])
-            out.append(Estimate(n.stage, n.label, _hours(2 * p * prompts * resp, cost["decode_tflops"]),
-                                f"{p / 1e9:g}B x {prompts} prompts"))
+        rule = stage(n.stage).cost
+        if rule is None:
+            out.append(Estimate(n.stage, n.label, None, f"stage '{n.stage}' declares no cost rule (stages.Stage.cost)"))
+            continue
+        found = rule(n, c)
+        if found is not None:
+            out.append(found)
     return out
 
 

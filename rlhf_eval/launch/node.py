@@ -15,7 +15,7 @@ from rlhf_eval import store
 from rlhf_eval.errors import UserError
 from rlhf_eval.lock import node_lock
 from rlhf_eval.pipeline import Node, node_done
-from rlhf_eval.stages import STAGES
+from rlhf_eval.stages import run_function
 from rlhf_eval.terminal import shown
 
 # What a node's numbers can depend on; the report checks them against requirements.lock.
@@ -142,7 +142,7 @@ def run_node(run_dir: Path, node: Node, nodes: dict[str, Node], progress=None) -
         started = time.time()
         ctx = NodeContext(Path(run_dir), node, folder, inputs, progress)
         try:
-            outputs = STAGES.load(node.stage)(ctx)
+            outputs = run_function(node.stage)(ctx)
         except Exception as exc:
             exc.rlhf_node = f"{node.id} ({node.label})"  # the CLI's error handler names the node
             raise

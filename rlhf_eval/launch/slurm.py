@@ -22,6 +22,7 @@ from rlhf_eval import store
 from rlhf_eval.errors import UserError
 from rlhf_eval.launch.address import head_address
 from rlhf_eval.pipeline import Node, node_done
+from rlhf_eval.stages import stage
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "slurm"
 SAFE = re.compile(r"^[A-Za-z0-9_.:/=,@+%-]+$")  # no quotes, spaces, $, `, ;, |, &, <, >, newlines
@@ -50,8 +51,10 @@ def resources(recipe, stage: str) -> dict:
 
 
 def needs_ray_cluster(node: Node) -> bool:
-    """An OpenRLHF rl_train node runs inside a Ray cluster its own job starts."""
-    return node.stage == "rl_train" and node.params["rl"]["engine"] == "openrlhf"
+    """Whether a node runs inside a Ray cluster its own job starts (its stage says: an OpenRLHF
+    rl_train node does)."""
+    hook = stage(node.stage).ray_cluster
+    return hook is not None and hook(node)
 
 
 def groups(nodes: list[Node], arrays: bool) -> list[list[Node]]:

@@ -1,7 +1,6 @@
 """Where a run's numbers came from: package versions, seeds, config hashes, data fingerprints."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -9,18 +8,7 @@ from pathlib import Path
 
 from rlhf_eval import store
 from rlhf_eval.pipeline import load_plan, node_done
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+from rlhf_eval.stages import all_stages, stage
 
 
 def lock_path() -> Path | None:
@@ -74,32 +62,20 @@ def provenance(run_dir: Path) -> dict:
             versions.setdefault(pkg, set()).add(v)
     data = []
     for m in manifests.values():
-        out = m["outputs"]
-        if m["stage"] == "toy_world":
-            data.append({"what": "toy world", "fingerprint": m["key"], "detail": "node key (its config)"})
-        elif m["stage"] == "curate" and Path(out["path"]).is_file():
-            data.append({"what": "curated preference pairs", "fingerprint": sha256_file(Path(out["path"])),
-                         "detail": f"{out['n_pairs']} pairs, sha256 of {Path(out['path']).name}"})
-        elif m["stage"] == "static_bench" and Path(out["units"]).is_file():
-            ids = sorted(r["id"] for r in store.read_jsonl(out["units"]))
-            data.append({"what": f"benchmark {out['benchmark']} (rm={out['rm']})", "fingerprint": digest(ids),
-                         "detail": f"{len(ids)} scored units, sha256 of their ids"})
-        elif m["stage"] == "bon_generate":
-            cand = Path(out.get("candidates", ""))
-            data.append({"what": f"best-of-n candidates {m['label']}",
-                         "fingerprint": sha256_file(cand) if cand.is_file() else m["key"],
-                         "detail": f"task digest {m['params'].get('task_digest') or '-'}"})
+        hook = stage(m["stage"]).provenance
+        entry = hook(m) if hook is not None else None
+        if entry is not None:
+            data.append(entry)
     data = list({d["what"]: d for d in data}.values())
-    seeds = {"recipe": recipe["seed"], "bon": recipe["bon"]["seed"],
-             "rl": recipe["rl"].get("seeds", recipe["rl"].get("seed")), "compare": recipe["compare"]["seed"]}
-    if recipe.get("toy_world"):
-        seeds["toy_world"] = recipe["toy_world"]["seed"]
-    seeds |= {f"train_rm[{name}]": card["train"]["seed"] for name, card in cfg["reward_models"].items()}
+    seeds = {"recipe": recipe["seed"]}
+    for s in all_stages():
+        if s.seeds is not None:
+            seeds |= s.seeds(cfg)
     seen = {k: sorted(v) for k, v in sorted(versions.items())}
     return {
         "run_dir": str(run_dir.absolute()),
         "recipe": plan["recipe_path"],
-        "config_hash": digest(cfg),
+        "config_hash": store.fingerprint(cfg),
         "versions": seen,
         # versions that differ from the lock: a different resolve, a likely cause of different numbers
         "lock": against_lock(seen, lock_path()),

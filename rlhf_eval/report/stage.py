@@ -10,6 +10,7 @@ from rlhf_eval import store
 from rlhf_eval.bench.summary import SEVEN
 from rlhf_eval.compare.verdicts import format_p
 from rlhf_eval.report import plots
+from rlhf_eval.stages import stage
 
 
 def fmt(v) -> str:
@@ -120,7 +121,9 @@ def run(ctx) -> dict:
     from rlhf_eval.report.provenance import provenance
 
     cmp = ctx.out("compare")
-    funnels = {ctx.params["name"]: {k: ctx.out("curate")[k] for k in ("counts", "dropped", "events")}}
+    # the input whose stage keeps a curation funnel (stages.Stage.funnel)
+    funnels = {ctx.params["name"]: next(s.funnel(m["outputs"]) for m in ctx.inputs.values()
+                                        if (s := stage(m["stage"])).funnel is not None)}
     cfg = ctx.params.get("report") or {}
     return render(cmp, funnels, ctx.params["name"], ctx.dir, [provenance(ctx.run_dir)],
                   cfg.get("exports", []), cfg.get("tensorboard_dir"))

@@ -5,6 +5,7 @@ from rlhf_eval import store
 from rlhf_eval.config import StudyWorldConfig, ToyWorldConfig
 from rlhf_eval.errors import UserError
 from rlhf_eval.lock import locked
+from rlhf_eval.toy.wiring import cache_dir
 
 
 def run(ctx) -> dict:
@@ -12,7 +13,7 @@ def run(ctx) -> dict:
 
     raw = dict(ctx.params["config"])
     cfg = ToyWorldConfig(**raw | {"study": StudyWorldConfig(**raw["study"]) if raw.get("study") else None})
-    dest = store.cache_root() / "toy_world" / ctx.node.key
+    dest = cache_dir(ctx.node.key)
     ctx.watch(dest)  # the run's node is redone when the cache it points at is damaged
     # Runs of other recipes share the cache: one builds a world, the others wait and reuse it.
     with locked(dest.with_name(f"{dest.name}.lock"), f"toy world cache {dest}", wait=True,

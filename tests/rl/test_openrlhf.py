@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from rlhf_eval.config import OpenRLHFConfig, RLConfig
-from rlhf_eval.pipeline import rl_for_seed
 from rlhf_eval.rl.base import rl_settings
 from rlhf_eval.rl.openrlhf_args import released_flags
 from rlhf_eval.rl.openrlhf_cmd import OPENRLHF_VERSION, CommandError, build, emitted_flags, one_line
+from rlhf_eval.rl.wiring import rl_for_seed
 
 CACHE = Path(os.environ.get("RLHF_EVAL_CACHE", "~/.cache/rlhf_eval")).expanduser() / "contracts"
 TYPES = {"int": int, "float": float, "str": str}

@@ -34,8 +34,8 @@ def test_study_world_plants_two_independent_axes(tmp_path):
     import json
 
     from rlhf_eval.config import StudyWorldConfig, ToyWorldConfig
-    from rlhf_eval.pipeline import toy_world_params
     from rlhf_eval.toy import sources
+    from rlhf_eval.toy.wiring import toy_world_params
     from rlhf_eval.toy.world import build_data
 
     study = StudyWorldConfig(noise_levels=[0.0, 0.4], marker_strengths=[0.0, 1.0], pairs=600, marker_pairs=600,

@@ -1,0 +1,45 @@
+"""The curate stage's wiring: one node that turns the recipe's sources into the curated mix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rlhf_eval.stages import Stage, no_gpu
+
+NAME = "curate"
+# 2: dataset/ in TRL's conversational format, no all-None margin column; 3: decontamination
+# compares normalised words (NFKC, no format characters, look-alikes folded, punctuation split)
+CURATE_FORMAT = 3
+
+
+def sources(plan) -> list[dict]:
+    from rlhf_eval.pipeline import plain
+
+    return [plain(s) for s in plan.recipe.sources]
+
+
+def curated(plan):
+    from rlhf_eval.pipeline import plain
+
+    return plan.add(NAME, "curated mix", {"sources": sources(plan), "curate": plain(plan.recipe.curate),
+                                          "format": CURATE_FORMAT},
+                    {"toy": plan.need("toy"), "judge": plan.need("judge")})
+
+
+def funnel(outputs: dict) -> dict:
+    return {k: outputs[k] for k in ("counts", "dropped", "events")}
+
+
+def provenance(manifest: dict) -> dict | None:
+    from rlhf_eval import store
+
+    out = manifest["outputs"]
+    if not Path(out["path"]).is_file():
+        return None
+    return {"what": "curated preference pairs", "fingerprint": store.fingerprint_file(Path(out["path"])),
+            "detail": f"{out['n_pairs']} pairs, sha256 of {Path(out['path']).name}"}
+
+
+STAGE = Stage(NAME, "rlhf_eval.curate.stage:run", provides={"curated": curated}, section=NAME,
+              # how, not what: the output is the same on either engine and any thread count (tested)
+              key_ignores=("curate.engine", "curate.threads", "curate.ray_blocks"),
+              funnel=funnel, cost=no_gpu, provenance=provenance)

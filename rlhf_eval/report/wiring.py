@@ -1,0 +1,20 @@
+"""The report stage's wiring: one node that renders compare's answer and the curation funnel."""
+from __future__ import annotations
+
+from rlhf_eval.stages import Stage, no_gpu
+
+NAME = "report"
+# The report's input role for the curated data. It is part of every report's node key, so it
+# keeps the name it had when the report named its stages (tests/test_layout.py lists it).
+CURATED_ROLE = "curate"
+
+
+def expand(plan) -> None:
+    from rlhf_eval.pipeline import plain
+
+    r = plan.recipe
+    plan.add(NAME, "report", {"name": r.name, "report": plain(r.report)},
+             {"compare": plan.need("comparison"), CURATED_ROLE: plan.need("curated")})
+
+
+STAGE = Stage(NAME, "rlhf_eval.report.stage:run", expand=expand, section=NAME, cost=no_gpu)

@@ -1,0 +1,92 @@
+"""The rl_train stage's wiring: one node per (policy, RM, seed of rl.seeds), on the engine the
+recipe names; policy_eval evaluates its checkpoints."""
+from __future__ import annotations
+
+from rlhf_eval.stages import Result, Stage
+
+NAME = "rl_train"
+RL_FORMAT = 3  # 2: checkpoints listed for policy_eval; 3: OpenRLHF prompt files carry labels
+
+
+def rl_for_seed(rl: dict, seed: int) -> dict:
+    """An rl_train node's RL settings: the recipe's, with its own seed in place of the list, so
+    that adding seeds later keeps the nodes of the others; the openrlhf section only on that
+    engine, so cluster settings never redo local runs."""
+    drop = {"seeds"} | ({"openrlhf"} if rl["engine"] != "openrlhf" else set())
+    return {k: v for k, v in rl.items() if k not in drop} | {"seed": seed}
+
+
+def label(rm: str, policy: str, seed: int, seeds: list[int]) -> str:
+    """An rl_train node's label; the seed is named only when the recipe has several."""
+    return f"rm={rm} policy={policy}" + (f" seed={seed}" if len(seeds) > 1 else "")
+
+
+def runs(plan) -> dict:
+    """policy -> {(RM, seed): its rl_train node} ({} for every policy when rl.enabled is false)."""
+    from rlhf_eval.pipeline import plain
+
+    r = plan.recipe.rl
+    out: dict = {}
+    for pname, pcard in plan.loaded.policies.items():
+        mine = out.setdefault(pname, {})
+        if not r.enabled:
+            continue
+        for name, rm in plan.need("rm").items():
+            if (name, "rl") in plan.gaps:
+                continue
+            for seed in r.seeds:
+                mine[name, seed] = plan.add(NAME, label(name, pname, seed, r.seeds),
+                                            {"policy": plain(pcard), "rl": rl_for_seed(plain(r), seed),
+                                             "format": RL_FORMAT},
+                                            {"rm": rm, "toy": plan.need("toy"), "data": plan.need("curated")})
+    return out
+
+
+def gaps(loaded, name: str, card) -> dict:
+    if loaded.recipe.rl.enabled and card.kind == "generative" and card.judge.mode == "pairwise":
+        return {"rl": "a pairwise judge gives no reward to one response; RL takes pointwise judges "
+                      "(pairwise judges in RL are out of scope, docs/generative.md)"}
+    return {}
+
+
+def settings(nodes: list, by_id: dict) -> dict:
+    """Per policy: the RL settings but the seed, and the seeds run."""
+    out: dict = {}
+    for n in nodes:
+        rl = {k: v for k, v in n.params["rl"].items() if k != "seed"}
+        entry = out.setdefault(f"RL ({n.params['policy']['name']})", {"policy": n.params["policy"], "rl": rl,
+                                                                       "seeds": []})
+        entry["seeds"] = sorted(set(entry["seeds"]) | {n.params["rl"]["seed"]})
+    return out
+
+
+def cost(node, c):
+    """Per step: decoding the rollouts, then a forward and backward pass of the actor (6x), the
+    reference and the RM forward (2x each), and a critic (8x) for PPO-style algorithms."""
+    from rlhf_eval.launch.cost import Estimate
+
+    rl = node.params["rl"]
+    pp = c.policy_params(node.params["policy"])
+    pr = c.rm_params(c.nodes[node.deps["rm"]])
+    r = rl["prompts_per_step"] * rl["samples_per_prompt"]
+    critic = 8 * pp if rl["algorithm"] in ("ppo", "gae") else 0
+    tokens = c.cost["prompt_tokens"] + rl["max_new_tokens"]
+    per_step = (c.hours(2 * pp * r * rl["max_new_tokens"], c.cost["decode_tflops"])
+                + c.hours((6 * pp + 2 * pp + 2 * pr + critic) * r * tokens, c.cost["train_tflops"]))
+    return Estimate(node.stage, node.label, per_step * rl["steps"],
+                    f"{rl['steps']} steps x {r} rollouts, policy {pp / 1e9:g}B, RM {pr / 1e9:g}B")
+
+
+def ray_cluster(node) -> bool:
+    """An OpenRLHF node runs inside a Ray cluster its own job starts."""
+    return node.params["rl"]["engine"] == "openrlhf"
+
+
+def seeds(config: dict) -> dict:
+    rl = config["recipe"]["rl"]
+    return {"rl": rl.get("seeds", rl.get("seed"))}
+
+
+STAGE = Stage(NAME, "rlhf_eval.rl.stage:run", provides={"rl": runs}, section="rl", gaps=gaps,
+              result=Result(tables="rlhf_eval.compare.tables:rl_tables", settings=settings),
+              cost=cost, ray_cluster=ray_cluster, seeds=seeds)
