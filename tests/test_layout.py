@@ -69,3 +69,33 @@ def test_no_import_cycle_even_inside_functions():
 
 def test_the_cycle_check_finds_one():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# A stage's name, as a string, belongs to its own package (its wiring module declares it): the rest
+# of the system reads stages through stages.Stage. `compare` and `report` are left out because they
+# are also the names of CLI commands and of result fields. The deliberate exceptions:
+NAMED_ELSEWHERE = {
+    # the registry itself, one line per stage
+    **{("rlhf_eval/stages.py", name): "the registry" for name in ("toy_world", "curate", "train_rm", "static_bench",
+                                                                 "bon_generate", "bon_score", "bon_eval", "rl_train",
+                                                                 "policy_eval")},
+    # the report node's input role for the curated data, part of every report's key (report.wiring)
+    ("rlhf_eval/report/wiring.py", "curate"): "a dep role kept for the node keys",
+    # trust reads a model path from a run folder and believes it when it lies in a toy-world cache
+    # (<cache>/toy_world/<key>), whichever cache that run used; trust imports nothing above store
+    ("rlhf_eval/trust.py", "toy_world"): "the cache layout, read without the registry",
+}
+
+
+def test_no_stage_is_named_outside_its_own_package():
+    from rlhf_eval.stages import STAGES
+
+    home = {name: ref.split(":")[0].split(".")[1] for name, ref in STAGES.items() if name not in ("compare", "report")}
+    found = set()
+    for f in sorted(PKG.rglob("*.py")):
+        package = f.relative_to(PKG).parts[0]
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.Constant) and node.value in home and home[node.value] != package:
+                found.add((str(f.relative_to(ROOT)), node.value))
+    assert found - set(NAMED_ELSEWHERE) == set(), "a stage named outside its package: read it through stages.Stage"
+    assert set(NAMED_ELSEWHERE) <= found, "an exception no longer needed: remove it from NAMED_ELSEWHERE"
