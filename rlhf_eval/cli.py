@@ -886,7 +886,7 @@ def rl_command(
 ):
     """Print the OpenRLHF train_ppo_ray command the rl_train node would submit, on one line."""
     from rlhf_eval.pipeline import rm_card_of
-    from rlhf_eval.rl.base import rl_settings
+    from rlhf_eval.rl.base import rl_run
     from rlhf_eval.rl.openrlhf_cmd import TOKEN_ENV, TOKEN_REF, CommandError, one_line
     from rlhf_eval.rl.openrlhf_engine import job_command
     from rlhf_eval.rl.wiring import NAME as RL_STAGE
@@ -916,7 +916,8 @@ def rl_command(
             _fail(f"{dep.stage} '{dep.label}' " + (f"was damaged ({damaged})" if damaged else "has not run yet")
                   + f": run `rlhf-eval run {recipe}` first (or give the RM card a trained `path`)")
         outs[role] = m["outputs"] if m else None
-    rl, seed = rl_settings(node.params["rl"])
+    rl = rl_run(node.params["rl"])
+    seed = rl.seed
     if rl.engine != "openrlhf":
         _fail(f"{recipe} has rl.engine={rl.engine}; add rl.engine=openrlhf to see the OpenRLHF command")
     try:

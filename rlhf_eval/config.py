@@ -22,7 +22,7 @@ from rlhf_eval.gen import SAMPLERS
 from rlhf_eval.launch import EXECUTORS
 from rlhf_eval.launch.address import head_address
 from rlhf_eval.registry import did_you_mean, listing
-from rlhf_eval.rl import ALGORITHMS, ENGINES, RECIPE_CHECKS
+from rlhf_eval.rl import ALGORITHMS, ENGINES, RECIPE_CHECKS, algorithm_problem
 from rlhf_eval.rm import RM_KINDS, SCORERS, kind_problem
 from rlhf_eval.stages import STAGES, all_stages
 
@@ -268,7 +268,8 @@ class OpenRLHFConfig:
 
 
 @dataclass
-class RLConfig:
+class RLSettings:
+    """What one RL run uses: every rl.* key but the list of seeds (config.RLRun adds its own)."""
     enabled: bool = opt(True, "Run RL.")
     engine: str = opt("trl", "trl: one machine (GRPO, RLOO); openrlhf: a Ray cluster (PPO, GRPO, RLOO, REINFORCE++).")
     algorithm: str = opt("grpo", "ppo, grpo, rloo or reinforce++; what each engine runs is in rl.ALGORITHMS.")
@@ -284,10 +285,20 @@ class RLConfig:
                                                        "(less memory, about a third more compute, the same "
                                                        "weights); null: on for policies of at least 1B parameters "
                                                        "or of unknown size, off below (TRL defaults to on).")
+    openrlhf: OpenRLHFConfig = opt(None, "Cluster settings of the openrlhf engine.", factory=OpenRLHFConfig)
+
+
+@dataclass
+class RLConfig(RLSettings):
     seeds: list[int] = opt(None, "One rl_train node per seed, all sharing the RM and the policy: an RM's RL gain is "
                                  "the mean over its seeds, with a CI across seeds (run-to-run variance dominates "
                                  "RL).", factory=lambda: [0])
-    openrlhf: OpenRLHFConfig = opt(None, "Cluster settings of the openrlhf engine.", factory=OpenRLHFConfig)
+
+
+@dataclass
+class RLRun(RLSettings):
+    """One rl_train node's RL settings: the recipe's, with this node's seed (one of rl.seeds)."""
+    seed: int = opt(0, "This run's seed.")
 
 
 @dataclass
@@ -842,11 +853,9 @@ def _check_rl(recipe: Recipe, where: str) -> None:
     rl = recipe.rl
     if not rl.seeds or len(set(rl.seeds)) != len(rl.seeds):
         raise ConfigError(f"{where}: rl.seeds={list(rl.seeds)} must list at least one seed, each once")
-    if rl.enabled and rl.algorithm not in ALGORITHMS[rl.engine]:
-        others = [e for e, algos in ALGORITHMS.items() if rl.algorithm in algos]
-        raise ConfigError(f"{where}: rl.algorithm={rl.algorithm} cannot run on rl.engine={rl.engine}: use "
-                          f"{' or '.join(ALGORITHMS[rl.engine])} there"
-                          + (f", or rl.engine={others[0]}" if others else ""))
+    problem = algorithm_problem(rl.engine, rl.algorithm) if rl.enabled else None
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
 
 
 def _check_engine(recipe: Recipe, rms: dict, where: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol
 
-from rlhf_eval.config import RLConfig, from_params
+from rlhf_eval.config import RLRun, RLSettings, from_params
 from rlhf_eval.errors import UserError
 
 
@@ -13,18 +13,16 @@ class RLJob:
     """One RL run: the recipe's rl settings and this node's seed (one of rl.seeds), the policy to
     start from, the prompts with their labels ({prompt, label}), and, on the toy task, a checker
     of answers that is logged as the gold reward (never trained on)."""
-    rl: RLConfig
+    rl: RLSettings  # an RLRun (a node's), or the recipe's RLConfig
     seed: int
     policy_path: str
     rows: list
     verify: Optional[Callable[[str, str], bool]] = None
 
 
-def rl_settings(params: dict) -> tuple[RLConfig, int]:
-    """An rl_train node's `rl` param (pipeline.rl_for_seed: one `seed`, the openrlhf section only
-    on that engine) as the typed config, and the seed."""
-    seed = params["seed"]
-    return from_params(RLConfig, {k: v for k, v in params.items() if k != "seed"} | {"seeds": [seed]}), seed
+def rl_run(params: dict) -> RLRun:
+    """An rl_train node's `rl` param (rl.wiring.rl_for_seed) as the typed config it was made from."""
+    return from_params(RLRun, params)
 
 
 @dataclass(frozen=True)

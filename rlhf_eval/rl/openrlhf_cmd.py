@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from rlhf_eval.config import Placement, RLConfig
+from rlhf_eval.config import Placement, RLConfig, RLSettings
 from rlhf_eval.errors import UserError
 
 # Our algorithm names -> OpenRLHF's advantage estimator.
@@ -61,7 +61,7 @@ def check_extra_args(extra: list[str], emitted: list[str]) -> None:
                                "change the recipe key instead")
 
 
-def build(rl: RLConfig, seed: int, policy_path: str, rm: dict, prompts_path: str, out_dir: str) -> list[str]:
+def build(rl: RLSettings, seed: int, policy_path: str, rm: dict, prompts_path: str, out_dir: str) -> list[str]:
     """argv of the job, trained with `seed`. `rm` is a train_rm manifest's outputs; `prompts_path`
     a file from `write_prompt_file` (`prompt` and `label` columns); checkpoints go under out_dir."""
     if rl.algorithm not in ESTIMATOR:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from rlhf_eval import store
-from rlhf_eval.config import RLConfig
+from rlhf_eval.config import RLSettings
 from rlhf_eval.errors import UserError
 from rlhf_eval.rl.base import RLJob
 from rlhf_eval.rl.openrlhf_cmd import (
@@ -120,7 +120,7 @@ def submit_and_follow(argv: list[str], address: str, out_dir: Path, timeout_s: f
     return {"job_id": job_id, "status": status, "log": str(out_dir / "job.log")}
 
 
-def job_command(rl: RLConfig, seed: int, policy_path: str, rm_out: dict,
+def job_command(rl: RLSettings, seed: int, policy_path: str, rm_out: dict,
                 node_dir: Path) -> tuple[list[str], Path, Path]:
     """(argv, prompts file, output folder) of an rl_train node's OpenRLHF job: the one function
     `train` submits from and `rlhf-eval rl-command` prints from, so the two cannot drift. Outputs

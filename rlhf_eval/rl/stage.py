@@ -5,19 +5,11 @@ import json
 import random
 from pathlib import Path
 
-from rlhf_eval.config import RLConfig
 from rlhf_eval.data.pairs import first_user_turn, read_rows
 from rlhf_eval.errors import UserError
-from rlhf_eval.rl import ALGORITHMS, ENGINES
-from rlhf_eval.rl.base import RLJob, rl_settings
+from rlhf_eval.rl import ENGINES, algorithm_problem
+from rlhf_eval.rl.base import RLJob, rl_run
 from rlhf_eval.toy.stage import resolve
-
-
-def check_engine(rl: RLConfig) -> None:
-    allowed = ALGORITHMS.get(rl.engine, ())
-    if rl.algorithm not in allowed:
-        raise UserError(f"rl.algorithm={rl.algorithm} cannot run on rl.engine={rl.engine}; "
-                         f"it runs {', '.join(allowed)}")
 
 
 def rl_prompts(data_path: str, count: int, seed: int, gold=None) -> list[dict]:
@@ -33,8 +25,11 @@ def rl_prompts(data_path: str, count: int, seed: int, gold=None) -> list[dict]:
 
 
 def run(ctx) -> dict:
-    rl, seed = rl_settings(ctx.params["rl"])
-    check_engine(rl)
+    rl = rl_run(ctx.params["rl"])
+    seed = rl.seed
+    problem = algorithm_problem(rl.engine, rl.algorithm)  # plan.json is input: checked again here
+    if problem:
+        raise UserError(problem)
     toy = ctx.out("toy") if ctx.has("toy") else None
     policy_path = resolve(ctx.params["policy"]["path"], toy, "policy")
     verify = gold = None

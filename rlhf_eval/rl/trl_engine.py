@@ -11,7 +11,7 @@ from pathlib import Path
 from datasets import Dataset
 from transformers.trainer_callback import PrinterCallback
 
-from rlhf_eval.config import RLConfig
+from rlhf_eval.config import RLSettings
 from rlhf_eval.data.pairs import prompt_messages
 from rlhf_eval.device import checkpointing_args, saved_parameters, torch_device
 from rlhf_eval.rl.base import RLJob
@@ -48,7 +48,7 @@ def train(ctx, job: RLJob, progress) -> dict:
     return out | {"judge": judge_report(scorer)}
 
 
-def fit(policy_path: str, prompts: list, scorer, rl: RLConfig, seed: int, out_dir: Path, verify=None,
+def fit(policy_path: str, prompts: list, scorer, rl: RLSettings, seed: int, out_dir: Path, verify=None,
         callbacks=(), keep_dir: Path | None = None) -> dict:
     """Checkpoints (model, optimizer, RNG) go to keep_dir every rl.save_every steps; a rerun
     after a kill resumes from the last one."""

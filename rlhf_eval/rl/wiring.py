@@ -8,12 +8,18 @@ NAME = "rl_train"
 RL_FORMAT = 3  # 2: checkpoints listed for policy_eval; 3: OpenRLHF prompt files carry labels
 
 
-def rl_for_seed(rl: dict, seed: int) -> dict:
-    """An rl_train node's RL settings: the recipe's, with its own seed in place of the list, so
-    that adding seeds later keeps the nodes of the others; the openrlhf section only on that
-    engine, so cluster settings never redo local runs."""
-    drop = {"seeds"} | ({"openrlhf"} if rl["engine"] != "openrlhf" else set())
-    return {k: v for k, v in rl.items() if k not in drop} | {"seed": seed}
+def rl_for_seed(rl, seed: int) -> dict:
+    """An rl_train node's `rl` param, built once from the typed config: a config.RLRun (the
+    recipe's settings but the list of seeds, and this node's own seed, so that adding seeds later
+    keeps the nodes of the others); the openrlhf section only on that engine, so cluster settings
+    never redo local runs. rl.base.rl_run reads it back."""
+    from dataclasses import fields
+
+    from rlhf_eval.config import RLRun, RLSettings
+    from rlhf_eval.pipeline import plain
+
+    params = plain(RLRun(**{f.name: getattr(rl, f.name) for f in fields(RLSettings)}, seed=seed))
+    return params if rl.engine == "openrlhf" else {k: v for k, v in params.items() if k != "openrlhf"}
 
 
 def label(rm: str, policy: str, seed: int, seeds: list[int]) -> str:
@@ -36,7 +42,7 @@ def runs(plan) -> dict:
                 continue
             for seed in r.seeds:
                 mine[name, seed] = plan.add(NAME, label(name, pname, seed, r.seeds),
-                                            {"policy": plain(pcard), "rl": rl_for_seed(plain(r), seed),
+                                            {"policy": plain(pcard), "rl": rl_for_seed(r, seed),
                                              "format": RL_FORMAT},
                                             {"rm": rm, "toy": plan.need("toy"), "data": plan.need("curated")})
     return out

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rlhf_eval.config import OpenRLHFConfig, RLConfig
-from rlhf_eval.rl.base import rl_settings
+from rlhf_eval.rl.base import rl_run
 from rlhf_eval.rl.openrlhf_args import released_flags
 from rlhf_eval.rl.openrlhf_cmd import OPENRLHF_VERSION, CommandError, build, emitted_flags, one_line
 from rlhf_eval.rl.wiring import rl_for_seed
@@ -47,10 +47,11 @@ def rl_config(**over) -> RLConfig:
 
 def test_an_rl_train_nodes_params_read_back_as_the_recipes_config():
     rl = RLConfig(engine="openrlhf", seeds=[0, 3], steps=7, openrlhf=OpenRLHFConfig(zero_stage=3))
-    back, seed = rl_settings(rl_for_seed(asdict(rl), 3))
-    assert seed == 3 and back == replace(rl, seeds=[3])
+    back = rl_run(rl_for_seed(rl, 3))
+    assert back.seed == 3 and asdict(back) == {k: v for k, v in asdict(rl).items() if k != "seeds"} | {"seed": 3}
     # A trl node's params leave the cluster settings out (so they never redo local runs).
-    back, _ = rl_settings(rl_for_seed(asdict(replace(rl, engine="trl")), 0))
+    assert "openrlhf" not in rl_for_seed(replace(rl, engine="trl"), 0)
+    back = rl_run(rl_for_seed(replace(rl, engine="trl"), 0))
     assert back.openrlhf == OpenRLHFConfig() and back.steps == 7
 
 
