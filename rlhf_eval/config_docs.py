@@ -11,13 +11,13 @@ from typing import get_type_hints
 
 from omegaconf import MISSING
 
-from rlhf_eval.config import PolicyCard, Recipe, RMCard, _dataclass_of
+from rlhf_eval.config import PolicyCard, Recipe, RMCard, dataclass_of
 
 PIPE = "\\|"  # a literal | inside a table cell
 DOC = Path(__file__).resolve().parent.parent / "docs" / "config.md"
 HEADER = """# Configuration reference
 
-Generated from `rlhf_eval/config.py` by `make docs`; do not edit by hand (a test compares the two).
+Generated from `rlhf_eval/config/schema.py` by `make docs`; do not edit by hand (a test compares the two).
 Every key is typed and checked at load: an unknown key names the closest valid one, a value out of
 its range names the range. Overrides on the command line are `key=value` (e.g. `rl.steps=10`).
 """
@@ -58,9 +58,9 @@ def rows(cls: type, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
     out, sections = [], []
     hints = get_type_hints(cls)
     for f in fields(cls):
-        sub = _dataclass_of(hints[f.name])
+        sub = dataclass_of(hints[f.name])
         key = f"{prefix}{f.name}"
-        type_name = _type_name(hints[f.name]).replace("rlhf_eval.config.", "")
+        type_name = _type_name(hints[f.name]).replace("rlhf_eval.config.schema.", "").replace("rlhf_eval.config.", "")
         if sub is not None and "dict" not in type_name and "list" not in type_name:
             sections.append((key, type_name, sub, f))
             continue

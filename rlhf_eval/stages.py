@@ -59,6 +59,7 @@ class Stage:
     section: Optional[str] = None  # the recipe section it reads
     config: Optional[type] = None  # that section's dataclass, added to the recipe if not already there
     shorthand: Optional[Callable] = None  # (section as written) -> section in full form
+    check: Optional[Callable] = None  # (recipe, RM cards) -> [problems]: its refusals of a recipe, at load
     key_ignores: tuple[str, ...] = ()  # dotted params that say how, not what, to compute: not in keys
     gaps: Optional[Callable] = None  # (loaded, rm name, card) -> {what: why} nodes not planned
     result: Optional[Result] = None

@@ -26,6 +26,32 @@ def shorthand(section: dict) -> dict:
     return section
 
 
+def check(recipe, rms: dict) -> list[str]:
+    """The first problem of static_bench's benchmarks and probes, if any."""
+    from rlhf_eval.bench import PROBES, benchmark_for
+    from rlhf_eval.registry import did_you_mean
+
+    names = [b.name for b in recipe.static_bench.benchmarks]
+    for b in recipe.static_bench.benchmarks:
+        try:
+            bench = benchmark_for(b.name, b.scored_as)
+        except ValueError as exc:
+            return [f"static_bench.benchmarks: {exc}"]
+        if b.columns and not bench.takes_columns:
+            return [f"static_bench.benchmarks '{b.name}': columns apply to pairwise and best-of-k only; other "
+                    "benchmarks read their published schema"]
+        if names.count(b.name) > 1:
+            return [f"static_bench.benchmarks names '{b.name}' twice"]
+    for p in recipe.static_bench.probes:
+        if p.name not in PROBES:
+            return [f"static_bench.probes: unknown probe '{p.name}'{did_you_mean(p.name, PROBES, 0.5, True)}"]
+        if p.name == "strip_marker" and not p.marker:
+            return ["static_bench.probes: strip_marker needs `marker`, the text to remove"]
+        if not 0 < p.keep < 1:
+            return [f"static_bench.probes: keep={p.keep} must be within (0, 1)"]
+    return []
+
+
 def gaps(loaded, name: str, card) -> dict:
     """A pairwise judge scores only benchmarks with a pairwise protocol."""
     from rlhf_eval.bench import benchmark_for
@@ -75,7 +101,8 @@ def provenance(manifest: dict) -> dict | None:
             "detail": f"{len(ids)} scored units, sha256 of their ids"}
 
 
-STAGE = Stage(NAME, "rlhf_eval.bench.stage:run", expand=expand, section=NAME, shorthand=shorthand, gaps=gaps,
+STAGE = Stage(NAME, "rlhf_eval.bench.stage:run", expand=expand, section=NAME, shorthand=shorthand, check=check,
+              gaps=gaps,
               result=Result(side="static", tables="rlhf_eval.compare.tables:static_tables",
                             sources="rlhf_eval.compare.sources:static_sources", settings=settings),
               cost=cost, provenance=provenance)

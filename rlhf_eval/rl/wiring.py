@@ -48,6 +48,21 @@ def runs(plan) -> dict:
     return out
 
 
+def check(recipe, rms: dict) -> list[str]:
+    """rl.seeds, the engine's algorithms, and the engine's own refusals (rl.RECIPE_CHECKS)."""
+    from rlhf_eval.rl import RECIPE_CHECKS, algorithm_problem
+
+    rl = recipe.rl
+    if not rl.seeds or len(set(rl.seeds)) != len(rl.seeds):
+        return [f"rl.seeds={list(rl.seeds)} must list at least one seed, each once"]
+    if not rl.enabled:
+        return []
+    problem = algorithm_problem(rl.engine, rl.algorithm)
+    if problem:
+        return [problem]
+    return RECIPE_CHECKS.load(rl.engine)(rl, rms) if rl.engine in RECIPE_CHECKS else []
+
+
 def gaps(loaded, name: str, card) -> dict:
     if loaded.recipe.rl.enabled and card.kind == "generative" and card.judge.mode == "pairwise":
         return {"rl": "a pairwise judge gives no reward to one response; RL takes pointwise judges "
@@ -93,6 +108,6 @@ def seeds(config: dict) -> dict:
     return {"rl": rl.get("seeds", rl.get("seed"))}
 
 
-STAGE = Stage(NAME, "rlhf_eval.rl.stage:run", provides={"rl": runs}, section="rl", gaps=gaps,
+STAGE = Stage(NAME, "rlhf_eval.rl.stage:run", provides={"rl": runs}, section="rl", check=check, gaps=gaps,
               result=Result(tables="rlhf_eval.compare.tables:rl_tables", settings=settings),
               cost=cost, ray_cluster=ray_cluster, seeds=seeds)

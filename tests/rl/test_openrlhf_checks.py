@@ -10,8 +10,8 @@ import pytest
 
 from conftest import ROOT  # noqa: I001
 from openrlhf_side import SITE, need_openrlhf, run_openrlhf
-from rlhf_eval import config
 from rlhf_eval.config import ConfigError, load_recipe
+from rlhf_eval.rl import RECIPE_CHECKS
 from rlhf_eval.rl.openrlhf_args import argparse_flags
 from rlhf_eval.rl.openrlhf_checks import CHECKS, DEFAULTS, problems
 from rlhf_eval.rl.openrlhf_cmd import build, recipe_problems
@@ -92,7 +92,7 @@ def command(overrides: list[str], monkeypatch) -> tuple[list[str], str]:
     except ConfigError as exc:
         error = str(exc)
     with monkeypatch.context() as m:  # the recipe as it would be without the check
-        m.setattr(config, "_check_engine", lambda *a: None)
+        m.delitem(RECIPE_CHECKS, "openrlhf")
         loaded = load_recipe(CLUSTER, overrides)
     name, card = next(iter(loaded.reward_models.items()))
     rm = {"name": name, "kind": card.kind, "backend": card.backend, "path": "rm", "url": card.url}

@@ -1,0 +1,200 @@
+"""Loading a recipe: its YAML and `key=value` overrides checked against the schema (with the
+sections new stages declare), its cards found, and the checks that span sections and cards. A
+stage's own refusals are its Stage.check, read through the registry."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, make_dataclass
+from pathlib import Path
+from typing import Optional
+
+from omegaconf import OmegaConf
+
+from rlhf_eval.config.cards import load_card
+from rlhf_eval.config.schema import (
+    CURATE_STEPS,
+    EXPORTS,
+    JUDGE_PARSERS,
+    MODEL_REFS,
+    ConfigError,
+    PolicyCard,
+    Recipe,
+    RMCard,
+)
+from rlhf_eval.config.validate import (
+    check_choices,
+    check_keys,
+    check_name,
+    check_values,
+    closest,
+    merge_schema,
+    parse_overrides,
+    read_yaml,
+)
+from rlhf_eval.errors import UserError
+from rlhf_eval.gen import SAMPLERS
+from rlhf_eval.launch.address import head_address
+from rlhf_eval.rm import SCORERS, kind_problem
+from rlhf_eval.stages import STAGES, all_stages
+
+
+@dataclass
+class LoadedRecipe:
+    recipe: Recipe
+    path: Path
+    reward_models: dict[str, RMCard]
+    policies: dict[str, PolicyCard]
+    judge: Optional[RMCard] = None
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.recipe.run_root) / self.recipe.name
+
+    def to_dict(self) -> dict:
+        return {
+            "recipe": OmegaConf.to_container(OmegaConf.structured(self.recipe)),
+            "reward_models": {k: OmegaConf.to_container(OmegaConf.structured(v))
+                              for k, v in self.reward_models.items()},
+            "policies": {k: OmegaConf.to_container(OmegaConf.structured(v))
+                         for k, v in self.policies.items()},
+            "judge": None if self.judge is None else OmegaConf.to_container(OmegaConf.structured(self.judge)),
+        }
+
+
+def _check_stage_maps(recipe: Recipe, where: str) -> None:
+    for section, stages in (("slurm", recipe.slurm.stages), ("ray", recipe.ray.stages)):
+        for stage in stages:
+            if stage not in STAGES:
+                raise ConfigError(f"{where}: {section}.stages: unknown stage '{stage}'{closest(stage, STAGES)}")
+
+
+def _check_judge(card: RMCard) -> None:
+    judge, where = card.judge, f"RM card '{card.name}'"
+    for name in ("yes_token", "no_token"):
+        if getattr(judge, name) in ("True", "False"):
+            raise ConfigError(f"{where}: judge.{name} is {getattr(judge, name)}: YAML reads an unquoted yes/no as a "
+                              f"boolean; write {name}: \"yes\"")
+    if not judge.chat and card.backend == "openai":
+        raise ConfigError(f"{where}: judge.chat: false (a completion-style prompt) needs backend transformers or "
+                          "vllm; the openai backend speaks chat completions")
+    parsers = JUDGE_PARSERS[judge.mode]
+    if judge.parser not in (None, *parsers):
+        raise ConfigError(f"{where}: judge.parser={judge.parser} does not read {judge.mode} answers; use "
+                          f"{' or '.join(parsers)}")
+
+
+def recipe_schema() -> tuple[type, list]:
+    """Recipe, plus the section of every registered stage whose section Recipe lacks (a new
+    stage's settings are its own dataclass, declared beside it: stages.Stage.config), and the
+    registered stages."""
+    found = all_stages()
+    have = {f.name for f in fields(Recipe)}
+    extra = [(s.section, s.config, field(default_factory=s.config)) for s in found
+             if s.section and s.config is not None and s.section not in have]
+    return (make_dataclass("Recipe", extra, bases=(Recipe,)) if extra else Recipe), found
+
+
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
+    path = Path(path)
+    raw = read_yaml(path)
+    schema, found = recipe_schema()
+    check_keys(raw, schema, str(path))
+    over = parse_overrides(list(overrides))
+    check_keys(over, schema, "override")
+    merged = OmegaConf.to_container(OmegaConf.merge(raw, over))
+    for s in found:
+        if s.shorthand is not None and isinstance(merged.get(s.section), dict):
+            merged[s.section] = s.shorthand(merged[s.section])
+    cfg = merge_schema(schema, merged, str(path))
+    check_choices(cfg, str(path))
+    recipe: Recipe = OmegaConf.to_object(cfg)
+    check_name(recipe.name, "name", str(path))
+    check_values(recipe, str(path))
+    if not recipe.reward_models:
+        raise ConfigError(f"{path}: reward_models is empty; name at least one RM card")
+    if not recipe.policies:
+        raise ConfigError(f"{path}: policies is empty (no policies); name at least one policy card")
+    if not recipe.bon.n_grid:
+        raise ConfigError(f"{path}: bon.n_grid is empty; list the n to report, e.g. [1, 4, 16]")
+    w = recipe.toy_world
+    if w is not None and w.min_letters > w.max_letters:
+        raise ConfigError(f"{path}: toy_world.min_letters={w.min_letters} is above "
+                          f"toy_world.max_letters={w.max_letters}")
+    for n in recipe.bon.n_grid:
+        if not 1 <= n <= recipe.bon.n_max:
+            raise ConfigError(f"{path}: bon.n_grid has {n}, outside 1..bon.n_max={recipe.bon.n_max}")
+    _check_stage_maps(recipe, str(path))
+    if recipe.slurm.ray_head_address is not None:
+        try:
+            head_address(recipe.slurm.ray_head_address)
+        except UserError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    for e in recipe.report.exports:
+        if e not in EXPORTS:
+            raise ConfigError(f"{path}: report.exports: unknown export '{e}'{closest(e, EXPORTS)}")
+    for step in recipe.curate.steps:
+        if step not in CURATE_STEPS:
+            raise ConfigError(f"{path}: curate.steps has unknown step '{step}'{closest(step, CURATE_STEPS)}")
+    rms = {n: load_card(n, "reward_models", RMCard, path, f"{path}: reward_models")
+           for n in recipe.reward_models}
+    judge = recipe.curate.consistency.judge
+    if "consistency" in recipe.curate.steps or "retrieve" in recipe.curate.steps or (
+            "select" in recipe.curate.steps and recipe.curate.select.by == "judge_margin"):
+        if judge is None:
+            raise ConfigError(f"{path}: curate.consistency.judge must name an RM card for the "
+                              "consistency and retrieve steps (and for select.by=judge_margin)")
+    judge_card = None
+    if judge is not None:
+        judge_card = load_card(judge, "reward_models", RMCard, path, f"{path}: curate.consistency.judge")
+        if "retrieve" in recipe.curate.steps and recipe.curate.retrieve.embedder == "rm" and \
+                judge_card.backend != "transformers":
+            raise ConfigError(f"{path}: curate.retrieve.embedder=rm reads the judge RM's hidden states, which only "
+                              f"backend transformers exposes; RM card '{judge}' has backend {judge_card.backend}: "
+                              "use curate.retrieve.embedder=tfidf, or a transformers judge card")
+        if judge_card.path is None and judge_card.train.dataset != "raw":
+            raise ConfigError(f"RM card '{judge}': a curation judge must train on raw data "
+                              "(train.dataset: raw), since the curated data depends on it")
+    for card in [*rms.values(), *([judge_card] if judge_card else [])]:
+        if card.backend not in SCORERS:
+            raise ConfigError(f"RM card '{card.name}': backend '{card.backend}' cannot score "
+                              f"({' or '.join(SCORERS)})")
+        problem = kind_problem(card.kind, card.backend)
+        if problem:
+            raise ConfigError(f"RM card '{card.name}': {problem}")
+        if card.kind == "generative":
+            _check_judge(card)
+        if card.backend in ("remote", "openai") and not card.url:
+            raise ConfigError(f"RM card '{card.name}': backend {card.backend} needs `url`")
+    for s in found:  # each stage's own refusals (Stage.check)
+        problems = s.check(recipe, rms) if s.check is not None else []
+        if problems:
+            raise ConfigError(f"{path}: " + "; ".join(problems))
+    if recipe.bon.n_max % recipe.bon.block:
+        raise ConfigError(f"{path}: bon.n_max={recipe.bon.n_max} must be a multiple of bon.block={recipe.bon.block}")
+    pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}
+    for card in pols.values():
+        if card.backend not in SAMPLERS:
+            raise ConfigError(f"policy card '{card.name}': backend '{card.backend}' cannot generate "
+                              f"({' or '.join(SAMPLERS)})")
+    if recipe.bon.enabled and recipe.bon.n_max > 1:
+        for card in pols.values():
+            if (recipe.bon.temperature if recipe.bon.temperature is not None else card.generation.temperature) == 0:
+                where = "bon.temperature=0" if recipe.bon.temperature is not None else \
+                    f"policy card '{card.name}': generation.temperature=0 (bon.temperature is null)"
+                raise ConfigError(f"{path}: best-of-n samples bon.n_max={recipe.bon.n_max} candidates per prompt, "
+                                  f"but {where} is greedy: every candidate would be the same (and vLLM refuses "
+                                  "n > 1 when greedy); set a temperature above 0, or bon.n_max=1")
+    for card in pols.values():
+        if not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
+            raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist "
+                              "(a hub model is written hf:<org>/<name>)")
+    for card in [*rms.values(), *([judge_card] if judge_card else [])]:
+        if card.path is None and card.base not in pols and not card.base.startswith(MODEL_REFS):
+            if not Path(card.base).exists():
+                raise ConfigError(f"RM card '{card.name}': base '{card.base}' is neither a policy of "
+                                  f"this recipe ({', '.join(pols)}) nor an existing path")
+        if card.path is not None and not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
+            raise ConfigError(f"RM card '{card.name}': path '{card.path}' does not exist "
+                              "(a hub model is written hf:<org>/<name>)")
+    if recipe.toy_world is None and any(c.path.startswith("toy:") for c in pols.values()):
+        raise ConfigError(f"{path}: a policy uses the toy world but toy_world is null")
+    return LoadedRecipe(recipe, path, rms, pols, judge_card)
