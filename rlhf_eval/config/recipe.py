@@ -93,12 +93,11 @@ def recipe_schema() -> tuple[type, list]:
     return (make_dataclass("Recipe", extra, bases=(Recipe,)) if extra else Recipe), found
 
 
-def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
-    path = Path(path)
+def _read(path: Path, overrides: list[str], schema: type, found: list) -> Recipe:
+    """The recipe file with its overrides, keys, types, choices and ranges checked."""
     raw = read_yaml(path)
-    schema, found = recipe_schema()
     check_keys(raw, schema, str(path))
-    over = parse_overrides(list(overrides))
+    over = parse_overrides(overrides)
     check_keys(over, schema, "override")
     merged = OmegaConf.to_container(OmegaConf.merge(raw, over))
     for s in found:
@@ -109,6 +108,11 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     recipe: Recipe = OmegaConf.to_object(cfg)
     check_name(recipe.name, "name", str(path))
     check_values(recipe, str(path))
+    return recipe
+
+
+def _check_sections(recipe: Recipe, path: Path) -> None:
+    """Checks within the recipe's own sections."""
     if not recipe.reward_models:
         raise ConfigError(f"{path}: reward_models is empty; name at least one RM card")
     if not recipe.policies:
@@ -134,8 +138,12 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
     for step in recipe.curate.steps:
         if step not in CURATE_STEPS:
             raise ConfigError(f"{path}: curate.steps has unknown step '{step}'{closest(step, CURATE_STEPS)}")
-    rms = {n: load_card(n, "reward_models", RMCard, path, f"{path}: reward_models")
-           for n in recipe.reward_models}
+    if recipe.bon.n_max % recipe.bon.block:
+        raise ConfigError(f"{path}: bon.n_max={recipe.bon.n_max} must be a multiple of bon.block={recipe.bon.block}")
+
+
+def _curation_judge(recipe: Recipe, path: Path) -> Optional[RMCard]:
+    """The curation judge's card, when the curation steps need one."""
     judge = recipe.curate.consistency.judge
     if "consistency" in recipe.curate.steps or "retrieve" in recipe.curate.steps or (
             "select" in recipe.curate.steps and recipe.curate.select.by == "judge_margin"):
@@ -153,7 +161,11 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         if judge_card.path is None and judge_card.train.dataset != "raw":
             raise ConfigError(f"RM card '{judge}': a curation judge must train on raw data "
                               "(train.dataset: raw), since the curated data depends on it")
-    for card in [*rms.values(), *([judge_card] if judge_card else [])]:
+    return judge_card
+
+
+def _check_rm_cards(cards: list[RMCard]) -> None:
+    for card in cards:
         if card.backend not in SCORERS:
             raise ConfigError(f"RM card '{card.name}': backend '{card.backend}' cannot score "
                               f"({' or '.join(SCORERS)})")
@@ -164,13 +176,9 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
             _check_judge(card)
         if card.backend in ("remote", "openai") and not card.url:
             raise ConfigError(f"RM card '{card.name}': backend {card.backend} needs `url`")
-    for s in found:  # each stage's own refusals (Stage.check)
-        problems = s.check(recipe, rms) if s.check is not None else []
-        if problems:
-            raise ConfigError(f"{path}: " + "; ".join(problems))
-    if recipe.bon.n_max % recipe.bon.block:
-        raise ConfigError(f"{path}: bon.n_max={recipe.bon.n_max} must be a multiple of bon.block={recipe.bon.block}")
-    pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}
+
+
+def _check_policy_cards(recipe: Recipe, pols: dict, path: Path) -> None:
     for card in pols.values():
         if card.backend not in SAMPLERS:
             raise ConfigError(f"policy card '{card.name}': backend '{card.backend}' cannot generate "
@@ -187,7 +195,11 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         if not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
             raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist "
                               "(a hub model is written hf:<org>/<name>)")
-    for card in [*rms.values(), *([judge_card] if judge_card else [])]:
+
+
+def _check_models(rm_cards: list[RMCard], pols: dict) -> None:
+    """Every model a card names exists, or is a toy or hub reference."""
+    for card in rm_cards:
         if card.path is None and card.base not in pols and not card.base.startswith(MODEL_REFS):
             if not Path(card.base).exists():
                 raise ConfigError(f"RM card '{card.name}': base '{card.base}' is neither a policy of "
@@ -195,6 +207,25 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         if card.path is not None and not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
             raise ConfigError(f"RM card '{card.name}': path '{card.path}' does not exist "
                               "(a hub model is written hf:<org>/<name>)")
+
+
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
+    """A recipe, its cards found and everything checked, or a ConfigError naming the file and key."""
+    path = Path(path)
+    schema, found = recipe_schema()
+    recipe = _read(path, list(overrides), schema, found)
+    _check_sections(recipe, path)
+    rms = {n: load_card(n, "reward_models", RMCard, path, f"{path}: reward_models")
+           for n in recipe.reward_models}
+    judge_card = _curation_judge(recipe, path)
+    _check_rm_cards([*rms.values(), *([judge_card] if judge_card else [])])
+    for s in found:  # each stage's own refusals (Stage.check)
+        problems = s.check(recipe, rms) if s.check is not None else []
+        if problems:
+            raise ConfigError(f"{path}: " + "; ".join(problems))
+    pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}
+    _check_policy_cards(recipe, pols, path)
+    _check_models([*rms.values(), *([judge_card] if judge_card else [])], pols)
     if recipe.toy_world is None and any(c.path.startswith("toy:") for c in pols.values()):
         raise ConfigError(f"{path}: a policy uses the toy world but toy_world is null")
     return LoadedRecipe(recipe, path, rms, pols, judge_card)
