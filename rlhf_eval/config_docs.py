@@ -11,7 +11,8 @@ from typing import get_type_hints
 
 from omegaconf import MISSING
 
-from rlhf_eval.config import PolicyCard, Recipe, RMCard, dataclass_of
+from rlhf_eval.config import PolicyCard, Recipe, RMCard, allowed, dataclass_of
+from rlhf_eval.registry import listing
 
 PIPE = "\\|"  # a literal | inside a table cell
 DOC = Path(__file__).resolve().parent.parent / "docs" / "config.md"
@@ -54,6 +55,12 @@ def _range(f) -> str:
     return ("each " if each else "") + text
 
 
+def _help(f) -> str:
+    """The field's help, and for a choice the values it allows now (read from the registries)."""
+    text, choices = f.metadata.get("help", ""), allowed(f)
+    return text if choices is None else f"{text} One of: {listing([f'`{c}`' for c in choices])}."
+
+
 def rows(cls: type, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
     out, sections = [], []
     hints = get_type_hints(cls)
@@ -64,7 +71,7 @@ def rows(cls: type, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
         if sub is not None and "dict" not in type_name and "list" not in type_name:
             sections.append((key, type_name, sub, f))
             continue
-        out.append((key, type_name, _default(f), _range(f), f.metadata.get("help", "")))
+        out.append((key, type_name, _default(f), _range(f), _help(f)))
         if sub is not None and type_name.startswith("list"):  # one mapping per entry
             out += rows(sub, f"{key}[].")
     for key, type_name, sub, f in sections:

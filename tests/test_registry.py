@@ -2,6 +2,7 @@
 on load, and every registered entry importable and of the shape its table expects."""
 import pytest
 
+from conftest import ROOT
 from rlhf_eval.bench import BENCHMARKS
 from rlhf_eval.errors import UserError
 from rlhf_eval.gen import SAMPLERS
@@ -46,26 +47,23 @@ def test_one_hint_for_every_lookup():
     assert SAMPLERS.listing() == "transformers or vllm"
 
 
-def test_every_help_text_of_a_choice_names_every_value_it_allows():
-    """The help of a key that names a choice (docs/config.md is made from it) lists what the
-    registries and fixed choices allow, so a newly registered engine or backend cannot be left out
-    of the docs silently."""
-    from dataclasses import fields
+def test_choices_and_their_docs_are_read_from_the_registries(monkeypatch):
+    """A key that names a choice is checked against, and documented with, what its registry holds
+    when asked (opt's `choices`): a newly registered engine, backend or executor is valid and
+    listed in docs/config.md with no list to edit; a value outside them is refused naming them."""
+    from rlhf_eval.config import ConfigError, load_recipe
+    from rlhf_eval.config_docs import markdown
 
-    from rlhf_eval import config
-    where = {"executor": (config.Recipe, "executor"), "rl.engine": (config.RLConfig, "engine"),
-             "rl.algorithm": (config.RLConfig, "algorithm"), "kind": (config.RMCard, "kind"),
-             "train.dataset": (config.RMTrainConfig, "dataset"),
-             "train.lr_scheduler": (config.RMTrainConfig, "lr_scheduler"), "judge.mode": (config.JudgeConfig, "mode"),
-             "curate.on_bad_row": (config.CurateConfig, "on_bad_row"), "curate.engine": (config.CurateConfig, "engine"),
-             "curate.retrieve.embedder": (config.RetrieveConfig, "embedder")}
-    allowed = config.choices()
-    assert set(where) | {"backend"} == set(allowed)
-
-    def help_of(cls, name):
-        return next(f.metadata["help"] for f in fields(cls) if f.name == name)
-
-    missing = {key: [v for v in allowed[key] if v not in help_of(*where[key])] for key in where}
-    missing["RMCard.backend"] = [v for v in SCORERS if v not in help_of(config.RMCard, "backend")]
-    missing["PolicyCard.backend"] = [v for v in SAMPLERS if v not in help_of(config.PolicyCard, "backend")]
-    assert {k: v for k, v in missing.items() if v} == {}
+    doc = markdown()
+    assert "One of: `trl` or `openrlhf`." in doc and "One of: `local` or `ray`." in doc
+    monkeypatch.setitem(ENGINES, "constant", "extension_examples:constant_engine")
+    monkeypatch.setitem(EXECUTORS, "dry", "extension_examples:record_nodes")
+    monkeypatch.setitem(SCORERS, "length", "extension_examples:load_length_scorer")
+    doc = markdown()
+    assert "One of: `trl`, `openrlhf` or `constant`." in doc and "One of: `local`, `ray` or `dry`." in doc
+    assert "`remote`, `openai` or `length`." in doc
+    assert load_recipe(ROOT / "recipes" / "quickstart.yaml", ["executor=dry"]).recipe.executor == "dry"
+    with pytest.raises(ConfigError, match=r"curate.steps='dedupe' is not one of dedup, .* \(did you mean 'dedup'\?\)"):
+        load_recipe(ROOT / "recipes" / "quickstart.yaml", ["curate.steps=[dedupe]"])
+    with pytest.raises(ConfigError, match=r"static_bench.probes\[0\].name='strip' is not one of strip_marker"):
+        load_recipe(ROOT / "recipes" / "quickstart.yaml", ["static_bench.probes=[{name: strip}]"])

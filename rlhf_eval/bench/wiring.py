@@ -28,8 +28,7 @@ def shorthand(section: dict) -> dict:
 
 def check(recipe, rms: dict) -> list[str]:
     """The first problem of static_bench's benchmarks and probes, if any."""
-    from rlhf_eval.bench import PROBES, benchmark_for
-    from rlhf_eval.registry import did_you_mean
+    from rlhf_eval.bench import benchmark_for
 
     names = [b.name for b in recipe.static_bench.benchmarks]
     for b in recipe.static_bench.benchmarks:
@@ -43,8 +42,6 @@ def check(recipe, rms: dict) -> list[str]:
         if names.count(b.name) > 1:
             return [f"static_bench.benchmarks names '{b.name}' twice"]
     for p in recipe.static_bench.probes:
-        if p.name not in PROBES:
-            return [f"static_bench.probes: unknown probe '{p.name}'{did_you_mean(p.name, PROBES, 0.5, True)}"]
         if p.name == "strip_marker" and not p.marker:
             return ["static_bench.probes: strip_marker needs `marker`, the text to remove"]
         if not 0 < p.keep < 1:

@@ -53,7 +53,7 @@ from rlhf_eval.config.schema import (
     StaticBenchConfig,
     StudyWorldConfig,
     ToyWorldConfig,
-    choices,
+    allowed,
     opt,
 )
 from rlhf_eval.config.validate import (
@@ -113,7 +113,7 @@ __all__ = [
     "StaticBenchConfig",
     "StudyWorldConfig",
     "ToyWorldConfig",
-    "choices",
+    "allowed",
     "opt",
     "check_keys",
     "check_name",

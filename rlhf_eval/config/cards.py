@@ -9,7 +9,6 @@ from omegaconf import OmegaConf
 
 from rlhf_eval.config.schema import ConfigError
 from rlhf_eval.config.validate import (
-    check_choices,
     check_values,
     closest,
     is_name,
@@ -45,7 +44,6 @@ def load_card(name: str, folder: str, schema: type, recipe_path: Path, where: st
             if raw["name"] != name:
                 raise ConfigError(f"{path}: name '{raw['name']}' does not match the file name '{name}'")
             cfg = merge_schema(schema, raw, str(path))
-            check_choices(cfg, str(path))
             card = OmegaConf.to_object(cfg)
             check_values(card, str(path))
             return card

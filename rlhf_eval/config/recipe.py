@@ -11,8 +11,6 @@ from omegaconf import OmegaConf
 
 from rlhf_eval.config.cards import load_card
 from rlhf_eval.config.schema import (
-    CURATE_STEPS,
-    EXPORTS,
     JUDGE_PARSERS,
     MODEL_REFS,
     ConfigError,
@@ -21,7 +19,6 @@ from rlhf_eval.config.schema import (
     RMCard,
 )
 from rlhf_eval.config.validate import (
-    check_choices,
     check_keys,
     check_name,
     check_values,
@@ -104,7 +101,6 @@ def _read(path: Path, overrides: list[str], schema: type, found: list) -> Recipe
         if s.shorthand is not None and isinstance(merged.get(s.section), dict):
             merged[s.section] = s.shorthand(merged[s.section])
     cfg = merge_schema(schema, merged, str(path))
-    check_choices(cfg, str(path))
     recipe: Recipe = OmegaConf.to_object(cfg)
     check_name(recipe.name, "name", str(path))
     check_values(recipe, str(path))
@@ -132,12 +128,6 @@ def _check_sections(recipe: Recipe, path: Path) -> None:
             head_address(recipe.slurm.ray_head_address)
         except UserError as exc:
             raise ConfigError(f"{path}: {exc}") from None
-    for e in recipe.report.exports:
-        if e not in EXPORTS:
-            raise ConfigError(f"{path}: report.exports: unknown export '{e}'{closest(e, EXPORTS)}")
-    for step in recipe.curate.steps:
-        if step not in CURATE_STEPS:
-            raise ConfigError(f"{path}: curate.steps has unknown step '{step}'{closest(step, CURATE_STEPS)}")
     if recipe.bon.n_max % recipe.bon.block:
         raise ConfigError(f"{path}: bon.n_max={recipe.bon.n_max} must be a multiple of bon.block={recipe.bon.block}")
 

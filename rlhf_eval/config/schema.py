@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from rlhf_eval.bench import BENCHMARKS, TOY
+from rlhf_eval.bench import BENCHMARKS, PROBES, TOY
 from rlhf_eval.errors import UserError
 from rlhf_eval.gen import SAMPLERS
 from rlhf_eval.launch import EXECUTORS
@@ -22,14 +22,24 @@ class ConfigError(UserError):
 
 
 def opt(default=None, help: str = "", *, lo=None, hi=None, open_lo: bool = False, each: bool = False,
-        factory=None):
+        factory=None, choices=None):
     """A config field with its help (docs/config.md is generated from it) and, for counts, sizes
     and rates, its range, checked at load (check_values): lo <= value <= hi, or lo < value when
-    open_lo; `each`: every element of a list (or value of a mapping). None (unset) passes."""
+    open_lo; `each`: every element of a list (or value of a mapping). None (unset) passes.
+    `choices`: the values it allows, or a function reading them from a registry when asked, so a
+    newly registered engine or backend is valid, and listed in the docs, with no list to edit."""
     meta = {"help": help}
     if lo is not None or hi is not None:
         meta["range"] = (lo, hi, open_lo, each)
+    if choices is not None:
+        meta["choices"] = choices
     return field(default_factory=factory, metadata=meta) if factory else field(default=default, metadata=meta)
+
+
+def allowed(f) -> tuple | None:
+    """The values field `f` allows (opt's `choices`), or None when it names no choice."""
+    found = f.metadata.get("choices")
+    return tuple(found() if callable(found) else found) if found is not None else None
 
 
 # --------------------------------------------------------------------------- toy world
@@ -137,15 +147,17 @@ class RetrieveConfig:
     seed_sources: list[str] = opt(None, "Pairs of these sources are the seed set (kept); every other remaining pair "
                                         "is the pool.", factory=list)
     k_max: int = opt(8, "Neighbours retrieved for a seed pair the judge gets wrong; fewer the surer it is.", lo=1)
-    embedder: str = opt("tfidf", "\"tfidf\" or \"rm\" (the judge's own hidden states).")
+    embedder: str = opt("tfidf", "What embeds prompts: TF-IDF over words, or rm (the judge's own hidden states).",
+                        choices=("tfidf", "rm"))
 
 
 @dataclass
 class CurateConfig:
     on_bad_row: str = opt("error", '"error": a malformed row stops the run naming file, row and field; "drop": count '
-                                   "and skip.")
+                                   "and skip.", choices=("error", "drop"))
     steps: list[str] = opt(None, "Steps in order; schema validation always runs first.",
-                                 factory=lambda: ["dedup", "near_dedup", "decontaminate", "filter"])
+                           factory=lambda: ["dedup", "near_dedup", "decontaminate", "filter"],
+                           choices=lambda: CURATE_STEPS)
     near_dedup: NearDedupConfig = opt(None, "The near_dedup step.", factory=NearDedupConfig)
     decontaminate: DecontaminateConfig = opt(None, "The decontaminate step.", factory=DecontaminateConfig)
     filter: FilterConfig = opt(None, "The filter step.", factory=FilterConfig)
@@ -153,7 +165,8 @@ class CurateConfig:
     select: SelectConfig = opt(None, "The select step.", factory=SelectConfig)
     retrieve: RetrieveConfig = opt(None, "The retrieve step.", factory=RetrieveConfig)
     engine: str = opt("local", '"local": the data steps (dedup, near_dedup, decontaminate, filter) in this process; '
-                               '"ray": their per-row work on Ray Data workers, with the same output.')
+                               '"ray": their per-row work on Ray Data workers, with the same output.',
+                        choices=("local", "ray"))
     threads: int = opt(1, "local engine: batches of rows worked on at a time (arrow and numpy release the GIL).",
                        lo=1)
     ray_blocks: Optional[int] = opt(None, "ray engine: blocks the rows are cut into (default: 4 per CPU of the "
@@ -178,8 +191,8 @@ class BenchmarkConfig:
 
 @dataclass
 class ProbeConfig:
-    name: str = opt(MISSING, "strip_marker, truncate, markdown_to_plain or repeated_letter (see docs/static- "
-                             "benchmarks.md).")
+    name: str = opt(MISSING, "A perturbation of each response (docs/static-benchmarks.md).",
+                    choices=lambda: PROBES)
     marker: Optional[str] = opt(None, "strip_marker: the text to remove.")
     keep: float = opt(0.5, "truncate: the share of each response kept.", lo=0, hi=1, open_lo=True)
 
@@ -261,8 +274,11 @@ class OpenRLHFConfig:
 class RLSettings:
     """What one RL run uses: every rl.* key but the list of seeds (config.RLRun adds its own)."""
     enabled: bool = opt(True, "Run RL.")
-    engine: str = opt("trl", "trl: one machine (GRPO, RLOO); openrlhf: a Ray cluster (PPO, GRPO, RLOO, REINFORCE++).")
-    algorithm: str = opt("grpo", "ppo, grpo, rloo or reinforce++; what each engine runs is in rl.ALGORITHMS.")
+    engine: str = opt("trl", "The RL engine (rl.ENGINES): trl runs on one machine, openrlhf on a Ray cluster.",
+                      choices=lambda: tuple(ENGINES))
+    algorithm: str = opt("grpo", "The RL algorithm; which engine runs which is in rl.ALGORITHMS.",
+                         choices=lambda: tuple(dict.fromkeys(a for algos in sorted(ALGORITHMS.values(), key=len,
+                                                                                   reverse=True) for a in algos)))
     steps: int = opt(30, "Optimizer steps of a run.", lo=1)
     learning_rate: float = opt(1e-3, "The policy's learning rate.", lo=0, open_lo=True)
     kl_coef: float = opt(0.0, "Weight of the KL penalty to the starting policy (0: none).", lo=0)
@@ -362,7 +378,7 @@ class SlurmConfig:
 class ReportConfig:
     exports: list[str] = opt(None, 'Optional exports, off by default: "leaderboard" (static results as RewardBench- '
                                    'leaderboard JSON), "tensorboard" (scalars and verdicts; needs `pip install '
-                                   "tensorboard`).", factory=list)
+                                   "tensorboard`).", factory=list, choices=lambda: EXPORTS)
     tensorboard_dir: Optional[str] = opt(None, "Where TensorBoard events go; null: <report node>/tensorboard.")
 
 
@@ -402,7 +418,8 @@ class Recipe:
     seed: int = opt(0, "Seed of the best-of-n bootstrap.")
     run_root: str = opt("runs", "Folder the run folder goes in.")
     executor: str = opt("local", "local: nodes on this machine (`local:` below); ray: nodes as Ray tasks (`ray:` "
-                                 "below). Slurm is `rlhf-eval submit`, not an executor of `run`.")
+                                 "below). Slurm is `rlhf-eval submit`, not an executor of `run`.",
+                          choices=lambda: tuple(EXECUTORS))
     torch_threads: Optional[int] = opt(1, "CPU threads of torch (and OMP_NUM_THREADS of the processes it starts) in "
                                           "every node, whatever the executor. Float sums, and so results, depend on "
                                           "it: a fixed count gives the same numbers on machines with different core "
@@ -432,13 +449,14 @@ class Recipe:
 # --------------------------------------------------------------------------- cards
 @dataclass
 class RMTrainConfig:
-    dataset: str = opt("curated", "\"curated\" (the curate stage's output) or \"raw\" (every source, uncurated).")
+    dataset: str = opt("curated", "\"curated\" (the curate stage's output) or \"raw\" (every source, uncurated).",
+                       choices=("curated", "raw"))
     sources: Optional[list[str]] = opt(None, "Train only on pairs of these sources; null: all.")
     max_pairs: Optional[int] = opt(None, "Train on at most this many pairs (a seeded sample); null: all.", lo=1)
     epochs: float = opt(1.0, "Passes over the training pairs.", lo=0, open_lo=True)
     learning_rate: float = opt(1e-3, "Peak learning rate.", lo=0, open_lo=True)
-    lr_scheduler: str = opt("cosine", "transformers' lr_scheduler_type after the warm-up: cosine, linear, constant "
-                                      "or constant_with_warmup.")
+    lr_scheduler: str = opt("cosine", "transformers' lr_scheduler_type after the warm-up.",
+                            choices=("cosine", "linear", "constant", "constant_with_warmup"))
     warmup_ratio: float = opt(0.05, "Warm-up steps as a fraction of all steps (rounded down, at least one).",
                                     lo=0, hi=1)
     center_rewards_coefficient: Optional[float] = opt(0.01, "Classifier RMs: weight of the (r_chosen + "
@@ -459,7 +477,7 @@ class JudgeConfig:
     mode: str = opt("pointwise", "pointwise: one score per response; pairwise: a verdict on two responses, always "
                                  "asked in both orders (the flip rate is the judge's position bias). A pairwise "
                                  "judge runs in static benchmarks with a pairwise protocol and in best-of-n, not in "
-                                 "RL (it gives no reward to one response).")
+                                 "RL (it gives no reward to one response).", choices=lambda: tuple(JUDGE_PARSERS))
     template: Optional[str] = opt(None, "The judge prompt: a jinja file or an inline template with {{ prompt }} and "
                                         "{{ response }} (pointwise) or {{ response_a }} and {{ response_b }} "
                                         "(pairwise); null: the built-in one for the mode (docs/generative.md).")
@@ -498,7 +516,7 @@ class RMCard:
     name: str = opt(MISSING, "The card's name; its file is reward_models/<name>.yaml.")
     kind: str = opt("classifier", "classifier: *ForSequenceClassification with a scalar head; implicit: a DPO-tuned "
                                   "policy, reward = beta * log pi(y|x) / pi_ref(y|x); generative: an LLM judge "
-                                  "answering a prompt (`judge:` below).")
+                                  "answering a prompt (`judge:` below).", choices=lambda: tuple(RM_KINDS))
     base: str = opt("toy-policy", 'The model training starts from: a policy card name, "hf:<org>/<name>", or a local '
                                   "path.")
     path: Optional[str] = opt(None, 'A trained checkpoint to use as is ("hf:<org>/<name>" or a local path); when '
@@ -516,7 +534,8 @@ class RMCard:
                                        "generate for judges), remote: an HTTP server speaking OpenRLHF's remote-RM "
                                        "protocol at `url` (for RMs that do not share the policy's tokenizer), or "
                                        "openai (generative judges): an OpenAI-compatible chat-completions endpoint "
-                                       "at `url`. Remote and openai RMs are never trained here.")
+                                       "at `url`. Remote and openai RMs are never trained here.",
+                       choices=lambda: tuple(SCORERS))
     url: Optional[str] = opt(None, "backend remote: the server's URL (e.g. http://host:5000/get_reward); backend "
                                    "openai: the API's base URL (e.g. http://host:8000/v1).")
     api_key_env: Optional[str] = opt(None, "Name of the environment variable holding the server's bearer token or "
@@ -543,7 +562,8 @@ class PolicyCard:
     name: str = opt(MISSING, "The card's name; its file is policies/<name>.yaml.")
     path: str = opt(MISSING, "\"toy:policy\" for the toy world's SFT policy, \"hf:<org>/<name>\" for a hub model "
                              "(machines with network), or a local path to an HF checkpoint.")
-    backend: str = opt("transformers", "transformers (CPU default) or vllm (GPU; pip install rlhf-eval[vllm]).")
+    backend: str = opt("transformers", "transformers (CPU default) or vllm (GPU; pip install rlhf-eval[vllm]); "
+                                       "gen.SAMPLERS holds them.", choices=lambda: tuple(SAMPLERS))
     engine_args: dict[str, Any] = opt(None, "Passed to vllm.LLM as is, e.g. {tensor_parallel_size: 2, "
                                             "gpu_memory_utilization: 0.8}.", factory=dict)
     generation: GenerationConfig = opt(None, "Sampling defaults, which bon.* may override.", factory=GenerationConfig)
@@ -553,23 +573,3 @@ class PolicyCard:
 EXPORTS = ("leaderboard", "tensorboard")
 # Model references that are not local paths: the toy world's models and hub ids.
 MODEL_REFS = ("toy:", "hf:")
-
-
-def choices() -> dict[str, tuple]:
-    """The allowed values of the keys that name a choice. Read from the registries
-    (rlhf_eval.registry) when a recipe is checked, so a new backend, engine or executor is valid
-    as soon as it is registered."""
-    return {
-        "executor": tuple(EXECUTORS),
-        "rl.engine": tuple(ENGINES),
-        "rl.algorithm": tuple(dict.fromkeys(a for algos in sorted(ALGORITHMS.values(), key=len, reverse=True)
-                                            for a in algos)),
-        "kind": tuple(RM_KINDS),
-        "train.dataset": ("curated", "raw"),
-        "train.lr_scheduler": ("cosine", "linear", "constant", "constant_with_warmup"),
-        "judge.mode": tuple(JUDGE_PARSERS),
-        "curate.on_bad_row": ("error", "drop"),
-        "curate.engine": ("local", "ray"),
-        "curate.retrieve.embedder": ("tfidf", "rm"),
-        "backend": tuple(dict.fromkeys([*SCORERS, *SAMPLERS])),  # RM cards: SCORERS; policy cards: SAMPLERS
-    }

@@ -12,7 +12,7 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from rlhf_eval.config.schema import ConfigError, choices
+from rlhf_eval.config.schema import ConfigError, allowed
 from rlhf_eval.registry import did_you_mean
 
 
@@ -54,15 +54,6 @@ def check_keys(raw: Any, schema: type, where: str, prefix: str = "") -> None:
             check_keys(value, sub, where, f"{dotted}.")
 
 
-def check_choices(cfg: Any, where: str, prefix: str = "") -> None:
-    for dotted, allowed in choices().items():
-        if prefix and not dotted.startswith(prefix):
-            continue
-        value = OmegaConf.select(cfg, dotted[len(prefix):] if prefix else dotted)
-        if value is not None and value not in allowed:
-            raise ConfigError(f"{where}: {dotted}={value!r} is not one of {', '.join(allowed)}")
-
-
 def _range_problem(v, lo, hi, open_lo: bool) -> str | None:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None  # types are OmegaConf's and _element_problem's to check
@@ -94,14 +85,19 @@ def _element_problem(value, hint) -> str | None:
 
 
 def check_values(obj, where: str, prefix: str = "") -> None:
-    """Every field with a range within it, and list and mapping elements of the declared type,
-    recursively; the error names the dotted key."""
+    """Every field with choices set to one of them, every field with a range within it, and list
+    and mapping elements of the declared type, recursively; the error names the dotted key."""
     hints = get_type_hints(type(obj))
     for f in fields(obj):
         value, dotted = getattr(obj, f.name), f"{prefix}{f.name}"
         problem = _element_problem(value, hints[f.name])
         if problem:
             raise ConfigError(f"{where}: {dotted}{problem}")
+        choices = allowed(f)
+        for v in (value if isinstance(value, list) else [value]) if choices is not None else []:
+            if v is not None and v not in choices:
+                raise ConfigError(f"{where}: {dotted}={v!r} is not one of {', '.join(choices)}"
+                                  + did_you_mean(v, choices, cutoff=0.5))
         if f.metadata.get("range") and value is not None:
             lo, hi, open_lo, each = f.metadata["range"]
             items = (value.items() if isinstance(value, dict) else enumerate(value)) if each else [(None, value)]
