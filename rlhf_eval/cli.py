@@ -12,19 +12,26 @@ from typing import List, Optional
 
 import click
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from rlhf_eval import store
 from rlhf_eval.bench import BENCHMARKS
-from rlhf_eval.compare.verdicts import format_p, rests_on_text
+from rlhf_eval.compare.verdicts import format_p
 from rlhf_eval.config import ConfigError, load_recipe
 from rlhf_eval.errors import UserError, is_user_error, one_line, save_traceback
 from rlhf_eval.launch import EXECUTORS, quiet_libraries
 from rlhf_eval.lock import run_lock
 from rlhf_eval.pipeline import expand, load_plan, node_done, not_planned, plan_dict
 from rlhf_eval.registry import listing
+from rlhf_eval.report.console import (
+    ci_text,
+    family_lines,
+    print_results,
+    resting_lines,
+    signed,
+    verdict_rows,
+)
 from rlhf_eval.terminal import shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -126,153 +133,6 @@ def _node_table(run_dir: Path, nodes, title: str) -> Table:
         s = _state(run_dir, n)
         table.add_row(n.stage, shown(n.label), n.key, f"[{colors[s]}]{s}[/]")
     return table
-
-
-def short_names(columns: list[str]) -> dict[str, str]:
-    """Narrow column names for the terminal: B1.. for static benchmarks, bo<n> for best-of-n gains,
-    RL for RL gains (numbered when several tasks or policies), with the full names in a legend."""
-    out, count = {}, {}
-    for col in columns:
-        if col == "rm":
-            continue
-        if col.startswith("best-of-"):
-            base = "bo" + col.split("-")[2].split(" ")[0]
-        elif col.startswith("RL gain"):
-            base = "RL"
-        else:
-            base = f"B{sum(1 for v in out.values() if v.startswith('B')) + 1}"
-        count[base] = count.get(base, 0) + 1
-        out[col] = base if count[base] == 1 else f"{base}.{count[base]}"
-    return out
-
-
-def summary_table(results: dict) -> tuple[Table, dict[str, str]]:
-    """Static scores, the largest best-of-n gain and the RL gain per RM (every column is in the
-    report), under short names; returns the table and {short name: full name}."""
-    table = Table(title=f"reward models ({shown(results['name'])})")
-    cols = results["rm_columns"]
-    bon = [k for k in cols if k.startswith("best-of-")]
-    top = max((int(k.split("-")[2].split(" ")[0]) for k in bon), default=None)
-    keys = [k for k in cols if not k.startswith("best-of-") or k.startswith(f"best-of-{top} ")]
-    short = short_names(keys)
-    for k in keys:
-        table.add_column(short.get(k, k), justify="left" if k == "rm" else "right", no_wrap=True)
-    for row in results["rm_table"]:
-        table.add_row(*[f"{row[k]:.3f}" if isinstance(row.get(k), float) else
-                        "-" if row.get(k) is None else shown(row[k]) for k in keys])
-    return table, {v: k for k, v in short.items()}
-
-
-VERDICT_COLUMNS = ("static", "downstream", "verdict", "rho", "95% CI", "p", "p adj")
-
-
-def verdict_rows(title: str, rows: list[tuple], extra: tuple[str, ...] = ()) -> Table:
-    """The verdict table on a terminal: static, downstream, verdict word, Spearman, its 95% CI over
-    RMs, raw and Holm-adjusted p, and `extra` columns. Light borders, so it fits 80 columns; what
-    a verdict rests on is printed below it (`resting_lines`)."""
-    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False,
-                  show_edge=False)
-    for name in (*VERDICT_COLUMNS, *extra):
-        table.add_column(name, justify="left" if name in ("static", "downstream", "verdict") else "right",
-                         no_wrap=True)
-    for row in rows:
-        table.add_row(*map(shown, row))
-    return table
-
-
-def resting_lines(cells: list[tuple[str, str, dict]]) -> list[str]:
-    """'B1 vs bo16: predicts, rests on dpo-noisy (without it: no reliable relation)' for each
-    verdict that leaving one RM out changes."""
-    return [f"{s} vs {d}: {c['class'] if 'class' in c else c['verdict']}, " + rests_on_text(c)
-            for s, d, c in cells if c.get("rests_on")]
-
-
-def ci_text(ci) -> str:
-    return "-" if ci is None or signed(ci[0]) == "-" else f"{signed(ci[0])},{signed(ci[1])}"
-
-
-def verdict_table(results: dict) -> tuple[Table, dict[str, str]]:
-    """One row per (static benchmark, downstream measure): the verdict word (from the family's
-    Holm-adjusted p), Spearman with its 95% CI over RMs, and the raw and adjusted permutation p.
-    The reasoning behind each verdict is in the report."""
-    cols = [c["static"] for c in results["correlations"]] + [c["downstream"] for c in results["correlations"]]
-    short = short_names(list(dict.fromkeys(cols)))
-    rows = [(short[c["static"]], short[c["downstream"]], c["class"], signed(c["spearman"]["value"]),
-             ci_text(c["spearman"]["ci"]), format_p(c.get("p")), format_p(c.get("p_adjusted")))
-            for c in results["correlations"]]
-    return verdict_rows("does the static ranking predict the downstream one?", rows), {v: k for k, v in short.items()}
-
-
-def family_lines(results: dict) -> list[str]:
-    """The verdict table as a family: its size, what the adjustment means, the global test and
-    the smallest |rho| that the design can declare."""
-    fam = results.get("family")
-    if not fam or not fam.get("size"):
-        return []
-    lines = [f"The verdict table is one family of {fam['size']} tests; verdicts use Holm-adjusted permutation "
-             f"p-values (p adj). {fam['explained']}"]
-    g = fam.get("global")
-    if g and g["p"] == g["p"]:
-        answer = "some static metric relates to some downstream measure" if g["p"] < fam["alpha"] else \
-            "no relation at all is shown in this study"
-        lines.append(f"Global test (max |Spearman| over the {g['cells']} cells, RMs permuted): "
-                     f"{g['max_abs_rho']:.2f}, p {format_p(g['p'])}: {answer}.")
-    d = fam.get("declarable") or {}
-    if d.get("n_rms"):
-        fam_rho, one = d.get("family"), d.get("one_cell")
-        lines.append(f"With {d['n_rms']} RMs a verdict needs |Spearman| >= {fam_rho} in this family of {fam['size']}"
-                     if fam_rho is not None else
-                     f"With {d['n_rms']} RMs no cell of this family of {fam['size']} can be declared, whatever its "
-                     "Spearman")
-        lines[-1] += f" ({one} for a single cell)." if one is not None else " (none for a single cell either)."
-    return lines
-
-
-def signed(x) -> str:
-    """+0.87; '-' where there is no number (too few RMs give NaN)."""
-    return "-" if x is None or x != x else f"{x:+.2f}"
-
-
-def print_legend(legend: dict[str, str]) -> None:
-    """One line for the benchmarks, one per kind of downstream measure; best-of-n columns that
-    differ only in n share a line."""
-    lines: dict[str, list[str]] = {}
-    for short, full in legend.items():
-        if short.startswith("bo"):
-            lines.setdefault("best-of-n gain" + full.split(" gain", 1)[1], []).append(short)
-        else:
-            lines.setdefault("B" if short.startswith("B") else short, []).append(f"{short} = {full}")
-    for key, items in lines.items():
-        if key.startswith("best-of-n"):
-            items.sort(key=lambda x: int(x[2:].split(".")[0]))
-        text = f"{', '.join(items)} = {key}" if key.startswith("best-of-n") else "; ".join(items)
-        console.print(text, highlight=False, soft_wrap=True, style="dim")
-
-
-def print_results(results: dict) -> None:
-    """The RM table, what was not run and why, and the verdicts as a table (their text is in the report)."""
-    table, legend = summary_table(results)
-    console.print(table)
-    for g in results.get("not_planned", []):
-        console.print(f"- not run: {shown(g['rm'])}, {shown(g['what'])}: {shown(g['why'])}", highlight=False,
-                      soft_wrap=True)
-    if results.get("correlations"):
-        table, more = verdict_table(results)
-        console.print(table)
-        short = {v: k for k, v in more.items()}
-        for line in resting_lines([(short[c["static"]], short[c["downstream"]], c) for c in results["correlations"]]):
-            console.print(shown(line), highlight=False, soft_wrap=True)
-        for line in family_lines(results):
-            console.print(line, highlight=False, soft_wrap=True)
-        legend |= more
-    print_legend(legend)
-    for p in results.get("provenance", []):
-        lock = p.get("lock") or {}
-        if lock.get("differs"):
-            what = ", ".join(f"{d['package']} {'/'.join(d['run'])} (lock {d['lock']})" for d in lock["differs"])
-            console.print(shown(f"versions differ from {lock['lock']}: {what}; numbers may differ from a run on "
-                                 "the locked set-up for this reason alone"), style="yellow", highlight=False,
-                          soft_wrap=True)
 
 
 def stage_times(run_dir: Path, nodes) -> str:

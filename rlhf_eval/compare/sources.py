@@ -66,7 +66,8 @@ def bon_sources(bon_outs: list[dict]) -> list[Source]:
 
         def metrics(v, idx, grid=grid):
             return {f"best-of-{n} gain": float(v[idx, k].mean()) for k, n in enumerate(grid)}
-        out.append(Source(f"({task}, {policy})", units, None, metrics, "downstream", "prompts"))
+        labels = {f"best-of-{n} gain": {"short": f"bo{n}", "family": "best-of-n gain", "rank": n} for n in grid}
+        out.append(Source(f"({task}, {policy})", units, None, metrics, "downstream", "prompts", labels))
     return out
 
 
@@ -80,7 +81,7 @@ def rl_sources(eval_outs: list[dict]) -> list[Source]:
         if units:
             several = len({e.get("seed") for e in finals}) > 1
             out.append(Source(f"({task}, {policy})", units, None, lambda v, idx: {"RL gain": float(v[idx].mean())},
-                              "downstream", "seeds" if several else "prompts"))
+                              "downstream", "seeds" if several else "prompts", {"RL gain": {"short": "RL"}}))
     return out
 
 

@@ -95,7 +95,11 @@ def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_00
             row[names[k]] = _num(table.point[k][i])
         rm_table.append(row)
     rm_columns = ["rm"] + [names[k] for k in statics if k[1] == HEADLINE] + [names[k] for k in downs]
-    return {"rms": rms, "rm_table": rm_table, "rm_columns": rm_columns, "correlations": headline, "matrix": matrix,
+    labels = {(src.name, metric): about for src in found for metric, about in src.labels.items()}
+    column_info = {names[k]: {"side": table.side[k], "source": k[0], "metric": k[1]} | labels.get(k, {})
+                   for k in table.point if table.side[k] == "downstream" or k[1] == HEADLINE}
+    return {"rms": rms, "rm_table": rm_table, "rm_columns": rm_columns, "rm_column_info": column_info,
+            "correlations": headline, "matrix": matrix,
             "verdicts": verdicts, "family": fam, "n_rms": len(rms), "enough_rms": len(rms) >= MIN_RMS_FOR_CLAIMS,
             "bootstrap": iters, "permutations": permutations, "seed": seed}
 

@@ -17,7 +17,7 @@ value already carries its own measurement noise, so:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -39,6 +39,9 @@ class Source:
     metrics: Callable  # (values, unit index) -> {metric: float}
     side: str  # "static" or "downstream"
     unit: str = "units"  # what a unit is: items, prompts, seeds
+    # How a metric is shown in a narrow column: metric -> {"short": "bo16", "family": "best-of-n
+    # gain", "rank": 16} (of a family, the terminal's RM table keeps the highest rank).
+    labels: dict = field(default_factory=dict)
 
     @property
     def n_units(self) -> int:

@@ -1,0 +1,174 @@
+"""The answer on a terminal: the RM table under short column names with their legend, what was not
+run, and the verdict table. Columns are named from what compare recorded about each
+(results["rm_column_info"]: its side, source and the short name its source gave it), never by
+reading a label back."""
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from rlhf_eval.compare.verdicts import format_p, rests_on_text
+from rlhf_eval.terminal import shown
+
+console = Console()
+VERDICT_COLUMNS = ("static", "downstream", "verdict", "rho", "95% CI", "p", "p adj")
+
+
+def short_names(columns: list[str], info: dict) -> dict[str, str]:
+    """Narrow column names: B1.. for static benchmarks, the short name a downstream source gave
+    its metric (bo16, RL), or D; numbered when several share one. A column without info (a
+    results.json from before rm_column_info) keeps its full name."""
+    out, count = {}, {}
+    for col in columns:
+        if col == "rm":
+            continue
+        about = info.get(col)
+        if about is None:
+            base = col
+        elif about["side"] == "static":
+            base = f"B{sum(1 for v in out.values() if v.startswith('B')) + 1}"
+        else:
+            base = about.get("short") or "D"
+        count[base] = count.get(base, 0) + 1
+        out[col] = base if count[base] == 1 else f"{base}.{count[base]}"
+    return out
+
+
+def headline_columns(columns: list[str], info: dict) -> list[str]:
+    """The columns of the RM table: all but, of each family of a source's metrics (best-of-n at
+    every n), only the highest-ranked (the largest n)."""
+    top: dict = {}
+    for col in columns:
+        about = info.get(col) or {}
+        if about.get("family"):
+            key = (about["source"], about["family"])
+            if key not in top or about.get("rank", 0) > (info[top[key]].get("rank", 0)):
+                top[key] = col
+    return [c for c in columns if not (info.get(c) or {}).get("family") or
+            top[(info[c]["source"], info[c]["family"])] == c]
+
+
+def summary_table(results: dict) -> tuple[Table, dict[str, str]]:
+    """Static scores, the largest best-of-n gain and the RL gain per RM (every column is in the
+    report), under short names; returns the table and {short name: full name}."""
+    table = Table(title=f"reward models ({shown(results['name'])})")
+    info = results.get("rm_column_info", {})
+    keys = headline_columns(results["rm_columns"], info)
+    short = short_names(keys, info)
+    for k in keys:
+        table.add_column(short.get(k, k), justify="left" if k == "rm" else "right", no_wrap=True)
+    for row in results["rm_table"]:
+        table.add_row(*[f"{row[k]:.3f}" if isinstance(row.get(k), float) else
+                        "-" if row.get(k) is None else shown(row[k]) for k in keys])
+    return table, {v: k for k, v in short.items()}
+
+
+def verdict_rows(title: str, rows: list[tuple], extra: tuple[str, ...] = ()) -> Table:
+    """The verdict table on a terminal: static, downstream, verdict word, Spearman, its 95% CI over
+    RMs, raw and Holm-adjusted p, and `extra` columns. Light borders, so it fits 80 columns; what
+    a verdict rests on is printed below it (`resting_lines`)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False,
+                  show_edge=False)
+    for name in (*VERDICT_COLUMNS, *extra):
+        table.add_column(name, justify="left" if name in ("static", "downstream", "verdict") else "right",
+                         no_wrap=True)
+    for row in rows:
+        table.add_row(*map(shown, row))
+    return table
+
+
+def resting_lines(cells: list[tuple[str, str, dict]]) -> list[str]:
+    """'B1 vs bo16: predicts, rests on dpo-noisy (without it: no reliable relation)' for each
+    verdict that leaving one RM out changes."""
+    return [f"{s} vs {d}: {c['class'] if 'class' in c else c['verdict']}, " + rests_on_text(c)
+            for s, d, c in cells if c.get("rests_on")]
+
+
+def ci_text(ci) -> str:
+    return "-" if ci is None or signed(ci[0]) == "-" else f"{signed(ci[0])},{signed(ci[1])}"
+
+
+def family_lines(results: dict) -> list[str]:
+    """The verdict table as a family: its size, what the adjustment means, the global test and
+    the smallest |rho| that the design can declare."""
+    fam = results.get("family")
+    if not fam or not fam.get("size"):
+        return []
+    lines = [f"The verdict table is one family of {fam['size']} tests; verdicts use Holm-adjusted permutation "
+             f"p-values (p adj). {fam['explained']}"]
+    g = fam.get("global")
+    if g and g["p"] == g["p"]:
+        answer = "some static metric relates to some downstream measure" if g["p"] < fam["alpha"] else \
+            "no relation at all is shown in this study"
+        lines.append(f"Global test (max |Spearman| over the {g['cells']} cells, RMs permuted): "
+                     f"{g['max_abs_rho']:.2f}, p {format_p(g['p'])}: {answer}.")
+    d = fam.get("declarable") or {}
+    if d.get("n_rms"):
+        fam_rho, one = d.get("family"), d.get("one_cell")
+        lines.append(f"With {d['n_rms']} RMs a verdict needs |Spearman| >= {fam_rho} in this family of {fam['size']}"
+                     if fam_rho is not None else
+                     f"With {d['n_rms']} RMs no cell of this family of {fam['size']} can be declared, whatever its "
+                     "Spearman")
+        lines[-1] += f" ({one} for a single cell)." if one is not None else " (none for a single cell either)."
+    return lines
+
+
+def signed(x) -> str:
+    """+0.87; '-' where there is no number (too few RMs give NaN)."""
+    return "-" if x is None or x != x else f"{x:+.2f}"
+
+
+def verdict_table(results: dict) -> tuple[Table, dict[str, str]]:
+    """One row per (static benchmark, downstream measure): the verdict word (from the family's
+    Holm-adjusted p), Spearman with its 95% CI over RMs, and the raw and adjusted permutation p.
+    The reasoning behind each verdict is in the report."""
+    cols = [c["static"] for c in results["correlations"]] + [c["downstream"] for c in results["correlations"]]
+    short = short_names(list(dict.fromkeys(cols)), results.get("rm_column_info", {}))
+    rows = [(short[c["static"]], short[c["downstream"]], c["class"], signed(c["spearman"]["value"]),
+             ci_text(c["spearman"]["ci"]), format_p(c.get("p")), format_p(c.get("p_adjusted")))
+            for c in results["correlations"]]
+    return verdict_rows("does the static ranking predict the downstream one?", rows), {v: k for k, v in short.items()}
+
+
+def print_legend(legend: dict[str, str], info: dict) -> None:
+    """One line for the benchmarks, one per downstream measure; columns of one family of a source
+    (best-of-n at several n) share a line."""
+    lines: dict[str, tuple[bool, list]] = {}
+    for short, full in legend.items():
+        about = info.get(full) or {}
+        if about.get("family"):
+            key, item = f"{about['family']} {about['source']}", (about.get("rank", 0), short)
+        else:
+            key, item = "B" if about.get("side") == "static" else short, (0, f"{short} = {full}")
+        lines.setdefault(key, (bool(about.get("family")), []))[1].append(item)
+    for key, (family, items) in lines.items():
+        names = [text for _, text in sorted(items)]
+        console.print(f"{', '.join(names)} = {key}" if family else "; ".join(names), highlight=False,
+                      soft_wrap=True, style="dim")
+
+
+def print_results(results: dict) -> None:
+    """The RM table, what was not run and why, and the verdicts as a table (their text is in the report)."""
+    table, legend = summary_table(results)
+    console.print(table)
+    for g in results.get("not_planned", []):
+        console.print(f"- not run: {shown(g['rm'])}, {shown(g['what'])}: {shown(g['why'])}", highlight=False,
+                      soft_wrap=True)
+    if results.get("correlations"):
+        table, more = verdict_table(results)
+        console.print(table)
+        short = {v: k for k, v in more.items()}
+        for line in resting_lines([(short[c["static"]], short[c["downstream"]], c) for c in results["correlations"]]):
+            console.print(shown(line), highlight=False, soft_wrap=True)
+        for line in family_lines(results):
+            console.print(line, highlight=False, soft_wrap=True)
+        legend |= more
+    print_legend(legend, results.get("rm_column_info", {}))
+    for p in results.get("provenance", []):
+        lock = p.get("lock") or {}
+        if lock.get("differs"):
+            what = ", ".join(f"{d['package']} {'/'.join(d['run'])} (lock {d['lock']})" for d in lock["differs"])
+            console.print(shown(f"versions differ from {lock['lock']}: {what}; numbers may differ from a run on "
+                                 "the locked set-up for this reason alone"), style="yellow", highlight=False,
+                          soft_wrap=True)
