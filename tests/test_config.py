@@ -153,3 +153,17 @@ def test_generative_cards_are_checked(tmp_path, monkeypatch, card, error):
     write_card(tmp_path, monkeypatch, "reward_models", "judge", f"name: judge\n{card}")
     with pytest.raises(ConfigError, match=re.escape(error)):
         load_recipe(QUICK, ["reward_models=[judge]"])
+
+
+def test_the_old_top_level_seed_still_loads_as_bon_bootstrap_seed(tmp_path):
+    """`seed` (which only ever seeded best-of-n's bootstrap) is now bon.bootstrap_seed: a recipe
+    with the old key loads with a warning and plans the same nodes; both at once is refused."""
+    old = tmp_path / "old.yaml"
+    old.write_text("seed: 3\n" + QUICK.read_text())
+    with pytest.warns(FutureWarning, match="`seed` is now `bon.bootstrap_seed`"):
+        loaded = load_recipe(old, [f"run_root={tmp_path}"])
+    assert loaded.recipe.bon.bootstrap_seed == 3
+    new = load_recipe(QUICK, [f"run_root={tmp_path}", "bon.bootstrap_seed=3"])
+    assert [n.key for n in expand(loaded)] == [n.key for n in expand(new)]
+    with pytest.raises(ConfigError, match="`seed` is now `bon.bootstrap_seed`; give only `bon.bootstrap_seed`"):
+        load_recipe(QUICK, ["seed=1", "bon.bootstrap_seed=2"])

@@ -53,7 +53,8 @@ def expand_eval(plan) -> None:
     gens = plan.need("candidates")
     for (name, pname, task), sc in plan.need("scores").items():
         plan.add(EVAL_NAME, f"rm={name} policy={pname} task={task}",
-                 {"n_grid": r.bon.n_grid, "bootstrap": r.bon.bootstrap, "seed": r.seed},
+                 # "seed": the param's name since before bon.bootstrap_seed, kept for the node keys
+                 {"n_grid": r.bon.n_grid, "bootstrap": r.bon.bootstrap, "seed": r.bon.bootstrap_seed},
                  {"scores": sc, "candidates": gens[pname, task], "toy": plan.need("toy")})
 
 
@@ -101,7 +102,8 @@ def generate_provenance(manifest: dict) -> dict:
 
 
 def seeds(config: dict) -> dict:
-    return {"bon": config["recipe"]["bon"]["seed"]}
+    bon = config["recipe"]["bon"]
+    return {"bon": bon["seed"], "bon_bootstrap": bon.get("bootstrap_seed", config["recipe"].get("seed"))}
 
 
 GENERATE = Stage(GENERATE_NAME, "rlhf_eval.bon.generate_stage:run", provides={"candidates": candidates},

@@ -3,6 +3,7 @@ sections new stages declare), its cards found, and the checks that span sections
 stage's own refusals are its Stage.check, read through the registry."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Optional
@@ -90,11 +91,29 @@ def recipe_schema() -> tuple[type, list]:
     return (make_dataclass("Recipe", extra, bases=(Recipe,)) if extra else Recipe), found
 
 
+# Keys that moved: old dotted key -> new one. A recipe with the old key still loads (with a
+# warning), so runs keep their node keys; both at once is refused.
+RENAMED = {"seed": "bon.bootstrap_seed"}  # the top-level seed only ever seeded best-of-n's bootstrap
+
+
+def _renamed(raw: dict, where: str) -> dict:
+    for old, new in RENAMED.items():
+        if isinstance(raw, dict) and old in raw:
+            section, _, key = new.partition(".")
+            target = raw.setdefault(section, {}) if isinstance(raw.get(section, {}), dict) else None
+            if target is None or key in target:
+                raise ConfigError(f"{where}: `{old}` is now `{new}`; give only `{new}`")
+            warnings.warn(f"{where}: `{old}` is now `{new}` (it seeds best-of-n's bootstrap only); rename it",
+                          FutureWarning, stacklevel=3)
+            target[key] = raw.pop(old)
+    return raw
+
+
 def _read(path: Path, overrides: list[str], schema: type, found: list) -> Recipe:
     """The recipe file with its overrides, keys, types, choices and ranges checked."""
-    raw = read_yaml(path)
+    raw = _renamed(read_yaml(path), str(path))
     check_keys(raw, schema, str(path))
-    over = parse_overrides(overrides)
+    over = _renamed(parse_overrides(overrides), "override")
     check_keys(over, schema, "override")
     merged = OmegaConf.to_container(OmegaConf.merge(raw, over))
     for s in found:

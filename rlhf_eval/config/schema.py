@@ -235,6 +235,8 @@ class BonConfig:
     limit: Optional[int] = opt(None, "Evaluate on the first `limit` prompts of each task; null: all.", lo=1)
     batch_size: int = opt(64, "Prompts per generation batch.", lo=1)
     bootstrap: int = opt(1000, "Bootstrap resamples of the prompts for the curves' 95% CIs (0: none).", lo=0)
+    bootstrap_seed: int = opt(0, "Seed of those resamples (the recipe's top-level `seed` before; still read, "
+                                 "with a warning).")
     ray: RayShardConfig = opt(None, "Generation and scoring as Ray shards.", factory=RayShardConfig)
 
 
@@ -415,7 +417,6 @@ class LocalExecutorConfig:
 @dataclass
 class Recipe:
     name: str = opt(MISSING, "The run's name and folder (run_root/name): letters, digits, _ - + and . only.")
-    seed: int = opt(0, "Seed of the best-of-n bootstrap.")
     run_root: str = opt("runs", "Folder the run folder goes in.")
     executor: str = opt("local", "local: nodes on this machine (`local:` below); ray: nodes as Ray tasks (`ray:` "
                                  "below). Slurm is `rlhf-eval submit`, not an executor of `run`.",

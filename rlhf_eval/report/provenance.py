@@ -50,7 +50,6 @@ def provenance(run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     plan = json.loads((run_dir / "plan.json").read_text())
     cfg = plan["config"]
-    recipe = cfg["recipe"]
     manifests = {}
     for n in load_plan(run_dir):
         m, _ = node_done(run_dir, n)
@@ -67,7 +66,7 @@ def provenance(run_dir: Path) -> dict:
         if entry is not None:
             data.append(entry)
     data = list({d["what"]: d for d in data}.values())
-    seeds = {"recipe": recipe["seed"]}
+    seeds = {}
     for s in all_stages():
         if s.seeds is not None:
             seeds |= s.seeds(cfg)
