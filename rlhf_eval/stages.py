@@ -68,6 +68,8 @@ class Stage:
     provenance: Optional[Callable] = None  # (manifest) -> {what, fingerprint, detail} | None
     seeds: Optional[Callable] = None  # (plan.json config) -> {name: seed} for the report
     ray_cluster: Optional[Callable] = None  # (node) -> True when its job starts its own Ray cluster
+    # (node, nodes by id, its slurm.stages resources) -> why they cannot hold it, or None
+    slurm_check: Optional[Callable] = None
 
 
 def no_gpu(node, costing) -> None:

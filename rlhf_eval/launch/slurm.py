@@ -70,31 +70,6 @@ def groups(nodes: list[Node], arrays: bool) -> list[list[Node]]:
     return out
 
 
-def gpus_needed(o: dict, algorithm: str, remote_rm: bool, kl_coef: float) -> int:
-    """GPUs OpenRLHF's placement asks for: every role apart, or the largest when all are colocated.
-    With no KL penalty OpenRLHF 0.11.2 creates no reference model (train_ppo_ray.py: `if
-    args.algo.kl.init_coef > 0`), so its GPUs are not counted."""
-    roles = [o["actor"]] + ([o["ref"]] if kl_coef > 0 else []) + ([] if remote_rm else [o["reward"]]) + \
-        ([o["critic"]] if algorithm == "ppo" else [])
-    roles = [r["nodes"] * r["gpus_per_node"] for r in roles]
-    vllm = o["vllm_engines"] * o["vllm_tensor_parallel_size"]
-    return max(roles + [vllm]) if o["colocate_all"] else sum(roles) + vllm
-
-
-def check_ray_cluster(node: Node, rm_node: Node, r: dict) -> None:
-    rl = node.params["rl"]
-    remote = rm_node.params["card"]["backend"] == "remote"
-    need, have = gpus_needed(rl["openrlhf"], rl["algorithm"], remote, rl["kl_coef"]), r["nodes"] * r["gpus_per_node"]
-    if r["gpus_per_node"] and need > have:
-        o = rl["openrlhf"]
-        actor = o["actor"]["nodes"] * o["actor"]["gpus_per_node"]
-        raise SlurmError(f"{node.label}: rl.openrlhf's placement needs {need} GPUs but slurm.stages.rl_train "
-                         f"gives {r['nodes']} nodes x {r['gpus_per_node']} GPUs; raise nodes or gpus_per_node, "
-                         f"or put every role on the actor's {actor} GPUs: rl.openrlhf.colocate_all=true"
-                         + (", rl.openrlhf.ref placed like rl.openrlhf.actor" if rl["kl_coef"] > 0 else "")
-                         + f", and rl.openrlhf.vllm_engines x vllm_tensor_parallel_size = {actor}")
-
-
 def render(recipe, run_dir: Path, group: list[Node]) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True)
@@ -200,9 +175,11 @@ def submit(recipe, run_dir: Path, nodes: list[Node], dry_run: bool = False, echo
     states = {} if dry_run else job_states(job_ids(jobs))
     live = {nid: ref for nid, ref in jobs.items() if (state_of(states, ref) or {}).get("state") in ACTIVE}
     by_id = {n.id: n for n in nodes}
-    for n in nodes:
-        if needs_ray_cluster(n):
-            check_ray_cluster(n, by_id[n.deps["rm"]], resources(recipe, n.stage))
+    for n in nodes:  # what a node's stage says its Slurm resources must hold (Stage.slurm_check)
+        check = stage(n.stage).slurm_check
+        problem = check(n, by_id, resources(recipe, n.stage)) if check is not None else None
+        if problem:
+            raise SlurmError(problem)
     submitted = {}
     for group in groups(nodes, recipe.slurm.arrays):
         todo = [n for n in group if node_done(run_dir, n)[0] is None and n.id not in live]

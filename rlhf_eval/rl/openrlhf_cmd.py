@@ -191,3 +191,14 @@ def hf_checkpoints(out_dir: Path) -> list[tuple[int, Path]]:
         if step.isdigit() and (d / "config.json").is_file():
             found.append((int(step), d))
     return sorted(found)
+
+
+def gpus_needed(o: dict, algorithm: str, remote_rm: bool, kl_coef: float) -> int:
+    """GPUs OpenRLHF's placement asks for: every role apart, or the largest when all are colocated.
+    With no KL penalty OpenRLHF 0.11.2 creates no reference model (train_ppo_ray.py: `if
+    args.algo.kl.init_coef > 0`), so its GPUs are not counted."""
+    roles = [o["actor"]] + ([o["ref"]] if kl_coef > 0 else []) + ([] if remote_rm else [o["reward"]]) + \
+        ([o["critic"]] if algorithm == "ppo" else [])
+    roles = [r["nodes"] * r["gpus_per_node"] for r in roles]
+    vllm = o["vllm_engines"] * o["vllm_tensor_parallel_size"]
+    return max(roles + [vllm]) if o["colocate_all"] else sum(roles) + vllm

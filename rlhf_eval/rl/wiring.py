@@ -103,6 +103,26 @@ def ray_cluster(node) -> bool:
     return node.params["rl"]["engine"] == "openrlhf"
 
 
+def slurm_check(node, nodes: dict, r: dict) -> str | None:
+    """Why the Slurm resources of an OpenRLHF node cannot hold its Ray cluster's placement."""
+    from rlhf_eval.rl.openrlhf_cmd import gpus_needed
+
+    rl = node.params["rl"]
+    if rl["engine"] != "openrlhf":
+        return None
+    remote = nodes[node.deps["rm"]].params["card"]["backend"] == "remote"
+    need, have = gpus_needed(rl["openrlhf"], rl["algorithm"], remote, rl["kl_coef"]), r["nodes"] * r["gpus_per_node"]
+    if not r["gpus_per_node"] or need <= have:
+        return None
+    o = rl["openrlhf"]
+    actor = o["actor"]["nodes"] * o["actor"]["gpus_per_node"]
+    return (f"{node.label}: rl.openrlhf's placement needs {need} GPUs but slurm.stages.{NAME} gives {r['nodes']} "
+            f"nodes x {r['gpus_per_node']} GPUs; raise nodes or gpus_per_node, or put every role on the actor's "
+            f"{actor} GPUs: rl.openrlhf.colocate_all=true"
+            + (", rl.openrlhf.ref placed like rl.openrlhf.actor" if rl["kl_coef"] > 0 else "")
+            + f", and rl.openrlhf.vllm_engines x vllm_tensor_parallel_size = {actor}")
+
+
 def seeds(config: dict) -> dict:
     rl = config["recipe"]["rl"]
     return {"rl": rl.get("seeds", rl.get("seed"))}
@@ -110,4 +130,4 @@ def seeds(config: dict) -> dict:
 
 STAGE = Stage(NAME, "rlhf_eval.rl.stage:run", provides={"rl": runs}, section="rl", check=check, gaps=gaps,
               result=Result(tables="rlhf_eval.compare.tables:rl_tables", settings=settings),
-              cost=cost, ray_cluster=ray_cluster, seeds=seeds)
+              cost=cost, ray_cluster=ray_cluster, slurm_check=slurm_check, seeds=seeds)

@@ -209,7 +209,7 @@ def test_ray_cluster_job_is_requeued_and_restarts_cleanly(reference_run, toy_cac
 def test_no_reference_gpus_without_a_kl_penalty(toy_cache, tmp_path):
     """issue 31, item 7: OpenRLHF 0.11.2 creates a reference model only when the KL coefficient is
     positive (train_ppo_ray.py), so rl.kl_coef=0 frees its 4 GPUs of gpu-cluster.yaml's 16."""
-    from rlhf_eval.launch.slurm import gpus_needed
+    from rlhf_eval.rl.openrlhf_cmd import gpus_needed
     o = {"actor": {"nodes": 1, "gpus_per_node": 8}, "ref": {"nodes": 1, "gpus_per_node": 4},
          "reward": {"nodes": 1, "gpus_per_node": 2}, "critic": {"nodes": 1, "gpus_per_node": 2},
          "vllm_engines": 2, "vllm_tensor_parallel_size": 1, "colocate_all": False}
