@@ -1,4 +1,5 @@
-"""The `rlhf-eval` command line: thin; it parses, loads the recipe and calls the pipeline."""
+"""The `rlhf-eval` command line: each command parses its arguments, loads what it needs and calls
+the package; how results look on a terminal is report/console.py."""
 from __future__ import annotations
 
 import functools
@@ -27,6 +28,7 @@ from rlhf_eval.registry import listing
 from rlhf_eval.report.console import (
     ci_text,
     family_lines,
+    print_diff,
     print_results,
     resting_lines,
     signed,
@@ -366,51 +368,7 @@ def diff(run_a: Path = typer.Argument(..., help="a finished run folder (A)"),
         out_file(out, "--json")
     from rlhf_eval.report.diff import diff_runs
     d = diff_runs(run_a, run_b)
-    same = [n for n in d["nodes"] if n["status"] == "same key"]
-    other = [n for n in d["nodes"] if n["status"] != "same key"]
-    console.print(f"A = {shown(d['a'])}\nB = {shown(d['b'])}", highlight=False)
-    console.print(f"nodes: {len(same)} with the same key (same config and inputs), {len(other)} not", highlight=False)
-    if other:
-        groups: dict[tuple, list[str]] = {}
-        for n in other:
-            groups.setdefault((n["stage"], n["status"], n.get("why", "")), []).append(n["label"])
-        table = Table(title="nodes that differ (diff --json lists each one)")
-        for col in ("stage", "nodes", "status", "why"):
-            table.add_column(col, overflow="fold")
-        for (stage, status, why), labels in groups.items():
-            table.add_row(stage, shown(labels[0] + (f" and {len(labels) - 1} more" if len(labels) > 1 else "")),
-                          status, shown(why))
-        console.print(table)
-    for kind, items in d["setup"].items():
-        for item in items:
-            a, b = ("not recorded" if v is None else v for v in (item["a"], item["b"]))
-            console.print(shown(f"{kind}: {item['what']}: A {a}, B {b}"), highlight=False, soft_wrap=True)
-    if not any(d["setup"].values()):
-        console.print("versions, threads, seeds and data fingerprints: the same", highlight=False)
-    moved = [r for r in d["numbers"] if r["moved"] != "same"]
-    beyond = sum(r["moved"] == "beyond noise" for r in moved)
-    console.print(f"headline numbers: {len(d['numbers'])} compared, {len(d['numbers']) - len(moved)} identical, "
-                  f"{len(moved)} moved ({beyond} beyond their 95% intervals)", highlight=False)
-    if moved:
-        table = Table(title=f"largest moves (of {len(moved)})")
-        for col, justify in (("rm", "left"), ("number", "left"), ("A", "right"), ("B", "right"), ("B - A", "right"),
-                             ("z", "right"), ("", "left")):
-            table.add_column(col, justify=justify, overflow="fold")
-        for r in moved[:rows]:
-            table.add_row(r["rm"], shown(r["column"]), f"{r['a']:.3f}", f"{r['b']:.3f}", f"{r['delta']:+.3f}",
-                          "-" if r["z"] is None else f"{r['z']:+.1f}", r["moved"])
-        console.print(table)
-    changed = [v for v in d["verdicts"] if v["changed"]]
-    console.print(f"verdicts: {len(d['verdicts'])} compared, {len(changed)} changed", highlight=False)
-    if changed:
-        table = Table(title="verdicts that changed")
-        for col in ("static", "downstream", "A", "B"):
-            table.add_column(col)
-        for v in changed:
-            cell = [("-" if x is None else f"{x['verdict']}, Spearman {signed(x['spearman'])} "
-                     f"({signed(x['ci'][0])} to {signed(x['ci'][1])})") for x in (v["a"], v["b"])]
-            table.add_row(shown(v["static"]), shown(v["downstream"]), *cell)
-        console.print(table)
+    print_diff(d, rows)
     if out:
         store.atomic_write_json(out, d)
         console.print(f"diff: {shown(out)}")

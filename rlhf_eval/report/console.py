@@ -172,3 +172,53 @@ def print_results(results: dict) -> None:
             console.print(shown(f"versions differ from {lock['lock']}: {what}; numbers may differ from a run on "
                                  "the locked set-up for this reason alone"), style="yellow", highlight=False,
                           soft_wrap=True)
+
+
+def print_diff(d: dict, rows: int) -> None:
+    """`rlhf-eval diff` (report.diff.diff_runs): nodes that differ grouped by why, set-up
+    differences, the largest moves of headline numbers, and verdicts that changed."""
+    same = [n for n in d["nodes"] if n["status"] == "same key"]
+    other = [n for n in d["nodes"] if n["status"] != "same key"]
+    console.print(f"A = {shown(d['a'])}\nB = {shown(d['b'])}", highlight=False)
+    console.print(f"nodes: {len(same)} with the same key (same config and inputs), {len(other)} not", highlight=False)
+    if other:
+        groups: dict[tuple, list[str]] = {}
+        for n in other:
+            groups.setdefault((n["stage"], n["status"], n.get("why", "")), []).append(n["label"])
+        table = Table(title="nodes that differ (diff --json lists each one)")
+        for col in ("stage", "nodes", "status", "why"):
+            table.add_column(col, overflow="fold")
+        for (stage, status, why), labels in groups.items():
+            table.add_row(stage, shown(labels[0] + (f" and {len(labels) - 1} more" if len(labels) > 1 else "")),
+                          status, shown(why))
+        console.print(table)
+    for kind, items in d["setup"].items():
+        for item in items:
+            a, b = ("not recorded" if v is None else v for v in (item["a"], item["b"]))
+            console.print(shown(f"{kind}: {item['what']}: A {a}, B {b}"), highlight=False, soft_wrap=True)
+    if not any(d["setup"].values()):
+        console.print("versions, threads, seeds and data fingerprints: the same", highlight=False)
+    moved = [r for r in d["numbers"] if r["moved"] != "same"]
+    beyond = sum(r["moved"] == "beyond noise" for r in moved)
+    console.print(f"headline numbers: {len(d['numbers'])} compared, {len(d['numbers']) - len(moved)} identical, "
+                  f"{len(moved)} moved ({beyond} beyond their 95% intervals)", highlight=False)
+    if moved:
+        table = Table(title=f"largest moves (of {len(moved)})")
+        for col, justify in (("rm", "left"), ("number", "left"), ("A", "right"), ("B", "right"), ("B - A", "right"),
+                             ("z", "right"), ("", "left")):
+            table.add_column(col, justify=justify, overflow="fold")
+        for r in moved[:rows]:
+            table.add_row(r["rm"], shown(r["column"]), f"{r['a']:.3f}", f"{r['b']:.3f}", f"{r['delta']:+.3f}",
+                          "-" if r["z"] is None else f"{r['z']:+.1f}", r["moved"])
+        console.print(table)
+    changed = [v for v in d["verdicts"] if v["changed"]]
+    console.print(f"verdicts: {len(d['verdicts'])} compared, {len(changed)} changed", highlight=False)
+    if changed:
+        table = Table(title="verdicts that changed")
+        for col in ("static", "downstream", "A", "B"):
+            table.add_column(col)
+        for v in changed:
+            cell = [("-" if x is None else f"{x['verdict']}, Spearman {signed(x['spearman'])} "
+                     f"({signed(x['ci'][0])} to {signed(x['ci'][1])})") for x in (v["a"], v["b"])]
+            table.add_row(shown(v["static"]), shown(v["downstream"]), *cell)
+        console.print(table)
