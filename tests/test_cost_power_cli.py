@@ -94,3 +94,13 @@ def test_power_cli_sizes_a_cell_of_a_family(tmp_path):
     assert row["cells"] == 15 and row["closed_form_rms_needed"] == math.ceil(
         1.06 * ((2.935199 + 0.841621) / z) ** 2 + 3) > one
     assert abs(row["rms_needed"] - row["closed_form_rms_needed"]) <= 12
+
+
+def test_a_curation_judge_is_priced():
+    """curate with a judge (consistency) runs the judge over both responses of every pair: its
+    forward passes count; without a judge curate is CPU work and adds nothing."""
+    loaded = load_recipe(GPU, ["curate.steps=[dedup, consistency]", "curate.consistency.judge=skywork-llama-8b"])
+    [cur] = [e for e in estimate(expand(loaded), loaded.to_dict()["recipe"]) if e.stage == "curate"]
+    assert cur.gpu_hours == pytest.approx(2 * 8e9 * 80000 * 2 * 768 / 400e12 / 3600)
+    assert not [e for e in estimate(expand(load_recipe(GPU)), load_recipe(GPU).to_dict()["recipe"])
+                if e.stage == "curate"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlhf_eval.stages import Stage, no_gpu
+from rlhf_eval.stages import Stage
 
 NAME = "curate"
 # 2: dataset/ in TRL's conversational format, no all-None margin column; 3: decontamination
@@ -25,6 +25,18 @@ def curated(plan):
                     {"toy": plan.need("toy"), "judge": plan.need("judge")})
 
 
+def cost(node, c):
+    """The judge's forward passes over both responses of every pair (cost.train_pairs of them:
+    the pool is known only after download); without a judge, CPU work only."""
+    from rlhf_eval.launch.cost import Estimate
+
+    if "judge" not in node.deps:
+        return None
+    p, pairs = c.rm_params(c.nodes[node.deps["judge"]]), c.cost["train_pairs"]
+    return Estimate(node.stage, node.label, c.hours(2 * p * pairs * 2 * c.seq, c.cost["infer_tflops"]),
+                    f"judge {p / 1e9:g}B x {pairs} pairs x 2 responses")
+
+
 def funnel(outputs: dict) -> dict:
     return {k: outputs[k] for k in ("counts", "dropped", "events")}
 
@@ -42,4 +54,4 @@ def provenance(manifest: dict) -> dict | None:
 STAGE = Stage(NAME, "rlhf_eval.curate.stage:run", provides={"curated": curated}, section=NAME,
               # how, not what: the output is the same on either engine and any thread count (tested)
               key_ignores=("curate.engine", "curate.threads", "curate.ray_blocks"),
-              funnel=funnel, cost=no_gpu, provenance=provenance)
+              funnel=funnel, cost=cost, provenance=provenance)
