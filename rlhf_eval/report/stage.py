@@ -124,8 +124,8 @@ def run(ctx) -> dict:
 
     cmp = ctx.out("compare")
     # the input whose stage keeps a curation funnel (stages.Stage.funnel)
-    funnels = {ctx.params["name"]: next(s.funnel(m["outputs"]) for m in ctx.inputs.values()
-                                        if (s := stage(m["stage"])).funnel is not None)}
+    found = [s.funnel(m["outputs"]) for m in ctx.inputs.values() if (s := stage(m["stage"])).funnel is not None]
+    funnels = {ctx.params["name"]: found[0]} if found else {}
     cfg = ctx.params.get("report") or {}
     return render(cmp, funnels, ctx.params["name"], ctx.dir, [provenance(ctx.run_dir)],
                   cfg.get("exports", []), cfg.get("tensorboard_dir"))
