@@ -20,9 +20,12 @@ from rlhf_eval.registry import Registry
 
 
 def resolve(ref: str) -> Any:
-    """The object a "module:attr" reference names, imported now."""
+    """The object a "module:attr" (or "module:Class.attr") reference names, imported now."""
     module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class Stage:
     (except `cost`: a stage without a cost rule is listed by `plan --cost` as of unknown cost)."""
     name: str
     run: str  # "module:function": NodeContext -> outputs (a JSON-able dict)
+    # "module:function": outputs -> the typed artifact other stages read them as (rebuilt there only)
+    artifact: Optional[str] = None
     # Artifacts it produces for other stages: name -> producer(plan) -> value (pipeline.Plan.need).
     provides: Mapping[str, Callable] = field(default_factory=dict)
     expand: Optional[Callable] = None  # (plan) -> None: its nodes nobody else asks for

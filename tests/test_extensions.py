@@ -131,3 +131,18 @@ def test_a_new_stage(monkeypatch, reference_run, toy_cache, tmp_path):
     assert unknown == "stage 'best_minus_worst' declares no cost rule (stages.Stage.cost)"
     script = render(loaded.recipe, run_dir, [new[0]])
     assert f"best_minus_worst/{new[0].key}" in script and "#SBATCH --cpus-per-task=2" in script
+
+
+def test_every_declared_artifact_reads_the_outputs_its_stage_wrote(reference_run):
+    """A stage's `artifact` (the typed form other stages read its outputs as) rebuilds every
+    output of that stage in the smoke run, and the run has outputs of each such stage."""
+    from rlhf_eval.pipeline import node_manifests
+    from rlhf_eval.stages import all_stages, resolve
+
+    declared = [s for s in all_stages() if s.artifact]
+    assert {s.name for s in declared} >= {"train_rm", "static_bench", "bon_generate", "bon_score", "rl_train"}
+    for s in declared:
+        outs = [m["outputs"] for m in node_manifests(reference_run[0], s.name)]
+        assert outs, s.name
+        for out in outs:
+            assert resolve(s.artifact)(out), (s.name, out)

@@ -98,7 +98,9 @@ def provenance(manifest: dict) -> dict | None:
             "detail": f"{len(ids)} scored units, sha256 of their ids"}
 
 
-STAGE = Stage(NAME, "rlhf_eval.bench.stage:run", expand=expand, section=NAME, shorthand=shorthand, check=check,
+STAGE = Stage(NAME, "rlhf_eval.bench.stage:run",
+              artifact="rlhf_eval.bench.base:BenchmarkScores.from_outputs",
+              expand=expand, section=NAME, shorthand=shorthand, check=check,
               gaps=gaps,
               result=Result(side="static", tables="rlhf_eval.compare.tables:static_tables",
                             sources="rlhf_eval.compare.sources:static_sources", settings=settings),

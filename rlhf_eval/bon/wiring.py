@@ -106,9 +106,11 @@ def seeds(config: dict) -> dict:
     return {"bon": bon["seed"], "bon_bootstrap": bon.get("bootstrap_seed", config["recipe"].get("seed"))}
 
 
-GENERATE = Stage(GENERATE_NAME, "rlhf_eval.bon.generate_stage:run", provides={"candidates": candidates},
+GENERATE = Stage(GENERATE_NAME, "rlhf_eval.bon.generate_stage:run",
+                 artifact="rlhf_eval.bon.artifacts:CandidateSet.from_outputs", provides={"candidates": candidates},
                  section="bon", cost=generate_cost, provenance=generate_provenance, seeds=seeds)
-SCORE = Stage(SCORE_NAME, "rlhf_eval.bon.score_stage:run", provides={"scores": scores}, cost=score_cost)
+SCORE = Stage(SCORE_NAME, "rlhf_eval.bon.score_stage:run", artifact="rlhf_eval.bon.artifacts:ScoreSet.from_outputs",
+              provides={"scores": scores}, cost=score_cost)
 EVAL = Stage(EVAL_NAME, "rlhf_eval.bon.eval_stage:run", expand=expand_eval, cost=no_gpu,
              result=Result(side="downstream", tables="rlhf_eval.compare.tables:bon_tables",
                            sources="rlhf_eval.compare.sources:bon_sources",

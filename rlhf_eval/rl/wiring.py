@@ -128,6 +128,7 @@ def seeds(config: dict) -> dict:
     return {"rl": rl.get("seeds", rl.get("seed"))}
 
 
-STAGE = Stage(NAME, "rlhf_eval.rl.stage:run", provides={"rl": runs}, section="rl", check=check, gaps=gaps,
+STAGE = Stage(NAME, "rlhf_eval.rl.stage:run",
+              artifact="rlhf_eval.rl.base:checkpoints", provides={"rl": runs}, section="rl", check=check, gaps=gaps,
               result=Result(tables="rlhf_eval.compare.tables:rl_tables", settings=settings),
               cost=cost, ray_cluster=ray_cluster, slurm_check=slurm_check, seeds=seeds)

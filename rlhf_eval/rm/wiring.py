@@ -57,5 +57,7 @@ def seeds(config: dict) -> dict:
     return {f"{NAME}[{name}]": card["train"]["seed"] for name, card in config["reward_models"].items()}
 
 
-STAGE = Stage(NAME, "rlhf_eval.rm.stage:run", provides={"judge": judge, "rm": reward_models}, cost=cost,
+STAGE = Stage(NAME, "rlhf_eval.rm.stage:run",
+              artifact="rlhf_eval.rm.base:TrainedRM.from_outputs", provides={"judge": judge, "rm": reward_models},
+              cost=cost,
               seeds=seeds)
