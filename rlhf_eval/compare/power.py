@@ -155,3 +155,25 @@ def rms_needed(design: Design, rho: float, target: float = POWER_TARGET, reps: i
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if ok(mid) else (mid, hi)
     return hi
+
+
+def difference_coverage(n_rms: int, noise: tuple[float, float, float], reps: int = 400, draws: int = 500,
+                        seed: int = 0) -> float:
+    """Share of simulated studies whose `ranking.spearman_difference` CI covers the true
+    difference. Each RM has a true quality q ~ N(0, 1); two static metrics and the downstream
+    gain measure it with normal noise of SDs `noise` = (s_a, s_b, s_y), so each pair is bivariate
+    normal with r = 1 / sqrt((1 + s1^2)(1 + s2^2)) and the true difference of Spearman
+    correlations is spearman_of_normal(r_ay) - spearman_of_normal(r_by)."""
+    from rlhf_eval.compare.ranking import spearman_difference
+
+    sa, sb, sy = noise
+    r = [1 / math.sqrt((1 + s * s) * (1 + sy * sy)) for s in (sa, sb)]
+    truth = spearman_of_normal(r[0]) - spearman_of_normal(r[1])
+    rng = np.random.default_rng(seed)
+    hits = []
+    for rep in range(reps):
+        q = rng.standard_normal(n_rms)
+        a, b, y = (q + s * rng.standard_normal(n_rms) for s in (sa, sb, sy))
+        lo, hi = spearman_difference(a, b, y, draws, seed + rep)["ci"]
+        hits.append(lo <= truth <= hi)
+    return float(np.mean(hits))

@@ -13,6 +13,7 @@ import numpy as np
 from rlhf_eval import store
 from rlhf_eval.bootstrap import percentile_interval
 from rlhf_eval.compare import family
+from rlhf_eval.compare.ranking import rank_statics
 from rlhf_eval.compare.sources import measure_name
 from rlhf_eval.compare.stats import Source, bootstrap_table, correlate
 from rlhf_eval.compare.tables import write_tables
@@ -98,7 +99,11 @@ def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_00
     labels = {(src.name, metric): about for src in found for metric, about in src.labels.items()}
     column_info = {names[k]: {"side": table.side[k], "source": k[0], "metric": k[1]} | labels.get(k, {})
                    for k in table.point if table.side[k] == "downstream" or k[1] == HEADLINE}
+    heads = [k for k in statics if k[1] == HEADLINE]
+    ranking = [{"downstream": names[d]} | rank_statics({names[s]: table.point[s] for s in heads}, table.point[d],
+                                                       iters, seed) for d in downs] if len(heads) > 1 else []
     return {"rms": rms, "rm_table": rm_table, "rm_columns": rm_columns, "rm_column_info": column_info,
+            "benchmark_ranking": ranking,
             "correlations": headline, "matrix": matrix,
             "verdicts": verdicts, "family": fam, "n_rms": len(rms), "enough_rms": len(rms) >= MIN_RMS_FOR_CLAIMS,
             "bootstrap": iters, "permutations": permutations, "seed": seed}

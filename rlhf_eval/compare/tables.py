@@ -153,6 +153,9 @@ def write_tables(out_dir: Path, result: dict) -> list[str]:
                    "q_bh": m.get("q")} for m in result["matrix"]],
         "verdicts": [{"benchmark": v["benchmark"], "metric": v["metric"], "n_rms": v["n_rms"], "verdict": v["text"]}
                      for v in result["verdicts"]],
+        "ranking": [{"downstream": r["downstream"], "a": p["a"], "b": p["b"], "n_rms": p["n_rms"],
+                     "spearman_a_minus_b": p["difference"], "ci_low": p["ci"][0], "ci_high": p["ci"][1],
+                     "better": p["better"] or ""} for r in result.get("benchmark_ranking", []) for p in r["pairs"]],
     }
     for name, rows in flat.items():
         if rows:

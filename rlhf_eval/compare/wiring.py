@@ -6,8 +6,9 @@ from rlhf_eval.stages import Stage, no_gpu
 
 NAME = "compare"
 # 3: population CI over RMs only, reliabilities, disattenuated correlations, RL seeds;
-# 4: static rows name the benchmark whose rules scored them, seven-benchmark summary.
-COMPARE_FORMAT = 4
+# 4: static rows name the benchmark whose rules scored them, seven-benchmark summary;
+# 5: rm_column_info (how the terminal names columns), benchmark_ranking (paired Spearman differences).
+COMPARE_FORMAT = 5
 
 
 def comparison(plan):
