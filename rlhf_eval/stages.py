@@ -37,7 +37,9 @@ class Result:
     values compare correlates, static or downstream); check(outputs), when merging runs, raises
     MergeError where outputs of different runs cannot be put side by side."""
     tables: str
-    side: Optional[str] = None  # "static" or "downstream": which side of compare its sources are on
+    # "static", "on-policy" (static-like: an RM's property, measured on the policy's samples) or
+    # "downstream": which side of compare its sources are on
+    side: Optional[str] = None
     sources: Optional[str] = None
     check: Optional[str] = None
     # What must be equal for results of two runs to be compared: (this stage's nodes of a run,
@@ -94,6 +96,7 @@ STAGES = Registry("stage", {
     "bon_generate": "rlhf_eval.bon.wiring:GENERATE",
     "bon_score": "rlhf_eval.bon.wiring:SCORE",
     "bon_eval": "rlhf_eval.bon.wiring:EVAL",
+    "bon_signal": "rlhf_eval.bon.wiring:SIGNAL",
     "rl_train": "rlhf_eval.rl.wiring:STAGE",
     "policy_eval": "rlhf_eval.evals.wiring:STAGE",
     "compare": "rlhf_eval.compare.wiring:STAGE",

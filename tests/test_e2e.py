@@ -47,6 +47,14 @@ def test_run_writes_every_stage_and_report(reference_run):
     assert ("consistency", "noisy") in reasons  # the judge drops flipped labels
     assert {r["source"] for r in funnel["dropped"] if r["step"] == "decontaminate"} == {"leaked"}
     assert (run_dir / "curate" / curate["key"] / "dataset" / "dataset_info.json").is_file()
+    # on-policy signals: per RM, in results, in the heatmap against every gain, and in the verdict
+    # table only against the RL gain (best-of-n gains read the same candidates)
+    assert {r["rm"] for r in res["on_policy"]} == {"classifier-curated", "dpo-curated"}
+    assert all(0 <= r["accuracy"] <= 1 and r["spread"] > 0 and r["tie"] == 0 for r in res["on_policy"])
+    on = [m["downstream"] for m in res["matrix"] if m["static"].startswith("on-policy accuracy")]
+    assert any(d.startswith("best-of-") for d in on) and any(d.startswith("RL gain") for d in on)
+    assert {c["downstream"] for c in res["correlations"] if c["static"].startswith("on-policy")} == \
+        {"RL gain (toy_sort, toy-policy)"}
 
 
 def test_static_benchmarks_in_results_and_report(reference_run):

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from rlhf_eval import store
+
 
 @dataclass(frozen=True)
 class CandidateSet:
@@ -32,3 +36,21 @@ class ScoreSet:
     @classmethod
     def from_outputs(cls, out: dict) -> ScoreSet:
         return cls(out["rm"], out["scores"], out.get("decisions"))
+
+
+def matrices(cand: CandidateSet, scores_path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Prompt ids, and the RM scores and gold values of every candidate (prompts x N_max)."""
+    n_max = cand.n_max
+    gold = store.read_jsonl(cand.gold)
+    pids = sorted({g["prompt_id"] for g in gold})
+    row = {pid: i for i, pid in enumerate(pids)}
+    G = np.full((len(pids), n_max), np.nan)
+    S = np.full((len(pids), n_max), np.nan)
+    for g in gold:
+        G[row[g["prompt_id"]], g["sample_idx"]] = g["gold"]
+    for s in store.read_jsonl(scores_path):
+        if s["prompt_id"] in row:
+            S[row[s["prompt_id"]], s["sample_idx"]] = s["score"]
+    if np.isnan(G).any() or np.isnan(S).any():
+        raise ValueError("candidates, gold values and scores do not cover the same (prompt, sample) grid")
+    return pids, S, G

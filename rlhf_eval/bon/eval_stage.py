@@ -11,27 +11,9 @@ from transformers import AutoTokenizer
 
 from rlhf_eval import store
 from rlhf_eval.bon import estimator, pairwise
-from rlhf_eval.bon.artifacts import CandidateSet, ScoreSet
+from rlhf_eval.bon.artifacts import CandidateSet, ScoreSet, matrices
 from rlhf_eval.bon.lm import BestOfN
 from rlhf_eval.evals.harness import lm_eval_command, run_task
-
-
-def matrices(cand: CandidateSet, scores_path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    n_max = cand.n_max
-    gold = store.read_jsonl(cand.gold)
-    pids = sorted({g["prompt_id"] for g in gold})
-    row = {pid: i for i, pid in enumerate(pids)}
-    G = np.full((len(pids), n_max), np.nan)
-    S = np.full((len(pids), n_max), np.nan)
-    for g in gold:
-        G[row[g["prompt_id"]], g["sample_idx"]] = g["gold"]
-    for s in store.read_jsonl(scores_path):
-        if s["prompt_id"] in row:
-            S[row[s["prompt_id"]], s["sample_idx"]] = s["score"]
-    if np.isnan(G).any() or np.isnan(S).any():
-        raise ValueError("candidates, gold values and scores do not cover the same (prompt, sample) grid")
-    return pids, S, G
-
 
 PRIMARY_RULE = "round_robin"
 

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from rlhf_eval.stages import Result, Stage, no_gpu
 
-GENERATE_NAME, SCORE_NAME, EVAL_NAME = "bon_generate", "bon_score", "bon_eval"
+GENERATE_NAME, SCORE_NAME, EVAL_NAME, SIGNAL_NAME = "bon_generate", "bon_score", "bon_eval", "bon_signal"
 
 
 def sampling(plan, pcard) -> dict:
@@ -56,6 +56,14 @@ def expand_eval(plan) -> None:
                  # "seed": the param's name since before bon.bootstrap_seed, kept for the node keys
                  {"n_grid": r.bon.n_grid, "bootstrap": r.bon.bootstrap, "seed": r.bon.bootstrap_seed},
                  {"scores": sc, "candidates": gens[pname, task], "toy": plan.need("toy")})
+
+
+def expand_signal(plan) -> None:
+    """One bon_signal node per bon_score node: what the RM gives RL on the policy's own samples."""
+    gens = plan.need("candidates")
+    for (name, pname, task), sc in plan.need("scores").items():
+        plan.add(SIGNAL_NAME, f"rm={name} policy={pname} task={task}", {},
+                 {"scores": sc, "candidates": gens[pname, task]})
 
 
 def eval_settings(nodes: list, by_id: dict) -> dict:
@@ -115,3 +123,6 @@ EVAL = Stage(EVAL_NAME, "rlhf_eval.bon.eval_stage:run", expand=expand_eval, cost
              result=Result(side="downstream", tables="rlhf_eval.compare.tables:bon_tables",
                            sources="rlhf_eval.compare.sources:bon_sources",
                            check="rlhf_eval.compare.merge:same_units", settings=eval_settings))
+SIGNAL = Stage(SIGNAL_NAME, "rlhf_eval.bon.signal_stage:run", expand=expand_signal, cost=no_gpu,
+               result=Result(side="on-policy", tables="rlhf_eval.compare.tables:signal_tables",
+                             sources="rlhf_eval.compare.sources:signal_sources"))

@@ -104,3 +104,26 @@ def rl_units(base: dict, finals: list[dict]) -> dict:
 
 def measure_name(source: str, metric: str, side: str) -> str:
     return f"{source} {metric}" if side == "static" else f"{metric} {source}"
+
+
+SIGNALS = {"spread": "on-policy spread", "tie": "on-policy ties", "accuracy": "on-policy accuracy"}
+
+
+def signal_sources(signal_outs: list[dict]) -> list[Source]:
+    """Per (policy, task): each RM's on-policy signals (bon.signal_stage), prompts as units. They
+    share best-of-n's candidates, so their labels mark them circular with best-of-n gains."""
+    out = []
+    for (policy, task) in sorted({(o["policy"], o["task"]) for o in signal_outs}):
+        units = {}
+        for o in (x for x in signal_outs if (x["policy"], x["task"]) == (policy, task)):
+            rows = sorted(store.read_jsonl(o["per_prompt"]), key=lambda r: r["prompt_id"])
+            units[o["rm"]] = np.array([[np.nan if r[k] is None else r[k] for k in SIGNALS] for r in rows], float)
+
+        def metrics(v, idx):
+            with np.errstate(all="ignore"):
+                return {name: float(np.nanmean(v[idx, k])) if np.any(~np.isnan(v[idx, k])) else float("nan")
+                        for k, name in enumerate(SIGNALS.values())}
+        labels = {name: {"short": short, "circular_with": "best-of-n gain"}
+                  for name, short in zip(SIGNALS.values(), ("OPspread", "OPties", "OPacc"))}
+        out.append(Source(f"({task}, {policy})", units, None, metrics, "on-policy", "prompts", labels))
+    return out

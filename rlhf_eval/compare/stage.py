@@ -52,17 +52,34 @@ def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_00
     table = bootstrap_table(found, rms, iters, seed, progress=bar)
     names = {key: measure_name(key[0], key[1], table.side[key]) for key in table.point}
     noise = {k: table.noise(k) for k in table.point}
-    statics = [k for k in table.point if table.side[k] == "static"]
+    # on-policy signals are static-like (an RM's property), measured on the policy's own samples
+    statics = [k for k in table.point if table.side[k] in ("static", "on-policy")]
     downs = [k for k in table.point if table.side[k] == "downstream"]
+    labels = {(src.name, metric): about for src in found for metric, about in src.labels.items()}
+    heads = [k for k in statics if table.side[k] == "on-policy" or k[1] == HEADLINE]
+
+    def varies(s, d) -> bool:  # over the RMs the cell has (both sides known)
+        v = table.point[s][~(np.isnan(table.point[s]) | np.isnan(table.point[d]))]
+        return len(v) > 1 and np.ptp(v) > 0
+
+    def in_verdicts(s, d) -> bool:
+        """A headline static against a downstream measure it does not share its data with (on-policy
+        signals and best-of-n gains read the same candidates: partly circular, heatmap only). A
+        static metric equal for every RM (no RM's on-policy rewards tie, say) cannot be tested and
+        is left out of the family; that depends on the static side alone (over the cell's RMs), so
+        the family's error rate holds."""
+        circular = labels.get(s, {}).get("circular_with")
+        return s in heads and varies(s, d) and not (circular and circular == labels.get(d, {}).get("family"))
 
     matrix, headline, headline_keys = [], [], []
     for s in statics:
         for d in downs:
-            full = s[1] == HEADLINE
+            full = in_verdicts(s, d)
             c = correlate(table.point[s], table.point[d], table.boot[s], table.boot[d], seed,
                           methods=("pearson", "spearman", "kendall") if full else ("spearman",),
                           noise_x=noise[s], noise_y=noise[d])
-            cell = {"static": names[s], "benchmark": s[0], "metric": s[1], "downstream": names[d]} | c
+            cell = {"static": names[s], "benchmark": s[0] if table.side[s] == "static" else names[s],
+                    "metric": s[1], "downstream": names[d]} | c
             if full:
                 ok = [i for i, r in enumerate(rms) if not (np.isnan(table.point[s][i]) or np.isnan(table.point[d][i]))]
                 cell["agreement"] = pairwise_agreement([rms[i] for i in ok], table.point[s][ok],
@@ -82,26 +99,29 @@ def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_00
         m["q"] = float(q)
     fam = verdict_family(rms, headline, headline_keys, table.point, permutations, seed)
     verdicts = []
-    for bench in sorted({s[0] for s in statics}):
-        cells = [c for c in headline if c["benchmark"] == bench]
+    for s in sorted(heads, key=lambda k: (table.side[k] != "static", names[k])):
+        cells = [c for c in headline if c["static"] == names[s]]
+        if not cells and table.side[s] != "static":
+            continue  # on-policy: only against the RL gain, and only where it varies across RMs
         n = max((c["n_rms"] for c in cells), default=len(rms))
-        verdicts.append(benchmark_verdict(bench, HEADLINE, cells, n))
+        verdicts.append(benchmark_verdict(s[0], HEADLINE, cells, n) if table.side[s] == "static" else
+                        benchmark_verdict(names[s], "measured on the policy's own samples", cells, n))
     rm_table = []
     for i, rm in enumerate(rms):
         row = {"rm": rm}
-        for k in statics:
-            if k[1] == HEADLINE:
-                row[names[k]] = _num(table.point[k][i])
+        for k in heads:
+            row[names[k]] = _num(table.point[k][i])
         for k in downs:
             row[names[k]] = _num(table.point[k][i])
         rm_table.append(row)
-    rm_columns = ["rm"] + [names[k] for k in statics if k[1] == HEADLINE] + [names[k] for k in downs]
-    labels = {(src.name, metric): about for src in found for metric, about in src.labels.items()}
+    rm_columns = ["rm"] + [names[k] for k in heads] + [names[k] for k in downs]
     column_info = {names[k]: {"side": table.side[k], "source": k[0], "metric": k[1]} | labels.get(k, {})
-                   for k in table.point if table.side[k] == "downstream" or k[1] == HEADLINE}
-    heads = [k for k in statics if k[1] == HEADLINE]
-    ranking = [{"downstream": names[d]} | rank_statics({names[s]: table.point[s] for s in heads}, table.point[d],
-                                                       iters, seed) for d in downs] if len(heads) > 1 else []
+                   for k in heads + downs}
+    ranking = []
+    for d in downs:  # the headline statics this measure has verdicts with, ranked
+        mine = {names[s]: table.point[s] for s in heads if in_verdicts(s, d)}
+        if len(mine) > 1:
+            ranking.append({"downstream": names[d]} | rank_statics(mine, table.point[d], iters, seed))
     return {"rms": rms, "rm_table": rm_table, "rm_columns": rm_columns, "rm_column_info": column_info,
             "benchmark_ranking": ranking,
             "correlations": headline, "matrix": matrix,

@@ -122,6 +122,12 @@ def eval_tables(eval_outs: list[dict], cfg: dict) -> dict:
     return {"downstream": down_rows, "rl_gains": rl_gains, "rl_seeds": rl_seed_rows(rl_gains)}
 
 
+def signal_tables(signal_outs: list[dict], cfg: dict) -> dict:
+    """Each RM's on-policy signals (means over prompts) per (policy, task)."""
+    return {"on_policy": [{"rm": o["rm"], "policy": o["policy"], "task": o["task"], "prompts": o["n_prompts"]}
+                          | o["means"] for o in signal_outs]}
+
+
 def rl_tables(rl_outs: list[dict], cfg: dict) -> dict:
     """Each RL run's training history."""
     return {"rl": [{k: r.get(k) for k in ("rm", "policy", "seed", "history")} for r in rl_outs]}
@@ -132,6 +138,7 @@ def write_tables(out_dir: Path, result: dict) -> list[str]:
     flat = {
         "rm_table": result["rm_table"], "static": result["static"], "downstream": result["downstream"],
         "rl_gains": result["rl_gains"], "rl_seeds": result["rl_seeds"], "seven": result.get("seven", []),
+        "on_policy": result.get("on_policy", []),
         "correlations": [{"static": c["static"], "downstream": c["downstream"], "n_rms": c["n_rms"],
                           "class": c["class"], "p": c.get("p"), "p_adjusted": c.get("p_adjusted"),
                           "rests_on": c.get("rests_on", [])}

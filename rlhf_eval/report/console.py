@@ -54,7 +54,9 @@ def summary_table(results: dict) -> tuple[Table, dict[str, str]]:
     report), under short names; returns the table and {short name: full name}."""
     table = Table(title=f"reward models ({shown(results['name'])})")
     info = results.get("rm_column_info", {})
-    keys = headline_columns(results["rm_columns"], info)
+    # on-policy signals are in the verdict table and the report; the RM table keeps to 80 columns
+    keys = headline_columns([c for c in results["rm_columns"] if (info.get(c) or {}).get("side") != "on-policy"],
+                            info)
     short = short_names(keys, info)
     for k in keys:
         table.add_column(short.get(k, k), justify="left" if k == "rm" else "right", no_wrap=True)

@@ -94,6 +94,7 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
     # how the terminal names each column (compare outputs made before it was recorded lack it)
     results["rm_column_info"] = result.get("rm_column_info", {})
     results["benchmark_ranking"] = result.get("benchmark_ranking", [])
+    results["on_policy"] = result.get("on_policy", [])
     if result.get("not_planned"):  # what the recipe asked that was not run, and why
         results["not_planned"] = result["not_planned"]
     store.atomic_write_json(out_dir / "results.json", results)
