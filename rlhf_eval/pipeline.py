@@ -1,8 +1,9 @@
 """The stage graph: which nodes a recipe implies, their keys and their dependencies.
 
 A node is (stage, params) plus its inputs; its key hashes the params and the inputs' keys, so
-changing a setting redoes exactly the nodes downstream of it. Stage code is found through a lazy
-`module:function` registry, so planning never imports torch or an engine.
+changing a setting redoes exactly the nodes downstream of it. Each registered stage plans its own
+nodes (stages.Stage: `provides` and `expand`, in its light wiring module) through a `Plan`; the
+code that runs a node is imported only to run it, so planning never imports torch or an engine.
 """
 from __future__ import annotations
 
