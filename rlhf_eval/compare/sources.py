@@ -53,6 +53,17 @@ def per_doc(e: dict) -> np.ndarray:
     return np.array([r[e["metric"]] for r in sorted(store.read_jsonl(e["samples"]), key=lambda r: r["doc_id"])])
 
 
+def resolution(per_unit: list, n: int) -> float:
+    """The smallest step a mean over `n` units can move by: the smallest gap between two distinct
+    per-unit values (over every RM) divided by n; nan when every unit has the same value. A
+    greedy exact-match gain over 200 prompts moves in steps of 1/200 = 0.005."""
+    # (rounded first: an expected value over subsets carries float noise far below any real step)
+    v = np.unique(np.round(np.concatenate([np.ravel(a) for a in per_unit]), 9))
+    v = v[~np.isnan(v)]
+    gaps = np.diff(v)
+    return float(gaps[gaps > 0].min() / n) if (gaps > 0).any() else float("nan")
+
+
 def bon_sources(bon_outs: list[dict]) -> list[Source]:
     """Per (policy, task): the best-of-n gain over n = 1 for every n > 1 of the grid, per prompt,
     so prompts can be resampled."""
@@ -66,7 +77,10 @@ def bon_sources(bon_outs: list[dict]) -> list[Source]:
 
         def metrics(v, idx, grid=grid):
             return {f"best-of-{n} gain": float(v[idx, k].mean()) for k, n in enumerate(grid)}
-        labels = {f"best-of-{n} gain": {"short": f"bo{n}", "family": "best-of-n gain", "rank": n} for n in grid}
+        n_prompts = len(next(iter(units.values())))
+        labels = {f"best-of-{n} gain": {"short": f"bo{n}", "family": "best-of-n gain", "rank": n,
+                                        "resolution": resolution([u[:, k] for u in units.values()], n_prompts)}
+                  for k, n in enumerate(grid)}
         out.append(Source(f"({task}, {policy})", units, None, metrics, "downstream", "prompts", labels))
     return out
 
@@ -79,9 +93,12 @@ def rl_sources(eval_outs: list[dict]) -> list[Source]:
         finals = [e for e in eval_outs if e["rm"] and e["final"] and (e["policy"], e["task"]) == (policy, task)]
         units = rl_units(base, finals)
         if units:
-            several = len({e.get("seed") for e in finals}) > 1
+            seeds = {e.get("seed") for e in finals}
+            # per-prompt differences, then a mean over prompts and seeds
+            step = resolution([per_doc(e) - per_doc(base) for e in finals], len(per_doc(base)) * len(seeds))
             out.append(Source(f"({task}, {policy})", units, None, lambda v, idx: {"RL gain": float(v[idx].mean())},
-                              "downstream", "seeds" if several else "prompts", {"RL gain": {"short": "RL"}}))
+                              "downstream", "seeds" if len(seeds) > 1 else "prompts",
+                              {"RL gain": {"short": "RL", "resolution": step}}))
     return out
 
 

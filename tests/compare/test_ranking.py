@@ -41,3 +41,13 @@ def test_the_paired_interval_covers_the_true_difference(n_rms, noise):
     r = [1 / np.sqrt((1 + s * s) * (1 + sy * sy)) for s in (sa, sb)]
     assert abs(spearman_of_normal(r[0]) - spearman_of_normal(r[1])) < 1
     assert difference_coverage(n_rms, noise, reps=200, draws=400, seed=3) >= 0.90
+
+
+def test_resolution_is_the_smallest_step_of_a_mean():
+    from rlhf_eval.compare.sources import resolution
+
+    greedy = [np.array([0.0, 1.0, -1.0, 0.0]), np.array([1.0, 1.0, 0.0, 0.0])]  # per-prompt 0/1 differences
+    assert resolution(greedy, 4) == pytest.approx(0.25)
+    assert resolution(greedy, 4 * 3) == pytest.approx(1 / 12)  # three seeds' means averaged
+    assert resolution([np.array([0.0, 0.5, 0.75])], 2) == pytest.approx(0.125)
+    assert np.isnan(resolution([np.zeros(5)], 5))
