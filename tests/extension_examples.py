@@ -7,6 +7,7 @@ import numpy as np
 from rlhf_eval import store
 from rlhf_eval.bench.base import Benchmark
 from rlhf_eval.bench.generic import aggregate, item_outcomes, pairwise_item
+from rlhf_eval.compare.sources import CANDIDATES
 from rlhf_eval.compare.stats import Source
 from rlhf_eval.stages import Result, Stage, no_gpu
 
@@ -101,7 +102,9 @@ def best_minus_worst_sources(outs) -> list:
         units = {o["rm"]: np.array([r["gap"] for r in store.read_jsonl(o["per_prompt"])])
                  for o in outs if (o["policy"], o["task"]) == (policy, task)}
         out.append(Source(f"({task}, {policy})", units, None,
-                          lambda v, idx: {"best-minus-worst gap": float(v[idx].mean())}, "downstream", "prompts"))
+                          lambda v, idx: {"best-minus-worst gap": float(v[idx].mean())}, "downstream", "prompts",
+                          # it reads the best-of-n candidates, as the on-policy signals do: no verdict between them
+                          {"best-minus-worst gap": {"short": "bmw", "reads": CANDIDATES}}))
     return out
 
 

@@ -166,7 +166,7 @@ def test_second_run_is_cached_and_status_shows_done(reference_run, toy_cache):
     t = time.time()
     proc = run_cli(toy_cache, "run", SMOKE, f"run_root={run_dir.parent}")
     assert time.time() - t < 60
-    assert "27 nodes: 27 cached, 0 run" in proc.stdout  # 2 RMs x 2 RL seeds
+    assert "29 nodes: 29 cached, 0 run" in proc.stdout  # 2 RMs x 2 RL seeds; a bon_signal node per RM
     assert numbers(run_dir) == before
     for cmd in (("status", run_dir), ("plan", SMOKE, f"run_root={run_dir.parent}")):
         shown = run_cli(toy_cache, *cmd).stdout

@@ -49,4 +49,4 @@ def test_thread_count_is_in_every_key_but_the_default_keeps_the_old_keys():
 def test_graph_has_every_stage():
     stages = {n.stage for n in expand(load_recipe(QUICK))}
     assert stages == {"toy_world", "curate", "train_rm", "static_bench", "bon_generate", "bon_score",
-                      "bon_eval", "rl_train", "policy_eval", "compare", "report"}
+                      "bon_eval", "bon_signal", "rl_train", "policy_eval", "compare", "report"}

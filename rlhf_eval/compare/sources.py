@@ -53,6 +53,11 @@ def per_doc(e: dict) -> np.ndarray:
     return np.array([r[e["metric"]] for r in sorted(store.read_jsonl(e["samples"]), key=lambda r: r["doc_id"])])
 
 
+# What a measure is computed from, in Source labels ("reads"): a static-like metric and a gain that
+# read the same data are partly circular, and compare keeps that cell out of the verdicts.
+CANDIDATES = "best-of-n candidates"
+
+
 def resolution(per_unit: list, n: int) -> float:
     """The smallest step a mean over `n` units can move by: the smallest gap between two distinct
     per-unit values (over every RM) divided by n; nan when every unit has the same value. A
@@ -78,7 +83,7 @@ def bon_sources(bon_outs: list[dict]) -> list[Source]:
         def metrics(v, idx, grid=grid):
             return {f"best-of-{n} gain": float(v[idx, k].mean()) for k, n in enumerate(grid)}
         n_prompts = len(next(iter(units.values())))
-        labels = {f"best-of-{n} gain": {"short": f"bo{n}", "family": "best-of-n gain", "rank": n,
+        labels = {f"best-of-{n} gain": {"short": f"bo{n}", "family": "best-of-n gain", "rank": n, "reads": CANDIDATES,
                                         "resolution": resolution([u[:, k] for u in units.values()], n_prompts)}
                   for k, n in enumerate(grid)}
         out.append(Source(f"({task}, {policy})", units, None, metrics, "downstream", "prompts", labels))
@@ -128,7 +133,7 @@ SIGNALS = {"spread": "on-policy spread", "tie": "on-policy ties", "accuracy": "o
 
 def signal_sources(signal_outs: list[dict]) -> list[Source]:
     """Per (policy, task): each RM's on-policy signals (bon.signal_stage), prompts as units. They
-    share best-of-n's candidates, so their labels mark them circular with best-of-n gains."""
+    read best-of-n's candidates, as best-of-n gains do: their labels say so (`reads`)."""
     out = []
     for (policy, task) in sorted({(o["policy"], o["task"]) for o in signal_outs}):
         units = {}
@@ -140,7 +145,7 @@ def signal_sources(signal_outs: list[dict]) -> list[Source]:
             with np.errstate(all="ignore"):
                 return {name: float(np.nanmean(v[idx, k])) if np.any(~np.isnan(v[idx, k])) else float("nan")
                         for k, name in enumerate(SIGNALS.values())}
-        labels = {name: {"short": short, "circular_with": "best-of-n gain"}
+        labels = {name: {"short": short, "reads": CANDIDATES}
                   for name, short in zip(SIGNALS.values(), ("OPspread", "OPties", "OPacc"))}
         out.append(Source(f"({task}, {policy})", units, None, metrics, "on-policy", "prompts", labels))
     return out

@@ -68,8 +68,8 @@ def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_00
         static metric equal for every RM (no RM's on-policy rewards tie, say) cannot be tested and
         is left out of the family; that depends on the static side alone (over the cell's RMs), so
         the family's error rate holds."""
-        circular = labels.get(s, {}).get("circular_with")
-        return s in heads and varies(s, d) and not (circular and circular == labels.get(d, {}).get("family"))
+        reads = labels.get(s, {}).get("reads")
+        return s in heads and varies(s, d) and not (reads and reads == labels.get(d, {}).get("reads"))
 
     matrix, headline, headline_keys = [], [], []
     for s in statics:

@@ -39,8 +39,10 @@ class Source:
     metrics: Callable  # (values, unit index) -> {metric: float}
     side: str  # "static" or "downstream"
     unit: str = "units"  # what a unit is: items, prompts, seeds
-    # How a metric is shown in a narrow column: metric -> {"short": "bo16", "family": "best-of-n
-    # gain", "rank": 16} (of a family, the terminal's RM table keeps the highest rank).
+    # About each metric: metric -> {"short": "bo16" (its narrow column), "family": "best-of-n
+    # gain", "rank": 16 (of a family, the terminal's RM table keeps the highest), "reads": what it
+    # is computed from (two measures that read the same data are not put in one verdict),
+    # "resolution": the smallest step its mean can move by}.
     labels: dict = field(default_factory=dict)
 
     @property

@@ -35,8 +35,11 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
         for row in own["rm_table"]:
             merged = next(r for r in res["rm_table"] if r["rm"] == row["rm"])
             assert {k: v for k, v in row.items() if k in merged} == {k: merged[k] for k in row}
-    # 3 benchmarks x 3 downstream gains (best-of-2, best-of-4, RL), all three correlations, each with a CI.
-    assert len(res["correlations"]) == 9
+    # 3 benchmarks x 3 downstream gains (best-of-2, best-of-4, RL), all three correlations, each with a CI;
+    # and the on-policy signals that vary over the RMs, against the RL gain only.
+    on_policy = [c for c in res["correlations"] if c["static"].startswith("on-policy")]
+    assert len(res["correlations"]) - len(on_policy) == 9
+    assert on_policy and all(c["downstream"].startswith("RL gain") for c in on_policy)
     for c in res["correlations"]:
         assert c["n_rms"] == 5 and c["agreement"]["pairs"] == 10
         for method in ("pearson", "spearman", "kendall"):
@@ -49,12 +52,12 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
             assert c["spearman"]["disattenuated"] == pytest.approx(want)
         if c["class"] == "no reliable relation":
             assert "cannot rule out" in c["verdict"]
-    # The 9 headline cells are one family: exact permutation p over 5! orderings, Holm over the 9,
-    # the verdict word from the adjusted p, and a global max-|rho| test.
+    # The headline cells are one family: exact permutation p over 5! orderings, Holm over all of
+    # them, the verdict word from the adjusted p, and a global max-|rho| test.
     from rlhf_eval.compare.family import holm
 
-    fam = res["family"]
-    assert fam["size"] == 9 and fam["global"]["cells"] == 9 and fam["global"]["exact"]
+    fam, size = res["family"], len(res["correlations"])
+    assert fam["size"] == size and fam["global"]["cells"] == size and fam["global"]["exact"]
     cells = res["correlations"]
     np.testing.assert_allclose([c["p_adjusted"] for c in cells], holm([c["p"] for c in cells]))
     for c in res["correlations"]:
@@ -75,7 +78,8 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
     rl_gain = {r["rm"]: r[next(k for k in r if k.startswith("RL gain"))] for r in res["rm_table"]}
     for g in (g for g in res["rl_seeds"] if g["final"]):
         assert rl_gain[g["rm"]] == pytest.approx(g["gain"])  # correlations use the seed means
-    assert len(res["verdicts"]) == 3 and all("5 RMs" in v["text"] for v in res["verdicts"])
+    assert len(res["verdicts"]) == 3 + len({c["static"] for c in on_policy})
+    assert all("5 RMs" in v["text"] for v in res["verdicts"])
     assert all(v["text"].split(" ")[0] in proc.stdout for v in res["verdicts"])
     # The subset matrix holds every subset and domain, and every table is a CSV.
     assert any("subset/" in m["static"] for m in res["matrix"])
@@ -90,8 +94,8 @@ def test_compare_merges_runs_into_one_answer(reference_run, other_run, toy_cache
     html = (out / "report.html").read_text()
     assert "classifier-length" in html and "http://" not in html and "https://" not in html
     assert 'id="rl-seeds"' in html and "Disattenuated" in html
-    assert 'id="family"' in html and "one family of 9 tests" in html and "Benjamini-Hochberg" in html
-    assert "one family of 9 tests" in " ".join(proc.stdout.split())
+    assert 'id="family"' in html and f"one family of {size} tests" in html and "Benjamini-Hochberg" in html
+    assert f"one family of {size} tests" in " ".join(proc.stdout.split())
     with open(out / "correlations.csv") as fh:
         assert {"spearman_disattenuated", "reliability_static", "reliability_downstream", "p", "p_adjusted",
                 "rests_on"} <= set(next(csv.DictReader(fh)))

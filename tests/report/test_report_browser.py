@@ -2,6 +2,7 @@
 Selenium) opens report.html from file://, and we check that nothing was fetched, nothing was
 logged as an error, every plot decoded to a non-blank image, and save a full-page screenshot to
 test-artifacts/ (RLHF_EVAL_ARTIFACTS moves it). `.ci/run` installs the browser; without one this skips."""
+import json
 import os
 import shutil
 from pathlib import Path
@@ -80,7 +81,11 @@ def test_smoke_report_renders_in_chromium(browser, reference_run):
     alts = seen["plots"]
     # best-of-n curves, RL proxy vs gold, a scatter per benchmark x downstream gain, heatmap, funnel
     assert alts.count("best-of-n curves") == 1 and alts.count("proxy vs gold reward during RL") == 1
-    assert alts.count("static vs downstream scatter") == 3 * 3  # 3 benchmarks x (best-of-2, -4, RL)
+    res = json.loads((run_dir / "results.json").read_text())
+    on_policy = [c for c in res["correlations"] if c["static"].startswith("on-policy")]
+    assert on_policy and all(c["downstream"].startswith("RL gain") for c in on_policy)
+    # 3 benchmarks x (best-of-2, -4, RL), and the on-policy signals that vary against the RL gain
+    assert alts.count("static vs downstream scatter") == 3 * 3 + len(on_policy)
     assert alts.count("every benchmark against one downstream gain") == 3  # one panel per downstream gain
     assert alts.count("correlation heatmap") == 1 and alts.count("curation funnel") == 1
-    assert seen["verdict_rows"] == 3
+    assert seen["verdict_rows"] == 3 + len(on_policy)  # a row per benchmark and per on-policy signal
