@@ -96,25 +96,37 @@ def rl_sources(eval_outs: list[dict]) -> list[Source]:
     for (policy, task) in sorted({(e["policy"], e["task"]) for e in eval_outs if e["rm"] is None}):
         base = next(e for e in eval_outs if e["rm"] is None and (e["policy"], e["task"]) == (policy, task))
         finals = [e for e in eval_outs if e["rm"] and e["final"] and (e["policy"], e["task"]) == (policy, task)]
-        units = rl_units(base, finals)
+        by_rm = rl_differences(base, finals)
+        units = units_of(by_rm)
         if units:
+            diffs = [d for per_seed in by_rm.values() for d in per_seed.values()]
             seeds = {e.get("seed") for e in finals}
             # per-prompt differences, then a mean over prompts and seeds
-            step = resolution([per_doc(e) - per_doc(base) for e in finals], len(per_doc(base)) * len(seeds))
+            step = resolution(diffs, len(diffs[0]) * len(seeds))
             out.append(Source(f"({task}, {policy})", units, None, lambda v, idx: {"RL gain": float(v[idx].mean())},
                               "downstream", "seeds" if len(seeds) > 1 else "prompts",
                               {"RL gain": {"short": "RL", "resolution": step}}))
     return out
 
 
-def rl_units(base: dict, finals: list[dict]) -> dict:
-    """The units of each RM's RL gain. With several training seeds the seeds are the units (one
-    gain per seed, the mean over evaluation prompts), since run-to-run variance is the top level
-    of an RM's RL measurement; with one seed, the evaluation prompts (paired differences)."""
+def rl_differences(base: dict, finals: list[dict]) -> dict:
+    """RM -> seed -> the per-prompt differences of its final checkpoint from the base policy."""
     b = per_doc(base)
     by_rm: dict = {}
     for e in finals:
         by_rm.setdefault(e["rm"], {})[e.get("seed")] = per_doc(e) - b
+    return by_rm
+
+
+def rl_units(base: dict, finals: list[dict]) -> dict:
+    """The units of each RM's RL gain (units_of its rl_differences)."""
+    return units_of(rl_differences(base, finals))
+
+
+def units_of(by_rm: dict) -> dict:
+    """With several training seeds the seeds are the units (one gain per seed, the mean over
+    evaluation prompts), since run-to-run variance is the top level of an RM's RL measurement;
+    with one seed, the evaluation prompts (paired differences)."""
     seed_sets = {tuple(sorted(v, key=str)) for v in by_rm.values()}
     if len(seed_sets) > 1:
         raise UserError(f"RMs were trained with different RL seeds ({sorted(seed_sets)}); "
