@@ -28,6 +28,19 @@ def is_callable(obj: Any) -> str | None:
     return None if callable(obj) else f"is not callable (a {type(obj).__name__})"
 
 
+def instance_of(ref: str) -> Callable[[Any], str | None]:
+    """A table's check that its objects are instances of the class "package.module:Class",
+    imported when an entry is loaded (so the table's module imports nothing heavy); the message
+    names it as module.Class without the package."""
+    module, _, name = ref.partition(":")
+    shown = f"{module.split('.', 1)[-1]}.{name}"
+
+    def check(obj: Any) -> str | None:
+        cls = getattr(importlib.import_module(module), name)
+        return None if isinstance(obj, cls) else f"is not a {shown} (a {type(obj).__name__})"
+    return check
+
+
 class Registry(dict):
     """`name -> "module:object"`. A dict, so `in`, iteration and tests' monkeypatch.setitem work
     as on the plain tables it replaces; `load` is the one lookup."""

@@ -16,7 +16,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from rlhf_eval.registry import Registry
+from rlhf_eval.registry import Registry, instance_of
 
 
 def resolve(ref: str) -> Any:
@@ -84,10 +84,6 @@ def no_gpu(node, costing) -> None:
     return None
 
 
-def is_stage(obj: Any) -> str | None:
-    return None if isinstance(obj, Stage) else f"is not a stages.Stage (a {type(obj).__name__})"
-
-
 STAGES = Registry("stage", {
     "toy_world": "rlhf_eval.toy.wiring:STAGE",
     "curate": "rlhf_eval.curate.wiring:STAGE",
@@ -101,7 +97,7 @@ STAGES = Registry("stage", {
     "policy_eval": "rlhf_eval.evals.wiring:STAGE",
     "compare": "rlhf_eval.compare.wiring:STAGE",
     "report": "rlhf_eval.report.wiring:STAGE",
-}, check=is_stage)
+}, check=instance_of("rlhf_eval.stages:Stage"))
 
 
 def stage(name: str) -> Stage:

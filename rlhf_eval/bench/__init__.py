@@ -7,15 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rlhf_eval.errors import UserError
-from rlhf_eval.registry import Registry, did_you_mean
+from rlhf_eval.registry import Registry, did_you_mean, instance_of
 
 if TYPE_CHECKING:
     from rlhf_eval.bench.base import Benchmark
-
-
-def _is_benchmark(obj) -> str | None:
-    from rlhf_eval.bench.base import Benchmark
-    return None if isinstance(obj, Benchmark) else f"is not a bench.base.Benchmark (a {type(obj).__name__})"
 
 
 BENCHMARKS = Registry("benchmark", {
@@ -29,7 +24,7 @@ BENCHMARKS = Registry("benchmark", {
     "ppe-correctness": "rlhf_eval.bench.ppe_sets:CORRECTNESS",
     "pairwise": "rlhf_eval.bench.generic:PAIRWISE",
     "best-of-k": "rlhf_eval.bench.generic:BEST_OF_K",
-}, check=_is_benchmark)
+}, check=instance_of("rlhf_eval.bench.base:Benchmark"))
 TOY = {"toy_rewardbench": "rewardbench", "toy_rewardbench2": "rewardbench2", "toy_rmbench": "rm-bench",
        # Built only with toy_world.study: one axis of the planted truth each.
        "toy_correct": "pairwise", "toy_marker": "pairwise"}
