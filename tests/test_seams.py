@@ -219,25 +219,35 @@ def test_command_token_prompts_and_labels_as_openrlhf_parses_them(reference_run,
     assert got["labels"] == [gold_answer(r["prompt"]) for r in rows] and all(got["labels"])
 
 
-def lm_eval_cli(command: str, out: Path) -> dict:
+def lm_eval_cli(command: str, out: Path, *extra: str) -> dict:
     """Run a recorded command with the real lm-eval CLI; the metrics of its one task."""
     import shlex
     argv = shlex.split(command)
     argv[0] = str(Path(sys.executable).with_name(argv[0]))
-    proc = subprocess.run(argv + ["--output_path", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    proc = subprocess.run(argv + ["--output_path", str(out), *extra], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     [result] = list(out.rglob("results_*.json"))
     return next(iter(json.loads(result.read_text())["results"].values()))
 
 
 def test_recorded_lm_eval_commands_reproduce_the_harness(reference_run, tmp_path):
-    """The lm_eval command a policy_eval node records, run with lm-eval's own CLI, gives the node's
-    score; so does the bon_eval node's, through `rlhf-eval-lm-eval` and the `bon` model."""
+    """The lm_eval command a policy_eval node records, run with lm-eval's own CLI, draws the same
+    k responses per prompt (the smoke recipe samples 4): lm-eval's own score (the first response)
+    is the node's, and the toy task's gold verifier on all of them gives the node's score, the mean
+    over responses; so does the bon_eval node's, through `rlhf-eval-lm-eval` and the `bon` model."""
+    from rlhf_eval.toy.task import is_correct
+
     run_dir, _ = reference_run
     node = node_manifests(run_dir, "policy_eval")[0]["outputs"]
-    assert "--apply_chat_template" in node["lm_eval_command"]
-    got = lm_eval_cli(node["lm_eval_command"], tmp_path / "policy")
-    assert got[f"{node['metric']},extract"] == pytest.approx(node["value"])
+    assert "--apply_chat_template" in node["lm_eval_command"] and node["responses_per_prompt"] == 4
+    got = lm_eval_cli(node["lm_eval_command"], tmp_path / "policy", "--log_samples")
+    assert got[f"{node['metric']},extract"] == pytest.approx(node["metrics"][f"{node['metric']},extract"])
+    [logged] = list((tmp_path / "policy").rglob("samples_*.jsonl"))
+    records = [json.loads(line) for line in logged.read_text().splitlines()]
+    per_prompt = [sum(is_correct(r["doc"]["prompt"], x) for x in r["resps"][0]) / 4 for r in records]
+    assert len(records) == node["n"] and sum(per_prompt) / len(per_prompt) == pytest.approx(node["value"])
+    assert len({x for r in records for x in r["resps"][0]}) > len(records)  # the responses differ
     bon = node_manifests(run_dir, "bon_eval")[0]["outputs"]
     assert bon["lm_eval_command"].startswith("rlhf-eval-lm-eval run --model bon ")
     got = lm_eval_cli(bon["lm_eval_command"], tmp_path / "bon")

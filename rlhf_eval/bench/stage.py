@@ -75,7 +75,8 @@ def run(ctx) -> dict:
         for u, g, row in zip(o.ids, o.groups.tolist(), o.values.tolist())])
     out = json_safe(result) | {
         "benchmark": spec.name, "scored_as": bench.name, "data": where,
-        "rm": ctx.inputs["rm"]["outputs"]["name"], "n": len(items), "truncated": truncated,
+        "rm": ctx.inputs["rm"]["outputs"]["name"], "rm_seed": ctx.inputs["rm"]["outputs"].get("train_seed"),
+        "n": len(items), "truncated": truncated,
         "length_baseline": baseline, "probes": probe_results, "judge": judge_report(scorer),
         "units": str(ctx.dir / "units.jsonl"),
     } | saved

@@ -10,12 +10,17 @@ NAME = "static_bench"
 
 
 def expand(plan) -> None:
+    from rlhf_eval.rm.wiring import seed_label
+
     r = plan.recipe.static_bench
-    for name, rm in plan.need("rm").items():
-        for bench in r.benchmarks:
-            if (name, bench.name) not in plan.gaps:
-                params = {"benchmark": asdict(bench), "bootstrap": r.bootstrap, "probes": [asdict(p) for p in r.probes]}
-                plan.add(NAME, f"rm={name} bench={bench.name}", params, {"rm": rm, "toy": plan.need("toy")})
+    for name, by_seed in plan.need("rm_seeds").items():
+        for seed, rm in by_seed.items():
+            for bench in r.benchmarks:
+                if (name, bench.name) not in plan.gaps:
+                    params = {"benchmark": asdict(bench), "bootstrap": r.bootstrap,
+                              "probes": [asdict(p) for p in r.probes]}
+                    plan.add(NAME, f"{seed_label(name, seed, by_seed)} bench={bench.name}", params,
+                             {"rm": rm, "toy": plan.need("toy")})
 
 
 def shorthand(section: dict) -> dict:

@@ -32,10 +32,11 @@ class ScoreSet:
     scores: str  # scores.jsonl: {prompt_id, sample_idx, rm, score}
     # A pairwise judge's decisions.jsonl: {prompt_id, i, j, games} for every pair i < j.
     decisions: str | None = None
+    rm_seed: int | None = None  # the RM's training seed (None: one checkpoint, or made before seeds)
 
     @classmethod
     def from_outputs(cls, out: dict) -> ScoreSet:
-        return cls(out["rm"], out["scores"], out.get("decisions"))
+        return cls(out["rm"], out["scores"], out.get("decisions"), out.get("rm_seed"))
 
 
 def matrices(cand: CandidateSet, scores_path: str) -> tuple[list[str], np.ndarray, np.ndarray]:

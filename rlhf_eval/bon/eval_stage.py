@@ -76,7 +76,7 @@ def run(ctx) -> dict:
                           log=ctx.dir / "lm_eval.log")
     store.atomic_write_json(ctx.dir / "per_prompt.json", {"prompt_ids": pids, "values": per_prompt})
     base = float(G.mean())  # best-of-1 is the mean sample
-    return {"rm": sc.rm, "policy": cand.policy, "task": cand.task, "metric": cand.metric,
+    return {"rm": sc.rm, "rm_seed": sc.rm_seed, "policy": cand.policy, "task": cand.task, "metric": cand.metric,
             "n_max": cand.n_max, "n_prompts": len(pids), "curve": curve,
             **({"pairwise_rule": PRIMARY_RULE} if judged else {}),
             "gain_at_n_max": float(np.mean(per_prompt[cand.n_max])) - base, "base": base,

@@ -49,8 +49,9 @@ def run(ctx) -> dict:
     cands = store.read_jsonl(CandidateSet.from_outputs(ctx.out("candidates")).candidates)
     ray = from_params(RayShardConfig, ctx.params["ray"])
     rm = ctx.out("rm")["name"]
+    seed = {"rm_seed": ctx.out("rm").get("train_seed")}
     if TrainedRM.from_outputs(ctx.out("rm")).pairwise:
-        return run_pairwise(ctx, load_scorer(ctx.inputs["rm"]), cands, rm)
+        return run_pairwise(ctx, load_scorer(ctx.inputs["rm"]), cands, rm) | seed
     scorer = build_scorer(ctx, ray)
     with ctx.bar(f"scoring {len(cands)} candidates", 1) as update, judge_progress(scorer, ctx, "best-of-n"):
         prompts, texts = [c["prompt"] for c in cands], [c["text"] for c in cands]
@@ -63,7 +64,7 @@ def run(ctx) -> dict:
             for c, s in zip(cands, scores)]
     store.write_jsonl(ctx.dir / "scores.jsonl", rows)
     return {"scores": str(ctx.dir / "scores.jsonl"), "rm": rm, "n": len(rows), "truncated": scorer.truncated,
-            "shard_attempts": getattr(scorer, "attempts", None), "judge": judge_report(scorer)}
+            "shard_attempts": getattr(scorer, "attempts", None), "judge": judge_report(scorer)} | seed
 
 
 def run_pairwise(ctx, judge, cands: list[dict], rm: str) -> dict:

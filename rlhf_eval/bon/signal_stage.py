@@ -51,6 +51,7 @@ def run(ctx) -> dict:
     rows = [{"prompt_id": pid} | {k: (None if np.isnan(v[i]) else float(v[i])) for k, v in found.items()}
             for i, pid in enumerate(pids)]
     store.write_jsonl(ctx.dir / "per_prompt.jsonl", rows)
-    return {"rm": sc.rm, "policy": cand.policy, "task": cand.task, "n_prompts": len(pids), "n_max": cand.n_max,
+    return {"rm": sc.rm, "rm_seed": sc.rm_seed, "policy": cand.policy, "task": cand.task, "n_prompts": len(pids),
+            "n_max": cand.n_max,
             "means": {k: (None if np.all(np.isnan(v)) else float(np.nanmean(v))) for k, v in found.items()},
             "per_prompt": str(ctx.dir / "per_prompt.jsonl")}

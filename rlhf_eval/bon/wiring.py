@@ -37,22 +37,35 @@ def candidates(plan) -> dict:
 
 
 def scores(plan) -> dict:
-    """(RM, policy, task) -> its bon_score node."""
+    """(RM, policy, task) -> {RM training seed: its bon_score node}: scoring is cheap, so every seed
+    of an RM scores the candidates."""
     from rlhf_eval.pipeline import plain
+    from rlhf_eval.rm.wiring import seed_label
 
-    out = {}
+    out: dict = {}
     for (pname, task), gen in plan.need("candidates").items():
-        for name, rm in plan.need("rm").items():
-            out[name, pname, task] = plan.add(SCORE_NAME, f"rm={name} policy={pname} task={task}",
-                                              {"ray": plain(plan.recipe.bon.ray)}, {"rm": rm, "candidates": gen})
+        for name, by_seed in plan.need("rm_seeds").items():
+            for seed, rm in by_seed.items():
+                out.setdefault((name, pname, task), {})[seed] = plan.add(
+                    SCORE_NAME, f"{seed_label(name, seed, by_seed)} policy={pname} task={task}",
+                    {"ray": plain(plan.recipe.bon.ray)}, {"rm": rm, "candidates": gen})
     return out
+
+
+def each_score(plan):
+    """(label of the RM and seed, policy, task, bon_score node) for every scored seed."""
+    from rlhf_eval.rm.wiring import seed_label
+
+    for (name, pname, task), by_seed in plan.need("scores").items():
+        for seed, sc in by_seed.items():
+            yield seed_label(name, seed, by_seed), pname, task, sc
 
 
 def expand_eval(plan) -> None:
     r = plan.recipe
     gens = plan.need("candidates")
-    for (name, pname, task), sc in plan.need("scores").items():
-        plan.add(EVAL_NAME, f"rm={name} policy={pname} task={task}",
+    for who, pname, task, sc in each_score(plan):
+        plan.add(EVAL_NAME, f"{who} policy={pname} task={task}",
                  # "seed": the param's name since before bon.bootstrap_seed, kept for the node keys
                  {"n_grid": r.bon.n_grid, "bootstrap": r.bon.bootstrap, "seed": r.bon.bootstrap_seed},
                  {"scores": sc, "candidates": gens[pname, task], "toy": plan.need("toy")})
@@ -61,8 +74,8 @@ def expand_eval(plan) -> None:
 def expand_signal(plan) -> None:
     """One bon_signal node per bon_score node: what the RM gives RL on the policy's own samples."""
     gens = plan.need("candidates")
-    for (name, pname, task), sc in plan.need("scores").items():
-        plan.add(SIGNAL_NAME, f"rm={name} policy={pname} task={task}", {},
+    for who, pname, task, sc in each_score(plan):
+        plan.add(SIGNAL_NAME, f"{who} policy={pname} task={task}", {},
                  {"scores": sc, "candidates": gens[pname, task]})
 
 

@@ -12,7 +12,7 @@ from rlhf_eval.bench import benchmark_for
 from rlhf_eval.bench.base import BenchmarkScores
 from rlhf_eval.bench.evaluate import full_metrics
 from rlhf_eval.bench.items import Outcomes
-from rlhf_eval.compare.stats import Source
+from rlhf_eval.compare.stats import Seeded, Source
 from rlhf_eval.errors import UserError
 
 
@@ -30,16 +30,17 @@ STATIC_METRICS = ("score", "domain_worst")
 def static_sources(bench_outs: list[dict]) -> list[Source]:
     """One source per benchmark: its headline score, worst domain, and every subset and domain."""
     out = []
-    results = [BenchmarkScores.from_outputs(b) for b in bench_outs]
-    for name in sorted({b.benchmark for b in results}):
-        units, groups, columns, ids = {}, None, None, None
-        outs = [x for x in results if x.benchmark == name]
-        bench = benchmark_for(name, outs[0].scored_as)
-        for b in outs:
-            columns, units[b.rm], groups, rm_ids = load_units(b.units)
+    results = [(BenchmarkScores.from_outputs(b), b.get("rm_seed")) for b in bench_outs]
+    for name in sorted({b.benchmark for b, _ in results}):
+        by_seed, groups, columns, ids = {}, None, None, None
+        outs = [(x, seed) for x, seed in results if x.benchmark == name]
+        bench = benchmark_for(name, outs[0][0].scored_as)
+        for b, seed in outs:
+            columns, by_seed.setdefault(b.rm, {})[seed], groups, rm_ids = load_units(b.units)
             if ids is not None and rm_ids != ids:
                 raise UserError(f"{name}: RM '{b.rm}' was scored on other items than the RMs before it")
             ids = rm_ids
+        units = {rm: Seeded.of(d) for rm, d in by_seed.items()}
 
         def metrics(v, idx, groups=groups, columns=columns, bench=bench):
             m = full_metrics(bench, Outcomes(columns, v[idx], groups[idx], []))
@@ -74,17 +75,20 @@ def bon_sources(bon_outs: list[dict]) -> list[Source]:
     so prompts can be resampled."""
     out = []
     for (policy, task) in sorted({(b["policy"], b["task"]) for b in bon_outs}):
-        units, grid = {}, None
+        by_seed, grid = {}, None
         for b in (x for x in bon_outs if (x["policy"], x["task"]) == (policy, task)):
             pp = json.loads(Path(b["per_prompt"]).read_text())["values"]
             grid = [n for n in sorted(int(k) for k in pp) if n > 1]
-            units[b["rm"]] = np.stack([np.array(pp[str(n)]) - np.array(pp["1"]) for n in grid], axis=1)
+            by_seed.setdefault(b["rm"], {})[b.get("rm_seed")] = np.stack(
+                [np.array(pp[str(n)]) - np.array(pp["1"]) for n in grid], axis=1)
+        units = {rm: Seeded.of(d) for rm, d in by_seed.items()}
 
         def metrics(v, idx, grid=grid):
             return {f"best-of-{n} gain": float(v[idx, k].mean()) for k, n in enumerate(grid)}
-        n_prompts = len(next(iter(units.values())))
+        arrays = [a for d in by_seed.values() for a in d.values()]
+        n_prompts = len(arrays[0])
         labels = {f"best-of-{n} gain": {"short": f"bo{n}", "family": "best-of-n gain", "rank": n, "reads": CANDIDATES,
-                                        "resolution": resolution([u[:, k] for u in units.values()], n_prompts)}
+                                        "resolution": resolution([a[:, k] for a in arrays], n_prompts)}
                   for k, n in enumerate(grid)}
         out.append(Source(f"({task}, {policy})", units, None, metrics, "downstream", "prompts", labels))
     return out
@@ -109,12 +113,18 @@ def rl_sources(eval_outs: list[dict]) -> list[Source]:
     return out
 
 
+def run_of(e: dict):
+    """An RL evaluation's run: its RL seed, or (RM training seed, RL seed) where rl.rm_seeds
+    crossed them."""
+    return e.get("seed") if e.get("rm_seed") is None else (e["rm_seed"], e.get("seed"))
+
+
 def rl_differences(base: dict, finals: list[dict]) -> dict:
-    """RM -> seed -> the per-prompt differences of its final checkpoint from the base policy."""
+    """RM -> run -> the per-prompt differences of its final checkpoint from the base policy."""
     b = per_doc(base)
     by_rm: dict = {}
     for e in finals:
-        by_rm.setdefault(e["rm"], {})[e.get("seed")] = per_doc(e) - b
+        by_rm.setdefault(e["rm"], {})[run_of(e)] = per_doc(e) - b
     return by_rm
 
 
@@ -126,14 +136,25 @@ def rl_units(base: dict, finals: list[dict]) -> dict:
 def units_of(by_rm: dict) -> dict:
     """With several training seeds the seeds are the units (one gain per seed, the mean over
     evaluation prompts), since run-to-run variance is the top level of an RM's RL measurement;
-    with one seed, the evaluation prompts (paired differences)."""
-    seed_sets = {tuple(sorted(v, key=str)) for v in by_rm.values()}
-    if len(seed_sets) > 1:
-        raise UserError(f"RMs were trained with different RL seeds ({sorted(seed_sets)}); "
+    with one seed, the evaluation prompts (paired differences). An RM whose training seeds were
+    crossed with the RL seeds (rl.rm_seeds: all) has those units for each RM seed, a Seeded: its
+    RM seeds are the top level."""
+    rl_sets = {tuple(sorted({k[1] if isinstance(k, tuple) else k for k in d}, key=str)) for d in by_rm.values()}
+    if len(rl_sets) > 1:
+        raise UserError(f"RMs were trained with different RL seeds ({sorted(rl_sets)}); "
                         "compare them on the same seeds")
-    if seed_sets and len(next(iter(seed_sets))) > 1:
-        return {rm: np.array([d[s].mean() for s in sorted(d)]) for rm, d in by_rm.items()}
-    return {rm: next(iter(d.values())) for rm, d in by_rm.items()}
+    several = bool(rl_sets) and len(next(iter(rl_sets))) > 1
+
+    def inner(d: dict):
+        return np.array([d[s].mean() for s in sorted(d, key=str)]) if several else next(iter(d.values()))
+    out = {}
+    for rm, d in by_rm.items():
+        by_top: dict = {}
+        for k, v in d.items():
+            top, rl = k if isinstance(k, tuple) else (None, k)
+            by_top.setdefault(top, {})[rl] = v
+        out[rm] = Seeded.of({top: inner(x) for top, x in by_top.items()})
+    return out
 
 
 def measure_name(source: str, metric: str, side: str) -> str:
@@ -148,10 +169,12 @@ def signal_sources(signal_outs: list[dict]) -> list[Source]:
     read best-of-n's candidates, as best-of-n gains do: their labels say so (`reads`)."""
     out = []
     for (policy, task) in sorted({(o["policy"], o["task"]) for o in signal_outs}):
-        units = {}
+        by_seed: dict = {}
         for o in (x for x in signal_outs if (x["policy"], x["task"]) == (policy, task)):
             rows = sorted(store.read_jsonl(o["per_prompt"]), key=lambda r: r["prompt_id"])
-            units[o["rm"]] = np.array([[np.nan if r[k] is None else r[k] for k in SIGNALS] for r in rows], float)
+            by_seed.setdefault(o["rm"], {})[o.get("rm_seed")] = np.array(
+                [[np.nan if r[k] is None else r[k] for k in SIGNALS] for r in rows], float)
+        units = {rm: Seeded.of(d) for rm, d in by_seed.items()}
 
         def metrics(v, idx):
             with np.errstate(all="ignore"):

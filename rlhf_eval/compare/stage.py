@@ -88,8 +88,8 @@ def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_00
                 cell["units"] = {"static": {"n": table.units[s], "unit": table.unit[s]},
                                  "downstream": {"n": table.units[d], "unit": table.unit[d]}}
                 cell["values"] = [{"rm": rms[i], "static": float(table.point[s][i]),
-                                   "static_ci": _ci(table.boot[s][:, i]), "downstream": float(table.point[d][i]),
-                                   "downstream_ci": _ci(table.boot[d][:, i])} for i in ok]
+                                   "static_ci": _ci(table.interval(s, i)), "downstream": float(table.point[d][i]),
+                                   "downstream_ci": _ci(table.interval(d, i))} for i in ok]
                 cell["fit_band"] = fit_band(table.point[s][ok], table.point[d][ok], iters, seed)
                 headline.append(cell)
                 headline_keys.append((s, d))
@@ -106,15 +106,17 @@ def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_00
         n = max((c["n_rms"] for c in cells), default=len(rms))
         verdicts.append(benchmark_verdict(s[0], HEADLINE, cells, n) if table.side[s] == "static" else
                         benchmark_verdict(names[s], "measured on the policy's own samples", cells, n))
+    seeds = rm_seeds(table, rms)
     rm_table = []
     for i, rm in enumerate(rms):
-        row = {"rm": rm}
+        row = {"rm": rm, "seeds": seeds[rm]}
         for k in heads:
             row[names[k]] = _num(table.point[k][i])
         for k in downs:
             row[names[k]] = _num(table.point[k][i])
         rm_table.append(row)
-    rm_columns = ["rm"] + [names[k] for k in heads] + [names[k] for k in downs]
+    # the seeds column only where some RM has several (the table of a one-seed run is as it was)
+    rm_columns = ["rm"] + ["seeds"] * (max(seeds.values(), default=1) > 1) + [names[k] for k in heads + downs]
     column_info = {names[k]: {"side": table.side[k], "source": k[0], "metric": k[1]} | labels.get(k, {})
                    for k in heads + downs}
     ranking = []
@@ -123,10 +125,18 @@ def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_00
         if len(mine) > 1:
             ranking.append({"downstream": names[d]} | rank_statics(mine, table.point[d], iters, seed))
     return {"rms": rms, "rm_table": rm_table, "rm_columns": rm_columns, "rm_column_info": column_info,
+            "rm_seeds": seeds, "claims_about": "recipes" if min(seeds.values(), default=1) > 1 else
+            "checkpoints" if max(seeds.values(), default=1) == 1 else "mixed",
             "benchmark_ranking": ranking,
             "correlations": headline, "matrix": matrix,
             "verdicts": verdicts, "family": fam, "n_rms": len(rms), "enough_rms": len(rms) >= MIN_RMS_FOR_CLAIMS,
             "bootstrap": iters, "permutations": permutations, "seed": seed}
+
+
+def rm_seeds(table, rms: list[str]) -> dict:
+    """Each RM's number of training seeds (the most any of its measures has)."""
+    per_key = [table.seeds(k) for k in table.point]
+    return {rm: int(max((s[i] for s in per_key), default=1)) for i, rm in enumerate(rms)}
 
 
 def verdict_family(rms: list[str], cells: list[dict], keys: list[tuple], point: dict, permutations: int,
@@ -153,9 +163,9 @@ def _num(v) -> float | None:
     return None if np.isnan(v) else float(v)
 
 
-def _ci(draws) -> list[float | None]:
-    """`percentile_interval`, with None where no draw was finite (JSON has no nan)."""
-    return [None if math.isnan(v) else v for v in percentile_interval(draws)]
+def _ci(interval) -> list[float | None]:
+    """An interval with None where an end is unknown (JSON has no nan)."""
+    return [None if math.isnan(v) else v for v in interval]
 
 
 def fit_band(x, y, iters: int, seed: int, points: int = 30) -> dict:

@@ -29,12 +29,33 @@ from rlhf_eval.compare.measures import measure
 METHODS = ("pearson", "spearman", "kendall")
 
 
+@dataclass(frozen=True)
+class Seeded:
+    """An RM trained with several seeds: its per-unit values for each seed (the same units in the
+    same order). Its value is the mean over seeds of the metric on each; a bootstrap draw
+    resamples the seeds first, the top level of its measurement, then the units inside them."""
+    seeds: tuple
+    values: tuple  # one array per seed, each (units x columns) or (units,)
+
+    @classmethod
+    def of(cls, by_seed: dict):
+        """The per-unit values of one RM from {seed: values}: the array itself with one seed."""
+        if len(by_seed) == 1:
+            return next(iter(by_seed.values()))
+        order = sorted(by_seed, key=str)
+        return cls(tuple(order), tuple(by_seed[s] for s in order))
+
+
+def first_units(units):
+    return units.values[0] if isinstance(units, Seeded) else units
+
+
 @dataclass
 class Source:
     """Per-unit values of one measurement for every RM, aligned across RMs, and the function that
     turns a subset of units into metrics: a benchmark (items) or a task (prompts)."""
     name: str
-    units: dict  # rm -> array (units x columns) or (units,)
+    units: dict  # rm -> array (units x columns) or (units,), or a Seeded of them
     groups: np.ndarray | None  # stratum of each unit (benchmark subset), or None
     metrics: Callable  # (values, unit index) -> {metric: float}
     side: str  # "static" or "downstream"
@@ -47,18 +68,45 @@ class Source:
 
     @property
     def n_units(self) -> int:
-        return len(next(iter(self.units.values())))
+        return len(first_units(next(iter(self.units.values()))))
 
     def resample(self, rng) -> np.ndarray:
         return resample(rng, self.n_units, self.groups)
 
-    def evaluate(self, rms: list[str], idx=None) -> dict[str, np.ndarray]:
-        """{metric: value per RM (nan where the RM lacks this source)}."""
+    def draw(self, rng) -> tuple:
+        """One two-level resample: the units (shared by every RM and seed, as the benchmark's
+        items are), then each seeded RM's seeds. Sources without seeds draw as they always did."""
+        idx = self.resample(rng)
+        picks = {r: rng.integers(0, len(u.seeds), len(u.seeds)) for r, u in self.units.items()
+                 if isinstance(u, Seeded)}
+        return idx, picks
+
+    def evaluate(self, rms: list[str], idx=None, picks: dict | None = None) -> dict[str, np.ndarray]:
+        """{metric: value per RM (nan where the RM lacks this source)}; a seeded RM's is the mean
+        over its seeds (those of `picks`, when given) of the metric on each."""
+        return self.evaluate_seeds(rms, idx, picks)[0]
+
+    def evaluate_seeds(self, rms: list[str], idx=None, picks: dict | None = None) -> tuple[dict, dict]:
+        """`evaluate`, and {metric: {RM's index: its value on each of its seeds (all of them, on
+        these units)}} for the seeded RMs."""
         idx = np.arange(self.n_units) if idx is None else idx
-        per_rm = {r: self.metrics(self.units[r], idx) for r in rms if r in self.units}
+        per_rm, per_seed = {}, {}
+        for i, r in enumerate(rms):
+            u = self.units.get(r)
+            if u is None:
+                continue
+            if not isinstance(u, Seeded):
+                per_rm[i] = self.metrics(u, idx)
+                continue
+            each = [self.metrics(v, idx) for v in u.values]
+            for k in dict.fromkeys(k for m in each for k in m):
+                v = np.array([m.get(k, np.nan) for m in each], float)
+                per_seed.setdefault(k, {})[i] = v
+                chosen = v if picks is None or r not in picks else v[picks[r]]
+                per_rm.setdefault(i, {})[k] = float(np.nanmean(chosen)) if (~np.isnan(chosen)).any() else math.nan
         names = list(dict.fromkeys(k for m in per_rm.values() for k in m))
-        return {k: np.array([per_rm[r].get(k, np.nan) if r in per_rm else np.nan for r in rms], float)
-                for k in names}
+        return ({k: np.array([per_rm.get(i, {}).get(k, np.nan) for i in range(len(rms))], float) for k in names},
+                per_seed)
 
 
 @dataclass
@@ -71,9 +119,58 @@ class Table:
     side: dict  # (source, metric) -> "static" | "downstream"
     units: dict  # (source, metric) -> number of units its source resamples
     unit: dict  # (source, metric) -> what a unit is
+    # Seeded RMs, (source, metric) -> {RM's index: (its value on each seed, those values on every
+    # draw of the units with the seeds fixed (iters x seeds))}.
+    seeded: dict = field(default_factory=dict)
+
+    def seeds(self, key) -> np.ndarray:
+        """Each RM's number of training seeds in this measure."""
+        out = np.ones(len(self.rms), int)
+        for i, (values, _) in self.seeded.get(key, {}).items():
+            out[i] = len(values)
+        return out
 
     def noise(self, key) -> np.ndarray:
-        return measurement_variance(self.boot[key], self.units[key])
+        """Each RM's measurement variance. With S training seeds crossed with the same n items,
+        `seed_noise` (a two-way random-effects decomposition); otherwise the unit bootstrap's."""
+        v = measurement_variance(self.boot[key], self.units[key])
+        for i, (values, draws) in self.seeded.get(key, {}).items():
+            v[i] = seed_noise(values, draws)[0]
+        return v
+
+    def interval(self, key, i: int) -> list[float]:
+        """RM i's 95% interval: the percentile interval of its draws; with S training seeds, mean
+        -+ t x its measurement SD, with Satterthwaite's degrees of freedom (S-1 where seed variance
+        dominates), since a percentile bootstrap of 2-5 seeds covers badly (`seed_interval`)."""
+        found = self.seeded.get(key, {}).get(i)
+        if found is None:
+            return percentile_interval(self.boot[key][:, i])
+        var, dof = seed_noise(*found)
+        half = float(stats.t.ppf(0.975, dof)) * math.sqrt(var)
+        return [float(self.point[key][i]) - half, float(self.point[key][i]) + half]
+
+
+def seed_noise(values: np.ndarray, draws: np.ndarray) -> tuple[float, float]:
+    """(variance, degrees of freedom) of the mean over S seeds of a metric measured on n items
+    that every seed shares: seed var / S + item var / n + residual / (S n), the crossed two-way
+    random-effects design. From
+      A = var(per-seed values, ddof=1) / S  (= seed/S + residual/(S n)),
+      B = the unit bootstrap's variance of the seed mean  (= item/n + residual/(S n)),
+      V = the mean over seeds of each seed's own unit-bootstrap variance  (= item/n + residual/n),
+    it is A + B - (V - B) / (S - 1), kept at least max(A, B), which it is in expectation. The
+    degrees of freedom are Satterthwaite's: A is known from S - 1, the rest from many units."""
+    values, draws = np.asarray(values, float), np.asarray(draws, float)
+    ok = ~np.isnan(values)
+    values, draws = values[ok], draws[:, ok]
+    s = len(values)
+    if s < 2:
+        return math.nan, math.nan
+    a = float(np.var(values, ddof=1)) / s
+    b = float(np.nanvar(np.nanmean(draws, axis=1), ddof=1))
+    v = float(np.nanmean(np.nanvar(draws, axis=0, ddof=1)))
+    var = max(a + b - (v - b) / (s - 1), a, b)
+    dof = (s - 1) * (var / a) ** 2 if a > 0 else math.inf
+    return var, max(dof, s - 1)
 
 
 def measurement_variance(boot: np.ndarray, n_units: int | None = None) -> np.ndarray:
@@ -90,23 +187,29 @@ def measurement_variance(boot: np.ndarray, n_units: int | None = None) -> np.nda
 
 
 def bootstrap_table(sources: list[Source], rms: list[str], iters: int, seed: int, progress=None) -> Table:
+    """Every source's metrics for every RM, and `iters` draws of them. A draw resamples a source's
+    units (shared by every RM and seed) and each seeded RM's seeds; the seeds-fixed draws of the
+    seeded RMs are kept too, for their noise (`seed_noise`)."""
     rng = np.random.default_rng(seed)
-    point, boot, side, units, unit = {}, {}, {}, {}, {}
+    point, boot, side, units, unit, seeded = {}, {}, {}, {}, {}, {}
     for s in sources:
-        for m, v in s.evaluate(rms).items():
-            point[(s.name, m)] = v
-            side[(s.name, m)] = s.side
-            units[(s.name, m)] = s.n_units
-            unit[(s.name, m)] = s.unit
-            boot[(s.name, m)] = np.full((iters, len(rms)), np.nan)
+        values, per_seed = s.evaluate_seeds(rms)
+        for m, v in values.items():
+            key = (s.name, m)
+            point[key], side[key], units[key], unit[key] = v, s.side, s.n_units, s.unit
+            boot[key] = np.full((iters, len(rms)), np.nan)
+            seeded[key] = {i: (vals, np.full((iters, len(vals)), np.nan)) for i, vals in per_seed.get(m, {}).items()}
     for b in range(iters):
         for s in sources:
-            for m, v in s.evaluate(rms, s.resample(rng)).items():
+            values, per_seed = s.evaluate_seeds(rms, *s.draw(rng))
+            for m, v in values.items():
                 if (s.name, m) in boot:
                     boot[(s.name, m)][b] = v
+                    for i, vals in per_seed.get(m, {}).items():
+                        seeded[(s.name, m)][i][1][b] = vals
         if progress:
             progress(b + 1, iters)
-    return Table(rms, point, boot, side, units, unit)
+    return Table(rms, point, boot, side, units, unit, {k: v for k, v in seeded.items() if v})
 
 
 def corr(method: str, x, y) -> float:

@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
+
 from rlhf_eval.bench.summary import seven_rows
 from rlhf_eval.bon.estimator import bootstrap_mean_ci
 from rlhf_eval.compare.sources import per_doc
@@ -47,9 +49,20 @@ def rl_gain_rows(eval_outs: list[dict], iters: int, seed: int) -> list[dict]:
             diff = per_doc(e) - b
             lo, hi = bootstrap_mean_ci(diff, iters, seed)
             rows.append({"rm": e["rm"], "policy": e["policy"], "task": e["task"], "seed": e.get("seed"),
+                         "rm_seed": e.get("rm_seed"),
                          "step": e["step"], "final": e["final"], "before": float(b.mean()), "after": e["value"],
-                         "gain": float(diff.mean()), "ci_low": lo, "ci_high": hi, "prompts": len(diff)})
+                         "gain": float(diff.mean()), "ci_low": lo, "ci_high": hi, "prompts": len(diff),
+                         "scored": scored_as(e)})
     return rows
+
+
+def scored_as(e: dict) -> str:
+    """How an evaluation scored a prompt, in words."""
+    s = e.get("sampling")
+    if not s:
+        return "the task's metric on one greedy response"
+    return (f"the mean of the task's metric over {s['samples']} responses sampled at temperature "
+            f"{s['temperature']:g}, top_p {s['top_p']:g} (pass@1)")
 
 
 def rl_seed_rows(gain_rows: list[dict]) -> list[dict]:
@@ -60,12 +73,27 @@ def rl_seed_rows(gain_rows: list[dict]) -> list[dict]:
         groups.setdefault((g["rm"], g["policy"], g["task"], g["step"]), []).append(g)
     rows = []
     for (rm, policy, task, step), gs in groups.items():
-        iv = seed_interval([g["gain"] for g in gs])
+        iv = seed_interval(top_level(gs))
         rows.append({"rm": rm, "policy": policy, "task": task, "step": step, "final": gs[0]["final"],
                      "seeds": iv["seeds"], "gain": iv["mean"], "ci_low": iv["ci"][0], "ci_high": iv["ci"][1],
                      "sd": iv["sd"], "min": min(g["gain"] for g in gs), "max": max(g["gain"] for g in gs),
-                     "per_seed": {str(g["seed"]): g["gain"] for g in gs}})
+                     "per_seed": {run_name(g): g["gain"] for g in gs}})
     return rows
+
+
+def top_level(gains: list[dict]) -> list[float]:
+    """The gains the interval is over: each RL seed's, or where RM training seeds were crossed with
+    RL seeds, each RM seed's mean over its RL seeds (the RM seeds are the top level)."""
+    if all(g.get("rm_seed") is None for g in gains):
+        return [g["gain"] for g in gains]
+    tops: dict = {}
+    for g in gains:
+        tops.setdefault(g.get("rm_seed"), []).append(g["gain"])
+    return [float(np.mean(v)) for v in tops.values()]
+
+
+def run_name(g: dict) -> str:
+    return str(g["seed"]) if g.get("rm_seed") is None else f"rm seed {g['rm_seed']}, RL seed {g['seed']}"
 
 
 def static_tables(bench_outs: list[dict], cfg: dict) -> dict:
@@ -117,7 +145,9 @@ def eval_tables(eval_outs: list[dict], cfg: dict) -> dict:
         down_rows.append({"policy": e["policy"], "method": "rl" if e["rm"] else "base", "rm": e["rm"] or "",
                           "rl_seed": e.get("seed"),
                           "n": None, "step": e["step"], "task": e["task"], "metric": e["metric"],
-                          "value": e["value"], "ci_low": None, "ci_high": None, "prompts": e["n"]})
+                          "value": e["value"], "ci_low": None, "ci_high": None, "prompts": e["n"],
+                          "responses_per_prompt": e.get("responses_per_prompt", 1)}
+                         | {f"pass@{k}": v for k, v in (e.get("pass_at") or {}).items()})
     rl_gains = rl_gain_rows(eval_outs, cfg["bootstrap"], cfg["seed"])
     return {"downstream": down_rows, "rl_gains": rl_gains, "rl_seeds": rl_seed_rows(rl_gains)}
 

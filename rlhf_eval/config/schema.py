@@ -301,6 +301,10 @@ class RLConfig(RLSettings):
     seeds: list[int] = opt(None, "One rl_train node per seed, all sharing the RM and the policy: an RM's RL gain is "
                                  "the mean over its seeds, with a CI across seeds (run-to-run variance dominates "
                                  "RL).", factory=lambda: [0])
+    rm_seeds: str = opt("first", "RMs trained with several seeds (train.seeds): first: RL uses each RM's first "
+                                 "training seed; all: every RM seed is crossed with every rl.seeds (S_rm x S_rl "
+                                 "runs), and an RM's RL gain is the mean over its RM seeds of the mean over RL seeds.",
+                        choices=("first", "all"))
 
 
 @dataclass
@@ -315,6 +319,17 @@ class EvalConfig:
                                  factory=lambda: ["toy_sort"])
     limit: Optional[int] = opt(None, "Evaluate on the first `limit` documents of each task; null: all.", lo=1)
     batch_size: int = opt(64, "lm-eval batch size.", lo=1)
+    samples: int = opt(1, "Responses per prompt (the task's lm-eval `repeats`); a policy's score is the mean of the "
+                          "task's metric over them per prompt (pass@1 estimated from k samples). 1 with temperature "
+                          "0: greedy.", lo=1)
+    temperature: float = opt(0.0, "Sampling temperature of those responses; 0: greedy decoding (one response).", lo=0)
+    top_p: float = opt(1.0, "Nucleus sampling mass of those responses.", lo=0, hi=1, open_lo=True)
+    pass_at: list[int] = opt(None, "Also report pass@k for these k (unbiased estimator from `samples` responses; each "
+                                   "k <= samples).", lo=1, each=True, factory=list)
+
+    @property
+    def sampled(self) -> bool:
+        return self.samples > 1 or self.temperature > 0
 
 
 @dataclass
@@ -436,6 +451,8 @@ class Recipe:
     sources: list[SourceConfig] = opt(None, "Preference data sources; empty: the toy world's.", factory=list)
     curate: CurateConfig = opt(None, "Curation of the sources into the training mix.", factory=CurateConfig)
     reward_models: list[str] = opt(None, "RM cards (reward_models/<name>.yaml) compared in this run.", factory=list)
+    rm_seeds: Optional[list[int]] = opt(None, "Training seeds of every RM card that is trained here and lists no "
+                                              "train.seeds of its own (see train.seeds); null: each card's own.")
     policies: list[str] = opt(None, "Policy cards (policies/<name>.yaml) best-of-n and RL start from.",
                                     factory=lambda: ["toy-policy"])
     static_bench: StaticBenchConfig = opt(None, "Static benchmarks every RM is scored on.", factory=StaticBenchConfig)
@@ -467,6 +484,11 @@ class RMTrainConfig:
     beta: float = opt(0.1, "DPO beta of an implicit RM (its reward is beta times the log-ratio).", lo=0, open_lo=True)
     max_length: int = opt(64, "Longest training sequence in tokens.", lo=1)
     seed: int = opt(0, "Seed of initialization, sampling and data order.")
+    seeds: Optional[list[int]] = opt(None, "Train one RM per seed (each its own train_rm node; adding a seed keeps the "
+                                           "others' nodes): the RM's numbers are means over its seeds, and their "
+                                           "intervals and reliabilities include seed-to-seed variance, so the claims "
+                                           "are about the training recipe, not one checkpoint. null: the recipe's "
+                                           "`rm_seeds`, else `seed` alone.")
     gradient_checkpointing: Optional[bool] = opt(None, "Recompute activations in the backward pass: less memory, "
                                                        "about a third more compute, the same weights. null: on for "
                                                        "bases of at least 1B parameters, off below (TRL defaults to "

@@ -32,21 +32,42 @@ def task_manager(includes: list[str], builtin: bool):
     return TaskManager(include_path=includes or None, include_defaults=builtin)
 
 
+def task_yaml(task_ref: str, toy: dict | None) -> tuple[str, str]:
+    """(task name, the path of the YAML that defines it)."""
+    name, includes, builtin = resolve_task(task_ref, toy)
+    entry = task_manager(includes, builtin).task_index.get(name)
+    if entry is None or not getattr(entry, "yaml_path", None):
+        raise UserError(f"lm-eval task {name!r} not found (or it is a group, not one task)")
+    return name, str(entry.yaml_path)
+
+
 def run_task(lm, task_ref: str, toy: dict | None, limit: int | None = None,
              apply_chat_template: bool = True, log: Path | None = None) -> tuple[dict, list[dict]]:
-    """Run one task; returns (metrics of the task, per-sample records). lm-eval's own progress
-    bars and warnings go to `log` (appended) instead of the terminal, where ours are."""
+    """Run one task; returns (metrics of the task, per-sample records)."""
+    metrics, samples, _ = evaluate(lm, task_ref, toy, limit, apply_chat_template, log)
+    return metrics, samples
+
+
+def evaluate(lm, task_ref: str, toy: dict | None, limit: int | None = None,
+             apply_chat_template: bool = True, log: Path | None = None):
+    """Run one task: (its metrics, the per-sample records of its first filter pipeline, the lm-eval
+    Task). A task with several filter pipelines (gsm8k's strict and flexible matches) logs a
+    record per pipeline; the first is the task's headline. lm-eval's own progress bars and
+    warnings go to `log` (appended) instead of the terminal, where ours are."""
     import lm_eval
 
     logging.getLogger("lm-eval").setLevel(logging.WARNING)
-    name, includes, builtin = resolve_task(task_ref, toy)
+    name, found, builtin = resolve_task(task_ref, toy)
+    manager = task_manager(found, builtin)
     with open(log or "/dev/null", "a") as sink, contextlib.redirect_stderr(sink):
+        task = manager.load([name])["tasks"][name]
         res = lm_eval.simple_evaluate(
-            model=lm, tasks=[name], task_manager=task_manager(includes, builtin), limit=limit,
+            model=lm, tasks=[task], task_manager=manager, limit=limit,
             apply_chat_template=apply_chat_template, log_samples=True, bootstrap_iters=0,
             verbosity="WARNING")
     metrics = {k: v for k, v in res["results"][name].items() if isinstance(v, (int, float))}
-    return metrics, res["samples"][name]
+    first = task._filters[0].name
+    return metrics, [s for s in res["samples"][name] if s.get("filter", first) == first], task
 
 
 def primary_metric(samples: list[dict]) -> str:

@@ -21,7 +21,7 @@ def short_names(columns: list[str], info: dict) -> dict[str, str]:
     results.json from before rm_column_info) keeps its full name."""
     out, count = {}, {}
     for col in columns:
-        if col == "rm":
+        if col in ("rm", "seeds"):
             continue
         about = info.get(col)
         if about is None:

@@ -95,6 +95,8 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
     results["rm_column_info"] = result.get("rm_column_info", {})
     results["benchmark_ranking"] = result.get("benchmark_ranking", [])
     results["on_policy"] = result.get("on_policy", [])
+    results["rm_seeds"] = result.get("rm_seeds", {})
+    results["claims_about"] = result.get("claims_about", "checkpoints")
     if result.get("not_planned"):  # what the recipe asked that was not run, and why
         results["not_planned"] = result["not_planned"]
     store.atomic_write_json(out_dir / "results.json", results)

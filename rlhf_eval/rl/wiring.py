@@ -28,7 +28,8 @@ def label(rm: str, policy: str, seed: int, seeds: list[int]) -> str:
 
 
 def runs(plan) -> dict:
-    """policy -> {(RM, seed): its rl_train node} ({} for every policy when rl.enabled is false)."""
+    """policy -> {(RM, run): its rl_train node} ({} for every policy when rl.enabled is false); a
+    run is its RL seed, or (RM training seed, RL seed) where rl.rm_seeds crosses them."""
     from rlhf_eval.pipeline import plain
 
     r = plan.recipe.rl
@@ -37,14 +38,17 @@ def runs(plan) -> dict:
         mine = out.setdefault(pname, {})
         if not r.enabled:
             continue
-        for name, rm in plan.need("rm").items():
+        for name, by_seed in plan.need("rm_seeds").items():
             if (name, "rl") in plan.gaps:
                 continue
-            for seed in r.seeds:
-                mine[name, seed] = plan.add(NAME, label(name, pname, seed, r.seeds),
-                                            {"policy": plain(pcard), "rl": rl_for_seed(r, seed),
-                                             "format": RL_FORMAT},
-                                            {"rm": rm, "toy": plan.need("toy"), "data": plan.need("curated")})
+            chosen = list(by_seed.items())[:None if r.rm_seeds == "all" else 1]
+            for rm_seed, rm in chosen:
+                for seed in r.seeds:
+                    run = seed if len(chosen) == 1 else (rm_seed, seed)
+                    mine[name, run] = plan.add(
+                        NAME, label(name, pname, seed, r.seeds) + (f" rm_seed={rm_seed}" if len(chosen) > 1 else ""),
+                        {"policy": plain(pcard), "rl": rl_for_seed(r, seed), "format": RL_FORMAT},
+                        {"rm": rm, "toy": plan.need("toy"), "data": plan.need("curated")})
     return out
 
 

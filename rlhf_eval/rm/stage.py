@@ -69,4 +69,4 @@ def run(ctx) -> dict:
             info = fit(base, pairs, card.train, ctx.dir, callbacks=callbacks)
     info.setdefault("reference", base)
     info.setdefault("beta", card.train.beta)
-    return common | info | {"n_pairs": len(pairs), "trained": True}
+    return common | info | {"n_pairs": len(pairs), "trained": True, "train_seed": card.train.seed}

@@ -7,21 +7,37 @@ from rlhf_eval.stages import Stage
 NAME = "train_rm"
 
 
-def card_params(card) -> dict:
+def card_params(card, seed: int | None = None) -> dict:
     """A train_rm node's card: the judge section only on a generative card, so judge settings
-    never redo other RMs, whose keys stay what they were before the section existed."""
+    never redo other RMs, whose keys stay what they were before the section existed; this node's
+    own training seed and not the list (train.seeds), so adding a seed keeps the others' keys."""
     from rlhf_eval.pipeline import plain
 
     params = plain(card)
+    params["train"] = {k: v for k, v in params["train"].items() if k != "seeds"} | (
+        {"seed": seed} if seed is not None else {})
     return params if card.kind == "generative" else {k: v for k, v in params.items() if k != "judge"}
 
 
-def _node(plan, card, label: str, data):
+def trained(card) -> bool:
+    """Whether the card's RM is trained here (not a given checkpoint, a server or an API)."""
+    return card.path is None and card.backend not in ("remote", "openai")
+
+
+def training_seeds(recipe, card) -> list[int]:
+    """The card's train.seeds, else the recipe's rm_seeds for a card trained here, else its one
+    train.seed."""
+    if not trained(card):
+        return [card.train.seed]
+    return list(card.train.seeds or recipe.rm_seeds or [card.train.seed])
+
+
+def _node(plan, card, label: str, data, seed: int | None = None):
     from rlhf_eval.curate.wiring import sources
 
     policies = plan.loaded.policies
     base = policies[card.base].path if card.base in policies else card.base
-    params = {"card": card_params(card), "base": base, "sources": sources(plan)}
+    params = {"card": card_params(card, seed), "base": base, "sources": sources(plan)}
     return plan.add(NAME, label, params, {"toy": plan.need("toy"), "data": data})
 
 
@@ -31,10 +47,26 @@ def judge(plan):
     return None if card is None else _node(plan, card, f"judge={card.name}", None)
 
 
+def seed_label(name: str, seed: int, by_seed: dict) -> str:
+    """How a node names the RM it uses: the training seed only when the card has several."""
+    return f"rm={name}" + (f" rm_seed={seed}" if len(by_seed) > 1 else "")
+
+
+def seeded(plan) -> dict:
+    """RM card name -> {training seed: its train_rm node}, in the order of its seeds. A card with
+    one seed keeps the label (and key) it had before seeds existed."""
+    out = {}
+    for name, card in plan.loaded.reward_models.items():
+        data = plan.need("curated") if card.train.dataset == "curated" else None
+        seeds = training_seeds(plan.recipe, card)
+        out[name] = {seed: _node(plan, card, seed_label(name, seed, seeds), data, seed if trained(card) else None)
+                     for seed in seeds}
+    return out
+
+
 def reward_models(plan) -> dict:
-    """RM card name -> its node."""
-    return {name: _node(plan, card, f"rm={name}", plan.need("curated") if card.train.dataset == "curated" else None)
-            for name, card in plan.loaded.reward_models.items()}
+    """RM card name -> the node of its first training seed (what RL uses unless rl.rm_seeds says)."""
+    return {name: next(iter(nodes.values())) for name, nodes in plan.need("rm_seeds").items()}
 
 
 def cost(node, c):
@@ -54,10 +86,12 @@ def cost(node, c):
 
 
 def seeds(config: dict) -> dict:
-    return {f"{NAME}[{name}]": card["train"]["seed"] for name, card in config["reward_models"].items()}
+    return {f"{NAME}[{name}]": card["train"].get("seeds") or config.get("rm_seeds") or card["train"]["seed"]
+            for name, card in config["reward_models"].items()}
 
 
 STAGE = Stage(NAME, "rlhf_eval.rm.stage:run",
-              artifact="rlhf_eval.rm.base:TrainedRM.from_outputs", provides={"judge": judge, "rm": reward_models},
+              artifact="rlhf_eval.rm.base:TrainedRM.from_outputs",
+              provides={"judge": judge, "rm_seeds": seeded, "rm": reward_models},
               cost=cost,
               seeds=seeds)
