@@ -93,7 +93,7 @@ def test_a_deleted_model_file_is_noticed_and_only_its_node_is_redone(reference_r
     ref_dir, _ = reference_run
     run_dir = tmp_path / "smoke"
     shutil.copytree(ref_dir, run_dir)
-    rm = node_of(run_dir, "train_rm", "rm=classifier-curated")
+    rm = node_of(run_dir, "train_rm", "rm=classifier-curated rm_seed=0")
     weights = run_dir / "train_rm" / rm.key / "model" / "model.safetensors"
     size = weights.stat().st_size
     weights.unlink()
@@ -102,7 +102,7 @@ def test_a_deleted_model_file_is_noticed_and_only_its_node_is_redone(reference_r
     before = {n.id: store.read_manifest(run_dir / n.stage / n.key)["finished"] for n in load_plan(run_dir)}
     proc = run_cli(toy_cache, "run", SMOKE, f"run_root={tmp_path}")
     out = " ".join(proc.stdout.split())
-    assert f"{rm.id} (rm=classifier-curated): {weights} is missing; redoing it" in out
+    assert f"{rm.id} (rm=classifier-curated rm_seed=0): {weights} is missing; redoing it" in out
     assert weights.stat().st_size == size
     after = {n.id: store.read_manifest(run_dir / n.stage / n.key)["finished"] for n in load_plan(run_dir)}
     assert [nid for nid in before if after[nid] != before[nid]] == [rm.id]
@@ -148,7 +148,7 @@ def test_a_moved_run_is_read_from_anywhere(reference_run, toy_cache, tmp_path):
     shutil.copytree(ref_dir, moved)
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
-    rm = node_of(moved, "train_rm", "rm=classifier-curated")
+    rm = node_of(moved, "train_rm", "rm=classifier-curated rm_seed=0")
     raw = json.loads((moved / "train_rm" / rm.key / "manifest.json").read_text())
     assert raw["outputs"]["path"] == f"train_rm/{rm.key}/model"  # stored relative to the run folder
     # serve-rm --run, started in another folder, serves the moved copy.

@@ -60,7 +60,8 @@ print(json.dumps({"rewards": [o["reward"] for o in outs], "prompts": [o["prompt"
 
 
 def rm_manifest(run_dir: Path, rm: str) -> dict:
-    return node_manifests(run_dir, "train_rm", f"rm={rm}")[0]
+    """The train_rm node of card `rm` (its first training seed, where it has several)."""
+    return next(m for m in node_manifests(run_dir, "train_rm") if m["outputs"]["name"] == rm)
 
 
 def curated_rows(run_dir: Path, n: int) -> list[dict]:

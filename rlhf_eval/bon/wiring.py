@@ -36,7 +36,7 @@ def candidates(plan) -> dict:
     return out
 
 
-def scores(plan) -> dict:
+def seeded_scores(plan) -> dict:
     """(RM, policy, task) -> {RM training seed: its bon_score node}: scoring is cheap, so every seed
     of an RM scores the candidates."""
     from rlhf_eval.pipeline import plain
@@ -52,11 +52,16 @@ def scores(plan) -> dict:
     return out
 
 
+def scores(plan) -> dict:
+    """(RM, policy, task) -> the bon_score node of the RM's first training seed."""
+    return {k: next(iter(by_seed.values())) for k, by_seed in plan.need("scores_seeds").items()}
+
+
 def each_score(plan):
     """(label of the RM and seed, policy, task, bon_score node) for every scored seed."""
     from rlhf_eval.rm.wiring import seed_label
 
-    for (name, pname, task), by_seed in plan.need("scores").items():
+    for (name, pname, task), by_seed in plan.need("scores_seeds").items():
         for seed, sc in by_seed.items():
             yield seed_label(name, seed, by_seed), pname, task, sc
 
@@ -131,7 +136,7 @@ GENERATE = Stage(GENERATE_NAME, "rlhf_eval.bon.generate_stage:run",
                  artifact="rlhf_eval.bon.artifacts:CandidateSet.from_outputs", provides={"candidates": candidates},
                  section="bon", cost=generate_cost, provenance=generate_provenance, seeds=seeds)
 SCORE = Stage(SCORE_NAME, "rlhf_eval.bon.score_stage:run", artifact="rlhf_eval.bon.artifacts:ScoreSet.from_outputs",
-              provides={"scores": scores}, cost=score_cost)
+              provides={"scores_seeds": seeded_scores, "scores": scores}, cost=score_cost)
 EVAL = Stage(EVAL_NAME, "rlhf_eval.bon.eval_stage:run", expand=expand_eval, cost=no_gpu,
              result=Result(side="downstream", tables="rlhf_eval.compare.tables:bon_tables",
                            sources="rlhf_eval.compare.sources:bon_sources",

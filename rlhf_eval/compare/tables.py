@@ -96,12 +96,29 @@ def run_name(g: dict) -> str:
     return str(g["seed"]) if g.get("rm_seed") is None else f"rm seed {g['rm_seed']}, RL seed {g['seed']}"
 
 
+def several_seeds(outs: list[dict]):
+    """out -> its RM training seed where its RM has several among `outs`, else None: the rows of
+    one-seed RMs stay as they were."""
+    seeds: dict = {}
+    for o in outs:
+        seeds.setdefault(o["rm"], set()).add(o.get("rm_seed"))
+    return lambda o: o.get("rm_seed") if len(seeds.get(o["rm"], ())) > 1 else None
+
+
+def rm_label(rm: str, seed) -> str:
+    """An RM as a row or a curve names it: with its training seed where it has several."""
+    return rm if seed is None else f"{rm} (seed {seed})"
+
+
 def static_tables(bench_outs: list[dict], cfg: dict) -> dict:
-    """Every static metric of every (RM, benchmark) with its CI, and the seven-benchmark summary."""
+    """Every static metric of every (RM, benchmark, RM training seed) with its CI, and the
+    seven-benchmark summary."""
     static_rows = []
+    seed_of = several_seeds(bench_outs)
     for b in bench_outs:
         scored_as = b.get("scored_as", b.get("kind"))  # "kind" in runs made before the rename
-        base = {"rm": b["rm"], "benchmark": b["benchmark"], "scored_as": scored_as, "n": b["n"]}
+        base = {"rm": b["rm"], "rm_seed": seed_of(b), "benchmark": b["benchmark"], "scored_as": scored_as,
+                "n": b["n"]}
         for k, v in b["metrics"].items():
             ci = b["ci"].get(k) or [None, None]
             label = {"domain": b["worst_domain"]} if k == "domain_worst" else {}
@@ -129,9 +146,11 @@ def static_tables(bench_outs: list[dict], cfg: dict) -> dict:
 def bon_tables(bon_outs: list[dict], cfg: dict) -> dict:
     """Every point of every best-of-n curve with its CI, and the curves as computed."""
     down_rows = []
+    seed_of = several_seeds(bon_outs)
     for b in bon_outs:
         for pt in b["curve"]:
-            down_rows.append({"policy": b["policy"], "method": "best-of-n", "rm": b["rm"], "n": pt["n"],
+            down_rows.append({"policy": b["policy"], "method": "best-of-n", "rm": b["rm"], "rm_seed": seed_of(b),
+                              "n": pt["n"],
                               "task": b["task"], "metric": b["metric"], "value": pt["value"],
                               "ci_low": pt["ci"][0], "ci_high": pt["ci"][1], "prompts": b["n_prompts"],
                               "oracle": pt["oracle"], "kl_bound": pt["kl_bound"]})
@@ -154,8 +173,9 @@ def eval_tables(eval_outs: list[dict], cfg: dict) -> dict:
 
 def signal_tables(signal_outs: list[dict], cfg: dict) -> dict:
     """Each RM's on-policy signals (means over prompts) per (policy, task)."""
-    return {"on_policy": [{"rm": o["rm"], "policy": o["policy"], "task": o["task"], "prompts": o["n_prompts"]}
-                          | o["means"] for o in signal_outs]}
+    seed_of = several_seeds(signal_outs)
+    return {"on_policy": [{"rm": o["rm"], "rm_seed": seed_of(o), "policy": o["policy"], "task": o["task"],
+                           "prompts": o["n_prompts"]} | o["means"] for o in signal_outs]}
 
 
 def rl_tables(rl_outs: list[dict], cfg: dict) -> dict:

@@ -150,10 +150,23 @@ def print_legend(legend: dict[str, str], info: dict) -> None:
                       soft_wrap=True, style="dim")
 
 
+def claims_line(results: dict) -> str:
+    """What the numbers speak about, where some RM was trained with several seeds (the report says
+    it in every case)."""
+    seeded = sorted(rm for rm, s in results.get("rm_seeds", {}).items() if s > 1)
+    if not seeded:
+        return ""
+    if results.get("claims_about") == "recipes":
+        return "every RM is a mean over its training seeds: the claims are about training recipes"
+    return (f"{', '.join(seeded)}: means over training seeds (recipes); the other RMs are single checkpoints")
+
+
 def print_results(results: dict) -> None:
     """The RM table, what was not run and why, and the verdicts as a table (their text is in the report)."""
     table, legend = summary_table(results)
     console.print(table)
+    if claims_line(results):
+        console.print(shown(claims_line(results)), highlight=False, soft_wrap=True)
     for g in results.get("not_planned", []):
         console.print(f"- not run: {shown(g['rm'])}, {shown(g['what'])}: {shown(g['why'])}", highlight=False,
                       soft_wrap=True)

@@ -13,6 +13,8 @@ matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from rlhf_eval.compare.tables import rm_label, several_seeds  # noqa: E402
+
 
 def _data_uri(fig) -> str:
     buf = io.BytesIO()
@@ -24,17 +26,19 @@ def _data_uri(fig) -> str:
 def bon_curves(bon: list[dict], policy: str, task: str) -> str:
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     rows = [b for b in bon if b["policy"] == policy and b["task"] == task]
-    for b in sorted(rows, key=lambda b: b["rm"]):
+    seed_of = several_seeds(rows)
+    for b in sorted(rows, key=lambda b: (b["rm"], str(b.get("rm_seed")))):
+        name = rm_label(b["rm"], seed_of(b))
         n = [p["n"] for p in b["curve"]]
         v = [p["value"] for p in b["curve"]]
         lo = [p["ci"][0] for p in b["curve"]]
         hi = [p["ci"][1] for p in b["curve"]]
         rule = f" ({b['pairwise_rule']})" if b.get("pairwise_rule") else ""  # a pairwise judge's main rule
-        line, = ax.plot(n, v, marker="o", label=b["rm"] + rule)
+        line, = ax.plot(n, v, marker="o", label=name + rule)
         ax.fill_between(n, lo, hi, alpha=0.15)
         for rule in [r for r in b["curve"][0].get("rules", {}) if r != b.get("pairwise_rule")]:
             ax.plot(n, [p["rules"][rule]["value"] for p in b["curve"]], marker="x", ls="--",
-                    color=line.get_color(), label=f"{b['rm']} ({rule})")
+                    color=line.get_color(), label=f"{name} ({rule})")
     if rows:
         curve = rows[0]["curve"]
         n = [p["n"] for p in curve]

@@ -8,6 +8,7 @@ import jinja2
 
 from rlhf_eval import store
 from rlhf_eval.bench.summary import SEVEN
+from rlhf_eval.compare.tables import rm_label
 from rlhf_eval.compare.verdicts import format_p
 from rlhf_eval.report import plots
 from rlhf_eval.stages import stage
@@ -47,9 +48,9 @@ def static_tables(rows: list[dict]) -> list[dict]:
         if any(r["metric"] == "judge_position_flips" for r in mine):
             cols.append(("judge_position_flips", "position flips"))
         body = []
-        for rm in sorted({r["rm"] for r in mine}):
-            by = {r["metric"]: r for r in mine if r["rm"] == rm}
-            body.append([rm] + [with_ci(by.get(m)) for m, _ in cols])
+        for rm, seed in sorted({(r["rm"], r.get("rm_seed")) for r in mine}, key=str):
+            by = {r["metric"]: r for r in mine if (r["rm"], r.get("rm_seed")) == (rm, seed)}
+            body.append([rm_label(rm, seed)] + [with_ci(by.get(m)) for m, _ in cols])
         # The length-only baseline does not depend on the RM: one number per benchmark.
         baseline = next((r for r in mine if r["metric"] == "length_baseline"), None)
         tables.append({"benchmark": bench, "header": ["rm"] + [label for _, label in cols], "rows": body,

@@ -20,8 +20,10 @@ def card_params(card, seed: int | None = None) -> dict:
 
 
 def trained(card) -> bool:
-    """Whether the card's RM is trained here (not a given checkpoint, a server or an API)."""
-    return card.path is None and card.backend not in ("remote", "openai")
+    """Whether the card's RM (a typed card or its plain dict) is trained here (not a given
+    checkpoint, a server or an API)."""
+    path, backend = (card["path"], card["backend"]) if isinstance(card, dict) else (card.path, card.backend)
+    return path is None and backend not in ("remote", "openai")
 
 
 def training_seeds(recipe, card) -> list[int]:
@@ -86,8 +88,10 @@ def cost(node, c):
 
 
 def seeds(config: dict) -> dict:
-    return {f"{NAME}[{name}]": card["train"].get("seeds") or config.get("rm_seeds") or card["train"]["seed"]
-            for name, card in config["reward_models"].items()}
+    """Each RM card's training seeds (training_seeds, on the plain config provenance reads)."""
+    def of(card: dict):
+        return (trained(card) and (card["train"].get("seeds") or config.get("rm_seeds"))) or card["train"]["seed"]
+    return {f"{NAME}[{name}]": of(card) for name, card in config["reward_models"].items()}
 
 
 STAGE = Stage(NAME, "rlhf_eval.rm.stage:run",

@@ -22,7 +22,8 @@ def outputs(run_dir: Path, stage: str) -> list[dict]:
 
 
 def rm_manifest(run_dir: Path, rm: str) -> dict:
-    return node_manifests(run_dir, "train_rm", f"rm={rm}")[0]
+    """The train_rm node of card `rm` (its first training seed, where it has several)."""
+    return next(m for m in node_manifests(run_dir, "train_rm") if m["outputs"]["name"] == rm)
 
 
 def unseen_task(folder: Path) -> Path:
