@@ -49,7 +49,8 @@ def test_an_rl_train_nodes_params_read_back_as_the_recipes_config():
     rl = RLConfig(engine="openrlhf", seeds=[0, 3], steps=7, openrlhf=OpenRLHFConfig(zero_stage=3))
     back = rl_run(rl_for_seed(rl, 3))
     recipe_wide = ("seeds", "rm_seeds")  # the recipe's lists of runs, not one run's settings
-    assert back.seed == 3 and asdict(back) == {k: v for k, v in asdict(rl).items() if k not in recipe_wide} | {"seed": 3}
+    assert back.seed == 3
+    assert asdict(back) == {k: v for k, v in asdict(rl).items() if k not in recipe_wide} | {"seed": 3}
     # A trl node's params leave the cluster settings out (so they never redo local runs).
     assert "openrlhf" not in rl_for_seed(replace(rl, engine="trl"), 0)
     back = rl_run(rl_for_seed(replace(rl, engine="trl"), 0))
