@@ -166,9 +166,9 @@ def test_second_run_is_cached_and_status_shows_done(reference_run, toy_cache):
     t = time.time()
     proc = run_cli(toy_cache, "run", SMOKE, f"run_root={run_dir.parent}")
     assert time.time() - t < 60
-    # 2 RMs x 2 RL seeds; a bon_signal node per RM; classifier-curated's 3 training seeds each
-    # add a train_rm, 3 static_bench and one bon_score, bon_eval and bon_signal node
-    assert "43 nodes: 43 cached, 0 run" in proc.stdout
+    # 2 RMs x 2 RL seeds; a bon_signal node per RM; classifier-curated's second training seed
+    # adds a train_rm, 3 static_bench and one bon_score, bon_eval and bon_signal node
+    assert "36 nodes: 36 cached, 0 run" in proc.stdout
     assert numbers(run_dir) == before
     for cmd in (("status", run_dir), ("plan", SMOKE, f"run_root={run_dir.parent}")):
         shown = run_cli(toy_cache, *cmd).stdout
@@ -266,27 +266,27 @@ def test_malformed_row_stops_with_one_line_and_keeps_finished_nodes(toy_cache, t
 
 
 def test_rm_seeds_crossed_with_rl_seeds_from_nodes_to_report(reference_run, toy_cache, tmp_path):
-    """The smoke recipe trains classifier-curated with 3 seeds (its card) and RL with 2 seeds;
+    """The smoke recipe trains classifier-curated with 2 seeds (its card) and RL with 2 seeds;
     rl.rm_seeds=all crosses them. Every number of the seeded RM is the mean over its seeds,
     recomputed here from the nodes' own outputs, and the report says what the claims are about."""
     run_cli(toy_cache, "run", SMOKE, f"run_root={tmp_path}", "rl.rm_seeds=all")
     run_dir = tmp_path / "smoke"
     res = json.loads((run_dir / "results.json").read_text())
-    assert res["rm_seeds"] == {"classifier-curated": 3, "dpo-curated": 1} and res["claims_about"] == "mixed"
+    assert res["rm_seeds"] == {"classifier-curated": 2, "dpo-curated": 1} and res["claims_about"] == "mixed"
     row = next(r for r in res["rm_table"] if r["rm"] == "classifier-curated")
-    assert row["seeds"] == 3
+    assert row["seeds"] == 2
     bench = [m["outputs"] for m in node_manifests(run_dir, "static_bench")
              if m["outputs"]["rm"] == "classifier-curated" and m["outputs"]["benchmark"] == "toy_rmbench"]
-    assert sorted(b["rm_seed"] for b in bench) == [0, 1, 2]
+    assert sorted(b["rm_seed"] for b in bench) == [0, 1]
     assert row["toy_rmbench score"] == pytest.approx(np.mean([b["metrics"]["score"] for b in bench]))
     evals = [m["outputs"] for m in node_manifests(run_dir, "policy_eval")]
     base = next(e["value"] for e in evals if e["rm"] is None)
     finals = [e for e in evals if e["rm"] == "classifier-curated" and e["final"]]
-    assert sorted((e["rm_seed"], e["seed"]) for e in finals) == [(s, r) for s in (0, 1, 2) for r in (0, 1)]
-    per_rm_seed = [np.mean([e["value"] - base for e in finals if e["rm_seed"] == s]) for s in (0, 1, 2)]
+    assert sorted((e["rm_seed"], e["seed"]) for e in finals) == [(s, r) for s in (0, 1) for r in (0, 1)]
+    per_rm_seed = [np.mean([e["value"] - base for e in finals if e["rm_seed"] == s]) for s in (0, 1)]
     assert row["RL gain (toy_sort, toy-policy)"] == pytest.approx(np.mean(per_rm_seed))
     rl = next(g for g in res["rl_seeds"] if g["rm"] == "classifier-curated" and g["final"])
-    assert rl["seeds"] == 3 and rl["gain"] == pytest.approx(np.mean(per_rm_seed))  # the RM seeds are the top level
+    assert rl["seeds"] == 2 and rl["gain"] == pytest.approx(np.mean(per_rm_seed))  # the RM seeds are the top level
     html = (run_dir / "report.html").read_text()
     assert "The claims mix training recipes and checkpoints" in html and "RL trained on each RM" not in html
     # the session's reference run (rl.rm_seeds: first) says RL used the first seed
