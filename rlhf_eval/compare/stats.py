@@ -32,8 +32,9 @@ METHODS = ("pearson", "spearman", "kendall")
 @dataclass(frozen=True)
 class Seeded:
     """An RM trained with several seeds: its per-unit values for each seed (the same units in the
-    same order). Its value is the mean over seeds of the metric on each; a bootstrap draw
-    resamples the seeds first, the top level of its measurement, then the units inside them."""
+    same order). Its value is the mean over seeds of the metric on each. Seeds are the top level
+    of its measurement: compare's draws resample them as well as the units, and its noise is that
+    of seeds crossed with units (`seed_noise`)."""
     seeds: tuple
     values: tuple  # one array per seed, each (units x columns) or (units,)
 
