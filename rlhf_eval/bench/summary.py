@@ -16,17 +16,18 @@ RMB_PARTS = [(rules, f"domain/{goal}") for rules in ("rmb-pairwise", "rmb-bon")
 
 
 def seven_rows(static_rows: list[dict]) -> list[dict]:
-    """[] unless some RM has all seven; rows only for the RMs that do. `static_rows` carry `scored_as`."""
-    value = {(r["rm"], r.get("scored_as"), r["metric"]): r["value"] for r in static_rows}
+    """[] unless some RM has all seven; rows only for the RMs that do, one per training seed where an
+    RM has several (`rm_seed`). `static_rows` carry `scored_as`."""
+    value = {(r["rm"], r.get("rm_seed"), r.get("scored_as"), r["metric"]): r["value"] for r in static_rows}
     out = []
-    for rm in dict.fromkeys(r["rm"] for r in static_rows):
-        row = {name: value.get((rm, rules, "score")) for name, rules in SCORED_AS.items()}
-        parts = [value.get((rm, rules, metric)) for rules, metric in RMB_PARTS]
+    for rm, seed in dict.fromkeys((r["rm"], r.get("rm_seed")) for r in static_rows):
+        row = {name: value.get((rm, seed, rules, "score")) for name, rules in SCORED_AS.items()}
+        parts = [value.get((rm, seed, rules, metric)) for rules, metric in RMB_PARTS]
         row["RMB"] = float(np.mean(parts)) if all(p is not None for p in parts) else None
         if any(row[name] is None for name in SEVEN):
             continue
         worst = min(SEVEN, key=lambda name: row[name])
-        out.append({"rm": rm} | {name: row[name] for name in SEVEN}
+        out.append({"rm": rm} | ({"rm_seed": seed} if seed is not None else {}) | {name: row[name] for name in SEVEN}
                    | {"average": float(np.mean([row[n] for n in SEVEN])), "worst": row[worst],
                       "worst_benchmark": worst})
     return out

@@ -497,3 +497,11 @@ def test_seven_benchmark_summary_and_leaderboard(tmp_path):
     path = leaderboard({"static": static, "seven": [a]}, tmp_path / "lb.json")
     rec = next(r for r in json.loads(path.read_text()) if r["benchmark"] == "seven")
     assert rec["model"] == "a" and rec["average"] == pytest.approx(100 * a["average"], abs=0.01) and rec["RMB"] == 50.0
+    # an RM trained with two seeds: a summary row and a leaderboard record per seed (each a checkpoint)
+    seeded = [r | {"rm_seed": s, "value": r["value"] - 0.1 * s} for s in (0, 1)
+              for r in rows("d", [0.9, 0.7, 0.6, 0.65, 0.8, 0.5], [0.8, 0.6, 0.4, 0.2])]
+    d0, d1 = seven_rows(seeded)
+    assert (d0["rm_seed"], d1["rm_seed"]) == (0, 1) and d1["average"] == pytest.approx(d0["average"] - 0.1)
+    records = json.loads(leaderboard({"static": seeded, "seven": [d0, d1]}, tmp_path / "lb2.json").read_text())
+    assert {r["model"] for r in records} == {"d (seed 0)", "d (seed 1)"}
+    assert next(r for r in records if r["model"] == "d (seed 1)" and r["benchmark"] == "rewardbench")["score"] == 80.0
