@@ -63,6 +63,13 @@ def rerun_node(run_dir: Path, stage: str, tmp_path: Path, nth: int = 0) -> tuple
     return run_node(copy, node, {n.id: n for n in nodes}), before
 
 
+def rm_manifest(run_dir: Path, rm: str) -> dict:
+    """The train_rm node of card `rm` (its first training seed, where it has several)."""
+    from rlhf_eval.pipeline import node_manifests
+
+    return next(m for m in node_manifests(run_dir, "train_rm") if m["outputs"]["name"] == rm)
+
+
 @pytest.fixture
 def rerun(reference_run, toy_cache, tmp_path, monkeypatch):
     """rerun(stage, nth=0): rerun_node on the session's smoke run, in this process, with its cache."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import rm_manifest
 from openrlhf_side import ROOT, need_openrlhf, openrlhf_env, run_openrlhf
 from rlhf_eval.config import OpenRLHFConfig, RLConfig
 from rlhf_eval.pipeline import node_manifests
@@ -57,11 +58,6 @@ async def main():
 outs = asyncio.run(main())
 print(json.dumps({"rewards": [o["reward"] for o in outs], "prompts": [o["prompt"] for o in outs]}))
 '''
-
-
-def rm_manifest(run_dir: Path, rm: str) -> dict:
-    """The train_rm node of card `rm` (its first training seed, where it has several)."""
-    return next(m for m in node_manifests(run_dir, "train_rm") if m["outputs"]["name"] == rm)
 
 
 def curated_rows(run_dir: Path, n: int) -> list[dict]:

@@ -50,9 +50,11 @@ class BenchmarkScores:
     rm: str
     units: str  # units.jsonl: {id, group, <outcome columns>}
     metrics: dict
+    rm_seed: int | None = None  # the RM's training seed (None: a checkpoint given as is, or made before seeds)
 
     @classmethod
     def from_outputs(cls, out: dict) -> BenchmarkScores:
         # "kind" in runs made before the field was renamed.
-        return cls(out["benchmark"], out.get("scored_as", out.get("kind")), out["rm"], out["units"], out["metrics"])
+        return cls(out["benchmark"], out.get("scored_as", out.get("kind")), out["rm"], out["units"], out["metrics"],
+                   out.get("rm_seed"))
 

@@ -30,13 +30,13 @@ STATIC_METRICS = ("score", "domain_worst")
 def static_sources(bench_outs: list[dict]) -> list[Source]:
     """One source per benchmark: its headline score, worst domain, and every subset and domain."""
     out = []
-    results = [(BenchmarkScores.from_outputs(b), b.get("rm_seed")) for b in bench_outs]
-    for name in sorted({b.benchmark for b, _ in results}):
+    results = [BenchmarkScores.from_outputs(b) for b in bench_outs]
+    for name in sorted({b.benchmark for b in results}):
         by_seed, groups, columns, ids = {}, None, None, None
-        outs = [(x, seed) for x, seed in results if x.benchmark == name]
-        bench = benchmark_for(name, outs[0][0].scored_as)
-        for b, seed in outs:
-            columns, by_seed.setdefault(b.rm, {})[seed], groups, rm_ids = load_units(b.units)
+        outs = [x for x in results if x.benchmark == name]
+        bench = benchmark_for(name, outs[0].scored_as)
+        for b in outs:
+            columns, by_seed.setdefault(b.rm, {})[b.rm_seed], groups, rm_ids = load_units(b.units)
             if ids is not None and rm_ids != ids:
                 raise UserError(f"{name}: RM '{b.rm}' was scored on other items than the RMs before it")
             ids = rm_ids

@@ -158,15 +158,16 @@ def claims_line(results: dict) -> str:
         return ""
     if results.get("claims_about") == "recipes":
         return "every RM is a mean over its training seeds: the claims are about training recipes"
-    return (f"{', '.join(seeded)}: means over training seeds (recipes); the other RMs are single checkpoints")
+    return f"{', '.join(seeded)}: means over training seeds (recipes); the other RMs are single checkpoints"
 
 
 def print_results(results: dict) -> None:
     """The RM table, what was not run and why, and the verdicts as a table (their text is in the report)."""
     table, legend = summary_table(results)
     console.print(table)
-    if claims_line(results):
-        console.print(shown(claims_line(results)), highlight=False, soft_wrap=True)
+    claims = claims_line(results)
+    if claims:
+        console.print(shown(claims), highlight=False, soft_wrap=True)
     for g in results.get("not_planned", []):
         console.print(f"- not run: {shown(g['rm'])}, {shown(g['what'])}: {shown(g['why'])}", highlight=False,
                       soft_wrap=True)

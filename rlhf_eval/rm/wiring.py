@@ -19,17 +19,16 @@ def card_params(card, seed: int | None = None) -> dict:
     return params if card.kind == "generative" else {k: v for k, v in params.items() if k != "judge"}
 
 
-def trained(card) -> bool:
-    """Whether the card's RM (a typed card or its plain dict) is trained here (not a given
-    checkpoint, a server or an API)."""
-    path, backend = (card["path"], card["backend"]) if isinstance(card, dict) else (card.path, card.backend)
+def trained(path: str | None, backend: str) -> bool:
+    """Whether a card with this `path` and `backend` is trained here (not a given checkpoint, a
+    server or an API)."""
     return path is None and backend not in ("remote", "openai")
 
 
 def training_seeds(recipe, card) -> list[int]:
     """The card's train.seeds, else the recipe's rm_seeds for a card trained here, else its one
     train.seed."""
-    if not trained(card):
+    if not trained(card.path, card.backend):
         return [card.train.seed]
     return list(card.train.seeds or recipe.rm_seeds or [card.train.seed])
 
@@ -61,7 +60,8 @@ def seeded(plan) -> dict:
     for name, card in plan.loaded.reward_models.items():
         data = plan.need("curated") if card.train.dataset == "curated" else None
         seeds = training_seeds(plan.recipe, card)
-        out[name] = {seed: _node(plan, card, seed_label(name, seed, seeds), data, seed if trained(card) else None)
+        here = trained(card.path, card.backend)
+        out[name] = {seed: _node(plan, card, seed_label(name, seed, seeds), data, seed if here else None)
                      for seed in seeds}
     return out
 
@@ -90,7 +90,8 @@ def cost(node, c):
 def seeds(config: dict) -> dict:
     """Each RM card's training seeds (training_seeds, on the plain config provenance reads)."""
     def of(card: dict):
-        return (trained(card) and (card["train"].get("seeds") or config.get("rm_seeds"))) or card["train"]["seed"]
+        here = trained(card["path"], card["backend"])
+        return (here and (card["train"].get("seeds") or config.get("rm_seeds"))) or card["train"]["seed"]
     return {f"{NAME}[{name}]": of(card) for name, card in config["reward_models"].items()}
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SMOKE, run_cli
+from conftest import SMOKE, rm_manifest, run_cli
 from rlhf_eval.pipeline import node_manifests
 
 pytestmark = pytest.mark.slow
@@ -19,11 +19,6 @@ pytestmark = pytest.mark.slow
 
 def outputs(run_dir: Path, stage: str) -> list[dict]:
     return [m["outputs"] for m in node_manifests(run_dir, stage)]
-
-
-def rm_manifest(run_dir: Path, rm: str) -> dict:
-    """The train_rm node of card `rm` (its first training seed, where it has several)."""
-    return next(m for m in node_manifests(run_dir, "train_rm") if m["outputs"]["name"] == rm)
 
 
 def unseen_task(folder: Path) -> Path:
