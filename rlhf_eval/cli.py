@@ -2,6 +2,7 @@
 the package; how results look on a terminal is report/console.py."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import shutil
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rlhf_eval import store
-from rlhf_eval.bench import BENCHMARKS
+from rlhf_eval.bench import BENCHMARKS, TOY
 from rlhf_eval.compare.verdicts import format_p
 from rlhf_eval.config import ConfigError, load_recipe
 from rlhf_eval.errors import UserError, is_user_error, one_line, save_traceback
@@ -492,7 +493,8 @@ app.add_typer(bench_app, name="bench")
 
 @command("score", group=bench_app)
 def bench_score(
-    benchmark: str = typer.Argument(..., help=listing(BENCHMARKS)),
+    benchmark: str = typer.Argument(..., help=listing(BENCHMARKS) + ", or a toy benchmark (scored by its real "
+                                    "one's rules): " + ", ".join(TOY)),
     data: str = typer.Option(..., "--data", help="benchmark rows in the published schema (.jsonl/.json/"
                                                  ".parquet) or hf:<dataset id>"),
     scores: Optional[Path] = typer.Option(None, "--scores", help='one row per item: {"id": ..., "scores": [...]}'),
@@ -513,12 +515,7 @@ def bench_score(
     from rlhf_eval.bench.probes import length_baseline
     from rlhf_eval.bench.saved import read_scores
 
-    columns = {}
-    for c in column:
-        if "=" not in c:
-            _fail(f"--column {c!r}: expected FIELD=COLUMN")
-        k, v = c.split("=", 1)
-        columns[k] = v
+    columns = _columns(column)
     if (scores is None) == (decisions is None):
         _fail("give --scores (RM scores) or --decisions (an LLM judge's decisions), one of them")
     if decisions is not None and benchmark != "judgebench":
@@ -547,8 +544,72 @@ def bench_score(
         Console(stderr=True).print(f"wrote {shown(out / 'metrics.json')}", highlight=False)
 
 
-def rm_for_serving(card_name: str, run: Optional[Path]) -> dict:
-    """A train_rm-style manifest for CARD: its trained node in RUN, or the card's own `path`."""
+@command("score")
+def score(
+    card: str = typer.Argument(..., help="RM card name (reward_models/<name>.yaml; see `Where cards are found` "
+                                         "in the README)"),
+    benchmark: str = typer.Option(..., "--benchmark", "-b", help=listing(BENCHMARKS) + ", or a toy benchmark: "
+                                  + ", ".join(TOY)),
+    data: Optional[str] = typer.Option(None, "--data", help="the benchmark's rows in its published schema "
+                                       "(.jsonl/.json/.parquet) or hf:<dataset id>; default: its hub copy"),
+    run: Optional[Path] = typer.Option(None, help="use the RM this run trained for the card (and its toy world)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder for scores.jsonl, units.jsonl and metrics.json "
+                                       "(default: runs/scores/CARD/BENCHMARK)"),
+    split: Optional[str] = typer.Option(None, help="split of a hub dataset"),
+    scored_as: Optional[str] = typer.Option(None, help="score the rows by another benchmark's rules"),
+    column: List[str] = typer.Option([], "--column", help="pairwise/best-of-k: FIELD=COLUMN, e.g. prompt=question"),
+    bootstrap: int = typer.Option(1000, help="bootstrap resamples for the 95% CIs (0: none)"),
+    seed: int = typer.Option(0, help="seed of the bootstrap"),
+):
+    """Score one RM card on one benchmark: loads the card's model (nothing is trained) and writes
+    the scores in `bench score`'s format with the official metrics and their 95% CIs."""
+    from rlhf_eval.bench.one_rm import score_card
+    from rlhf_eval.report.console import print_scores
+    folder = out_folder(out or Path("runs") / "scores" / card / benchmark, "--out",
+                        ["metrics.json", "scores.jsonl", "decisions.jsonl", "units.jsonl"])
+    try:
+        manifest = rm_for_serving(card, run, "score")
+        with terminal_bar() as bar:
+            metrics = score_card(manifest, benchmark, folder, bar, data=data, split=split, scored_as=scored_as,
+                                 columns=_columns(column), run=run, bootstrap=bootstrap, seed=seed)
+    except (ValueError, ConfigError, OSError) as exc:
+        _fail(str(exc))
+    print_scores(metrics)
+    console.print(f"wrote {shown(folder)}/: metrics.json, {'decisions' if 'decisions' in metrics else 'scores'}"
+                  ".jsonl, units.jsonl", highlight=False, soft_wrap=True)
+
+
+def _columns(column: list[str]) -> dict:
+    columns = {}
+    for c in column:
+        if "=" not in c:
+            _fail(f"--column {c!r}: expected FIELD=COLUMN")
+        k, v = c.split("=", 1)
+        columns[k] = v
+    return columns
+
+
+@contextlib.contextmanager
+def terminal_bar():
+    """A `bar(label, total)` for work done in this process (NodeContext.bar's shape), on stderr."""
+    from rich.progress import Progress
+
+    from rlhf_eval.launch.local import COLUMNS
+    with Progress(*COLUMNS, console=Console(stderr=True), transient=True) as progress:
+        @contextlib.contextmanager
+        def bar(label: str, total):
+            task = progress.add_task(shown(label), total=total)
+            try:
+                yield lambda done, total=None: progress.update(task, completed=done,
+                                                               **({"total": total} if total else {}))
+            finally:
+                progress.remove_task(task)
+        yield bar
+
+
+def rm_for_serving(card_name: str, run: Optional[Path], command: str = "serve-rm") -> dict:
+    """A train_rm-style manifest for CARD: its trained node in RUN, or the card's own `path` (or
+    server, for a remote or openai card)."""
     from rlhf_eval.config import RMCard, load_card
     from rlhf_eval.pipeline import rm_node
     if run is not None:
@@ -566,11 +627,19 @@ def rm_for_serving(card_name: str, run: Optional[Path]) -> dict:
                 local = None
             trust.check_claims(node.params["card"], f"{run / 'plan.json'} (not signed here)", local)
         return manifest
-    card = load_card(card_name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", "serve-rm")
-    if card.path is None:
-        raise UserError(f"RM card '{card_name}' has no `path`; give --run RUN_DIR to serve the RM a run trained")
+    card = load_card(card_name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", command)
     from rlhf_eval.rm.stage import card_outputs
-    return {"outputs": card_outputs(card) | {"path": card.path, "reference": card.reference or card.base,
+    if card.backend in ("remote", "openai"):
+        return {"outputs": card_outputs(card) | {"path": None}}
+    if card.path is None:
+        raise UserError(f"RM card '{card_name}' has no `path` (a recipe trains it); give --run RUN_DIR to use the RM "
+                        "a run trained for it, or set `path` to a checkpoint")
+    refs = [r for r in (card.path, card.reference or (card.base if card.kind == "implicit" else None)) if r]
+    if any(r.startswith("toy:") for r in refs):
+        raise UserError(f"RM card '{card_name}' names a toy-world model ({refs[0]}); give --run RUN_DIR of a run "
+                        "that built the toy world")
+    return {"outputs": card_outputs(card) | {"path": card.path.removeprefix("hf:"),
+                                             "reference": (card.reference or card.base).removeprefix("hf:"),
                                              "beta": card.train.beta}}
 
 
@@ -598,7 +667,7 @@ def serve_rm(
     token, key = _env_secret("--token-env", token_env), _env_secret("--signing-key-env", signing_key_env)
     try:
         manifest = rm_for_serving(card, run)
-        if manifest["outputs"]["backend"] == "remote":
+        if manifest["outputs"]["backend"] in ("remote", "openai"):
             _fail(f"RM card '{card}' is itself remote ({manifest['outputs']['url']})")
         if TrainedRM.from_outputs(manifest["outputs"]).pairwise:
             _fail(f"RM card '{card}' is a pairwise judge: it gives no reward to one response, so it cannot serve RL "
@@ -638,7 +707,7 @@ def serve_judge(
 
     token = _env_secret("--token-env", token_env)
     try:
-        out = rm_for_serving(card, run)["outputs"]
+        out = rm_for_serving(card, run, "serve-judge")["outputs"]
         if out["kind"] != "generative" or out["backend"] != "transformers":
             _fail(f"RM card '{card}' is a {out['kind']} RM on backend {out['backend']}; serve-judge serves "
                   "generative RMs with a local model (backend transformers)")

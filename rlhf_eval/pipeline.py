@@ -106,12 +106,17 @@ class Plan:
             self._artifacts[artifact] = producer.provides[artifact](self)
         return self._artifacts[artifact]
 
+    def made(self, artifact: str):
+        """What `need(artifact)` gives if some stage has needed it already, else None: for a stage
+        that shows an artifact but does not need it (the report's curation funnel)."""
+        return self._artifacts.get(artifact)
+
     def plan_stage(self, s: stages.Stage) -> None:
+        """A stage's own nodes (`expand`). What it only provides is planned when another stage
+        needs it, so a recipe plans no toy world, curation or RM it has no use for."""
         if s.name in self._planned:
             return
         self._planned.add(s.name)
-        for artifact in s.provides:
-            self.need(artifact)
         if s.expand is not None:
             s.expand(self)
 

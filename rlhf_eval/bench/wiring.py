@@ -10,6 +10,7 @@ NAME = "static_bench"
 
 
 def expand(plan) -> None:
+    from rlhf_eval.bench import TOY
     from rlhf_eval.rm.wiring import seed_label
 
     r = plan.recipe.static_bench
@@ -19,8 +20,9 @@ def expand(plan) -> None:
                 if (name, bench.name) not in plan.gaps:
                     params = {"benchmark": asdict(bench), "bootstrap": r.bootstrap,
                               "probes": [asdict(p) for p in r.probes]}
+                    toy = plan.need("toy") if bench.data is None and bench.name in TOY else None
                     plan.add(NAME, f"{seed_label(name, seed, by_seed)} bench={bench.name}", params,
-                             {"rm": rm, "toy": plan.need("toy")})
+                             {"rm": rm, "toy": toy})
 
 
 def shorthand(section: dict) -> dict:

@@ -53,7 +53,7 @@ def run(ctx) -> dict:
     if TrainedRM.from_outputs(ctx.out("rm")).pairwise:
         return run_pairwise(ctx, load_scorer(ctx.inputs["rm"]), cands, rm) | seed
     scorer = build_scorer(ctx, ray)
-    with ctx.bar(f"scoring {len(cands)} candidates", 1) as update, judge_progress(scorer, ctx, "best-of-n"):
+    with ctx.bar(f"scoring {len(cands)} candidates", 1) as update, judge_progress(scorer, ctx.bar, "best-of-n"):
         prompts, texts = [c["prompt"] for c in cands], [c["text"] for c in cands]
         if ray.enabled:
             scores = scorer.score(prompts, texts, progress=lambda d, t: update(d / t))
@@ -69,7 +69,7 @@ def run(ctx) -> dict:
 
 def run_pairwise(ctx, judge, cands: list[dict], rm: str) -> dict:
     with ctx.bar(f"judging all pairs of {len(cands)} candidates", 1) as update, \
-            judge_progress(judge, ctx, "best-of-n"):
+            judge_progress(judge, ctx.bar, "best-of-n"):
         decisions = judge_candidates(judge, cands)
         update(1)
     store.write_jsonl(ctx.dir / "decisions.jsonl", [d | {"rm": rm} for d in decisions])

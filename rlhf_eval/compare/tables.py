@@ -140,7 +140,10 @@ def static_tables(bench_outs: list[dict], cfg: dict) -> dict:
         if b.get("position_bias"):  # a pairwise judge: how often swapping the order flips its decision
             static_rows.append(base | {"metric": "judge_position_flips", "value": b["position_bias"]["flip_rate"],
                                        "ci_low": None, "ci_high": None})
-    return {"static": static_rows, "seven": seven_rows(static_rows)}
+    cut = [{"rm": b["rm"], "rm_seed": seed_of(b), "benchmark": b["benchmark"]}
+           | {k: b["truncation"][k] for k in ("items", "of_items", "share", "inputs", "of_inputs", "max_length")}
+           for b in bench_outs if (b.get("truncation") or {}).get("items")]
+    return {"static": static_rows, "seven": seven_rows(static_rows), "truncation": cut}
 
 
 def bon_tables(bon_outs: list[dict], cfg: dict) -> dict:
@@ -188,7 +191,7 @@ def write_tables(out_dir: Path, result: dict) -> list[str]:
     flat = {
         "rm_table": result["rm_table"], "static": result["static"], "downstream": result["downstream"],
         "rl_gains": result["rl_gains"], "rl_seeds": result["rl_seeds"], "seven": result.get("seven", []),
-        "on_policy": result.get("on_policy", []),
+        "on_policy": result.get("on_policy", []), "truncation": result.get("truncation", []),
         "correlations": [{"static": c["static"], "downstream": c["downstream"], "n_rms": c["n_rms"],
                           "class": c["class"], "p": c.get("p"), "p_adjusted": c.get("p_adjusted"),
                           "rests_on": c.get("rests_on", [])}

@@ -10,7 +10,7 @@ from typing import Optional
 
 from omegaconf import OmegaConf
 
-from rlhf_eval.config.cards import load_card
+from rlhf_eval.config.cards import card_dirs, load_card
 from rlhf_eval.config.schema import (
     JUDGE_PARSERS,
     MODEL_REFS,
@@ -24,6 +24,7 @@ from rlhf_eval.config.validate import (
     check_name,
     check_values,
     closest,
+    is_name,
     merge_schema,
     parse_overrides,
     read_yaml,
@@ -42,6 +43,9 @@ class LoadedRecipe:
     reward_models: dict[str, RMCard]
     policies: dict[str, PolicyCard]
     judge: Optional[RMCard] = None
+    # Policy cards an RM trains from (its `base`) that are not among the recipe's policies: a
+    # static-only recipe (policies: []) still trains its RMs from the toy policy.
+    bases: dict[str, PolicyCard] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -130,8 +134,10 @@ def _check_sections(recipe: Recipe, path: Path) -> None:
     """Checks within the recipe's own sections."""
     if not recipe.reward_models:
         raise ConfigError(f"{path}: reward_models is empty; name at least one RM card")
-    if not recipe.policies:
-        raise ConfigError(f"{path}: policies is empty (no policies); name at least one policy card")
+    if not recipe.policies and (recipe.bon.enabled or recipe.rl.enabled):
+        on = " and ".join(n for n, s in (("bon", recipe.bon), ("rl", recipe.rl)) if s.enabled)
+        raise ConfigError(f"{path}: policies is empty (no policies), but {on} start from a policy: name a policy "
+                          "card, or for static benchmarks only set bon.enabled=false and rl.enabled=false")
     if not recipe.bon.n_grid:
         raise ConfigError(f"{path}: bon.n_grid is empty; list the n to report, e.g. [1, 4, 16]")
     w = recipe.toy_world
@@ -200,19 +206,30 @@ def _check_policy_cards(recipe: Recipe, pols: dict, path: Path) -> None:
                 raise ConfigError(f"{path}: best-of-n samples bon.n_max={recipe.bon.n_max} candidates per prompt, "
                                   f"but {where} is greedy: every candidate would be the same (and vLLM refuses "
                                   "n > 1 when greedy); set a temperature above 0, or bon.n_max=1")
-    for card in pols.values():
-        if not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
-            raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist "
-                              "(a hub model is written hf:<org>/<name>)")
+
+
+def _base_policies(rm_cards: list[RMCard], pols: dict, path: Path) -> dict[str, PolicyCard]:
+    """The policy cards RM cards train from that the recipe's `policies` do not list."""
+    out = {}
+    for card in rm_cards:
+        base = card.base
+        if card.path is None and base not in pols and base not in out and is_name(base) and \
+                not Path(base).exists() and any((d / f"{base}.yaml").is_file() for d in card_dirs(path, "policies")):
+            out[base] = load_card(base, "policies", PolicyCard, path, f"RM card '{card.name}': base")
+    return out
 
 
 def _check_models(rm_cards: list[RMCard], pols: dict) -> None:
     """Every model a card names exists, or is a toy or hub reference."""
+    for card in pols.values():
+        if not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
+            raise ConfigError(f"policy card '{card.name}': path '{card.path}' does not exist "
+                              "(a hub model is written hf:<org>/<name>)")
     for card in rm_cards:
         if card.path is None and card.base not in pols and not card.base.startswith(MODEL_REFS):
             if not Path(card.base).exists():
-                raise ConfigError(f"RM card '{card.name}': base '{card.base}' is neither a policy of "
-                                  f"this recipe ({', '.join(pols)}) nor an existing path")
+                raise ConfigError(f"RM card '{card.name}': base '{card.base}' is neither a policy card "
+                                  f"({', '.join(pols) or 'none found'}) nor an existing path")
         if card.path is not None and not card.path.startswith(MODEL_REFS) and not Path(card.path).exists():
             raise ConfigError(f"RM card '{card.name}': path '{card.path}' does not exist "
                               "(a hub model is written hf:<org>/<name>)")
@@ -233,8 +250,10 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> LoadedRecipe:
         if problems:
             raise ConfigError(f"{path}: " + "; ".join(problems))
     pols = {n: load_card(n, "policies", PolicyCard, path, f"{path}: policies") for n in recipe.policies}
+    rm_cards = [*rms.values(), *([judge_card] if judge_card else [])]
+    bases = _base_policies(rm_cards, pols, path)
     _check_policy_cards(recipe, pols, path)
-    _check_models([*rms.values(), *([judge_card] if judge_card else [])], pols)
-    if recipe.toy_world is None and any(c.path.startswith("toy:") for c in pols.values()):
+    _check_models(rm_cards, pols | bases)
+    if recipe.toy_world is None and any(c.path.startswith("toy:") for c in (pols | bases).values()):
         raise ConfigError(f"{path}: a policy uses the toy world but toy_world is null")
-    return LoadedRecipe(recipe, path, rms, pols, judge_card)
+    return LoadedRecipe(recipe, path, rms, pols, judge_card, bases)

@@ -161,6 +161,14 @@ def claims_line(results: dict) -> str:
     return f"{', '.join(seeded)}: means over training seeds (recipes); the other RMs are single checkpoints"
 
 
+def truncation_lines(rows: list[dict]) -> list[str]:
+    """One line per RM and benchmark whose inputs were cut at the RM's max_length."""
+    from rlhf_eval.compare.tables import rm_label
+    return [f"{rm_label(t['rm'], t.get('rm_seed'))} on {t['benchmark']}: {t['items']} of {t['of_items']} items "
+            f"({t['share']:.0%}) cut at max_length={t['max_length']} tokens (start of the input dropped); their "
+            "scores may differ from the RM's on the whole text" for t in rows]
+
+
 def print_results(results: dict) -> None:
     """The RM table, what was not run and why, and the verdicts as a table (their text is in the report)."""
     table, legend = summary_table(results)
@@ -168,6 +176,8 @@ def print_results(results: dict) -> None:
     claims = claims_line(results)
     if claims:
         console.print(shown(claims), highlight=False, soft_wrap=True)
+    for line in truncation_lines(results.get("truncation", [])):
+        console.print(f"warning: {shown(line)}", style="yellow", highlight=False, soft_wrap=True)
     for g in results.get("not_planned", []):
         console.print(f"- not run: {shown(g['rm'])}, {shown(g['what'])}: {shown(g['why'])}", highlight=False,
                       soft_wrap=True)
@@ -188,6 +198,30 @@ def print_results(results: dict) -> None:
             console.print(shown(f"versions differ from {lock['lock']}: {what}; numbers may differ from a run on "
                                  "the locked set-up for this reason alone"), style="yellow", highlight=False,
                           soft_wrap=True)
+
+
+def print_scores(m: dict) -> None:
+    """`rlhf-eval score`: the benchmark's official metrics with their 95% CIs, what could bias them
+    (the length-only baseline, a judge's position flips), and every warning (truncation first)."""
+    title = f"{m['rm']} on {m['benchmark']}" + (f" (scored as {m['scored_as']})" if m["scored_as"] != m["benchmark"]
+                                                 else "") + f": {m['n']} items"
+    table = Table(title=shown(title), box=box.SIMPLE_HEAD)
+    for col, just in (("metric", "left"), ("value", "right"), ("95% CI", "right")):
+        table.add_column(col, justify=just)
+    for k, v in m["metrics"].items():
+        ci = m["ci"].get(k)
+        table.add_row(shown(k), f"{v:.3f}", "-" if ci is None or ci[0] is None else f"{ci[0]:.3f} - {ci[1]:.3f}")
+    lb = m.get("length_baseline")
+    if lb:
+        ci = lb["ci"]
+        table.add_row("length-only baseline", f"{lb['score']:.3f}",
+                      "-" if ci is None or ci[0] is None else f"{ci[0]:.3f} - {ci[1]:.3f}", style="dim")
+    console.print(table)
+    if m.get("position_bias"):
+        console.print(f"position flips (the judge's decision changes when A and B swap): "
+                      f"{m['position_bias']['flip_rate']:.3f}", highlight=False)
+    for note in m.get("notes", []):
+        console.print(f"warning: {shown(note)}", style="yellow", highlight=False, soft_wrap=True)
 
 
 def print_diff(d: dict, rows: int) -> None:

@@ -98,6 +98,7 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
     results["on_policy"] = result.get("on_policy", [])
     results["rm_seeds"] = result.get("rm_seeds", {})
     results["claims_about"] = result.get("claims_about", "checkpoints")
+    results["truncation"] = result.get("truncation", [])
     if result.get("not_planned"):  # what the recipe asked that was not run, and why
         results["not_planned"] = result["not_planned"]
     store.atomic_write_json(out_dir / "results.json", results)

@@ -13,8 +13,9 @@ def expand(plan) -> None:
     from rlhf_eval.pipeline import plain
 
     r = plan.recipe
+    compare = plan.need("comparison")  # plans every stage compare reads, and so the curation they use
     plan.add(NAME, "report", {"name": r.name, "report": plain(r.report)},
-             {"compare": plan.need("comparison"), CURATED_ROLE: plan.need("curated")})
+             {"compare": compare, CURATED_ROLE: plan.made("curated")})
 
 
 STAGE = Stage(NAME, "rlhf_eval.report.stage:run", expand=expand, section=NAME, cost=no_gpu)

@@ -14,6 +14,8 @@ from rlhf_eval.errors import UserError
 
 
 class Scorer(Protocol):
+    """A scorer that cuts long inputs itself also keeps `truncated` (how many it cut) and `cut`
+    (one flag per input scored, in order); one that cannot tell (a remote RM) has no `cut`."""
     def score(self, prompts: list[str], responses: list[str]) -> list[float]: ...
 
     def score_texts(self, queries: list[str], prompts: list[str]) -> list[float]:
@@ -35,24 +37,33 @@ def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
 class Encoded:
     ids: list[list[int]]
     response_masks: list[list[int]]
-    truncated: int
+    cut: list[bool]  # per row: longer than max_length, so its start was cut
+
+    @property
+    def truncated(self) -> int:
+        return sum(self.cut)
+
+
+# What `_keep_end` cuts, as reports say it.
+CUT_SIDE = "start: the first tokens (the prompt's beginning) are dropped, the end of the response is kept"
 
 
 def _keep_end(rows: list[tuple[list[int], list[int]]], max_length: int) -> Encoded:
     """Longer rows keep their last max_length tokens: the classifier reads its score at the last token."""
-    ids, masks, truncated = [], [], 0
+    ids, masks, cut = [], [], []
     for x, m in rows:
-        if len(x) > max_length:
-            x, m, truncated = x[-max_length:], m[-max_length:], truncated + 1
+        cut.append(len(x) > max_length)
+        if cut[-1]:
+            x, m = x[-max_length:], m[-max_length:]
         ids.append(x)
         masks.append(m)
-    return Encoded(ids, masks, truncated)
+    return Encoded(ids, masks, cut)
 
 
 def encode(tok, prompts, responses, max_length: int, response_mask: bool = True) -> Encoded:
     """response_mask needs {% generation %} tags in the chat template (implicit RMs only)."""
     if not prompts:
-        return Encoded([], [], 0)
+        return Encoded([], [], [])
     # One call for the batch: the same ids as a call per row, and half the time with the masks.
     enc = tok.apply_chat_template([chat_pair(p, r) for p, r in zip(prompts, responses)], return_dict=True,
                                   return_assistant_tokens_mask=response_mask)

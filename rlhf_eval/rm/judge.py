@@ -64,12 +64,13 @@ def is_pairwise(scorer) -> bool:
 
 
 @contextmanager
-def judge_progress(scorer, ctx, what: str):
-    """While a generative judge answers (an API judge may take hours), a bar of its new answers."""
+def judge_progress(scorer, bar, what: str):
+    """While a generative judge answers (an API judge may take hours), a bar of its new answers;
+    bar(label, total) is a node's (NodeContext.bar) or the terminal's."""
     if not isinstance(scorer, GenerativeJudge):
         yield
         return
-    with ctx.bar(f"{what}: judge answers not in the cache", None) as update:
+    with bar(f"{what}: judge answers not in the cache", None) as update:
         scorer.progress = update
         try:
             yield

@@ -35,6 +35,7 @@ class ClassifierScorer:
     # Only where the RM card opts in.
     trust_remote_code: bool = False
     truncated: int = field(default=0, init=False)
+    cut: list[bool] = field(default_factory=list, init=False)
 
     def __post_init__(self):
         from transformers import AutoModelForSequenceClassification
@@ -52,6 +53,7 @@ class ClassifierScorer:
     @torch.no_grad()
     def _score(self, enc: Encoded) -> list[float]:
         self.truncated += enc.truncated
+        self.cut += enc.cut
 
         def rewards(batch, ids, mask):
             return self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits[:, 0].tolist()
@@ -75,6 +77,7 @@ class ImplicitScorer:
     chat_template: str | None = None
     trust_remote_code: bool = False
     truncated: int = field(default=0, init=False)
+    cut: list[bool] = field(default_factory=list, init=False)
 
     def __post_init__(self):
         from transformers import AutoModelForCausalLM
@@ -93,6 +96,7 @@ class ImplicitScorer:
     @torch.no_grad()
     def _score(self, enc: Encoded) -> list[float]:
         self.truncated += enc.truncated
+        self.cut += enc.cut
 
         def rewards(batch, ids, mask):
             resp, _ = pad([enc.response_masks[i] for i in batch], 0)

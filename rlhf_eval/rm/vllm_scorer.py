@@ -21,6 +21,7 @@ class VLLMScorer:
     trust_remote_code: bool = False
     engine_args: dict = field(default_factory=dict)
     truncated: int = field(default=0, init=False)
+    cut: list[bool] = field(default_factory=list, init=False)
 
     def __post_init__(self):
         from vllm import LLM
@@ -37,6 +38,7 @@ class VLLMScorer:
     def _score(self, enc: Encoded) -> list[float]:
         from vllm.pooling_params import PoolingParams
         self.truncated += enc.truncated
+        self.cut += enc.cut
         outputs = self.llm.encode([{"prompt_token_ids": ids} for ids in enc.ids],
                                   pooling_params=PoolingParams(use_activation=False), pooling_task="classify",
                                   use_tqdm=False)

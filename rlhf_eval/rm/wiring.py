@@ -36,10 +36,20 @@ def training_seeds(recipe, card) -> list[int]:
 def _node(plan, card, label: str, data, seed: int | None = None):
     from rlhf_eval.curate.wiring import sources
 
-    policies = plan.loaded.policies
+    policies = plan.loaded.policies | plan.loaded.bases
     base = policies[card.base].path if card.base in policies else card.base
     params = {"card": card_params(card, seed), "base": base, "sources": sources(plan)}
-    return plan.add(NAME, label, params, {"toy": plan.need("toy"), "data": data})
+    toy = plan.need("toy") if uses_toy(card, base) else None
+    return plan.add(NAME, label, params, {"toy": toy, "data": data})
+
+
+def uses_toy(card, base: str) -> bool:
+    """Whether the RM reads the toy world: trained here (from toy sources or the toy policy), or a
+    toy model given by path (an implicit RM's reference defaults to its base)."""
+    if trained(card.path, card.backend):
+        return True
+    reference = card.reference or (base if card.kind == "implicit" else None)
+    return any(ref and ref.startswith("toy:") for ref in (card.path, reference))
 
 
 def judge(plan):
@@ -58,9 +68,9 @@ def seeded(plan) -> dict:
     one seed keeps the label (and key) it had before seeds existed."""
     out = {}
     for name, card in plan.loaded.reward_models.items():
-        data = plan.need("curated") if card.train.dataset == "curated" else None
-        seeds = training_seeds(plan.recipe, card)
         here = trained(card.path, card.backend)
+        data = plan.need("curated") if here and card.train.dataset == "curated" else None
+        seeds = training_seeds(plan.recipe, card)
         out[name] = {seed: _node(plan, card, seed_label(name, seed, seeds), data, seed if here else None)
                      for seed in seeds}
     return out

@@ -105,7 +105,7 @@ def test_a_progress_bar_follows_the_new_answers(tiny_lm, tmp_path):
             yield lambda done, total=None: seen.append((done, total))
 
     j = judge(tiny_lm, tmp_path)
-    with judge_progress(j, Node(), "toy_rewardbench"):
+    with judge_progress(j, Node().bar, "toy_rewardbench"):
         j.score(PROMPTS, RESPONSES)
         j.score(PROMPTS, RESPONSES)  # all cached: nothing new to show
     assert seen == ["toy_rewardbench: judge answers not in the cache", (3, 3)] and j.progress is None

@@ -89,7 +89,7 @@ def test_refuses_open_bind_without_token():
 
 def test_serve_rm_cli_errors(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["serve-rm", "classifier-curated"])
-    assert r.exit_code == 2 and "has no `path`; give --run RUN_DIR" in r.output
+    assert r.exit_code == 2 and "has no `path` (a recipe trains it); give --run RUN_DIR" in r.output
     r = CliRunner().invoke(app, ["serve-rm", "classifier-curated", "--run", str(tmp_path)])
     assert r.exit_code == 2 and "no plan.json" in r.output
     (tmp_path / "plan.json").write_text(json.dumps({"nodes": []}))
