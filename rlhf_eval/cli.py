@@ -552,7 +552,8 @@ def score(
                                   + ", ".join(TOY)),
     data: Optional[str] = typer.Option(None, "--data", help="the benchmark's rows in its published schema "
                                        "(.jsonl/.json/.parquet) or hf:<dataset id>; default: its hub copy"),
-    run: Optional[Path] = typer.Option(None, help="use the RM this run trained for the card (and its toy world)"),
+    run: Optional[Path] = typer.Option(None, help="a run folder: the RM it trained for the card (its first seed), "
+                                       "and its toy world for toy benchmarks and toy models"),
     out: Optional[Path] = typer.Option(None, "--out", help="folder for scores.jsonl, units.jsonl and metrics.json "
                                        "(default: runs/scores/CARD/BENCHMARK)"),
     split: Optional[str] = typer.Option(None, help="split of a hub dataset"),
@@ -568,7 +569,9 @@ def score(
     folder = out_folder(out or Path("runs") / "scores" / card / benchmark, "--out",
                         ["metrics.json", "scores.jsonl", "decisions.jsonl", "units.jsonl"])
     try:
-        manifest = rm_for_serving(card, run, "score")
+        from rlhf_eval.pipeline import rm_node
+        in_run = run is not None and rm_node(load_plan(run), card) is not None
+        manifest = rm_for_serving(card, run if in_run else None, "score")
         with terminal_bar() as bar:
             metrics = score_card(manifest, benchmark, folder, bar, data=data, split=split, scored_as=scored_as,
                                  columns=_columns(column), run=run, bootstrap=bootstrap, seed=seed)
@@ -698,9 +701,10 @@ def serve_judge(
     max_chars: int = typer.Option(200_000, help="a longer message gets HTTP 413"),
     timeout_s: float = typer.Option(60, help="drop a connection idle or half-sent for this long"),
 ):
-    """Serve a generative judge's model as an OpenAI-compatible chat-completions endpoint (POST
-    /v1/chat/completions), for RM cards with backend openai or any OpenAI client; see
-    docs/generative.md."""
+    """Serve a generative judge's model as an OpenAI-compatible endpoint, the way it was trained: a
+    chat judge on POST /v1/chat/completions, a completion-style one (judge.chat: false) on POST
+    /v1/completions; GET /v1/models lists it. For RM cards with backend openai or any OpenAI
+    client; see docs/generative.md."""
     from rlhf_eval.rm.http import Limits
     from rlhf_eval.rm.judge_transformers import TransformersJudge
     from rlhf_eval.rm.serve_judge import make_judge_server
@@ -713,12 +717,14 @@ def serve_judge(
                   "generative RMs with a local model (backend transformers)")
         backend = TransformersJudge(out["path"], out["batch_size"], out["chat_template"], out["trust_remote_code"])
         limits = Limits(max_body=int(max_body_mb * 2**20), max_chars=max_chars, timeout_s=timeout_s)
-        server = make_judge_server(backend, model_name or card, host, port, token, limits)
+        chat = out["judge"]["chat"]
+        server = make_judge_server(backend, model_name or card, host, port, token, limits, chat=chat)
     except (ValueError, ConfigError, OSError) as exc:
         _fail(str(exc))
     h, p = server.server_address[:2]
+    route = "chat completions" if chat else "completions (judge.chat: false: prompt text, as it was trained)"
     console.print(f"serving judge '{shown(card)}' as model '{shown(model_name or card)}' on http://{h}:{p}/v1 "
-                  f"(chat completions){' (API key required)' if token else ''}; Ctrl-C stops",
+                  f"({route}){' (API key required)' if token else ''}; Ctrl-C stops",
                   highlight=False, soft_wrap=True)
     serve_until_signalled(server, "serve-judge")
 

@@ -145,8 +145,6 @@ def test_every_recipe_loads_and_the_study_has_its_two_axes():
      "the remote backend cannot score generative RMs"),
     ("kind: generative\njudge: {temperature: -1}\n", "judge.temperature=-1"),
     ("kind: generative\njudge: {yes_token: yes}\n", "judge.yes_token is True: YAML reads an unquoted yes/no"),
-    ("kind: generative\nbackend: openai\nurl: http://h/v1\njudge: {chat: false}\n",
-     "judge.chat: false (a completion-style prompt) needs backend transformers or vllm"),
     ("kind: generative\nbackend: openai\n", "backend openai needs `url`"),
 ])
 def test_generative_cards_are_checked(tmp_path, monkeypatch, card, error):

@@ -75,9 +75,6 @@ def _check_judge(card: RMCard) -> None:
         if getattr(judge, name) in ("True", "False"):
             raise ConfigError(f"{where}: judge.{name} is {getattr(judge, name)}: YAML reads an unquoted yes/no as a "
                               f"boolean; write {name}: \"yes\"")
-    if not judge.chat and card.backend == "openai":
-        raise ConfigError(f"{where}: judge.chat: false (a completion-style prompt) needs backend transformers or "
-                          "vllm; the openai backend speaks chat completions")
     parsers = JUDGE_PARSERS[judge.mode]
     if judge.parser not in (None, *parsers):
         raise ConfigError(f"{where}: judge.parser={judge.parser} does not read {judge.mode} answers; use "

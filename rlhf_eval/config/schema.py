@@ -507,7 +507,8 @@ class JudgeConfig:
     system: Optional[str] = opt(None, "A system message sent before the judge prompt; null: none.")
     chat: bool = opt(True, "true: the rendered template is one user message, sent through the judge's chat "
                            "template; false: it is raw text that the judge's answer continues (completion-style "
-                           "judges such as PandaLM and JudgeLM; transformers and vllm backends).")
+                           "judges such as PandaLM and JudgeLM; the openai backend sends it to the completions "
+                           "endpoint).")
     parser: Optional[str] = opt(None, "How an answer becomes a score. pointwise: verdict_token (P(yes) / (P(yes) + "
                                       "P(no)) of the judge's next token, yes_token and no_token) or rating (a "
                                       "number matched by rating_pattern); pairwise: decision ([[A>B]], [[A>>B]], "

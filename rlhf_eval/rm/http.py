@@ -143,8 +143,10 @@ Route = Callable[[bytes, Callable[[], bool]], "tuple[int, dict] | None"]
 
 def json_server(routes: dict[str, Route], name: str, host: str = "127.0.0.1", port: int = 0,
                 token: str | None = None, limits: Limits = Limits(), signing_key: str | None = None,
-                job: str | None = None) -> ThreadingHTTPServer:
-    """token: a fixed token; signing_key: accept job tokens minted with it (for `job` only, if given)."""
+                job: str | None = None, get: dict[str, Callable[[], dict]] | None = None) -> ThreadingHTTPServer:
+    """token: a fixed token; signing_key: accept job tokens minted with it (for `job` only, if given);
+    get: GET paths -> the JSON they answer (behind the same token)."""
+    get = get or {}
     if host not in LOCAL and not (token or signing_key):
         raise UserError(f"refusing to serve on {host} without a token: set one, or bind 127.0.0.1")
     if job and not signing_key:
@@ -199,6 +201,16 @@ def json_server(routes: dict[str, Route], name: str, host: str = "127.0.0.1", po
                 parts.append(chunk)
                 left -= len(chunk)
             return b"".join(parts)
+
+        def do_GET(self):
+            url = urlsplit(self.path)
+            if url.path not in get:
+                return self.reply(404 if url.path not in routes else 405,
+                                  {"error": " or ".join([f"POST {p}" for p in routes] + [f"GET {p}" for p in get])})
+            problem = self.auth_problem(url.query)
+            if problem:
+                return self.reply(401, {"error": problem})
+            self.reply(200, get[url.path]())
 
         def do_POST(self):
             url = urlsplit(self.path)

@@ -246,7 +246,8 @@ def test_one_large_request_does_not_hold_the_queue(server):
 
 
 # 6
-@pytest.mark.parametrize("request_line, code", [(b"GET /get_reward HTTP/1.1", 501), (b"GARBAGE", 400)])
+@pytest.mark.parametrize("request_line, code", [(b"DELETE /get_reward HTTP/1.1", 501),
+                                                (b"GET /get_reward HTTP/1.1", 405), (b"GARBAGE", 400)])
 def test_http_servers_own_errors_are_json_without_a_version_banner(server, request_line, code):
     _, url = server()
     reply = raw(url, request_line + b"\r\nHost: x\r\n\r\n")

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import SMOKE, run_cli
+from conftest import ROOT, SMOKE, run_cli
 from rlhf_eval.pipeline import node_manifests
 
 RMS = "reward_models=[classifier-curated,dpo-curated,toy-judge,toy-judge-ab]"
@@ -102,3 +102,55 @@ def test_lost_judge_nodes_are_redone_from_the_judgment_cache(judged_run, toy_cac
     assert again[static["key"]]["outputs"]["metrics"] == static["outputs"]["metrics"]
     assert again[score["key"]]["outputs"]["judge"]["calls"] == 0
     assert again[bon["key"]]["outputs"]["curve"] == bon["outputs"]["curve"]
+
+
+def test_the_toy_judge_served_and_asked_over_the_openai_api_scores_as_the_local_judge(judged_run, toy_cache,
+                                                                                     tmp_path):
+    """The toy judge is completion-style (judge.chat: false): `serve-judge` serves it on
+    /v1/completions, and a card with backend openai asks it there through the official client.
+    Scores equal the local judge's static_bench scores (to 1e-4); nothing is trained."""
+    import os
+    import signal
+    import subprocess
+
+    import requests
+    import yaml
+
+    from conftest import cli
+
+    run_dir = judged_run / "smoke"
+    local = next(m for m in judge_nodes(run_dir, "static_bench", "toy-judge")
+                 if m["outputs"]["benchmark"] == "toy_rewardbench")
+    card = yaml.safe_load((ROOT / "reward_models" / "toy-judge.yaml").read_text())
+    cards = tmp_path / "cards" / "reward_models"
+    cards.mkdir(parents=True)
+    env = dict(os.environ, RLHF_EVAL_CACHE=str(toy_cache), RLHF_EVAL_CARDS=str(tmp_path / "cards"))
+    proc = subprocess.Popen(cli("serve-judge", "toy-judge", "--run", run_dir, "--port", "0"), cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "(completions (judge.chat: false" in line, line + proc.stdout.read()
+        url = line.split(" on ")[1].split(" ")[0]
+        assert [m["id"] for m in requests.get(url + "/models", timeout=30).json()["data"]] == ["toy-judge"]
+        chat = requests.post(url + "/chat/completions", timeout=30,
+                             json={"model": "toy-judge", "messages": [{"role": "user", "content": "q"}]})
+        assert chat.status_code == 400 and "completion-style" in chat.json()["error"]["message"]
+        (cards / "toy-judge-api.yaml").write_text(yaml.safe_dump({
+            "kind": "generative", "backend": "openai", "url": url,
+            "judge": card["judge"] | {"model": "toy-judge"}}))
+        out = tmp_path / "api"
+        score = subprocess.run(cli("score", "toy-judge-api", "--benchmark", "toy_rewardbench", "--run", run_dir,
+                                   "--out", out, "--bootstrap", "0"), cwd=ROOT, env=env, capture_output=True,
+                               text=True, timeout=600)
+        assert score.returncode == 0, score.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    mine = [json.loads(line) for line in open(out / "scores.jsonl")]
+    theirs = [json.loads(line) for line in open(local["outputs"]["scores"])]
+    assert [r["id"] for r in mine] == [r["id"] for r in theirs]
+    diffs = [abs(a - b) for x, y in zip(mine, theirs) for a, b in zip(x["scores"], y["scores"])]
+    assert max(diffs) < 1e-4 and len(diffs) == 2 * local["outputs"]["n"]
+    spread = [abs(x["scores"][0] - x["scores"][1]) for x in mine]
+    # the smoke judge is barely trained, but not a coin flip as over chat completions (spread < 1e-3 there)
+    assert max(spread) > 5e-3

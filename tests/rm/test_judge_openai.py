@@ -51,6 +51,43 @@ def test_verdict_tokens_through_the_api_match_the_model(local, tmp_path):
     assert j.counts["tokens_in"] > 0
 
 
+def test_a_completion_style_judge_is_served_and_asked_on_completions(local, tmp_path):
+    """judge.chat: false: the raw text goes to /v1/completions, whose top log-probabilities give the
+    model's own verdict probabilities; chat completions refuse such a judge, saying why."""
+    import requests
+
+    server, url = served(local, chat=False)
+    j = api_judge(url, tmp_path, chat=False)
+    got = j.score(PROMPTS, RESPONSES)
+    assert server.served["requests"] == len(PROMPTS)
+    # as on chat completions, the 20 likeliest next tokens (here of the raw text, no chat template)
+    for p, r, g in zip(PROMPTS, RESPONSES, got):
+        top = local.top_tokens([f"{p} = {r}"], TOP_LOGPROBS)[0]
+        want = verdict_probability({t.strip(): math.exp(lp) for t, lp, _ in top}, "done", "the")
+        assert (math.isnan(g) and want is None) or g == pytest.approx(want, rel=1e-4)
+    assert not all(math.isnan(g) for g in got)
+    generated = api_judge(url, tmp_path / "g", chat=False, parser="rating", max_new_tokens=5)
+    plain = GenerativeJudge("plain", local, JudgeConfig(**CONFIG, chat=False, parser="rating", max_new_tokens=5),
+                            JudgmentCache(tmp_path / "p.sqlite"))
+    texts = [plain.conversation(prompt=p, response=r) for p, r in zip(PROMPTS, RESPONSES)]
+    assert isinstance(texts[0], str)
+    assert [a["text"] for a in generated.ask(texts)] == [a["text"] for a in plain.ask(texts)]
+    chat = requests.post(url + "/chat/completions", json={"model": "tiny-judge", "messages": [
+        {"role": "user", "content": "q"}]}, timeout=30)
+    assert chat.status_code == 400 and "trained completion-style (judge.chat: false)" in chat.json()["error"]["message"]
+    models = requests.get(url + "/models", timeout=30).json()
+    assert [m["id"] for m in models["data"]] == ["tiny-judge"] and models["object"] == "list"
+    bad = requests.post(url + "/completions", json={"model": "tiny-judge", "prompt": "q", "stream": True}, timeout=30)
+    assert bad.status_code == 400 and "'stream'" in bad.json()["error"]["message"]
+
+
+def test_a_chat_judge_refuses_completions(local):
+    import requests
+    _, url = served(local)
+    r = requests.post(url + "/completions", json={"model": "tiny-judge", "prompt": "q"}, timeout=30)
+    assert r.status_code == 400 and "trained on chat messages" in r.json()["error"]["message"]
+
+
 def test_generated_answers_through_the_api_match_the_model(local, tmp_path):
     server, url = served(local)
     over_api = api_judge(url, tmp_path, parser="rating", max_new_tokens=5)
@@ -165,7 +202,7 @@ def test_bad_chat_requests_get_a_reason_and_the_server_keeps_serving(local):
             "max_tokens": 1, "logprobs": True, "top_logprobs": 2}
     cases = [({"messages": []}, 400, "'messages' must be a non-empty list"),
              ({"messages": [{"role": "user"}]}, 400, "must be {role, content}"),
-             (good | {"stream": True}, 400, "stream is not supported"),
+             (good | {"stream": True}, 400, "'stream': true is not supported here; send stream: false"),
              (good | {"n": 2}, 400, "only n = 1"),
              (good | {"max_tokens": 5}, 400, "one-token answers only"),
              (good | {"top_logprobs": 50}, 400, "'top_logprobs' = 50 is out of range"),
