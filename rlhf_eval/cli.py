@@ -637,13 +637,19 @@ def rm_for_serving(card_name: str, run: Optional[Path], command: str = "serve-rm
     if card.path is None:
         raise UserError(f"RM card '{card_name}' has no `path` (a recipe trains it); give --run RUN_DIR to use the RM "
                         "a run trained for it, or set `path` to a checkpoint")
-    refs = [r for r in (card.path, card.reference or (card.base if card.kind == "implicit" else None)) if r]
-    if any(r.startswith("toy:") for r in refs):
-        raise UserError(f"RM card '{card_name}' names a toy-world model ({refs[0]}); give --run RUN_DIR of a run "
-                        "that built the toy world")
-    return {"outputs": card_outputs(card) | {"path": card.path.removeprefix("hf:"),
-                                             "reference": (card.reference or card.base).removeprefix("hf:"),
-                                             "beta": card.train.beta}}
+    from rlhf_eval.config import PolicyCard
+    from rlhf_eval.rm.stage import given_reference
+    from rlhf_eval.rm.wiring import uses_toy
+    try:  # a base named by policy card, as a recipe resolves it
+        base = load_card(card.base, "policies", PolicyCard, Path.cwd() / "recipes" / "-", command).path
+    except ConfigError:
+        base = card.base
+    if uses_toy(card, base):
+        raise UserError(f"RM card '{card_name}' names a toy-world model; give --run RUN_DIR of a run that built the "
+                        "toy world")
+    path = card.path.removeprefix("hf:")
+    return {"outputs": card_outputs(card) | given_reference(card, path, lambda ref: ref.removeprefix("hf:"), base)
+            | {"path": path}}
 
 
 @command("serve-rm")

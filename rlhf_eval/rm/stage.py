@@ -39,12 +39,25 @@ def card_outputs(card: RMCard) -> dict:
             **({"judge": asdict(card.judge)} if card.kind == "generative" else {})}
 
 
+def given_reference(card: RMCard, path: str, resolve_ref, base: str) -> dict:
+    """An implicit RM given by `path`: its reference and beta. The card's `reference` (with its
+    train.beta) if it names one; else the folder's own (implicit_rm.json, written when the project
+    trains one); else the card's base."""
+    from rlhf_eval.rm.implicit_folder import read_implicit_folder
+
+    if card.kind == "implicit" and card.reference is None:
+        meta = read_implicit_folder(path) if Path(path).is_dir() else None
+        if meta is not None:
+            return {"reference": meta["reference"], "beta": meta["beta"]}
+    ref = card.reference or base
+    return {"reference": resolve_ref(ref), "beta": card.train.beta}
+
+
 def run(ctx) -> dict:
     from rlhf_eval.rm import train_trl
 
     card = from_params(RMCard, ctx.params["card"])
     toy = ctx.out("toy") if ctx.has("toy") else None
-    base = resolve(ctx.params["base"], toy, "policy")
     common = card_outputs(card)
     if card.backend in ("remote", "openai"):  # served elsewhere: nothing to train or load here
         return common | {"path": None, "trained": False}
@@ -52,8 +65,9 @@ def run(ctx) -> dict:
         path = resolve(card.path, toy, "policy")
         if not card.path.startswith("hf:") and not Path(path).exists():
             raise UserError(f"RM card '{card.name}': path {path} does not exist")
-        return common | {"path": path, "reference": resolve(card.reference, toy, "policy") if card.reference else base,
-                         "beta": card.train.beta, "trained": False}
+        return common | given_reference(card, path, lambda ref: resolve(ref, toy, "policy"), ctx.params["base"]) | {
+            "path": path, "trained": False}
+    base = resolve(ctx.params["base"], toy, "policy")
     if not ctx.params["base"].startswith("hf:") and not Path(base).exists():
         raise UserError(f"RM card '{card.name}': base model {base} does not exist")
     pairs = training_pairs(ctx, card, toy)
@@ -64,9 +78,11 @@ def run(ctx) -> dict:
         callbacks = [BarCallback(update)]
         if card.kind == "generative":
             info = train_trl.train_judge(base, pairs, card.train, card.judge, ctx.dir, callbacks=callbacks)
+        elif card.kind == "classifier":
+            info = train_trl.train_classifier(base, pairs, card.train, ctx.dir, callbacks=callbacks)
         else:
-            fit = train_trl.train_classifier if card.kind == "classifier" else train_trl.train_implicit
-            info = fit(base, pairs, card.train, ctx.dir, callbacks=callbacks)
+            info = train_trl.train_implicit(base, pairs, card.train, ctx.dir, callbacks=callbacks,
+                                            max_length=card.max_length)
     info.setdefault("reference", base)
     info.setdefault("beta", card.train.beta)
     return common | info | {"n_pairs": len(pairs), "trained": True, "train_seed": card.train.seed}

@@ -128,7 +128,9 @@ def train_judge(base: str, pairs: list[dict], train: RMTrainConfig, judge: Judge
             "added_tokens": unknown, "log": trainer.state.log_history}
 
 
-def train_implicit(base: str, pairs: list[dict], train: RMTrainConfig, out_dir: Path, callbacks=()) -> dict:
+def train_implicit(base: str, pairs: list[dict], train: RMTrainConfig, out_dir: Path, callbacks=(),
+                   max_length: int = 256) -> dict:
+    """max_length: the card's (where scores cut inputs), recorded in the model folder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
@@ -139,6 +141,8 @@ def train_implicit(base: str, pairs: list[dict], train: RMTrainConfig, out_dir: 
     trainer = DPOTrainer(model=model, args=args, train_dataset=conversational(pairs),
                          processing_class=tok, callbacks=list(callbacks))
     result, model_dir = _train_and_save(trainer, tok, out_dir)
-    return {"path": str(model_dir), "reference": base, "beta": train.beta,
+    from rlhf_eval.rm.implicit_folder import write_implicit_folder
+    reference = write_implicit_folder(model_dir, base, train.beta, max_length)
+    return {"path": str(model_dir), "reference": reference, "beta": train.beta,
             "train_loss": result.training_loss, "steps": result.global_step,
             "log": trainer.state.log_history}

@@ -48,7 +48,13 @@ def uses_toy(card, base: str) -> bool:
     toy model given by path (an implicit RM's reference defaults to its base)."""
     if trained(card.path, card.backend):
         return True
-    reference = card.reference or (base if card.kind == "implicit" else None)
+    reference = card.reference
+    if card.kind == "implicit" and reference is None:
+        from pathlib import Path
+
+        from rlhf_eval.rm.implicit_folder import META
+        # a folder the project trained names its own reference (rm.implicit_folder)
+        reference = None if Path(card.path, META).is_file() else base
     return any(ref and ref.startswith("toy:") for ref in (card.path, reference))
 
 
