@@ -165,3 +165,48 @@ def test_the_old_top_level_seed_still_loads_as_bon_bootstrap_seed(tmp_path):
     assert [n.key for n in expand(loaded)] == [n.key for n in expand(new)]
     with pytest.raises(ConfigError, match="`seed` is now `bon.bootstrap_seed`; give only `bon.bootstrap_seed`"):
         load_recipe(QUICK, ["seed=1", "bon.bootstrap_seed=2"])
+
+
+# issue 34, item 5: adding one's own RM
+def test_append_overrides_add_to_a_list_or_its_default(tmp_path, monkeypatch):
+    write_card(tmp_path, monkeypatch, "reward_models", "mine", "kind: classifier\npath: /\n")
+    loaded = load_recipe(QUICK, ["reward_models+=[mine]", "rl.seeds+=7", "static_bench.benchmarks+=[toy_correct]"])
+    assert loaded.recipe.reward_models[-2:] == ["toy-judge-ab", "mine"] and len(loaded.recipe.reward_models) == 10
+    assert loaded.recipe.rl.seeds == [0, 7]  # added to the default, which the recipe does not set
+    assert [b.name for b in loaded.recipe.static_bench.benchmarks][-1] == "toy_correct"
+    keys = {n.key for n in expand(load_recipe(QUICK))}
+    # every node the quickstart had is still planned with its key: only the new RM's nodes (and compare's) are new
+    added = {n.key for n in expand(loaded)} - keys
+    assert added and keys - {n.key for n in expand(load_recipe(QUICK, ["reward_models+=[mine]"]))} == {
+        n.key for n in expand(load_recipe(QUICK)) if n.stage in ("compare", "report")}
+
+
+@pytest.mark.parametrize("override, error", [
+    ("reward_modls+=[x]", "unknown key 'reward_modls' (did you mean 'reward_models'?)"),
+    ("rl.steps+=3", "rl.steps is not a list (it is 20); `+=` adds to lists"),
+    ("reward_models+=[classifier-raw", "cannot parse the value"),
+    ("reward_models+=[classifier-raw]", "reward_models names 'classifier-raw' twice"),
+])
+def test_bad_append_overrides_say_what_is_wrong(override, error):
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        load_recipe(QUICK, [override])
+
+
+def test_cards_dir_may_be_a_reward_models_folder_or_several(tmp_path, monkeypatch):
+    own = tmp_path / "own" / "reward_models"
+    own.mkdir(parents=True)
+    (own / "mine.yaml").write_text("kind: classifier\npath: /\n")
+    other = tmp_path / "other"
+    (other / "reward_models").mkdir(parents=True)
+    (other / "reward_models" / "theirs.yaml").write_text("kind: classifier\npath: /\n")
+    monkeypatch.setenv("RLHF_EVAL_CARDS", f"{tmp_path / 'nowhere'}:{own}:{other}")
+    assert set(load_recipe(QUICK, ["reward_models=[mine,theirs]"]).reward_models) == {"mine", "theirs"}
+
+
+def test_a_card_not_found_names_the_folders_searched_and_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLHF_EVAL_CARDS", str(tmp_path))
+    with pytest.raises(ConfigError) as e:
+        load_recipe(QUICK, ["reward_models+=[my-rm]"])
+    text = str(e.value)
+    assert "no card 'my-rm' in reward_models/" in text and f"Searched, in order: {ROOT / 'reward_models'}" in text
+    assert f"$RLHF_EVAL_CARDS names (now {str(tmp_path)!r}" in text

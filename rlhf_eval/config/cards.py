@@ -1,5 +1,9 @@
-"""Finding an RM or policy card by name: beside the recipe, in the current folder, or under
-$RLHF_EVAL_CARDS, read and checked against its schema."""
+"""Finding an RM or policy card by name, read and checked against its schema. Searched in this
+order, the first card of the name wins:
+1. each folder of $RLHF_EVAL_CARDS (several are separated by ':'): its reward_models/ or
+   policies/ subfolder, or the folder itself when it is named reward_models or policies;
+2. the reward_models/ or policies/ folder beside the recipe's folder (recipes/../reward_models);
+3. the reward_models/ or policies/ folder of the current folder."""
 from __future__ import annotations
 
 import os
@@ -16,12 +20,21 @@ from rlhf_eval.config.validate import (
     read_yaml,
 )
 
+ENV = "RLHF_EVAL_CARDS"
+
+
+def env_dirs(folder: str) -> list[Path]:
+    """The folders $RLHF_EVAL_CARDS names for `folder` (reward_models or policies)."""
+    out = []
+    for entry in filter(None, os.environ.get(ENV, "").split(os.pathsep)):
+        base = Path(entry).expanduser()
+        out.append(base if base.name == folder and not (base / folder).is_dir() else base / folder)
+    return out
+
 
 def card_dirs(recipe_path: Path, folder: str) -> list[Path]:
-    dirs = [recipe_path.resolve().parent.parent / folder, Path.cwd() / folder]
-    extra = os.environ.get("RLHF_EVAL_CARDS")
-    if extra:
-        dirs.insert(0, Path(extra) / folder)
+    """The folders searched for `folder`'s cards, in order (existing ones only)."""
+    dirs = env_dirs(folder) + [recipe_path.resolve().parent.parent / folder, Path.cwd() / folder]
     seen, out = set(), []
     for d in dirs:
         if d not in seen and d.is_dir():
@@ -49,4 +62,8 @@ def load_card(name: str, folder: str, schema: type, recipe_path: Path, where: st
             return card
     known = sorted({p.stem for d in dirs for p in d.glob("*.yaml")})
     hint = closest(name, known) if known else f" (no {folder}/ folder found)"
-    raise ConfigError(f"{where}: no card '{name}' in {folder}/{hint}")
+    searched = ", ".join(str(d) for d in dirs) or "none exists"
+    env = os.environ.get(ENV)
+    raise ConfigError(f"{where}: no card '{name}' in {folder}/{hint}. Searched, in order: {searched}. A card is "
+                      f"{folder}/{name}.yaml beside the recipe's folder or in the current folder, or in a folder "
+                      f"${ENV} names ({'now ' + repr(env) if env else 'unset'}; README, 'Where cards are found')")

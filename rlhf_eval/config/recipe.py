@@ -20,6 +20,7 @@ from rlhf_eval.config.schema import (
     RMCard,
 )
 from rlhf_eval.config.validate import (
+    apply_appends,
     check_keys,
     check_name,
     check_values,
@@ -28,6 +29,7 @@ from rlhf_eval.config.validate import (
     merge_schema,
     parse_overrides,
     read_yaml,
+    split_appends,
 )
 from rlhf_eval.errors import UserError
 from rlhf_eval.gen import SAMPLERS
@@ -114,9 +116,10 @@ def _read(path: Path, overrides: list[str], schema: type, found: list) -> Recipe
     """The recipe file with its overrides, keys, types, choices and ranges checked."""
     raw = _renamed(read_yaml(path), str(path))
     check_keys(raw, schema, str(path))
+    overrides, appends = split_appends(overrides)
     over = _renamed(parse_overrides(overrides), "override")
     check_keys(over, schema, "override")
-    merged = OmegaConf.to_container(OmegaConf.merge(raw, over))
+    merged = apply_appends(OmegaConf.to_container(OmegaConf.merge(raw, over)), appends, schema)
     for s in found:
         if s.shorthand is not None and isinstance(merged.get(s.section), dict):
             merged[s.section] = s.shorthand(merged[s.section])
@@ -131,6 +134,11 @@ def _check_sections(recipe: Recipe, path: Path) -> None:
     """Checks within the recipe's own sections."""
     if not recipe.reward_models:
         raise ConfigError(f"{path}: reward_models is empty; name at least one RM card")
+    for key in ("reward_models", "policies"):
+        names = getattr(recipe, key)
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            raise ConfigError(f"{path}: {key} names '{twice}' twice")
     if not recipe.policies and (recipe.bon.enabled or recipe.rl.enabled):
         on = " and ".join(n for n, s in (("bon", recipe.bon), ("rl", recipe.rl)) if s.enabled)
         raise ConfigError(f"{path}: policies is empty (no policies), but {on} start from a policy: name a policy "

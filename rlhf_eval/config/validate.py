@@ -3,6 +3,7 @@ one), types, ranges and choices, YAML that is too large, names that may become p
 a node's params back as the typed config they were made from."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import fields, is_dataclass
 from pathlib import Path
@@ -171,6 +172,40 @@ def merge_schema(schema: type, raw: dict, where: str):
     if missing:
         raise ConfigError(f"{where}: required key '{missing[0]}' is not set")
     return cfg
+
+
+def split_appends(overrides: list[str]) -> tuple[list[str], list[str]]:
+    """(key=value overrides, key+=value appends)."""
+    appends = [o for o in overrides if "=" in o and o.split("=", 1)[0].endswith("+")]
+    return [o for o in overrides if o not in appends], appends
+
+
+def apply_appends(merged: dict, appends: list[str], schema: type) -> dict:
+    """`key+=[a,b]` (or `key+=a`) adds to the list `key` holds after the recipe and the key=value
+    overrides, or to its default: `reward_models+=[my-rm]` adds one RM to a recipe's list."""
+    defaults = OmegaConf.structured(schema)
+    for item in appends:
+        key, value = item.split("=", 1)
+        key = key[:-1]
+        try:
+            new = OmegaConf.to_container(OmegaConf.from_dotlist([f"v={value}"]))["v"]
+        except (OmegaConfBaseException, yaml.YAMLError) as exc:
+            raise ConfigError(f"override '{item}': cannot parse the value ({str(exc).splitlines()[0]}); "
+                              "write key+=[a,b] or key+=a") from None
+        parts = key.split(".")
+        check_keys(functools.reduce(lambda inner, k: {k: inner}, reversed(parts), None), schema, "override")
+        holder = merged
+        for k in parts[:-1]:
+            holder = holder.setdefault(k, {})
+            if not isinstance(holder, dict):
+                raise ConfigError(f"override '{item}': '{k}' is not a section")
+        current = holder.get(parts[-1], OmegaConf.select(defaults, key))
+        current = OmegaConf.to_container(current) if OmegaConf.is_config(current) else current
+        if not isinstance(current, list):
+            raise ConfigError(f"override '{item}': {key} is not a list (it is {current!r}); `+=` adds to lists, "
+                              f"`{key}=VALUE` sets a value")
+        holder[parts[-1]] = current + (new if isinstance(new, list) else [new])
+    return merged
 
 
 def parse_overrides(overrides: list[str]) -> dict:
