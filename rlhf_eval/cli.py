@@ -30,16 +30,22 @@ from rlhf_eval.report.console import (
     ci_text,
     family_lines,
     print_diff,
+    print_legend,
     print_results,
     resting_lines,
+    short_names,
     signed,
     verdict_rows,
 )
+from rlhf_eval.report.wiring import RUN_COPY
 from rlhf_eval.terminal import shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Do wins on static reward benchmarks translate into better policies?")
 console = Console()
+# On a terminal rich wraps lines at word boundaries; in a pipe or a file each message stays one
+# line (grep-able), which is what soft wrap does.
+console.soft_wrap = not console.is_terminal
 
 
 def report_errors(fn):
@@ -68,9 +74,20 @@ def report_errors(fn):
     return wrapper
 
 
+def reflowed(doc: str | None) -> str | None:
+    """A docstring as help text: its lines joined within paragraphs, so the terminal wraps it at
+    its own width instead of at the docstring's line breaks."""
+    if not doc:
+        return doc
+    import inspect
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
 def command(*args, group: typer.Typer | None = None, **kwargs):
-    """`app.command`, with the error handler."""
+    """`app.command`, with the error handler and help that reflows."""
     def register(fn):
+        kwargs.setdefault("help", reflowed(fn.__doc__))
         (group or app).command(*args, **kwargs)(report_errors(fn))
         return fn
     return register
@@ -166,13 +183,13 @@ def run(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, help
         execute(run_dir, nodes, console, recipe=loaded.recipe, address=address)
     report = next(n for n in nodes if n.stage == "report")
     out = store.read_manifest(run_dir / report.stage / report.key)["outputs"]
-    for name in ("report", "results"):
-        src = Path(out[name])
-        shutil.copyfile(src, run_dir / src.name)
+    shutil.copyfile(out["results"], run_dir / "results.json")
+    # the page whose links to the tables' CSVs work from the run folder (reports before it: the node's own)
+    shutil.copyfile(out.get(RUN_COPY, out["report"]), run_dir / "report.html")
     results = json.loads((run_dir / "results.json").read_text())
     print_results(results)
     console.print(f"node time per stage (summed; cached nodes count their first run): {stage_times(run_dir, nodes)}",
-                  highlight=False, soft_wrap=True, style="dim")
+                  highlight=False, style="dim")
     console.print(f"report: {shown(run_dir / 'report.html')}  ({time.time() - started:.1f} s)")
 
 
@@ -217,28 +234,51 @@ def power(
         _fail(f"--rho {rho}: expected a correlation in (0, 1)")
     level = "one cell alone: permutation p < 0.05" if family == 1 else \
         f"strongest of {family} cells: permutation p < 0.05 / {family}"
-    table = Table(title=f"power ({source}; 80% power, {level})")
-    for col in ("static", "downstream", "RMs", "reliability static / downstream", "detects rho >=",
-                f"RMs to detect {rho}", "closed form", "note"):
-        table.add_column(col)
-    rows = []
-    with console.status("simulating studies"):
-        for c in cells:
+    console.print(f"power of {shown(source)}: 80% power, {level}", highlight=False)
+    # the run's short names (B1, bo16, RL) keep the table within 80 columns; the legend says which is which
+    info = _run_column_info(target) if target.is_dir() else {}
+    short = short_names(list(dict.fromkeys([c.static for c in cells] + [c.downstream for c in cells])), info)
+    table = Table()
+    for col in ("static", "downstream", "RMs", "rel. S, D", "min rho", f"RMs@{rho:g}", "Fisher z"):
+        table.add_column(col, justify="left" if col in ("static", "downstream") else "right", no_wrap=True)
+    rows, notes = [], {}
+    with terminal_bar() as bar, bar("simulating studies", len(cells)) as update:
+        for k, c in enumerate(cells):
             r = analyse(c, rms or c.n_rms, rho, reps, draws, seed, family)
             rows.append(r)
-            table.add_row(shown(c.static), shown(c.downstream), str(r["rms"]),
-                          f"{_short(r['reliability_static'])} / {_short(r['reliability_downstream'])}",
-                          "none up to 0.99" if r["detectable_rho"] is None else _short(r["detectable_rho"]),
+            update(k + 1)
+            mark = ""
+            if r["note"]:
+                mark = " " + "*" * (list(notes).index(r["note"]) + 1 if r["note"] in notes else len(notes) + 1)
+                notes.setdefault(r["note"], mark.strip())
+            table.add_row(shown(short.get(c.static, c.static)) + mark, shown(short.get(c.downstream, c.downstream)),
+                          str(r["rms"]), f"{_short(r['reliability_static'])}, {_short(r['reliability_downstream'])}",
+                          "none" if r["detectable_rho"] is None else _short(r["detectable_rho"]),
                           "over 400" if r["rms_needed"] is None else _short(r["rms_needed"]),
-                          _short(r["closed_form_rms_needed"]),
-                          shown(r["note"]))
+                          _short(r["closed_form_rms_needed"]))
     console.print(table)
+    print_legend({v: k for k, v in short.items()}, info)
+    console.print(f"rel. S, D: reliability of the static and downstream side (the share of the spread between RMs "
+                  f"that is not measurement noise); min rho: the smallest true correlation detected (none: not even "
+                  f"0.99); RMs@{rho:g}: RMs needed to detect rho {rho:g} (simulated); Fisher z: the same by the "
+                  "closed form", style="dim", highlight=False)
+    for note, mark in notes.items():
+        console.print(f"{mark} {shown(note)}", highlight=False)
     size = _run_family_size(target) if target.is_dir() else None
     if size and size > 1 and family == 1:
         console.print(f"This run's verdict table is a family of {size} cells (Holm): --cells {size} sizes the "
-                      "design for it.", highlight=False, soft_wrap=True)
+                      "design for it.", highlight=False)
     if out:
         store.atomic_write_json(out, rows)
+
+
+def _run_column_info(run_dir: Path) -> dict:
+    """How a run names its measures (results.json's rm_column_info), or {} without one."""
+    try:
+        info = json.loads((run_dir / "results.json").read_text()).get("rm_column_info", {})
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def _run_family_size(run_dir: Path) -> int | None:
@@ -262,7 +302,7 @@ def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, hel
     loaded, nodes = _load(recipe, overrides or [])
     console.print(_node_table(loaded.run_dir, nodes, f"plan of {shown(loaded.recipe.name)} -> {shown(loaded.run_dir)}"))
     for (rm, what), why in not_planned(loaded).items():
-        console.print(f"not planned: {shown(rm)}, {shown(what)}: {shown(why)}", highlight=False, soft_wrap=True)
+        console.print(f"not planned: {shown(rm)}, {shown(what)}: {shown(why)}", highlight=False)
     if cost:
         from rlhf_eval.launch.cost import CostError, by_stage, estimate, unknown
         if loaded.recipe.toy_world is not None:
@@ -287,7 +327,7 @@ def plan(recipe: Path, overrides: Optional[List[str]] = typer.Argument(None, hel
                       "", "")
         console.print(table)
         for (stage, detail), k in Counter((e.stage, e.detail) for e in missing).items():
-            console.print(f"cost unknown for {k} {stage} node(s): {shown(detail)}", highlight=False, soft_wrap=True)
+            console.print(f"cost unknown for {k} {stage} node(s): {shown(detail)}", highlight=False)
 
 
 @command()
@@ -436,16 +476,16 @@ def correlate(table: Path = typer.Argument(..., help="a CSV, or JSON list of row
     console.print(verdict_rows(f"does the static ranking predict the downstream one? ({shown(table.name)}, "
                                f"{len(result['rms'])} RMs)", rows, extra=("rel s/d",)))
     for line in resting_lines([(c["static"], c["downstream"], c) for c in result["cells"]]):
-        console.print(shown(line), highlight=False, soft_wrap=True)
+        console.print(shown(line), highlight=False)
     lines = family_lines({"family": {"size": result["family_size"], "explained": result["explained"],
                                      "global": result["global"], "declarable": result["declarable"],
                                      "alpha": result["alpha"]}})
     for line in lines:
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(line, highlight=False)
     if any(c["reliability"]["static"] is None or c["reliability"]["downstream"] is None for c in result["cells"]):
         console.print("rel s/d: reliability of the static and downstream column; '?' where a column has means without "
                       "standard errors (--se), so the disattenuated correlation is not computed there.",
-                      highlight=False, soft_wrap=True, style="dim")
+                      highlight=False, style="dim")
     if json_out:
         store.atomic_write_text(json_out, json.dumps(_finite(result), indent=1) + "\n")
         console.print(f"cells: {shown(json_out)}")
@@ -483,7 +523,7 @@ def audit_contamination(
         ids = ", ".join(r["id"] for r in res["rows"][:5]) + (" ..." if len(res["rows"]) > 5 else "")
         console.print(f"- {bench}: {res['overlapping_rows']} overlapping rows, hitting "
                       f"{res['benchmark_items_hit']} benchmark items{': ' + ids if ids else ''}",
-                      highlight=False, soft_wrap=True)
+                      highlight=False)
     console.print(f"report: {shown(out)}")
 
 
@@ -579,7 +619,7 @@ def score(
         _fail(str(exc))
     print_scores(metrics)
     console.print(f"wrote {shown(folder)}/: metrics.json, {'decisions' if 'decisions' in metrics else 'scores'}"
-                  ".jsonl, units.jsonl", highlight=False, soft_wrap=True)
+                  ".jsonl, units.jsonl", highlight=False)
 
 
 def _columns(column: list[str]) -> dict:
@@ -690,8 +730,7 @@ def serve_rm(
     auth = " (token required)" if token or key else ""
     if job:
         auth = f" (job tokens for '{job}' only)"
-    console.print(f"serving RM '{shown(card)}' on http://{h}:{p}/get_reward{auth}; Ctrl-C stops", highlight=False,
-                  soft_wrap=True)
+    console.print(f"serving RM '{shown(card)}' on http://{h}:{p}/get_reward{auth}; Ctrl-C stops", highlight=False)
     serve_until_signalled(server, "serve-rm")
 
 
@@ -731,7 +770,7 @@ def serve_judge(
     route = "chat completions" if chat else "completions (judge.chat: false: prompt text, as it was trained)"
     console.print(f"serving judge '{shown(card)}' as model '{shown(model_name or card)}' on http://{h}:{p}/v1 "
                   f"({route}){' (API key required)' if token else ''}; Ctrl-C stops",
-                  highlight=False, soft_wrap=True)
+                  highlight=False)
     serve_until_signalled(server, "serve-judge")
 
 

@@ -104,3 +104,24 @@ def test_a_curation_judge_is_priced():
     assert cur.gpu_hours == pytest.approx(2 * 8e9 * 80000 * 2 * 768 / 400e12 / 3600)
     assert not [e for e in estimate(expand(load_recipe(GPU)), load_recipe(GPU).to_dict()["recipe"])
                 if e.stage == "curate"]
+
+
+def test_power_on_a_run_fits_80_columns_with_a_bar_and_names_that_differ(reference_run, tmp_path):
+    """Each measure under the run's short name, its full name in the legend (toy_rewardbench and
+    toy_rewardbench2 are B1 and B2, never both cut to 'toy_rewardbe…'); a bar while it simulates."""
+    import re
+    run_dir, _ = reference_run
+    out = tmp_path / "power.json"
+    proc = subprocess.run([sys.executable, "-m", "rlhf_eval.cli", "power", str(run_dir), "--reps", "10",
+                           "--draws", "30", "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
+                          env={"COLUMNS": "80", "FORCE_COLOR": "1", "PATH": "/usr/bin:/bin"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", proc.stdout).splitlines()
+    assert max(map(len, lines)) <= 80
+    legend = " ".join(lines)
+    assert "B1 = toy_rewardbench score" in legend and "B2 = toy_rewardbench2 score" in legend
+    assert "…" not in proc.stdout
+    rows = json.loads(out.read_text())
+    shown = [line.split("│")[1].strip(" *") for line in lines if line.startswith("│")]
+    assert len(shown) == len(rows) and {"B1", "B2", "B3"} <= set(shown)
+    assert "simulating studies" in proc.stderr and f"/{len(rows)}" in proc.stderr  # the bar counts the cells

@@ -160,6 +160,31 @@ def test_lm_eval_pick_matches_exact_estimate_at_n_max(reference_run):
         assert direct == pytest.approx(exact, abs=1.5 / out["n_prompts"])
 
 
+@pytest.mark.parametrize("columns", [80, 100])
+def test_a_terminal_gets_lines_that_fit_and_break_between_words(reference_run, toy_cache, columns):
+    """On a terminal (FORCE_COLOR makes rich treat the pipe as one) of 80 or 100 columns, every line
+    of a finished run's summary fits, and lines break between words: every word it shows is a word
+    of the same summary printed to a pipe (one line per message)."""
+    import re
+
+    def summary(extra: dict) -> list[str]:
+        proc = subprocess.run(cli("run", SMOKE, f"run_root={run_dir.parent}"), cwd=ROOT, env=cli_env(toy_cache) | extra,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        assert "0/0" not in proc.stdout and "nodes: all cached" in proc.stdout
+        return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", proc.stdout).splitlines()
+
+    def words(lines: list[str]) -> set[str]:  # outside tables, whose cells fold on their own
+        return {w for line in lines if not line.lstrip().startswith(tuple("│┃┏┡└━─┗"))
+                for w in line.replace("(", " ").split() if not re.fullmatch(r"[\d.]+s?", w)}
+
+    run_dir, _ = reference_run
+    narrow = summary({"FORCE_COLOR": "1", "COLUMNS": str(columns)})
+    wide = summary({"COLUMNS": "1000"})
+    assert len(narrow) > len(wide) > 20 and max(map(len, narrow)) <= columns
+    assert words(narrow) - words(wide) == set()
+
+
 def test_second_run_is_cached_and_status_shows_done(reference_run, toy_cache):
     run_dir, _ = reference_run
     before = numbers(run_dir)
@@ -168,7 +193,7 @@ def test_second_run_is_cached_and_status_shows_done(reference_run, toy_cache):
     assert time.time() - t < 60
     # 2 RMs x 2 RL seeds; a bon_signal node per RM; classifier-curated's second training seed
     # adds a train_rm, 3 static_bench and one bon_score, bon_eval and bon_signal node
-    assert "36 nodes: 36 cached, 0 run" in proc.stdout
+    assert "36 nodes: all cached" in proc.stdout and "0/0" not in proc.stdout
     assert numbers(run_dir) == before
     for cmd in (("status", run_dir), ("plan", SMOKE, f"run_root={run_dir.parent}")):
         shown = run_cli(toy_cache, *cmd).stdout

@@ -110,10 +110,11 @@ def analyse(by: dict, iters: int, seed: int, bar=None, permutations: int = 10_00
     rm_table = []
     for i, rm in enumerate(rms):
         row = {"rm": rm, "seeds": seeds[rm]}
-        for k in heads:
+        for k in heads + downs:
             row[names[k]] = _num(table.point[k][i])
-        for k in downs:
-            row[names[k]] = _num(table.point[k][i])
+        # each value's 95% interval (the per-RM interval of the scatter plots and docs/compare.md)
+        row["ci"] = {names[k]: _ci(table.interval(k, i)) if row[names[k]] is not None else [None, None]
+                     for k in heads + downs}
         rm_table.append(row)
     # the seeds column only where some RM has several (the table of a one-seed run is as it was)
     rm_columns = ["rm"] + ["seeds"] * (max(seeds.values(), default=1) > 1) + [names[k] for k in heads + downs]

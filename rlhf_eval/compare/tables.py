@@ -189,7 +189,10 @@ def rl_tables(rl_outs: list[dict], cfg: dict) -> dict:
 def write_tables(out_dir: Path, result: dict) -> list[str]:
     """results' tables as CSVs (one per table) and jsonl; returns the CSV names."""
     flat = {
-        "rm_table": result["rm_table"], "static": result["static"], "downstream": result["downstream"],
+        "rm_table": [{k: v for k, v in r.items() if k != "ci"}
+                     | {f"{c} ci_{end}": v for c, ci in r.get("ci", {}).items() for end, v in zip(("low", "high"), ci)}
+                     for r in result["rm_table"]],
+        "static": result["static"], "downstream": result["downstream"],
         "rl_gains": result["rl_gains"], "rl_seeds": result["rl_seeds"], "seven": result.get("seven", []),
         "on_policy": result.get("on_policy", []), "truncation": result.get("truncation", []),
         "correlations": [{"static": c["static"], "downstream": c["downstream"], "n_rms": c["n_rms"],

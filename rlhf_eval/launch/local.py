@@ -43,6 +43,9 @@ def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, add
     workers = recipe.local.workers if recipe is not None and recipe.local.workers else default_workers(threads)
     todo = todo_nodes(run_dir, nodes,
                       lambda line: console.print(f"[yellow]{shown(line)}[/]", highlight=False, soft_wrap=True))
+    if not todo:  # nothing to run: no bar counting to 0 of 0
+        console.print(f"{len(nodes)} nodes: all cached")
+        return {}
     workers = max(1, min(workers, len(todo)))
     with Progress(*COLUMNS, console=console, transient=False) as progress:
         overall = progress.add_task(f"run ({len(nodes) - len(todo)} of {len(nodes)} nodes cached)", total=len(todo))

@@ -12,6 +12,9 @@ from rlhf_eval.compare.verdicts import format_p, rests_on_text
 from rlhf_eval.terminal import shown
 
 console = Console()
+# On a terminal rich wraps lines at word boundaries; in a pipe or a file each message stays one
+# line (grep-able), which is what soft wrap does.
+console.soft_wrap = not console.is_terminal
 VERDICT_COLUMNS = ("static", "downstream", "verdict", "rho", "95% CI", "p", "p adj")
 
 
@@ -146,8 +149,7 @@ def print_legend(legend: dict[str, str], info: dict) -> None:
         lines.setdefault(key, (bool(about.get("family")), []))[1].append(item)
     for key, (family, items) in lines.items():
         names = [text for _, text in sorted(items)]
-        console.print(f"{', '.join(names)} = {key}" if family else "; ".join(names), highlight=False,
-                      soft_wrap=True, style="dim")
+        console.print(f"{', '.join(names)} = {key}" if family else "; ".join(names), highlight=False, style="dim")
 
 
 def claims_line(results: dict) -> str:
@@ -175,20 +177,19 @@ def print_results(results: dict) -> None:
     console.print(table)
     claims = claims_line(results)
     if claims:
-        console.print(shown(claims), highlight=False, soft_wrap=True)
+        console.print(shown(claims), highlight=False)
     for line in truncation_lines(results.get("truncation", [])):
-        console.print(f"warning: {shown(line)}", style="yellow", highlight=False, soft_wrap=True)
+        console.print(f"warning: {shown(line)}", style="yellow", highlight=False)
     for g in results.get("not_planned", []):
-        console.print(f"- not run: {shown(g['rm'])}, {shown(g['what'])}: {shown(g['why'])}", highlight=False,
-                      soft_wrap=True)
+        console.print(f"- not run: {shown(g['rm'])}, {shown(g['what'])}: {shown(g['why'])}", highlight=False)
     if results.get("correlations"):
         table, more = verdict_table(results)
         console.print(table)
         short = {v: k for k, v in more.items()}
         for line in resting_lines([(short[c["static"]], short[c["downstream"]], c) for c in results["correlations"]]):
-            console.print(shown(line), highlight=False, soft_wrap=True)
+            console.print(shown(line), highlight=False)
         for line in family_lines(results):
-            console.print(line, highlight=False, soft_wrap=True)
+            console.print(line, highlight=False)
         legend |= more
     print_legend(legend, results.get("rm_column_info", {}))
     for p in results.get("provenance", []):
@@ -196,8 +197,7 @@ def print_results(results: dict) -> None:
         if lock.get("differs"):
             what = ", ".join(f"{d['package']} {'/'.join(d['run'])} (lock {d['lock']})" for d in lock["differs"])
             console.print(shown(f"versions differ from {lock['lock']}: {what}; numbers may differ from a run on "
-                                 "the locked set-up for this reason alone"), style="yellow", highlight=False,
-                          soft_wrap=True)
+                                 "the locked set-up for this reason alone"), style="yellow", highlight=False)
 
 
 def print_scores(m: dict) -> None:
@@ -221,7 +221,7 @@ def print_scores(m: dict) -> None:
         console.print(f"position flips (the judge's decision changes when A and B swap): "
                       f"{m['position_bias']['flip_rate']:.3f}", highlight=False)
     for note in m.get("notes", []):
-        console.print(f"warning: {shown(note)}", style="yellow", highlight=False, soft_wrap=True)
+        console.print(f"warning: {shown(note)}", style="yellow", highlight=False)
 
 
 def print_diff(d: dict, rows: int) -> None:
@@ -245,7 +245,7 @@ def print_diff(d: dict, rows: int) -> None:
     for kind, items in d["setup"].items():
         for item in items:
             a, b = ("not recorded" if v is None else v for v in (item["a"], item["b"]))
-            console.print(shown(f"{kind}: {item['what']}: A {a}, B {b}"), highlight=False, soft_wrap=True)
+            console.print(shown(f"{kind}: {item['what']}: A {a}, B {b}"), highlight=False)
     if not any(d["setup"].values()):
         console.print("versions, threads, seeds and data fingerprints: the same", highlight=False)
     moved = [r for r in d["numbers"] if r["moved"] != "same"]

@@ -24,7 +24,7 @@ def _data_uri(fig) -> str:
 
 
 def bon_curves(bon: list[dict], policy: str, task: str) -> str:
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))  # the legend goes to the right of the axes, off the curves
     rows = [b for b in bon if b["policy"] == policy and b["task"] == task]
     seed_of = several_seeds(rows)
     for b in sorted(rows, key=lambda b: (b["rm"], str(b.get("rm_seed")))):
@@ -53,7 +53,8 @@ def bon_curves(bon: list[dict], policy: str, task: str) -> str:
     ax.set_xlabel("n (candidates per prompt)")
     ax.set_ylabel(f"expected {rows[0]['metric'] if rows else 'metric'}")
     ax.set_title(f"best-of-n on {task} ({policy})")
-    ax.legend(fontsize=7, loc="lower right")
+    # right of the KL axis's label: the curves stay uncovered however many RMs there are
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.13, 1.0), borderaxespad=0.0, frameon=False)
     return _data_uri(fig)
 
 
@@ -63,31 +64,69 @@ def _err(value: float, ci) -> list[float]:
     return [value - low, high - value]
 
 
+def label_points(ax, xs, ys, labels: list[str]) -> list:
+    """Labels beside their points, moved apart by adjustText, each joined to its point by a thin
+    line when it had to move. Returns the texts; `overlapping` says whether any two still touch."""
+    from adjustText import adjust_text
+
+    texts = [ax.text(x, y, label, fontsize=7) for x, y, label in zip(xs, ys, labels)]
+    if len(texts) > 1:
+        adjust_text(texts, x=np.asarray(xs, float), y=np.asarray(ys, float), ax=ax, expand=(1.15, 1.4),
+                    arrowprops=dict(arrowstyle="-", color="grey", lw=0.5), min_arrow_len=6)
+    return texts
+
+
+def overlapping(fig, texts: list) -> int:
+    """How many pairs of `texts` overlap as drawn."""
+    fig.canvas.draw()
+    boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in texts]
+    return sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def labels_or_numbers(fig, ax, xs, ys, names: list[str]) -> list:
+    """RM names beside their points; where they cannot be kept apart (points packed close), each
+    point gets its RM's number instead, and the numbers' RMs are listed beside the axes."""
+    texts = label_points(ax, xs, ys, names)
+    if len(texts) < 2 or not overlapping(fig, texts):
+        return texts
+    for t in texts:
+        t.remove()
+    for patch in [p for p in ax.patches if p.__class__.__name__ == "FancyArrowPatch"]:
+        patch.remove()
+    order = list(dict.fromkeys(names))
+    ax.text(1.03, 1.0, "RMs\n" + "\n".join(f"{k} {rm}" for k, rm in enumerate(order, 1)), transform=ax.transAxes,
+            fontsize=7, va="top", family="monospace")
+    return label_points(ax, xs, ys, [str(order.index(n) + 1) for n in names])
+
+
 def scatter(cell: dict) -> str:
+    return _data_uri(scatter_figure(cell))
+
+
+def scatter_figure(cell: dict):
     """Static metric against downstream gain, one point per RM with both 95% CIs, the least-squares
-    fit across RMs and its bootstrap band."""
-    fig, ax = plt.subplots(figsize=(5.2, 4.0))
+    fit across RMs and its bootstrap band; RM names beside their points, not overlapping."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
     pts = cell["values"]
     x = np.array([p["static"] for p in pts])
     y = np.array([p["downstream"] for p in pts])
     xerr = np.array([_err(p["static"], p["static_ci"]) for p in pts]).T
     yerr = np.array([_err(p["downstream"], p["downstream_ci"]) for p in pts]).T
     ax.errorbar(x, y, xerr=np.clip(xerr, 0, None), yerr=np.clip(yerr, 0, None), fmt="o", ms=5, lw=0.8, capsize=2)
-    for p in pts:
-        ax.annotate(p["rm"], (p["static"], p["downstream"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     band = cell.get("fit_band") or {}
     if band:
         ax.plot(band["x"], band["fit"], "k--", lw=1, label="least-squares fit")
         if band["low"]:
             ax.fill_between(band["x"], band["low"], band["high"], color="k", alpha=0.1, label="95% band")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2, frameon=False)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xlabel(cell["static"])
     ax.set_ylabel(cell["downstream"])
     s = cell["spearman"]
     rho = "n/a" if s["value"] != s["value"] else f"{s['value']:+.2f} [{s['ci'][0]:+.2f}, {s['ci'][1]:+.2f}]"
     ax.set_title(f"Spearman {rho}, {cell['n_rms']} RMs", fontsize=9)
-    return _data_uri(fig)
+    labels_or_numbers(fig, ax, x, y, [p["rm"] for p in pts])
+    return fig
 
 
 def benchmarks_panel(cells: list[dict], downstream: str) -> str | None:
@@ -96,19 +135,32 @@ def benchmarks_panel(cells: list[dict], downstream: str) -> str | None:
     cells = [c for c in cells if c["downstream"] == downstream and c.get("values")]
     if len(cells) < 2:
         return None
-    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    return _data_uri(panel_figure(cells, downstream))
+
+
+def panel_figure(cells: list[dict], downstream: str):
+    """benchmarks_panel's figure: each point numbered by its RM (the same number on every
+    benchmark), the numbers kept apart, and the RMs they stand for listed beside the axes."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    rms = list(dict.fromkeys(p["rm"] for c in cells for p in c["values"]))
+    xs, ys, labels = [], [], []
     for c in cells:
         x = [p["static"] for p in c["values"]]
         y = [p["downstream"] for p in c["values"]]
         s = c["spearman"]
         rho = "n/a" if s["value"] != s["value"] else f"{s['value']:+.2f} [{s['ci'][0]:+.2f}, {s['ci'][1]:+.2f}]"
         ax.scatter(x, y, s=22, alpha=0.8, label=f"{c['benchmark']}: Spearman {rho}")
+        xs, ys = xs + x, ys + y
+        labels += [str(rms.index(p["rm"]) + 1) for p in c["values"]]
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xlabel("benchmark score")
     ax.set_ylabel(downstream)
     ax.set_title(f"every benchmark against {downstream} ({cells[0]['n_rms']} RMs)", fontsize=9)
-    ax.legend(fontsize=7)
-    return _data_uri(fig)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.14), frameon=False)
+    ax.text(1.03, 1.0, "RMs\n" + "\n".join(f"{k} {rm}" for k, rm in enumerate(rms, 1)), transform=ax.transAxes,
+            fontsize=7, va="top", family="monospace")
+    label_points(ax, xs, ys, labels)
+    return fig
 
 
 def heatmap(matrix: list[dict]) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 from pathlib import Path
 
 from rlhf_eval import store
@@ -73,6 +74,7 @@ def provenance(run_dir: Path) -> dict:
     seen = {k: sorted(v) for k, v in sorted(versions.items())}
     return {
         "run_dir": str(run_dir.absolute()),
+        "host": socket.gethostname(),
         "recipe": plan["recipe_path"],
         "config_hash": store.fingerprint(cfg),
         "versions": seen,

@@ -11,6 +11,7 @@ from rlhf_eval.bench.summary import SEVEN
 from rlhf_eval.compare.tables import rm_label
 from rlhf_eval.compare.verdicts import format_p
 from rlhf_eval.report import plots
+from rlhf_eval.report.wiring import RUN_COPY
 from rlhf_eval.stages import stage
 
 
@@ -83,10 +84,31 @@ def verdict_table(result: dict) -> dict:
     return {"header": ["benchmark (score)"] + cols, "rows": rows}
 
 
+def verdict_lines(result: dict) -> list[dict]:
+    """One line per benchmark (and on-policy signal): its verdict with each downstream measure,
+    Spearman and the adjusted p; the verdicts' full text is folded below them."""
+    out = []
+    for v in result["verdicts"]:
+        groups: dict[str, list[str]] = {}  # verdict class -> the measures it holds for, in table order
+        for c in result["correlations"]:
+            if c["benchmark"] == v["benchmark"]:
+                rho = c["spearman"]["value"]
+                stat = "" if rho != rho or c["class"] == "too few RMs" else \
+                    f" (Spearman {rho:+.2f}, p adj {format_p(c.get('p_adjusted'))})"
+                groups.setdefault(c["class"], []).append(c["downstream"] + stat)
+        line = "; ".join(f"{cls}: {', '.join(measures)}" for cls, measures in groups.items())
+        out.append({"benchmark": v["benchmark"], "line": line or "no downstream measure to compare",
+                    "text": v["text"]})
+    return out
+
+
 def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: list[dict],
-           exports: list[str] = (), tensorboard_dir: str | None = None) -> dict:
-    """results.json, a CSV per table, report.html (one self-contained file: inline CSS and PNGs,
-    no scripts, nothing fetched) and the optional exports, all in out_dir."""
+           exports: list[str] = (), tensorboard_dir: str | None = None,
+           copies: dict[str, str] | None = None) -> dict:
+    """results.json, a CSV per table, report.html (one self-contained file: inline CSS, PNGs and a
+    few lines of script that sort tables; nothing fetched) and the optional exports, all in out_dir.
+    copies: {file name: folder of out_dir relative to where that copy is read}: more copies of the
+    page whose CSV links reach out_dir from elsewhere (the run folder's report.html)."""
     from rlhf_eval.compare.tables import write_tables
     from rlhf_eval.report import exports as ex
 
@@ -106,9 +128,9 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True)
     keys = result["rm_columns"]
     pairs = sorted({(b["policy"], b["task"]) for b in result["bon"]})
-    html = env.get_template("template.html.j2").render(
+    page = dict(
         name=name, r=result, table_keys=keys, fmt=fmt, seven_keys=SEVEN, verdict_table=verdict_table(result),
-        funnels=funnels,
+        verdict_lines=verdict_lines(result), funnels=funnels,
         bon_plots=[plots.bon_curves(result["bon"], p, t) for p, t in pairs],
         scatter_plots=[plots.scatter(c) for c in result["correlations"] if c.get("values")],
         panels=[img for d in dict.fromkeys(c["downstream"] for c in result["correlations"])
@@ -116,8 +138,12 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
         heatmap=plots.heatmap(result["matrix"]), static_tables=static_tables(result["static"]),
         funnel_plots={run: plots.funnel(f["counts"]) for run, f in funnels.items()},
         rl_plot=plots.proxy_vs_gold(result["rl"]), provenance=provenance, csvs=csvs)
-    store.atomic_write_text(out_dir / "report.html", html)
+    template = env.get_template("template.html.j2")
+    store.atomic_write_text(out_dir / "report.html", template.render(**page, csv_dir=""))
     written = {"report": str(out_dir / "report.html"), "results": str(out_dir / "results.json"), "csv": csvs}
+    for file, folder in (copies or {}).items():
+        store.atomic_write_text(out_dir / file, template.render(**page, csv_dir=folder.rstrip("/") + "/"))
+        written[file] = str(out_dir / file)
     if "leaderboard" in exports:
         written["leaderboard"] = str(ex.leaderboard(results, out_dir / "leaderboard.json"))
     if "tensorboard" in exports:
@@ -133,5 +159,7 @@ def run(ctx) -> dict:
     found = [s.funnel(m["outputs"]) for m in ctx.inputs.values() if (s := stage(m["stage"])).funnel is not None]
     funnels = {ctx.params["name"]: found[0]} if found else {}
     cfg = ctx.params.get("report") or {}
+    # the run folder's copy of the page (`rlhf-eval run` puts it there) links the CSVs in this node's folder
+    here = ctx.dir.relative_to(ctx.run_dir).as_posix()
     return render(cmp, funnels, ctx.params["name"], ctx.dir, [provenance(ctx.run_dir)],
-                  cfg.get("exports", []), cfg.get("tensorboard_dir"))
+                  cfg.get("exports", []), cfg.get("tensorboard_dir"), copies={RUN_COPY: here})

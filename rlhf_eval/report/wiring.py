@@ -7,6 +7,7 @@ NAME = "report"
 # The report's input role for the curated data. It is part of every report's node key, so it
 # keeps the name it had when the report named its stages (tests/test_layout.py lists it).
 CURATED_ROLE = "curate"
+RUN_COPY = "run-report.html"  # the report as the run folder holds it (its CSV links reach into the node's folder)
 
 
 def expand(plan) -> None:

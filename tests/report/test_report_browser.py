@@ -51,9 +51,10 @@ def browser():
     driver.quit()
 
 
-def check_report(driver, html: Path, shot: Path) -> dict:
+def check_report(driver, html: Path, shot: Path, width: int = 1280) -> dict:
     from selenium.webdriver.common.by import By
 
+    driver.set_window_size(width, 900)
     driver.get(html.absolute().as_uri())
     driver.execute_script("return document.readyState")
     errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
@@ -67,12 +68,54 @@ def check_report(driver, html: Path, shot: Path) -> dict:
         alt = img.get_attribute("alt")
         assert complete and w > 200 and h > 100, (alt, w, h)
         assert colours > 8 and ink > 0.01, (alt, colours, ink)  # drawn, not blank
+    # nothing is wider than the window: tables and plots fit (or scroll inside themselves)
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 20, (width, overflow)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(height + 100, 16000))
+    driver.set_window_size(width, min(height + 100, 16000))
     driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 50_000
     rows = driver.find_elements(By.CSS_SELECTOR, "#verdict-table tr")
     return {"plots": [p.get_attribute("alt") for p in plots], "verdict_rows": len(rows) - 1}
+
+
+def column_values(driver, table_id: str, column: str) -> list[str]:
+    return driver.execute_script(
+        "const t = document.getElementById(arguments[0]);"
+        "const i = Array.from(t.tHead.rows[0].cells).findIndex(c => c.textContent.trim() === arguments[1]);"
+        "return Array.from(t.tBodies[0].rows).map(r => r.cells[i].dataset.v);", table_id, column)
+
+
+def test_the_report_works_at_1400_and_800_pixels(browser, reference_run):
+    """Sortable RM table with intervals, CSV links that resolve from the run folder's copy, one
+    line per benchmark under the verdict table (the prose folded), and where the page is read."""
+    from selenium.webdriver.common.by import By
+
+    run_dir, _ = reference_run
+    results = json.loads((run_dir / "results.json").read_text())
+    for width in (1400, 800):
+        check_report(browser, run_dir / "report.html", artifacts() / f"report-smoke-{width}.png", width)
+        column = next(c for c in results["rm_columns"] if c.startswith("toy_rewardbench2"))
+        header = next(h for h in browser.find_elements(By.CSS_SELECTOR, "#rm-table thead th")
+                      if h.text.strip() == column)
+        for order in (lambda v: sorted(v, reverse=True), sorted):  # best first, then the other way
+            browser.execute_script("arguments[0].scrollIntoView()", header)
+            header.click()
+            values = [float(v) for v in column_values(browser, "rm-table", column)]
+            assert values == order(values) and len(values) == len(results["rm_table"])
+        # each value carries its interval, and the interval holds it
+        cells = browser.find_elements(By.CSS_SELECTOR, "#rm-table tbody td .ci")
+        assert len(cells) >= len(results["rm_table"]) * 2
+        links = browser.find_elements(By.CSS_SELECTOR, "#tables a")
+        assert {a.text for a in links} >= {"rm_table.csv", "static.csv", "correlations.csv", "results.json"}
+        for a in links:  # relative links that reach the report node's folder from the run folder
+            href = a.get_attribute("href")
+            assert href.startswith("file://") and Path(href[len("file://"):]).is_file(), href
+        lines = browser.find_elements(By.CSS_SELECTOR, "#verdict-lines li")
+        assert len(lines) == len(results["verdicts"])
+        assert not browser.find_element(By.ID, "verdict-detail").get_attribute("open")
+        read = browser.find_element(By.CSS_SELECTOR, ".read-at").text
+        assert read == str((run_dir / "report.html").absolute())
 
 
 def test_smoke_report_renders_in_chromium(browser, reference_run):
