@@ -40,12 +40,15 @@ def card_outputs(card: RMCard) -> dict:
 
 
 def given_reference(card: RMCard, path: str, resolve_ref, base: str) -> dict:
-    """An implicit RM given by `path`: its reference and beta. The card's `reference` (with its
+    """An RM given by `path`: its reference and beta (an implicit RM's; no other kind has a
+    reference, so a classifier never needs its base, or the toy world). The card's `reference` (with its
     train.beta) if it names one; else the folder's own (implicit_rm.json, written when the project
     trains one); else the card's base."""
     from rlhf_eval.rm.implicit_folder import read_implicit_folder
 
-    if card.kind == "implicit" and card.reference is None:
+    if card.kind != "implicit":  # a classifier or judge scores with its own weights alone
+        return {"reference": None, "beta": card.train.beta}
+    if card.reference is None:
         meta = read_implicit_folder(path) if Path(path).is_dir() else None
         if meta is not None:
             return {"reference": meta["reference"], "beta": meta["beta"]}

@@ -128,3 +128,32 @@ def test_a_static_only_recipe_plans_only_what_it_needs_and_reports_truncation(re
     assert f"mine on judgebench: {t['items']} of {t['of_items']} items" in " ".join(proc.stdout.split())
     html = (tmp_path / "runs" / "static" / "report.html").read_text()
     assert 'id="truncation"' in html and f"{t['items']} of {t['of_items']} items" in html
+
+
+@pytest.mark.slow
+def test_my_rm_joins_a_runs_comparison_with_one_override(reference_run, toy_cache, tmp_path):
+    """`reward_models+=[mine]` on a finished run (its RMs trained from the toy policy, which the
+    recipe lists): only the new RM's nodes and the comparison run, the RM table gains a row, and
+    its static score is what `rlhf-eval score` gives for the same card."""
+    import shutil
+    import subprocess
+
+    from conftest import SMOKE, cli
+
+    run_dir, _ = reference_run
+    cards = own_card(tmp_path, run_dir)
+    shutil.copytree(run_dir, tmp_path / "runs" / "smoke")
+    env = cli_env(toy_cache) | {"RLHF_EVAL_CARDS": str(cards)}
+    proc = subprocess.run(cli("run", SMOKE, f"run_root={tmp_path / 'runs'}", "reward_models+=[mine]"), cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    ran = [line for line in proc.stdout.splitlines() if " cached, " in line]
+    # the smoke run's 36 nodes, less its compare and report, are cached; mine adds train_rm, 3 static_bench,
+    # bon_score, bon_eval, bon_signal, 2 rl_train and 2 policy_eval (RL seeds), and compare and report run again
+    assert ran and ran[0].startswith("47 nodes: 34 cached, 13 run"), ran
+    results = json.loads((tmp_path / "runs" / "smoke" / "results.json").read_text())
+    row = next(r for r in results["rm_table"] if r["rm"] == "mine")
+    one = subprocess.run(cli("score", "mine", "-b", "toy_rewardbench", "--run", run_dir, "--out", tmp_path / "one",
+                             "--bootstrap", "0"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr
+    assert row["toy_rewardbench score"] == json.loads((tmp_path / "one" / "metrics.json").read_text())["metrics"]["score"]
