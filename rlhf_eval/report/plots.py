@@ -5,6 +5,7 @@ import base64
 import io
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 # Names on the plots (benchmarks, tasks, policies) are text from recipes and run folders: a name
@@ -25,6 +26,7 @@ def _data_uri(fig) -> str:
 
 def bon_curves(bon: list[dict], policy: str, task: str) -> str:
     fig, ax = plt.subplots(figsize=(6.5, 4.2))  # the legend goes to the right of the axes, off the curves
+    ax.set_prop_cycle(color=plt.cm.tab20.colors)  # 20 colours: ten RMs and their seeds do not repeat one
     rows = [b for b in bon if b["policy"] == policy and b["task"] == task]
     seed_of = several_seeds(rows)
     for b in sorted(rows, key=lambda b: (b["rm"], str(b.get("rm_seed")))):
@@ -50,6 +52,10 @@ def bon_curves(bon: list[dict], policy: str, task: str) -> str:
         ax2.plot(n, [p["kl_bound"] for p in curve], color="grey", alpha=0.5, lw=1)
         ax2.set_ylabel("KL bound log n - (n-1)/n (nats)", color="grey")
     ax.set_xscale("log", base=2)
+    # plain numbers: the log axis's default labels are mathtext ($2^{4}$), which parse_math=False prints raw
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator([p["n"] for p in rows[0]["curve"]] if rows else [1]))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("n (candidates per prompt)")
     ax.set_ylabel(f"expected {rows[0]['metric'] if rows else 'metric'}")
     ax.set_title(f"best-of-n on {task} ({policy})")

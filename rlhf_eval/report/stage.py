@@ -84,9 +84,17 @@ def verdict_table(result: dict) -> dict:
     return {"header": ["benchmark (score)"] + cols, "rows": rows}
 
 
-def verdict_lines(result: dict) -> list[dict]:
+def common_suffix(names: list[str]) -> str:
+    """The parenthesised suffix every name shares (" (toy_sort, toy-policy)"), or ""."""
+    ends = {n[n.rfind(" ("):] if n.endswith(")") and " (" in n else "" for n in names}
+    return ends.pop() if len(ends) == 1 else ""
+
+
+def verdict_lines(result: dict) -> tuple[list[dict], str]:
     """One line per benchmark (and on-policy signal): its verdict with each downstream measure,
-    Spearman and the adjusted p; the verdicts' full text is folded below them."""
+    Spearman and the adjusted p; the verdicts' full text is folded below them. Also the (task,
+    policy) every measure shares, said once instead of on every measure."""
+    common = common_suffix([c["downstream"] for c in result["correlations"]])
     out = []
     for v in result["verdicts"]:
         groups: dict[str, list[str]] = {}  # verdict class -> the measures it holds for, in table order
@@ -95,11 +103,11 @@ def verdict_lines(result: dict) -> list[dict]:
                 rho = c["spearman"]["value"]
                 stat = "" if rho != rho or c["class"] == "too few RMs" else \
                     f" (Spearman {rho:+.2f}, p adj {format_p(c.get('p_adjusted'))})"
-                groups.setdefault(c["class"], []).append(c["downstream"] + stat)
+                groups.setdefault(c["class"], []).append(c["downstream"].removesuffix(common) + stat)
         line = "; ".join(f"{cls}: {', '.join(measures)}" for cls, measures in groups.items())
         out.append({"benchmark": v["benchmark"], "line": line or "no downstream measure to compare",
                     "text": v["text"]})
-    return out
+    return out, common.strip(" ()")
 
 
 def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: list[dict],
@@ -130,7 +138,7 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
     pairs = sorted({(b["policy"], b["task"]) for b in result["bon"]})
     page = dict(
         name=name, r=result, table_keys=keys, fmt=fmt, seven_keys=SEVEN, verdict_table=verdict_table(result),
-        verdict_lines=verdict_lines(result), funnels=funnels,
+        verdict_lines=verdict_lines(result)[0], verdicts_on=verdict_lines(result)[1], funnels=funnels,
         bon_plots=[plots.bon_curves(result["bon"], p, t) for p, t in pairs],
         scatter_plots=[plots.scatter(c) for c in result["correlations"] if c.get("values")],
         panels=[img for d in dict.fromkeys(c["downstream"] for c in result["correlations"])

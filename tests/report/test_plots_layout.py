@@ -62,3 +62,23 @@ def test_the_best_of_n_legend_is_outside_the_curves():
     axes = [ax.get_window_extent(renderer) for ax in fig.axes]
     assert not any(legend.get_window_extent(renderer).overlaps(a) for a in axes)
     plt.close(fig)
+
+
+def test_the_best_of_n_axis_reads_as_plain_numbers():
+    """Names are not parsed as mathtext (text.parse_math is off), so the log axis's default labels
+    ($\\mathdefault{2^{4}}$) would print raw: the ticks are the n of the curve, as numbers."""
+    import matplotlib.pyplot as plt
+    curve = [{"n": n, "value": 0.3, "ci": [0.2, 0.5], "oracle": 0.9, "oracle_ci": [0.8, 1.0], "anti_oracle": 0.1,
+              "kl_bound": 0.0} for n in [1, 2, 4, 8, 16]]
+    captured = {}
+    real = plots._data_uri
+    plots._data_uri = lambda fig: captured.setdefault("fig", fig) and "data:"
+    try:
+        plots.bon_curves([{"policy": "p", "task": "t", "rm": "a", "curve": curve, "metric": "m"}], "p", "t")
+    finally:
+        plots._data_uri = real
+    fig = captured["fig"]
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert labels == ["1", "2", "4", "8", "16"]
+    plt.close(fig)
