@@ -156,4 +156,5 @@ def test_my_rm_joins_a_runs_comparison_with_one_override(reference_run, toy_cach
     one = subprocess.run(cli("score", "mine", "-b", "toy_rewardbench", "--run", run_dir, "--out", tmp_path / "one",
                              "--bootstrap", "0"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr
-    assert row["toy_rewardbench score"] == json.loads((tmp_path / "one" / "metrics.json").read_text())["metrics"]["score"]
+    alone = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    assert row["toy_rewardbench score"] == alone["metrics"]["score"]
