@@ -210,3 +210,15 @@ def test_a_card_not_found_names_the_folders_searched_and_the_variable(tmp_path, 
     text = str(e.value)
     assert "no card 'my-rm' in reward_models/" in text and f"Searched, in order: {ROOT / 'reward_models'}" in text
     assert f"$RLHF_EVAL_CARDS names (now {str(tmp_path)!r}" in text
+
+
+def test_a_given_checkpoint_keeps_its_inputs_unless_the_recipe_is_static_only():
+    """Planning only what is needed must not move the keys of runs that exist: in a recipe with
+    best-of-n or RL (which curate anyway), a checkpoint given by path keeps the curated data among
+    its inputs, as before; a static-only recipe plans no curation for it."""
+    gpu = ROOT / "recipes" / "gpu-cluster.yaml"
+    full = {n.label: n for n in expand(load_recipe(gpu))}
+    assert full["rm=skywork-llama-8b"].deps.get("data", "").startswith("curate/")
+    static = expand(load_recipe(gpu, ["policies=[]", "bon.enabled=false", "rl.enabled=false"]))
+    assert not {"bon_generate", "rl_train", "policy_eval"} & {n.stage for n in static}
+    assert "data" not in next(n for n in static if n.label == "rm=skywork-llama-8b").deps

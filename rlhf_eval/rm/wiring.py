@@ -39,8 +39,16 @@ def _node(plan, card, label: str, data, seed: int | None = None):
     policies = plan.loaded.policies | plan.loaded.bases
     base = policies[card.base].path if card.base in policies else card.base
     params = {"card": card_params(card, seed), "base": base, "sources": sources(plan)}
-    toy = plan.need("toy") if uses_toy(card, base) else None
+    toy = plan.need("toy") if uses_toy(card, base) or downstream(plan) else None
     return plan.add(NAME, label, params, {"toy": toy, "data": data})
+
+
+def downstream(plan) -> bool:
+    """Whether the recipe runs best-of-n or RL, which plan the toy world and the curated data
+    anyway. A checkpoint given by path then keeps them among its inputs, as it always had, so its
+    nodes' keys (and the GPU runs cached under them) stay; only a static-only recipe leaves out
+    what it does not read."""
+    return plan.recipe.bon.enabled or plan.recipe.rl.enabled
 
 
 def uses_toy(card, base: str) -> bool:
@@ -75,7 +83,8 @@ def seeded(plan) -> dict:
     out = {}
     for name, card in plan.loaded.reward_models.items():
         here = trained(card.path, card.backend)
-        data = plan.need("curated") if here and card.train.dataset == "curated" else None
+        reads = here or downstream(plan)  # (a given checkpoint reads no data: see downstream)
+        data = plan.need("curated") if reads and card.train.dataset == "curated" else None
         seeds = training_seeds(plan.recipe, card)
         out[name] = {seed: _node(plan, card, seed_label(name, seed, seeds), data, seed if here else None)
                      for seed in seeds}
