@@ -17,11 +17,26 @@ REFERENCE = "reference"
 FORMAT = 1
 
 
-def _link_or_copy(src: str, dst: str) -> None:
+def _link_or_copy(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
     except OSError:  # another filesystem, or links not allowed
         shutil.copy2(src, dst)
+
+
+def _copy_folder(src: Path, dst: Path) -> None:
+    """src's files into dst, linked where possible. File by file rather than shutil.copytree, so a
+    full disk raises its own OSError (ENOSPC: a one-line user error) and not copytree's list."""
+    for f in sorted(Path(src).rglob("*")):
+        target = dst / f.relative_to(src)
+        if f.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _link_or_copy(f, target)
+            except OSError as exc:  # copy2 names the source; the write that failed is the target's
+                raise OSError(exc.errno, exc.strerror, str(target)) from None
 
 
 def write_implicit_folder(model_dir: Path, reference: str, beta: float, max_length: int) -> str:
@@ -33,7 +48,7 @@ def write_implicit_folder(model_dir: Path, reference: str, beta: float, max_leng
     else:
         target = model_dir / REFERENCE
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(reference, target, copy_function=_link_or_copy)
+        _copy_folder(Path(reference), target)
         ref, where = str(target), REFERENCE
     store.atomic_write_json(model_dir / META, {
         "format": FORMAT, "kind": "implicit", "beta": beta, "reference": where, "max_length": max_length,
