@@ -28,6 +28,7 @@ from rlhf_eval.pipeline import expand, load_plan, node_done, not_planned, plan_d
 from rlhf_eval.registry import listing
 from rlhf_eval.report.console import (
     ci_text,
+    console,
     family_lines,
     print_diff,
     print_legend,
@@ -42,10 +43,6 @@ from rlhf_eval.terminal import shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Do wins on static reward benchmarks translate into better policies?")
-console = Console()
-# On a terminal rich wraps lines at word boundaries; in a pipe or a file each message stays one
-# line (grep-able), which is what soft wrap does.
-console.soft_wrap = not console.is_terminal
 
 
 def report_errors(fn):
@@ -236,7 +233,8 @@ def power(
         f"strongest of {family} cells: permutation p < 0.05 / {family}"
     console.print(f"power of {shown(source)}: 80% power, {level}", highlight=False)
     # the run's short names (B1, bo16, RL) keep the table within 80 columns; the legend says which is which
-    info = _run_column_info(target) if target.is_dir() else {}
+    results = _run_results(target) if target.is_dir() else {}
+    info = results.get("rm_column_info") if isinstance(results.get("rm_column_info"), dict) else {}
     short = short_names(list(dict.fromkeys([c.static for c in cells] + [c.downstream for c in cells])), info)
     table = Table()
     for col in ("static", "downstream", "RMs", "rel. S, D", "min rho", f"RMs@{rho:g}", "Fisher z"):
@@ -264,7 +262,7 @@ def power(
                   "closed form", style="dim", highlight=False)
     for note, mark in notes.items():
         console.print(f"{mark} {shown(note)}", highlight=False)
-    size = _run_family_size(target) if target.is_dir() else None
+    size = _family_size(results)
     if size and size > 1 and family == 1:
         console.print(f"This run's verdict table is a family of {size} cells (Holm): --cells {size} sizes the "
                       "design for it.", highlight=False)
@@ -272,21 +270,18 @@ def power(
         store.atomic_write_json(out, rows)
 
 
-def _run_column_info(run_dir: Path) -> dict:
-    """How a run names its measures (results.json's rm_column_info), or {} without one."""
+def _run_results(run_dir: Path) -> dict:
+    """A finished run's results.json, or {} where it has none (or not a mapping: the file is input)."""
     try:
-        info = json.loads((run_dir / "results.json").read_text()).get("rm_column_info", {})
+        results = json.loads((run_dir / "results.json").read_text())
     except (OSError, ValueError):
         return {}
-    return info if isinstance(info, dict) else {}
+    return results if isinstance(results, dict) else {}
 
 
-def _run_family_size(run_dir: Path) -> int | None:
-    """The size of a finished run's verdict family, from its results.json (None for older runs)."""
-    try:
-        fam = json.loads((run_dir / "results.json").read_text()).get("family") or {}
-    except (OSError, ValueError):
-        return None
+def _family_size(results: dict) -> int | None:
+    """The size of a run's verdict family (None for runs made before it was recorded)."""
+    fam = results.get("family") or {}
     size = fam.get("size") if isinstance(fam, dict) else None
     return size if isinstance(size, int) else None
 
@@ -655,6 +650,7 @@ def rm_for_serving(card_name: str, run: Optional[Path], command: str = "serve-rm
     server, for a remote or openai card)."""
     from rlhf_eval.config import RMCard, load_card
     from rlhf_eval.pipeline import rm_node
+    here = Path.cwd() / "recipes" / "-"  # cards are found as for a recipe in ./recipes (config.cards)
     if run is not None:
         from rlhf_eval import trust
         node = rm_node(load_plan(run), card_name)
@@ -665,12 +661,12 @@ def rm_for_serving(card_name: str, run: Optional[Path], command: str = "serve-rm
             trust.check_signed(json.loads((run / "plan.json").read_text()), run / "plan.json")
         except UserError:
             try:
-                local = load_card(card_name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", "local card")
+                local = load_card(card_name, "reward_models", RMCard, here, "local card")
             except ConfigError:
                 local = None
             trust.check_claims(node.params["card"], f"{run / 'plan.json'} (not signed here)", local)
         return manifest
-    card = load_card(card_name, "reward_models", RMCard, Path.cwd() / "recipes" / "-", command)
+    card = load_card(card_name, "reward_models", RMCard, here, command)
     from rlhf_eval.rm.stage import card_outputs
     if card.backend in ("remote", "openai"):
         return {"outputs": card_outputs(card) | {"path": None}}
@@ -681,7 +677,7 @@ def rm_for_serving(card_name: str, run: Optional[Path], command: str = "serve-rm
     from rlhf_eval.rm.stage import given_reference
     from rlhf_eval.rm.wiring import uses_toy
     try:  # a base named by policy card, as a recipe resolves it
-        base = load_card(card.base, "policies", PolicyCard, Path.cwd() / "recipes" / "-", command).path
+        base = load_card(card.base, "policies", PolicyCard, here, command).path
     except ConfigError:
         base = card.base
     if uses_toy(card, base):

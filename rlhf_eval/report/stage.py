@@ -136,9 +136,10 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True)
     keys = result["rm_columns"]
     pairs = sorted({(b["policy"], b["task"]) for b in result["bon"]})
+    lines, verdicts_on = verdict_lines(result)
     page = dict(
         name=name, r=result, table_keys=keys, fmt=fmt, seven_keys=SEVEN, verdict_table=verdict_table(result),
-        verdict_lines=verdict_lines(result)[0], verdicts_on=verdict_lines(result)[1], funnels=funnels,
+        verdict_lines=lines, verdicts_on=verdicts_on, funnels=funnels,
         bon_plots=[plots.bon_curves(result["bon"], p, t) for p, t in pairs],
         scatter_plots=[plots.scatter(c) for c in result["correlations"] if c.get("values")],
         panels=[img for d in dict.fromkeys(c["downstream"] for c in result["correlations"])
