@@ -19,6 +19,14 @@ def toy_cache(tmp_path_factory):
     return path
 
 
+@pytest.fixture(autouse=True)
+def _writes_stay_in_the_test_cache(toy_cache, monkeypatch):
+    """What this process writes under $RLHF_EVAL_CACHE (judge answers, reference log-probs) goes
+    to the session's cache, never the user's."""
+    if "RLHF_EVAL_CACHE" not in os.environ:
+        monkeypatch.setenv("RLHF_EVAL_CACHE", str(toy_cache))
+
+
 def cli_env(cache: Path) -> dict:
     env = dict(os.environ, RLHF_EVAL_CACHE=str(cache), PYTHONUNBUFFERED="1")
     return env

@@ -68,7 +68,9 @@ def sequence_logprobs(model, ids: torch.Tensor, mask: torch.Tensor, resp: torch.
 
 @dataclass
 class ImplicitScorer:
-    """reward = beta * (log pi(y|x) - log pi_ref(y|x)) over the response tokens."""
+    """reward = beta * (log pi(y|x) - log pi_ref(y|x)) over the response tokens. The reference's
+    log-probs are read from and added to the shared cache (reference_logprobs.py) unless
+    `share_reference` is False."""
     path: str
     reference: str
     beta: float = 0.1
@@ -76,16 +78,21 @@ class ImplicitScorer:
     max_length: int = 256
     chat_template: str | None = None
     trust_remote_code: bool = False
+    share_reference: bool = True
     truncated: int = field(default=0, init=False)
     cut: list[bool] = field(default_factory=list, init=False)
 
     def __post_init__(self):
         from transformers import AutoModelForCausalLM
+
+        from rlhf_eval.rm.reference_logprobs import open_for
         self.tok = load_tokenizer(self.path, self.trust_remote_code, self.chat_template)
         kw = dict(use_safetensors=True, trust_remote_code=self.trust_remote_code)
         self.device = torch_device()
         self.model = AutoModelForCausalLM.from_pretrained(self.path, **kw).eval().to(self.device)
         self.ref = AutoModelForCausalLM.from_pretrained(self.reference, **kw).eval().to(self.device)
+        self.ref_cache = open_for(self.reference, str(self.ref.dtype).removeprefix("torch.")) \
+            if self.share_reference else None
 
     def score(self, prompts: list[str], responses: list[str]) -> list[float]:
         return self._score(encode(self.tok, prompts, responses, self.max_length))
@@ -93,17 +100,34 @@ class ImplicitScorer:
     def score_texts(self, queries: list[str], prompts: list[str]) -> list[float]:
         return self._score(encode_texts(self.tok, queries, prompts, self.max_length))
 
+    def _logprobs(self, model, enc: Encoded, rows: list[int]) -> dict[int, float]:
+        """Summed response log-probs of `rows` of `enc` under `model`, batched by length."""
+        sub = Encoded([enc.ids[i] for i in rows], [enc.response_masks[i] for i in rows], [False] * len(rows))
+
+        def logprobs(batch, ids, mask):
+            resp, _ = pad([sub.response_masks[i] for i in batch], 0)
+            return sequence_logprobs(model, ids.to(self.device), mask.to(self.device), resp.to(self.device)).tolist()
+        return dict(zip(rows, in_length_batches(sub, self.batch_size, self.tok.pad_token_id, logprobs)))
+
     @torch.no_grad()
     def _score(self, enc: Encoded) -> list[float]:
         self.truncated += enc.truncated
         self.cut += enc.cut
-
-        def rewards(batch, ids, mask):
-            resp, _ = pad([enc.response_masks[i] for i in batch], 0)
-            ids, mask, resp = ids.to(self.device), mask.to(self.device), resp.to(self.device)
-            diff = sequence_logprobs(self.model, ids, mask, resp) - sequence_logprobs(self.ref, ids, mask, resp)
-            return (self.beta * diff).tolist()
-        return in_length_batches(enc, self.batch_size, self.tok.pad_token_id, rewards)
+        everything = list(range(len(enc.ids)))
+        policy = self._logprobs(self.model, enc, everything)
+        if self.ref_cache is None:
+            ref = self._logprobs(self.ref, enc, everything)
+        else:
+            from rlhf_eval.rm.reference_logprobs import row_key
+            keys = [row_key(ids, m) for ids, m in zip(enc.ids, enc.response_masks)]
+            known = self.ref_cache.get(keys)
+            missing = [i for i, k in enumerate(keys) if k not in known]
+            fresh = self._logprobs(self.ref, enc, missing)
+            self.ref_cache.put({keys[i]: v for i, v in fresh.items()})
+            self.ref_cache.hits += len(keys) - len(missing)
+            self.ref_cache.misses += len(missing)
+            ref = {i: known.get(k, fresh.get(i)) for i, k in enumerate(keys)}
+        return [self.beta * (policy[i] - ref[i]) for i in everything]
 
 
 def load(rm: TrainedRM):
