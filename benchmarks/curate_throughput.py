@@ -4,7 +4,12 @@ ours with 1 thread and with 2. Then MinHash near-dedup on its own: ours (band ke
 decision pass) against datasketch's MinHashLSH queried and filled one pair at a time, which must
 keep and drop the same pairs.
 
-Run: .venv/bin/python benchmarks/curate_throughput.py [--pairs 200000] [--near-pairs 20000]
+Last, the four data steps together (dedup, near_dedup, decontaminate, filter) at 1 thread against
+the naive four (the naive two above, datasketch's MinHashLSH one pair at a time, a Python word
+count): ours with datasketch's MinHash keeps exactly the naive rows; ours with the vectorised
+MinHash (the default) is timed and its decisions compared.
+
+Run: .venv/bin/python benchmarks/curate_throughput.py [--pairs 200000] [--near-pairs 20000] [--four-pairs 100000]
 """
 from __future__ import annotations
 
@@ -66,8 +71,8 @@ def near_datasketch(pairs, threshold=0.9, num_perm=128, shingle=3):
     return kept, dropped
 
 
-def near_ours(pairs):
-    kept, dropped = steps.near_dedup(pairs)
+def near_ours(pairs, minhash="datasketch"):
+    kept, dropped = steps.near_dedup(pairs, minhash=minhash)
     return [p["id"] for p in kept], [(p["id"], p["near_duplicate_of"]) for p in dropped]
 
 
@@ -81,6 +86,45 @@ def near_synthetic(pairs, n):
             p = dict(out[i - 7], id=f"{i}-near", chosen=" ".join(words))
         out.append(p)
     return out
+
+
+def naive_four(pairs, bench, n, min_tokens=1):
+    """The four data steps one pair at a time: dedup and decontamination as `naive`, near-dedup as
+    near_datasketch, the filter by Python word counts; in the order the recipe runs them."""
+    seen, after_dedup = set(), []
+    for p in pairs:
+        key = (" ".join(p["prompt"].lower().split()), " ".join(p["chosen"].lower().split()),
+               " ".join(p["rejected"].lower().split()))
+        if key not in seen:
+            seen.add(key)
+            after_dedup.append(p)
+    near_kept, _ = near_datasketch(after_dedup)
+    kept_ids = set(near_kept)
+    grams = set()
+    for b in bench:
+        t = b.lower().split()
+        grams |= {tuple(t[i:i + n]) for i in range(len(t) - n + 1)}
+    out = []
+    for p in after_dedup:
+        if p["id"] not in kept_ids:
+            continue
+        own = set()
+        for field in ("prompt", "chosen", "rejected"):
+            t = p[field].lower().split()
+            own |= {tuple(t[i:i + n]) for i in range(len(t) - n + 1)}
+        if any(g in grams for g in own):
+            continue
+        if min(len(p["chosen"].split()), len(p["rejected"].split())) >= min_tokens:
+            out.append(p["id"])
+    return out
+
+
+def ours_four(pairs, bench, n, minhash="numpy"):
+    index = NgramIndex(n)
+    index.add_all((b, str(i)) for i, b in enumerate(bench))
+    *_, (_, kept, _) = steps.data_steps(pairs, ["dedup", "near_dedup", "decontaminate", "filter"],
+                                        steps.DataSettings(near=(0.9, 128, 3, minhash), index=index))
+    return [p["id"] for p in kept]
 
 
 def naive(pairs, bench, n):
@@ -119,6 +163,7 @@ def main():
     ap.add_argument("--ngram", type=int, default=13)
     ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per way; the best counts")
     ap.add_argument("--near-pairs", type=int, default=20_000)
+    ap.add_argument("--four-pairs", type=int, default=100_000)
     ap.add_argument("--memory-of", choices=["ours", "naive"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     pairs, bench = synthetic(args.pairs, args.bench)
@@ -152,15 +197,40 @@ def main():
              for name in ("ours", "naive")}
     near = near_synthetic(pairs, args.near_pairs)
     timed = {}
-    for name, fn in (("datasketch", near_datasketch), ("ours", near_ours)):
+    for name, fn in (("datasketch", near_datasketch), ("ours", near_ours),
+                     ("ours numpy", lambda p: near_ours(p, "numpy"))):
         t = time.perf_counter()
         timed[name] = (fn(near), time.perf_counter() - t)
     assert timed["ours"][0] == timed["datasketch"][0], "near-dedup: different pairs kept"
+    ds, fast = set(timed["datasketch"][0][0]), set(timed["ours numpy"][0][0])
     print(f"near-dedup on {len(near):,} pairs: datasketch one by one {timed['datasketch'][1]:.1f} s, ours "
-          f"{timed['ours'][1]:.1f} s ({timed['datasketch'][1] / timed['ours'][1]:.2f}x); "
-          f"{len(timed['ours'][0][1])} dropped by both, the same pairs")
+          f"{timed['ours'][1]:.1f} s ({timed['datasketch'][1] / timed['ours'][1]:.2f}x; "
+          f"{len(timed['ours'][0][1])} dropped by both, the same pairs); ours with the numpy MinHash "
+          f"{timed['ours numpy'][1]:.1f} s ({timed['datasketch'][1] / timed['ours numpy'][1]:.2f}x), "
+          f"{len(timed['ours numpy'][0][1])} dropped, {len(ds ^ fast)} pairs decided otherwise")
     print(f"peak memory beyond the input, 50,000 pairs, fresh process: ours {peaks['ours']:.0f} MiB, "
           f"naive {peaks['naive']:.0f} MiB")
+
+    four = near_synthetic(pairs, args.four_pairs)
+    ways = (("naive", naive_four), ("ours, datasketch MinHash", lambda *a: ours_four(*a, minhash="datasketch")),
+            ("ours, numpy MinHash", ours_four))
+    best = {}
+    for _ in range(args.repeats):
+        for name, fn in ways:
+            gc.collect()
+            t = time.perf_counter()
+            out = fn(four, bench, args.ngram)
+            dt = time.perf_counter() - t
+            if name not in best or dt < best[name][1]:
+                best[name] = (out, dt)
+    print(f"\nthe four data steps on {len(four):,} pairs (5% near copies), 1 thread, best of {args.repeats}:")
+    for name, (out, dt) in best.items():
+        print(f"  {name:26s}: {dt:6.1f} s, {len(four) / dt:8,.0f} pairs/s, {best['naive'][1] / dt:5.2f}x naive, "
+              f"{len(out):,} kept")
+    assert best["ours, datasketch MinHash"][0] == best["naive"][0], "four steps: different pairs kept"
+    a, b = set(best["naive"][0]), set(best["ours, numpy MinHash"][0])
+    print(f"  ours with datasketch's MinHash keeps exactly the naive rows; with the numpy MinHash "
+          f"{len(a ^ b)} of {len(four):,} pairs decided differently ({1 - len(a ^ b) / len(four):.2%} the same)")
 
 
 if __name__ == "__main__":

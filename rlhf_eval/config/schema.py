@@ -104,6 +104,9 @@ class NearDedupConfig:
                                 lo=0, hi=1, open_lo=True)
     num_perm: int = opt(128, "MinHash permutations.", lo=1)
     shingle: int = opt(3, "Words per shingle.", lo=1)
+    minhash: str = opt("numpy", '"numpy": MinHash vectorised over the word hashes (about 10x faster); "datasketch": '
+                                "datasketch's MinHash (SHA-1 per shingle). The same banding; docs/curation.md "
+                                "compares their decisions.", choices=("numpy", "datasketch"))
 
 
 @dataclass
@@ -165,12 +168,16 @@ class CurateConfig:
     select: SelectConfig = opt(None, "The select step.", factory=SelectConfig)
     retrieve: RetrieveConfig = opt(None, "The retrieve step.", factory=RetrieveConfig)
     engine: str = opt("local", '"local": the data steps (dedup, near_dedup, decontaminate, filter) in this process; '
-                               '"ray": their per-row work on Ray Data workers, with the same output.',
+                               '"ray": Ray Data reads the sources, checks the rows, computes the data steps\' '
+                               "features and writes the outputs as shards, with the same rows and reasons "
+                               "(docs/curation.md).",
                         choices=("local", "ray"))
     threads: int = opt(1, "local engine: batches of rows worked on at a time (arrow and numpy release the GIL).",
                        lo=1)
-    ray_blocks: Optional[int] = opt(None, "ray engine: blocks the rows are cut into (default: 4 per CPU of the "
-                                          "Ray cluster).", lo=1)
+    ray_blocks: Optional[int] = opt(None, "ray engine with a judge step: blocks the rows are cut into (default: 4 "
+                                          "per CPU of the Ray cluster).", lo=1)
+    ray_chunk_mb: int = opt(32, "ray engine: MiB of a JSON-lines source one task reads (Parquet: one row group; "
+                                "a hub dataset: 100,000 rows).", lo=1)
 
 
 CURATE_STEPS = ("dedup", "near_dedup", "decontaminate", "filter", "consistency", "select", "retrieve")

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
+from rlhf_eval.curate import minhash
 from rlhf_eval.curate.ngrams import NgramIndex, Split, fold
 from rlhf_eval.data.pairs import prompt_text
 
@@ -36,40 +37,16 @@ def _history_hash(history: str) -> int:
     return int.from_bytes(hashlib.blake2b(json.dumps(turns).encode(), digest_size=8).digest(), "little")
 
 
-def band_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows per band) that datasketch's MinHashLSH picks for this threshold."""
-    from datasketch import MinHashLSH
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    return lsh.b, lsh.r
-
-
-def minhash_bands(tokens: pa.ListArray, n: int, threshold: float, num_perm: int, shingle: int) -> np.ndarray:
-    """(n, bands) 64-bit keys of each pair's MinHash bands, with datasketch's MinHash (seed 1) over
-    word shingles of prompt | chosen | rejected. Two pairs are LSH candidates when datasketch's
-    MinHashLSH would bucket them together (they share a band), up to a 64-bit collision of keys."""
-    from datasketch import MinHash
-    b, r = band_params(threshold, num_perm)
-    lists = tokens.to_pylist()
-    shingles = []
-    for j in range(n):
-        toks = lists[j] + ["|"] + lists[n + j] + ["|"] + lists[2 * n + j]
-        grams = {" ".join(toks[i:i + shingle]) for i in range(max(1, len(toks) - shingle + 1))}
-        shingles.append([g.encode() for g in grams])
-    if not shingles:
-        return np.zeros((0, b), np.uint64)
-    values = np.stack([m.hashvalues for m in MinHash.bulk(shingles, num_perm=num_perm)]).astype(np.uint64)
-    keys = np.zeros((n, b), np.uint64)
-    with np.errstate(over="ignore"):
-        for band in range(b):
-            h = np.full(n, band + 1, np.uint64)
-            for col in range(band * r, (band + 1) * r):
-                h = h * np.uint64(1_000_003) + values[:, col]
-            keys[:, band] = h
-    return keys
+def minhash_bands(split: Split, n: int, threshold: float, num_perm: int, shingle: int,
+                  kind: str = "numpy") -> np.ndarray:
+    """(n, bands) 64-bit keys of each pair's MinHash bands over word shingles of
+    prompt | chosen | rejected (minhash.py: `kind` is the vectorised MinHash or datasketch's).
+    Two pairs are LSH candidates when they share a band, as in datasketch's MinHashLSH."""
+    return minhash.band_keys(minhash.signatures(split, n, num_perm, shingle, kind), threshold)
 
 
 def batch_features(table: pa.Table, wanted: set[str], index: NgramIndex | None = None,
-                   near: tuple[float, int, int] | None = None) -> dict[str, np.ndarray | list]:
+                   near: tuple | None = None) -> dict[str, np.ndarray | list]:
     """Features of one batch of `columns` rows for the `wanted` steps:
     dedup: (n, 4) uint64 keys (multi-turn flag, prompt, chosen, rejected hashes of the folded text);
     near_dedup: (n, bands) band keys; decontaminate: {row: the benchmark ids it matches, sorted}
@@ -85,7 +62,7 @@ def batch_features(table: pa.Table, wanted: set[str], index: NgramIndex | None =
             h[0, j] = _history_hash(history[j])
         out["dedup"] = np.stack([multi, h[0], h[1], h[2]], axis=1)
     if "near_dedup" in wanted:
-        out["near_dedup"] = minhash_bands(split.tokens, n, *near)
+        out["near_dedup"] = minhash_bands(split, n, *near)
     if "decontaminate" in wanted:
         matched: dict[int, set] = {}
         for i, ids in index.match(split.normalised(), table["prompt"].to_pylist() + [""] * (2 * n)).items():
@@ -98,7 +75,7 @@ def batch_features(table: pa.Table, wanted: set[str], index: NgramIndex | None =
 
 
 def local_features(pairs: list[dict], wanted: set[str], index: NgramIndex | None = None,
-                   near: tuple[float, int, int] | None = None, threads: int = 1) -> dict[str, np.ndarray | dict]:
+                   near: tuple | None = None, threads: int = 1) -> dict[str, np.ndarray | dict]:
     """batch_features over every pair, batch by batch, in this process; `threads` batches at a
     time (arrow and numpy release the GIL for most of the work)."""
     from concurrent.futures import ThreadPoolExecutor

@@ -19,7 +19,7 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from rlhf_eval.curate import decide, features
+from rlhf_eval.curate import decide, features, minhash
 from rlhf_eval.curate.ngrams import NgramIndex
 
 DEDUP = ["d0", "d1", "d2", "d3"]
@@ -28,18 +28,22 @@ DEDUP = ["d0", "d1", "d2", "d3"]
 _INDEX: dict[str, NgramIndex] = {}
 
 
+def _index(index_ref: list) -> NgramIndex | None:
+    """The benchmark index, fetched from the object store once per worker process (Ray reuses
+    them from task to task)."""
+    if not index_ref:
+        return None
+    import ray
+    key = index_ref[0].hex()
+    if key not in _INDEX:
+        _INDEX.clear()
+        _INDEX[key] = ray.get(index_ref[0])
+    return _INDEX[key]
+
+
 def _features(batch: pa.Table, wanted: list[str], index_ref: list, near) -> pa.Table:
-    """batch_features on one batch, flattened to columns. The benchmark index is fetched from the
-    object store once per worker process (Ray reuses them from task to task)."""
-    index = None
-    if index_ref:
-        import ray
-        key = index_ref[0].hex()
-        if key not in _INDEX:
-            _INDEX.clear()
-            _INDEX[key] = ray.get(index_ref[0])
-        index = _INDEX[key]
-    f = features.batch_features(batch, set(wanted), index, near)
+    """batch_features on one batch, flattened to columns."""
+    f = features.batch_features(batch, set(wanted), _index(index_ref), near)
     out = {"row": batch["row"].combine_chunks()}
     if "dedup" in f:
         out |= {name: pa.array(f["dedup"][:, j]) for j, name in enumerate(DEDUP)}
@@ -70,11 +74,11 @@ def _tag(batch: pa.Table, keys: list[str], parts: int) -> pa.Table:
 
 def _multi(batch: dict, columns: list[str]) -> dict:
     """Groups of two rows or more among one partition's rows (rows ascending in each)."""
-    found = [batch["row"][g] for g in decide.groups_of(np.stack([batch[k] for k in columns], axis=1))]
+    found = [batch["row"][g] for g in decide.groups_of(np.stack([batch[k] for k in columns], axis=1)).as_list()]
     return {"members": np.array([np.sort(g) for g in found] + [None], dtype=object)[:-1]}
 
 
-def _groups(ds, keys: list[str], rows: int, cpus: int) -> list[np.ndarray]:
+def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
     """Rows sharing `keys`, by a shuffle: rows are hash-partitioned on the key, each partition is
     grouped with numpy (a call per partition, not per key); partitions of about 1M rows."""
     parts = max(2 * cpus, rows // 1_000_000 + 1)
@@ -84,11 +88,11 @@ def _groups(ds, keys: list[str], rows: int, cpus: int) -> list[np.ndarray]:
     found = []
     for batch in grouped.iter_batches(batch_format="numpy"):
         found += [np.asarray(m, np.int64) for m in batch["members"]]
-    return sorted(found, key=lambda g: int(g[0]))
+    return decide.Groups.of(sorted(found, key=lambda g: int(g[0])))
 
 
 def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = None,
-             near: tuple[float, int, int] | None = None, blocks: int | None = None) -> dict:
+             near: tuple | None = None, blocks: int | None = None) -> dict:
     """steps.evidence, computed on Ray Data: the same groups, hits and counts."""
     import ray
 
@@ -113,7 +117,7 @@ def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = Non
         if "dedup" in wanted:
             out["dedup"] = _groups(feats.select_columns(["row", *DEDUP]), DEDUP, len(pairs), cpus)
         if "near_dedup" in wanted:
-            bands = near and features.band_params(near[0], near[1])[0]
+            bands = near and minhash.band_params(near[0], near[1])[0]
             out["near_dedup"] = _groups(feats.select_columns(["row", "bands"]).map_batches(
                 _bands, batch_format="pyarrow"), ["band", "key"], len(pairs) * bands, cpus)
         if "decontaminate" in wanted or "filter" in wanted:

@@ -81,7 +81,8 @@ def _runs(names: list[str]):
 def data_settings(cfg: CurateConfig, names: list[str], toy: dict | None) -> steps.DataSettings:
     c = cfg.decontaminate
     return steps.DataSettings(
-        near=(cfg.near_dedup.threshold, cfg.near_dedup.num_perm, cfg.near_dedup.shingle),
+        near=(cfg.near_dedup.threshold, cfg.near_dedup.num_perm, cfg.near_dedup.shingle,
+              cfg.near_dedup.minhash),
         index=benchmark_index(c.benchmarks, c.ngram, toy) if "decontaminate" in names else None,
         filter=(cfg.filter.min_tokens, cfg.filter.max_tokens, cfg.filter.drop_ties))
 
@@ -153,9 +154,30 @@ def save_dataset(pairs: list[dict], path) -> list[str]:
     return ds.column_names
 
 
+def resolved_sources(params: dict, toy: dict | None) -> list[tuple[str, str, dict | None, str]]:
+    """(name, path, columns, split) of each source, toy sources resolved to their files."""
+    return [(s.name, str(resolve(s.path, toy, "source")), s.columns, s.split) for s in source_list(params, toy)]
+
+
+def on_ray(cfg: CurateConfig) -> bool:
+    """Whether the Ray engine reads, decides and writes everything: its steps are all data steps.
+    With a judge step (consistency, select, retrieve) the rows are held here, as for the local
+    engine, and only the data steps' features are computed on Ray Data."""
+    return cfg.engine == "ray" and all(name in DATA_STEPS for name in cfg.steps)
+
+
 def run(ctx) -> dict:
     cfg = from_params(CurateConfig, ctx.params["curate"])
     toy = ctx.out("toy") if ctx.has("toy") else None
+    names = [s.name for s in source_list(ctx.params, toy)]
+    if on_ray(cfg):
+        from rlhf_eval.curate.ray_engine import curate
+        with ctx.bar("curating on Ray Data (count, read and check, decide, write)", 4) as update:
+            out = curate(resolved_sources(ctx.params, toy), cfg.steps, data_settings(cfg, cfg.steps, toy),
+                         cfg.on_bad_row, ctx.dir, cfg.ray_chunk_mb << 20, update)
+        funnel = {k: out[k] for k in ("counts", "dropped", "events", "bad_rows")}
+        store.atomic_write_json(ctx.dir / "funnel.json", funnel)
+        return out | {"sources": names}
     judge = None
     if ctx.has("judge"):
         from rlhf_eval.rm.base import load_scorer
@@ -173,5 +195,5 @@ def run(ctx) -> dict:
     store.write_jsonl(ctx.dir / "dropped.jsonl", result.removed)
     store.atomic_write_json(ctx.dir / "funnel.json", funnel)
     return {"path": str(path), "dataset": str(ctx.dir / "dataset"), "dataset_columns": columns,
-            "n_pairs": len(result.pairs),
-            **funnel, "sources": [s.name for s in source_list(ctx.params, toy)]}
+            "n_pairs": len(result.pairs), "dropped_rows": str(ctx.dir / "dropped.jsonl"),
+            **funnel, "sources": names}

@@ -15,7 +15,7 @@ from rlhf_eval.errors import UserError
 
 
 def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = None,
-             near: tuple[float, int, int] | None = None, threads: int = 1) -> dict:
+             near: tuple | None = None, threads: int = 1) -> dict:
     """What decide.py needs for the `wanted` data steps, computed in this process: duplicate
     groups, MinHash band groups, the benchmark ids each row matches, word counts."""
     feats = features.local_features(pairs, wanted, index, near, threads)
@@ -33,9 +33,9 @@ def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = Non
 
 @dataclass(frozen=True)
 class DataSettings:
-    """The data steps' settings: near_dedup (threshold, num_perm, shingle), the decontamination
-    index, filter (min_tokens, max_tokens, drop_ties)."""
-    near: tuple[float, int, int] = (0.9, 128, 3)
+    """The data steps' settings: near_dedup (threshold, num_perm, shingle, MinHash kind), the
+    decontamination index, filter (min_tokens, max_tokens, drop_ties)."""
+    near: tuple[float, int, int, str] = (0.9, 128, 3, "numpy")
     index: NgramIndex | None = None
     filter: tuple[int, int | None, bool] = (1, None, False)
 
@@ -44,22 +44,30 @@ def data_steps(pairs: list[dict], names: list[str], settings: DataSettings, comp
     """Run consecutive data steps, yielding (step, kept pairs, removed rows with their reason).
     Features are computed once for every input row by `compute` (this process, or Ray Data)."""
     ev = compute(pairs, set(names), settings.index, settings.near)
-    alive = np.arange(len(pairs))
+    alive = np.ones(len(pairs), bool)
     for name in names:
         if name == "dedup":
-            alive, removed = decide.dedup(alive, ev["dedup"])
+            gone = decide.dedup(alive, ev["dedup"])
+            extra = [{"reason": "duplicate"} for _ in gone]
         elif name == "near_dedup":
-            alive, removed = decide.near_dedup(alive, ev["near_dedup"])
-            for extra in removed.values():
-                extra["near_duplicate_of"] = pairs[extra["near_duplicate_of"]]["id"]
+            gone, of = decide.near_dedup(alive, ev["near_dedup"])
+            order = np.argsort(gone)
+            gone, of = gone[order], of[order]
+            extra = [{"reason": "near_duplicate", "near_duplicate_of": pairs[j]["id"]} for j in of.tolist()]
         elif name == "decontaminate":
-            alive, removed = decide.decontaminate(alive, ev["decontaminate"])
+            gone = decide.decontaminate(alive, np.fromiter(ev["decontaminate"], np.int64, len(ev["decontaminate"])))
+            extra = [{"reason": "contaminated", "matched": ev["decontaminate"][row]} for row in gone.tolist()]
         elif name == "filter":
+            lo, hi, ties = settings.filter
             margins = np.array([np.nan if p.get("margin") is None else p["margin"] for p in pairs], float)
-            alive, removed = decide.length_and_ties(alive, ev["filter"], margins, *settings.filter)
+            codes = decide.filter_codes(ev["filter"], margins, lo, hi, ties)
+            gone = decide.length_and_ties(alive, codes)
+            extra = [{"reason": decide.FILTER_REASONS[c - 1]} for c in codes[gone].tolist()]
         else:
             raise ValueError(name)
-        yield name, [pairs[i] for i in alive.tolist()], [pairs[i] | removed[i] for i in sorted(removed)]
+        alive[gone] = False
+        yield name, [pairs[i] for i in np.flatnonzero(alive).tolist()], \
+            [pairs[i] | x for i, x in zip(gone.tolist(), extra)]
 
 
 def _one(pairs, name, settings):
@@ -73,11 +81,11 @@ def exact_dedup(pairs: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def near_dedup(pairs: list[dict], threshold: float = 0.9, num_perm: int = 128,
-               shingle: int = 3) -> tuple[list[dict], list[dict]]:
+               shingle: int = 3, minhash: str = "numpy") -> tuple[list[dict], list[dict]]:
     """MinHash LSH over word shingles of the whole pair, within and across sources: a pair sharing
     an LSH band with an earlier kept pair (estimated Jaccard similarity about `threshold` or
-    more) is dropped."""
-    return _one(pairs, "near_dedup", DataSettings(near=(threshold, num_perm, shingle)))
+    more) is dropped. `minhash`: "numpy" (vectorised) or "datasketch" (curate/minhash.py)."""
+    return _one(pairs, "near_dedup", DataSettings(near=(threshold, num_perm, shingle, minhash)))
 
 
 def decontaminate(pairs: list[dict], index: NgramIndex) -> tuple[list[dict], list[dict]]:

@@ -45,13 +45,19 @@ def provenance(manifest: dict) -> dict | None:
     from rlhf_eval import store
 
     out = manifest["outputs"]
-    if not Path(out["path"]).is_file():
+    path = Path(out["path"])
+    if path.is_dir():  # the Ray engine's shards: a digest of theirs, in name order
+        shards = sorted(path.glob("*.jsonl"))
+        return {"what": "curated preference pairs",
+                "fingerprint": store.fingerprint({s.name: store.fingerprint_file(s) for s in shards}),
+                "detail": f"{out['n_pairs']} pairs, sha256 of the {len(shards)} shards in {path.name}/"}
+    if not path.is_file():
         return None
-    return {"what": "curated preference pairs", "fingerprint": store.fingerprint_file(Path(out["path"])),
-            "detail": f"{out['n_pairs']} pairs, sha256 of {Path(out['path']).name}"}
+    return {"what": "curated preference pairs", "fingerprint": store.fingerprint_file(path),
+            "detail": f"{out['n_pairs']} pairs, sha256 of {path.name}"}
 
 
 STAGE = Stage(NAME, "rlhf_eval.curate.stage:run", provides={"curated": curated}, section=NAME,
               # how, not what: the output is the same on either engine and any thread count (tested)
-              key_ignores=("curate.engine", "curate.threads", "curate.ray_blocks"),
+              key_ignores=("curate.engine", "curate.threads", "curate.ray_blocks", "curate.ray_chunk_mb"),
               funnel=funnel, cost=cost, provenance=provenance)

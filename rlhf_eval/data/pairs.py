@@ -141,7 +141,11 @@ def json_lines(path: Path):
 
 
 def read_rows(path: Path) -> list[dict]:
+    """Rows of a .jsonl, .json or .parquet file, or of a folder of .jsonl shards (the Ray curate
+    engine's curated/ folder), read in name order."""
     path = Path(path)
+    if path.is_dir():
+        return [row for shard in sorted(path.glob("*.jsonl")) for row in read_rows(shard)]
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.suffix == ".jsonl":

@@ -137,7 +137,7 @@ def test_near_dedup_equals_datasketch_lsh_one_pair_at_a_time(threshold):
         else:
             lsh.insert(str(len(kept)), m)
             kept.append(p["id"])
-    ours_kept, ours_dropped = steps.near_dedup(pairs, threshold=threshold, num_perm=64)
+    ours_kept, ours_dropped = steps.near_dedup(pairs, threshold=threshold, num_perm=64, minhash="datasketch")
     assert [p["id"] for p in ours_kept] == kept
     assert [(p["id"], p["near_duplicate_of"]) for p in ours_dropped] == dropped
     assert len(dropped) > 80
@@ -147,8 +147,8 @@ def test_threads_give_the_same_features():
     pairs = random_pairs(random.Random(4), 5000, vocab=30)
     index = NgramIndex(3)
     index.add("w1 w2 w3 w4", "b")
-    one = steps.evidence(pairs, set(steps.features.DATA_STEPS), index, (0.8, 32, 3), threads=1)
-    two = steps.evidence(pairs, set(steps.features.DATA_STEPS), index, (0.8, 32, 3), threads=2)
+    one = steps.evidence(pairs, set(steps.features.DATA_STEPS), index, (0.8, 32, 3, "numpy"), threads=1)
+    two = steps.evidence(pairs, set(steps.features.DATA_STEPS), index, (0.8, 32, 3, "numpy"), threads=2)
     assert one["decontaminate"] == two["decontaminate"] and np.array_equal(one["filter"], two["filter"])
     for key in ("dedup", "near_dedup"):
-        assert [g.tolist() for g in one[key]] == [g.tolist() for g in two[key]]
+        assert [g.tolist() for g in one[key].as_list()] == [g.tolist() for g in two[key].as_list()]
