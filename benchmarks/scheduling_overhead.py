@@ -10,7 +10,10 @@ node, as Slurm does, which imports torch, transformers and lm-eval again; the lo
 that once. That cost lands inside the nodes' own durations, so it is printed apart: the difference
 of the nodes' own time against the local run, per node.
 
-Needs a local Slurm for the Slurm column (slurm/local-cluster.sh up); skipped without one.
+"slurm-pack" submits with slurm.pack: one job per wave of the plan, its nodes run one at a time
+(local.workers=1) by the local executor inside the job, so the imports are paid once per wave.
+
+Needs a local Slurm for the Slurm columns (slurm/local-cluster.sh up); skipped without one.
 Run: .venv/bin/python benchmarks/scheduling_overhead.py [--recipe recipes/smoke.yaml] [--cpus 2]
 """
 from __future__ import annotations
@@ -62,7 +65,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--recipe", default=str(ROOT / "recipes" / "smoke.yaml"))
     ap.add_argument("--cpus", type=int, default=os.cpu_count(), help="CPUs one node reserves (all: one at a time)")
-    ap.add_argument("--ways", default="local,ray,ray-cold,slurm", help="which executors to run (local always)")
+    ap.add_argument("--ways", default="local,ray,ray-cold,slurm,slurm-pack",
+                    help="which executors to run (local always)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sched-"))
     cache = Path(os.environ.get("RLHF_EVAL_CACHE") or work / "cache")
@@ -83,6 +87,12 @@ def main() -> None:
             cli("submit", args.recipe, f"run_root={root}", f"slurm.defaults.cpus={args.cpus}", env=env)
             wait_slurm(next(root.iterdir()))
         ways["slurm"] = slurm
+
+        def slurm_pack(root):  # one job per wave, nodes one at a time inside it (local.workers=1)
+            cli("submit", args.recipe, f"run_root={root}", f"slurm.defaults.cpus={args.cpus}", "slurm.pack=true",
+                "local.workers=1", env=env)
+            wait_slurm(next(root.iterdir()))
+        ways["slurm-pack"] = slurm_pack
     wanted = {"local"} | set(args.ways.split(","))
     ways = {k: v for k, v in ways.items() if k in wanted}
     rows = {}

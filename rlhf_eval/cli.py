@@ -395,6 +395,30 @@ def node(run_dir: Path, node_id: str):
 
 
 @command()
+def nodes(run_dir: Path, node_ids: List[str] = typer.Argument(..., help="node ids (stage/key) or keys")):
+    """Run several nodes of a planned run side by side, each with its own log (a packed Slurm
+    job's entry point, slurm.pack). A failed node is recorded and the others go on; the command
+    fails only when it cannot run them."""
+    from rlhf_eval.launch.pack import run_wave
+    from rlhf_eval.pipeline import planned_threads
+    from rlhf_eval.trust import check_signed
+    plan = load_plan(run_dir)
+    check_signed(json.loads((run_dir / "plan.json").read_text()), run_dir / "plan.json")
+    by_key = {k: n for n in plan for k in (n.id, n.key)}
+    unknown = [i for i in node_ids if i not in by_key]
+    if unknown:
+        _fail(f"{run_dir}: no node {', '.join(map(repr, unknown))} in plan.json")
+    wave = list({by_key[i].id: by_key[i] for i in node_ids}.values())
+    recipe = json.loads((run_dir / "plan.json").read_text()).get("config", {}).get("recipe", {})
+    workers = (recipe.get("local") or {}).get("workers")  # local.workers, else the allocation's CPUs
+    failures = run_wave(run_dir, plan, wave, console, planned_threads(run_dir),
+                        workers if isinstance(workers, int) and workers > 0 else None)
+    for n in wave:
+        state = f"[red]failed[/]: {shown(failures[n.id])}" if n.id in failures else "done"
+        console.print(f"{shown(n.id)} ({shown(n.label)}): {state}", highlight=False)
+
+
+@command()
 def diff(run_a: Path = typer.Argument(..., help="a finished run folder (A)"),
          run_b: Path = typer.Argument(..., help="another finished run folder (B)"),
          out: Optional[Path] = typer.Option(None, "--json", help="also write the whole diff as JSON here"),

@@ -392,6 +392,9 @@ class SlurmConfig:
     requeue: bool = opt(False, "Preemptible partitions: requeued jobs rerun their node, which restarts cleanly or "
                                "resumes.")
     arrays: bool = opt(True, "Sibling nodes (same stage, same inputs) go in one job array.")
+    pack: bool = opt(False, "One job per wave of the plan for the nodes whose stage runs on `defaults` (no GPU, "
+                            "one node): they run side by side through the local executor in that allocation, each "
+                            "with its own log and manifest; GPU nodes keep a job each (docs/slurm.md).")
     ray_head_address: Optional[str] = opt(None, "Ray clusters in an allocation: the head's address the other nodes "
                                                 "join, an IP (e.g. 10.0.0.5) or a network interface whose IPv4 "
                                                 "address to use (e.g. ib0); null: the first address `hostname -I` "

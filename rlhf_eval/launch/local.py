@@ -12,8 +12,11 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
+import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -59,15 +62,59 @@ def execute(run_dir: Path, nodes: list[Node], console: Console, recipe=None, add
     return timings
 
 
-def _one_by_one(run_dir, nodes, todo, threads, progress, overall) -> dict[str, float]:
+def _one_by_one(run_dir, nodes, todo, threads, progress, overall, failures=None, log_dir=None) -> dict[str, float]:
+    """With `failures` (a dict), a failed node is recorded there and the others go on."""
     by_id = {n.id: n for n in nodes}
     use_threads(threads)
     timings: dict[str, float] = {}
     for node in todo:
         progress.update(overall, description=f"{node.stage}: {shown(node.label)}")
-        timings[node.id] = run_node(run_dir, node, by_id, progress)["duration_s"]
+        try:
+            with logged_to(log_dir, node):
+                timings[node.id] = run_node(run_dir, node, by_id, progress)["duration_s"]
+        except Exception as exc:  # noqa: BLE001 - recorded, or raised as before
+            if failures is None:
+                raise
+            failures[node.id] = one_line(exc)
         progress.advance(overall)
     return timings
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
+
+
+@contextmanager
+def logged_to(log_dir: Path | None, node: Node):
+    """With a log folder, the node's output (this process's stdout and stderr, the file
+    descriptors, so child processes' too) goes to <log_dir>/<stage>-<key>.out, as a Slurm job's
+    does, appended."""
+    if log_dir is None:
+        yield
+        return
+    import sys
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(Path(log_dir) / f"{node.stage}-{node.key}.out", "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            os.write(1, f"== {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} pid {os.getpid()}: "
+                        f"{node.id}\n".encode())
+            yield
+        except BaseException:
+            traceback.print_exc()  # into the node's log, as a job of its own would have it
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 # ----------------------------------------------------------------------------- worker processes
@@ -108,17 +155,20 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _init_worker(run_dir: str, nodes: list[Node], threads: int | None, events, parent: int) -> None:
+def _init_worker(run_dir: str, nodes: list[Node], threads: int | None, events, parent: int,
+                 log_dir: str | None = None) -> None:
     _die_with_parent(parent)
     quiet_libraries()
     use_threads(threads)
-    _worker.update(run_dir=Path(run_dir), by_id={n.id: n for n in nodes}, events=events)
+    _worker.update(run_dir=Path(run_dir), by_id={n.id: n for n in nodes}, events=events,
+                   log_dir=Path(log_dir) if log_dir else None)
 
 
 def _run_in_worker(node_id: str) -> float:
     w = _worker
     progress = _QueueProgress(w["events"], f"{os.getpid()}:{node_id}")
-    return run_node(w["run_dir"], w["by_id"][node_id], w["by_id"], progress)["duration_s"]
+    with logged_to(w["log_dir"], w["by_id"][node_id]):
+        return run_node(w["run_dir"], w["by_id"][node_id], w["by_id"], progress)["duration_s"]
 
 
 def _draw(events, progress: Progress, stop: threading.Event) -> None:
@@ -139,9 +189,13 @@ def _draw(events, progress: Progress, stop: threading.Event) -> None:
             progress.remove_task(tasks.pop(task))
 
 
-def _side_by_side(run_dir, nodes, todo, threads, workers, progress, overall) -> dict[str, float]:
+def _side_by_side(run_dir, nodes, todo, threads, workers, progress, overall, failures=None,
+                  log_dir=None) -> dict[str, float]:
     """Run `todo` in dependency order on a pool of workers. A failed node stops new ones from
-    starting; the running ones finish (their results are kept), then its error is raised."""
+    starting; the running ones finish (their results are kept), then its error is raised. With
+    `failures` (a dict), a failed node is recorded there instead and every node that does not
+    depend on it still runs."""
+    keep_going = failures is not None
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads or CUDA
     events = ctx.Queue()
     waiting = {n.id: n for n in todo}
@@ -158,10 +212,11 @@ def _side_by_side(run_dir, nodes, todo, threads, workers, progress, overall) -> 
     os.environ.update(thread_env(threads))
     try:
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(str(run_dir), nodes, threads, events, os.getpid())) as pool:
+                                 initargs=(str(run_dir), nodes, threads, events, os.getpid(),
+                                           str(log_dir) if log_dir else None)) as pool:
             try:
                 while waiting or running:
-                    if failed is None and not broken:
+                    if not broken and (keep_going or failed is None):
                         for nid in [nid for nid in waiting if not pending[nid]][: workers - len(running)]:
                             node = waiting.pop(nid)
                             running[pool.submit(_run_in_worker, nid)] = node
@@ -175,8 +230,14 @@ def _side_by_side(run_dir, nodes, todo, threads, workers, progress, overall) -> 
                             timings[node.id] = future.result()
                         except BrokenProcessPool:  # every running node gets this; which worker died is unknown
                             broken.append(node)
+                            if keep_going:
+                                failures[node.id] = ("a worker process died (killed, or out of memory?) while "
+                                                     "this node ran")
                             continue
                         except BaseException as exc:  # noqa: BLE001 - re-raised below, once the others finish
+                            if keep_going:
+                                failures[node.id] = one_line(exc)
+                                continue
                             failed = failed or (node, exc)
                             continue
                         progress.advance(overall)
@@ -193,7 +254,7 @@ def _side_by_side(run_dir, nodes, todo, threads, workers, progress, overall) -> 
                 os.environ[k] = v
         stop.set()
         drawer.join(timeout=5)
-    if broken:
+    if broken and not keep_going:
         names = ", ".join(f"{n.id} ({n.label})" for n in broken)
         raise UserError(f"a worker process died (killed, or out of memory?) while these nodes ran: {names}; "
                         "run again to redo them")

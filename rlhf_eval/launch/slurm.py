@@ -1,5 +1,6 @@
-"""The Slurm executor: one sbatch script per node (or one job array per group of sibling nodes),
-submitted in dependency order with `--dependency=afterok:...` and `--kill-on-invalid-dep=yes`.
+"""The Slurm executor: one sbatch script per node (or one job array per group of sibling nodes, or,
+with slurm.pack, one job per wave of small CPU nodes: launch/pack.py), submitted in dependency
+order with `--dependency=afterok:...` and `--kill-on-invalid-dep=yes`.
 Every job runs the same entry point as the local executor, `rlhf-eval node RUN_DIR NODE_ID`, so a
 run's files are the same wherever it ran.
 
@@ -21,6 +22,7 @@ import jinja2
 from rlhf_eval import store
 from rlhf_eval.errors import UserError
 from rlhf_eval.launch.address import head_address
+from rlhf_eval.launch.pack import read_failure
 from rlhf_eval.pipeline import Node, node_done
 from rlhf_eval.stages import stage
 
@@ -70,11 +72,39 @@ def groups(nodes: list[Node], arrays: bool) -> list[list[Node]]:
     return out
 
 
-def render(recipe, run_dir: Path, group: list[Node]) -> str:
+def job_groups(recipe, nodes: list[Node]) -> list[tuple[bool, list[Node]]]:
+    """(packed, nodes) of each job, in an order where every job's inputs come first: with
+    slurm.pack, each wave's packable nodes in one job per set of resources (launch/pack.py), the
+    others as groups() makes them; ordered by wave."""
+    if not recipe.slurm.pack:
+        return [(False, g) for g in groups(nodes, recipe.slurm.arrays)]
+    from rlhf_eval.launch.pack import packable, waves
+    wave = waves(nodes)
+    packed: dict[tuple, list[Node]] = {}
+    rest = []
+    for n in nodes:
+        if packable(recipe, n):  # one job per wave and set of resources
+            packed.setdefault((wave[n.id], json.dumps(resources(recipe, n.stage), sort_keys=True)), []).append(n)
+        else:
+            rest.append(n)
+    jobs = [(wave[g[0].id], False, g) for g in groups(rest, recipe.slurm.arrays)]
+    jobs += [(w, True, g) for (w, _), g in packed.items()]
+    return [(p, g) for _, p, g in sorted(jobs, key=lambda j: j[0])]
+
+
+def render(recipe, run_dir: Path, group: list[Node], packed: bool = False) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True)
     first = group[0]
     run_dir = run_dir.absolute()
+    if packed:
+        return env.get_template("pack.sh.j2").render(
+            label=f"{len(group)} nodes: " + " ".join(n.label for n in group)[:200].replace("\n", " "),
+            job_name=safe(f"{recipe.name}-pack-x{len(group)}-{first.key}", "job name"),
+            log=safe(run_dir / "slurm" / "logs" / "slurm-%j.out", "log path"), r=resources(recipe, first.stage),
+            array=False, requeue=recipe.slurm.requeue, setup=recipe.slurm.setup,
+            cwd=shlex.quote(str(Path.cwd())), python=shlex.quote(sys.executable),
+            run_dir=shlex.quote(str(run_dir)), node_ids=[shlex.quote(n.id) for n in group])
     name = f"{recipe.name}-{first.stage}" + (f"-x{len(group)}" if len(group) > 1 else f"-{first.key}")
     # Slurm's own output (before the node starts); each node then logs to <stage>-<key>.out.
     log = run_dir / "slurm" / "logs" / ("slurm-%A_%a.out" if len(group) > 1 else "slurm-%j.out")
@@ -181,12 +211,12 @@ def submit(recipe, run_dir: Path, nodes: list[Node], dry_run: bool = False, echo
         if problem:
             raise SlurmError(problem)
     submitted = {}
-    for group in groups(nodes, recipe.slurm.arrays):
+    for packed, group in job_groups(recipe, nodes):
         todo = [n for n in group if node_done(run_dir, n)[0] is None and n.id not in live]
         if not todo:
             continue
-        script = render(recipe, run_dir, todo)
-        path = run_dir / "slurm" / "scripts" / f"{todo[0].stage}-{todo[0].key}.sh"
+        script = render(recipe, run_dir, todo, packed)
+        path = run_dir / "slurm" / "scripts" / f"{'pack-' if packed else ''}{todo[0].stage}-{todo[0].key}.sh"
         store.atomic_write_text(path, script)
         (run_dir / "slurm" / "logs").mkdir(parents=True, exist_ok=True)
         # An array element is depended on as <job>_<task>, so one failed sibling does not
@@ -203,7 +233,7 @@ def submit(recipe, run_dir: Path, nodes: list[Node], dry_run: bool = False, echo
         else:
             job = _sh(cmd).strip().split(";")[0]
         for k, n in enumerate(todo):
-            submitted[n.id] = f"{job}_{k}" if len(todo) > 1 else job
+            submitted[n.id] = f"{job}_{k}" if len(todo) > 1 and not packed else job
     if not dry_run:
         store.atomic_write_json(jobs_file(run_dir), jobs | submitted)
     return submitted
@@ -228,8 +258,13 @@ def node_states(run_dir: Path, nodes: list[Node]) -> list[dict]:
         else:
             state = "failed"
         log = run_dir / "slurm" / "logs" / f"{n.stage}-{n.key}.out"
+        # a packed node fails inside a job that goes on: its own record says why
+        failure = read_failure(run_dir, n) if state in ("failed", "unknown") else None
+        if failure:
+            state = "failed"
         rows.append({"node": n.id, "label": n.label, "state": state, "job": ref,
-                     "slurm_state": s["state"] if s else None, "reason": s["reason"] if s else None,
+                     "slurm_state": s["state"] if s else None,
+                     "reason": failure or (s["reason"] if s else None),
                      "exit_code": s["exit_code"] if s else None, "log": str(log) if log.exists() else None})
     return rows
 
