@@ -23,6 +23,7 @@ from rlhf_eval.curate import decide, features, minhash
 from rlhf_eval.curate.ngrams import NgramIndex
 
 DEDUP = ["d0", "d1", "d2", "d3"]
+BATCH_ROWS = 65_536  # rows per batch this process reads back: few calls (Ray's default is 256), bounded memory
 
 
 _INDEX: dict[str, NgramIndex] = {}
@@ -73,9 +74,12 @@ def _tag(batch: pa.Table, keys: list[str], parts: int) -> pa.Table:
 
 
 def _multi(batch: dict, columns: list[str]) -> dict:
-    """Groups of two rows or more among one partition's rows (rows ascending in each)."""
-    found = [batch["row"][g] for g in decide.groups_of(np.stack([batch[k] for k in columns], axis=1)).as_list()]
-    return {"members": np.array([np.sort(g) for g in found] + [None], dtype=object)[:-1]}
+    """Groups of two rows or more among one partition's rows, flat: each member row with its
+    group's id (the partition in the high 32 bits), so no object per group travels or stays."""
+    found = decide.groups_of(np.stack([batch[k] for k in columns], axis=1))
+    part = np.int64(batch["part"][0]) if len(batch["part"]) else np.int64(0)
+    return {"member": batch["row"][found.members].astype(np.int64),
+            "gid": (part << np.int64(32)) + found.ids()}
 
 
 def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
@@ -85,10 +89,17 @@ def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
     grouped = (ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"keys": keys, "parts": parts})
                .groupby("part", num_partitions=parts)
                .map_groups(_multi, batch_format="numpy", fn_kwargs={"columns": keys}))
-    found = []
-    for batch in grouped.iter_batches(batch_format="numpy"):
-        found += [np.asarray(m, np.int64) for m in batch["members"]]
-    return decide.Groups.of(sorted(found, key=lambda g: int(g[0])))
+    members, gids = [], []
+    for batch in grouped.iter_batches(batch_format="numpy", batch_size=BATCH_ROWS):
+        members.append(batch["member"])
+        gids.append(batch["gid"])
+    member = np.concatenate(members) if members else np.zeros(0, np.int64)
+    gid = np.concatenate(gids) if gids else np.zeros(0, np.int64)
+    del members, gids
+    order = np.lexsort((member, gid))
+    member, gid = member[order], gid[order]
+    starts = np.flatnonzero(np.concatenate([[True], gid[1:] != gid[:-1]])) if len(gid) else np.zeros(0, np.int64)
+    return decide.Groups(member, np.append(starts, len(member)).astype(np.int64))
 
 
 def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = None,
@@ -125,7 +136,8 @@ def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = Non
             matched = {}
             cols = ["row"] + (["matched"] if "decontaminate" in wanted else []) + (
                 ["len_chosen", "len_rejected"] if "filter" in wanted else [])
-            for batch in feats.select_columns(cols).iter_batches(batch_format="pyarrow"):
+            for batch in feats.select_columns(cols).iter_batches(batch_format="pyarrow",
+                                                                 batch_size=BATCH_ROWS):
                 rows = batch["row"].to_numpy()
                 if "filter" in wanted:
                     lengths[rows, 0] = batch["len_chosen"].to_numpy()

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from rlhf_eval.curate import chunks as chunking
 from rlhf_eval.curate import decide, features
-from rlhf_eval.curate.ray_data import DEDUP, _bands, _groups
+from rlhf_eval.curate.ray_data import BATCH_ROWS, DEDUP, _bands, _groups
 from rlhf_eval.data.pairs import DataError, trl_rows
 
 REASONS = ("duplicate", "near_duplicate", "contaminated") + decide.FILTER_REASONS  # status codes 1..6
@@ -189,7 +189,8 @@ def _scan(ds, chunks: list[dict], bad: _BadRows) -> tuple[np.ndarray, np.ndarray
     good = np.zeros(len(chunks), np.int64)
     total = np.zeros(len(chunks), np.int64)
     fatal: dict[int, tuple] = {}
-    for b in ds.select_columns(["chunk", "state", "line", "field", "reason"]).iter_batches(batch_format="pyarrow"):
+    for b in ds.select_columns(["chunk", "state", "line", "field", "reason"]).iter_batches(
+            batch_format="pyarrow", batch_size=BATCH_ROWS):
         chunk, state = b["chunk"].to_numpy(), b["state"].to_numpy()
         good += np.bincount(chunk[state == 0], minlength=len(chunks))
         total += np.bincount(chunk[state < 2], minlength=len(chunks))
@@ -224,7 +225,7 @@ def _per_row(ds, n: int, wanted: set[str]) -> tuple[np.ndarray, np.ndarray, tupl
     hit_rows, hit_ids = [], []
     cols = ["row", "flags"] + (["fcode"] if "filter" in wanted else []) + (
         ["matched"] if "decontaminate" in wanted else [])
-    for b in ds.select_columns(cols).iter_batches(batch_format="pyarrow"):
+    for b in ds.select_columns(cols).iter_batches(batch_format="pyarrow", batch_size=BATCH_ROWS):
         rows = b["row"].to_numpy()
         flags[rows] = b["flags"].to_numpy()
         if "filter" in wanted:
@@ -244,9 +245,10 @@ def _per_row(ds, n: int, wanted: set[str]) -> tuple[np.ndarray, np.ndarray, tupl
 def _ids_of(ds, rows: np.ndarray) -> np.ndarray:
     """The ids of these rows (sorted, unique), read batch by batch."""
     found_rows, found_ids = [], []
-    for b in ds.select_columns(["row", "id"]).iter_batches(batch_format="pyarrow"):
+    for b in ds.select_columns(["row", "id"]).iter_batches(batch_format="pyarrow", batch_size=BATCH_ROWS):
         r = b["row"].to_numpy()
-        hit = np.flatnonzero(np.isin(r, rows))
+        pos = np.minimum(np.searchsorted(rows, r), len(rows) - 1)
+        hit = np.flatnonzero(rows[pos] == r)
         if len(hit):
             found_rows.append(r[hit])
             found_ids += b["id"].take(pa.array(hit)).to_pylist()
@@ -262,7 +264,8 @@ def _number_rows(ray, chunks: list[dict]) -> None:
         return
     counted = {}
     for b in ray.data.from_items([{"id": k} for k in jsonl]).map_batches(
-            _count_lines, batch_size=1, fn_kwargs={"chunks": chunks}).iter_batches(batch_format="numpy"):
+            _count_lines, batch_size=1, fn_kwargs={"chunks": chunks}).iter_batches(batch_format="numpy",
+                                                                                   batch_size=BATCH_ROWS):
         counted.update(zip(b["chunk"].tolist(), zip(b["lines"].tolist(), b["rows"].tolist())))
     line, row = {}, {}
     for c in chunks:
@@ -381,7 +384,8 @@ def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], s
             fn_kwargs={"chunks": chunks, "offsets": offsets, "status_ref": [ray.put(status)],
                        "near_ref": [ray.put(near_pair)], "matched_ref": [ray.put((hit_rows, hit_ids))],
                        "out_dir": str(out_dir), "optional": optional})
-        kept_total = sum(int(b["kept"].sum()) for b in written.iter_batches(batch_format="numpy"))
+        kept_total = sum(int(b["kept"].sum()) for b in written.iter_batches(batch_format="numpy",
+                                                                              batch_size=BATCH_ROWS))
         if kept_total != int(alive.sum()):  # a source changed between the two reads
             raise DataError(f"curate: {kept_total} rows written where {int(alive.sum())} were kept: did a source "
                             "file change while it was curated?")
