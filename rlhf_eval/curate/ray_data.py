@@ -82,24 +82,49 @@ def _multi(batch: dict, columns: list[str]) -> dict:
             "gid": (part << np.int64(32)) + found.ids()}
 
 
+def _mix(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
 def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
     """Rows sharing `keys`, by a shuffle: rows are hash-partitioned on the key, each partition is
-    grouped with numpy (a call per partition, not per key); partitions of about 1M rows."""
+    grouped with numpy (a call per partition, not per key); partitions of about 1M rows. A group
+    with the same rows as one already found is dropped as it arrives (a copy shares every MinHash
+    band, a near copy most of them; for the decisions one such group is as good as five), so this
+    process holds about one group per duplicate, not one per band."""
     parts = max(2 * cpus, rows // 1_000_000 + 1)
     grouped = (ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"keys": keys, "parts": parts})
                .groupby("part", num_partitions=parts)
                .map_groups(_multi, batch_format="numpy", fn_kwargs={"columns": keys}))
-    members, gids = [], []
-    for batch in grouped.iter_batches(batch_format="numpy", batch_size=BATCH_ROWS):
-        members.append(batch["member"])
-        gids.append(batch["gid"])
+    members, sizes = [], []
+    seen = np.zeros(0, np.uint64)  # sorted signatures of the groups kept so far
+    # whole blocks, so whole groups: a partition's output (16 bytes a grouped row, of about 1M rows)
+    # stays far below the size at which Ray splits a block
+    for batch in grouped.iter_batches(batch_format="numpy", batch_size=None):
+        member, gid = batch["member"], batch["gid"]
+        if not len(member):
+            continue
+        order = np.lexsort((member, gid))
+        member, gid = member[order], gid[order]
+        starts = np.flatnonzero(np.concatenate([[True], gid[1:] != gid[:-1]]))
+        size = np.diff(np.append(starts, len(member)))
+        # a group's signature: a sum of mixed members (order does not matter) and its size
+        with np.errstate(over="ignore"):
+            sig = np.add.reduceat(_mix(member.astype(np.uint64)), starts) + _mix(size.astype(np.uint64))
+        _, first = np.unique(sig, return_index=True)
+        fresh = np.zeros(len(sig), bool)
+        fresh[first] = True
+        fresh &= ~np.isin(sig, seen)
+        seen = np.union1d(seen, sig[fresh])
+        keep = np.repeat(fresh, size)
+        members.append(member[keep])
+        sizes.append(size[fresh])
     member = np.concatenate(members) if members else np.zeros(0, np.int64)
-    gid = np.concatenate(gids) if gids else np.zeros(0, np.int64)
-    del members, gids
-    order = np.lexsort((member, gid))
-    member, gid = member[order], gid[order]
-    starts = np.flatnonzero(np.concatenate([[True], gid[1:] != gid[:-1]])) if len(gid) else np.zeros(0, np.int64)
-    return decide.Groups(member, np.append(starts, len(member)).astype(np.int64))
+    size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
+    return decide.Groups(member, np.concatenate([[0], np.cumsum(size)]).astype(np.int64))
 
 
 def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = None,

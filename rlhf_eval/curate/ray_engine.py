@@ -184,22 +184,37 @@ class _BadRows:
         return [row for _, row in sorted(self.heap, key=lambda x: (-x[0][0], -x[0][1]))]
 
 
+def _counts(batch: pa.Table, n_chunks: int) -> dict:
+    """Per chunk: good rows, and rows (good or bad); a Ray task's answer, a row per chunk."""
+    chunk, state = batch["chunk"].to_numpy(), batch["state"].to_numpy()
+    return {"chunk": np.arange(n_chunks), "good": np.bincount(chunk[state == 0], minlength=n_chunks),
+            "total": np.bincount(chunk[state < 2], minlength=n_chunks)}
+
+
+def _problems(batch: pa.Table) -> pa.Table:
+    """The bad and unreadable rows only."""
+    return batch.select(["chunk", "state", "line", "field", "reason"]).filter(pa.compute.greater(batch["state"], 0))
+
+
 def _scan(ds, chunks: list[dict], bad: _BadRows) -> tuple[np.ndarray, np.ndarray, dict[int, tuple]]:
-    """Good rows and all rows per chunk, bad rows, and each source's first unreadable row."""
+    """Good rows and all rows per chunk, bad rows, and each source's first unreadable row; the
+    tasks count and pick, this process reads only the counts and the bad rows."""
     good = np.zeros(len(chunks), np.int64)
     total = np.zeros(len(chunks), np.int64)
+    for b in ds.map_batches(_counts, batch_format="pyarrow", fn_kwargs={"n_chunks": len(chunks)}).iter_batches(
+            batch_format="numpy", batch_size=BATCH_ROWS):
+        np.add.at(good, b["chunk"], b["good"])
+        np.add.at(total, b["chunk"], b["total"])
     fatal: dict[int, tuple] = {}
-    for b in ds.select_columns(["chunk", "state", "line", "field", "reason"]).iter_batches(
-            batch_format="pyarrow", batch_size=BATCH_ROWS):
-        chunk, state = b["chunk"].to_numpy(), b["state"].to_numpy()
-        good += np.bincount(chunk[state == 0], minlength=len(chunks))
-        total += np.bincount(chunk[state < 2], minlength=len(chunks))
-        for j in np.flatnonzero(state > 0).tolist():
-            c = chunks[int(chunk[j])]
-            if state[j] == 1:
-                bad.add(c, int(b["line"][j].as_py()), b["field"][j].as_py(), b["reason"][j].as_py())
+    for b in ds.map_batches(_problems, batch_format="pyarrow").iter_batches(batch_format="pyarrow",
+                                                                           batch_size=BATCH_ROWS):
+        for chunk, state, line, field, reason in zip(*(b[k].to_pylist() for k in
+                                                        ("chunk", "state", "line", "field", "reason"))):
+            c = chunks[chunk]
+            if state == 1:
+                bad.add(c, line, field, reason)
             elif c["source"] not in fatal or c["index"] < fatal[c["source"]][0]:
-                fatal[c["source"]] = (c["index"], b["reason"][j].as_py())
+                fatal[c["source"]] = (c["index"], reason)
     return good, total, fatal
 
 
@@ -218,43 +233,67 @@ def _check_sources(sources, chunks, total, fatal, bad: _BadRows, on_bad_row: str
             raise DataError(f"{first['file']}: row {first['row']}: field '{first['field']}': {first['reason']}")
 
 
-def _per_row(ds, n: int, wanted: set[str]) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, pa.Array]]:
-    """flags and filter codes, a byte per row; the rows that match a benchmark with their ids."""
-    flags = np.zeros(n, np.int8)
+def _marked(batch: pa.Table, wanted: list[str]) -> pa.Table:
+    """The rows the filter removes (with their code) or that match a benchmark (with the ids)."""
+    keep = np.zeros(batch.num_rows, bool)
+    cols = ["row"]
+    if "filter" in wanted:
+        keep |= batch["fcode"].to_numpy() > 0
+        cols.append("fcode")
+    if "decontaminate" in wanted:
+        keep |= pa.compute.list_value_length(batch["matched"]).to_numpy(zero_copy_only=False) > 0
+        cols.append("matched")
+    return batch.select(cols).filter(pa.array(keep))
+
+
+def _marks(ds, n: int, wanted: list[str]) -> tuple[np.ndarray, tuple[np.ndarray, pa.Array]]:
+    """Filter codes, a byte per row, and the rows that match a benchmark with their ids, from the
+    few rows the tasks pick."""
     codes = np.zeros(n, np.int8)
     hit_rows, hit_ids = [], []
-    cols = ["row", "flags"] + (["fcode"] if "filter" in wanted else []) + (
-        ["matched"] if "decontaminate" in wanted else [])
-    for b in ds.select_columns(cols).iter_batches(batch_format="pyarrow", batch_size=BATCH_ROWS):
-        rows = b["row"].to_numpy()
-        flags[rows] = b["flags"].to_numpy()
-        if "filter" in wanted:
-            codes[rows] = b["fcode"].to_numpy()
-        if "decontaminate" in wanted:
-            lengths = pa.compute.list_value_length(b["matched"]).to_numpy(zero_copy_only=False)
-            hit = np.flatnonzero(lengths > 0)
-            if len(hit):
-                hit_rows.append(rows[hit])
-                hit_ids.append(b["matched"].take(pa.array(hit)).combine_chunks())
-    order_rows = np.concatenate(hit_rows) if hit_rows else np.zeros(0, np.int64)
+    if "filter" in wanted or "decontaminate" in wanted:
+        for b in ds.map_batches(_marked, batch_format="pyarrow", fn_kwargs={"wanted": wanted}).iter_batches(
+                batch_format="pyarrow", batch_size=BATCH_ROWS):
+            rows = b["row"].to_numpy()
+            if "filter" in wanted:
+                codes[rows] = b["fcode"].to_numpy()
+            if "decontaminate" in wanted:
+                hit = np.flatnonzero(pa.compute.list_value_length(b["matched"]).to_numpy(zero_copy_only=False) > 0)
+                if len(hit):
+                    hit_rows.append(rows[hit])
+                    hit_ids.append(b["matched"].take(pa.array(hit)).combine_chunks())
+    found = np.concatenate(hit_rows) if hit_rows else np.zeros(0, np.int64)
     ids = pa.concat_arrays(hit_ids) if hit_ids else pa.array([], pa.list_(pa.string()))
-    order = np.argsort(order_rows)
-    return flags, codes, (order_rows[order], ids.take(pa.array(order)))
+    order = np.argsort(found)
+    return codes, (found[order], ids.take(pa.array(order)))
 
 
-def _ids_of(ds, rows: np.ndarray) -> np.ndarray:
-    """The ids of these rows (sorted, unique), read batch by batch."""
+def _pick_ids(batch: pa.Table, targets_ref: list) -> pa.Table:
+    import ray
+    targets = ray.get(targets_ref[0])
+    r = batch["row"].to_numpy()
+    pos = np.minimum(np.searchsorted(targets, r), len(targets) - 1)
+    return batch.select(["row", "id"]).filter(pa.array(targets[pos] == r))
+
+
+def _ids_of(ray, ds, rows: np.ndarray) -> np.ndarray:
+    """The ids of these rows (sorted, unique), picked by the tasks."""
     found_rows, found_ids = [], []
-    for b in ds.select_columns(["row", "id"]).iter_batches(batch_format="pyarrow", batch_size=BATCH_ROWS):
-        r = b["row"].to_numpy()
-        pos = np.minimum(np.searchsorted(rows, r), len(rows) - 1)
-        hit = np.flatnonzero(rows[pos] == r)
-        if len(hit):
-            found_rows.append(r[hit])
-            found_ids += b["id"].take(pa.array(hit)).to_pylist()
+    for b in ds.map_batches(_pick_ids, batch_format="pyarrow", fn_kwargs={"targets_ref": [ray.put(rows)]}
+                            ).iter_batches(batch_format="pyarrow", batch_size=BATCH_ROWS):
+        found_rows.append(b["row"].to_numpy())
+        found_ids += b["id"].to_pylist()
     got = np.concatenate(found_rows) if found_rows else np.zeros(0, np.int64)
-    ids = np.array(found_ids, object)
-    return ids[np.argsort(got)]
+    return np.array(found_ids, object)[np.argsort(got)]
+
+
+def _lacking(batch: pa.Table, status_ref: list) -> dict:
+    """Kept rows without a margin, without a label: whether the dataset can have those columns."""
+    import ray
+    kept = ray.get(status_ref[0])[batch["row"].to_numpy()] == 0
+    flags = batch["flags"].to_numpy()
+    return {"margin": np.array([np.count_nonzero(kept & (flags & MARGIN == 0))]),
+            "label": np.array([np.count_nonzero(kept & (flags & LABEL == 0))])}
 
 
 def _number_rows(ray, chunks: list[dict]) -> None:
@@ -357,7 +396,7 @@ def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], s
         rows = read.map_batches(_dense, batch_format="pyarrow", fn_kwargs={"offsets": offsets}).materialize()
         progress(2)
 
-        flags, codes, (hit_rows, hit_ids) = _per_row(rows, n, set(wanted))
+        codes, (hit_rows, hit_ids) = _marks(rows, n, wanted)
         groups = {}
         if "dedup" in wanted:
             groups["dedup"] = _groups(rows.select_columns(["row", *DEDUP]), DEDUP, n, cpus)
@@ -371,9 +410,13 @@ def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], s
             steps, groups, hit_rows, codes, bounds, [s[0] for s in sources])
         progress(3)
 
-        kept_flags = flags[alive]
-        optional = [k for k, bit in (("margin", MARGIN), ("label", LABEL)) if (kept_flags & bit).all()]
-        near_ids = _ids_of(rows, np.unique(near_of)) if len(near_of) else np.zeros(0, object)
+        status_ref = [ray.put(status)]
+        lacking = Counter()
+        for b in rows.map_batches(_lacking, batch_format="pyarrow", fn_kwargs={"status_ref": status_ref}
+                                  ).iter_batches(batch_format="numpy", batch_size=BATCH_ROWS):
+            lacking.update({k: int(b[k].sum()) for k in ("margin", "label")})
+        optional = [k for k in ("margin", "label") if not lacking[k]]
+        near_ids = _ids_of(ray, rows, np.unique(near_of)) if len(near_of) else np.zeros(0, object)
         targets = np.unique(near_of)
         near_pair = (near_rows, near_ids[np.searchsorted(targets, near_of)] if len(near_of) else near_ids)
         out_dir = Path(out_dir)
@@ -381,7 +424,7 @@ def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], s
             (out_dir / sub).mkdir(parents=True, exist_ok=True)
         written = ray.data.from_items([{"id": c["index"]} for c in chunks]).map_batches(
             _write, batch_size=1, num_cpus=1,
-            fn_kwargs={"chunks": chunks, "offsets": offsets, "status_ref": [ray.put(status)],
+            fn_kwargs={"chunks": chunks, "offsets": offsets, "status_ref": status_ref,
                        "near_ref": [ray.put(near_pair)], "matched_ref": [ray.put((hit_rows, hit_ids))],
                        "out_dir": str(out_dir), "optional": optional})
         kept_total = sum(int(b["kept"].sum()) for b in written.iter_batches(batch_format="numpy",
