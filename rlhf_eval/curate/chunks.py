@@ -9,11 +9,10 @@ length.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rlhf_eval.data.pairs import DataError, RowProblem, parse_row, read_rows
+from rlhf_eval.data.pairs import DataError, RowProblem, json_values, parse_row, read_rows
 
 CHUNK_BYTES = 32 << 20
 HUB_ROWS = 100_000
@@ -123,21 +122,9 @@ def raw_rows(chunk: dict):
         with open(path, "rb") as fh:
             fh.seek(chunk["start"])
             data = fh.read(chunk["end"] - chunk["start"])
-        row = chunk["first_row"]
-        for i, raw in enumerate(data.splitlines(keepends=True), chunk["first_line"]):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{path}: row {i}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
-                                f"{exc.start + 1})") from None
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: row {i}: not valid JSON ({exc.msg})") from None
+        for row, (_, value) in enumerate(json_values(path, data.splitlines(keepends=True), chunk["first_line"]),
+                                         chunk["first_row"]):
             yield row, value
-            row += 1
     elif kind == "parquet":
         import pyarrow.parquet as pq
         pf = pq.ParquetFile(path)

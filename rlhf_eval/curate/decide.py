@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlhf_eval.errors import UserError
+
 FILTER_REASONS = ("too_short", "too_long", "tie")  # filter codes 1, 2, 3 (0: kept)
+
+
+class EmptyAfterStep(UserError):
+    """A step removed every remaining pair (either engine says so the same way)."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -127,20 +128,31 @@ def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
     return decide.Groups(member, np.concatenate([[0], np.cumsum(size)]).astype(np.int64))
 
 
-def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = None,
-             near: tuple | None = None, blocks: int | None = None) -> dict:
-    """steps.evidence, computed on Ray Data: the same groups, hits and counts."""
+@contextmanager
+def ray_session():
+    """Ray for one curate step: the cluster named by RAY_ADDRESS, or one started here for the step
+    (and stopped after it), with Ray Data quiet. Yields the cluster's CPUs."""
     import ray
 
     started = not ray.is_initialized()
     if started:
-        # a cluster named by RAY_ADDRESS, or one started here for this step
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
     try:
         ray.data.DataContext.get_current().print_on_execution_start = False
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # its "no available CPUs" fires between tasks
-        cpus = max(int(ray.cluster_resources().get("CPU", 1)), 1)
+        yield max(int(ray.cluster_resources().get("CPU", 1)), 1)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = None,
+             near: tuple | None = None, blocks: int | None = None) -> dict:
+    """steps.evidence, computed on Ray Data: the same groups, hits and counts."""
+    import ray
+
+    with ray_session() as cpus:
         table = features.columns(pairs).append_column("row", pa.array(np.arange(len(pairs), dtype=np.int64)))
         parts = max(1, min(blocks or 4 * cpus, len(pairs)))
         step = -(-len(pairs) // parts) if pairs else 1
@@ -176,6 +188,3 @@ def evidence(pairs: list[dict], wanted: set[str], index: NgramIndex | None = Non
             if "decontaminate" in wanted:
                 out["decontaminate"] = matched
         return out
-    finally:
-        if started:
-            ray.shutdown()

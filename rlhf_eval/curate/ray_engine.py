@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import logging
 import os
 from collections import Counter
 from pathlib import Path
@@ -32,7 +31,7 @@ import pyarrow as pa
 
 from rlhf_eval.curate import chunks as chunking
 from rlhf_eval.curate import decide, features
-from rlhf_eval.curate.ray_data import BATCH_ROWS, DEDUP, _bands, _groups
+from rlhf_eval.curate.ray_data import BATCH_ROWS, DEDUP, _bands, _groups, ray_session
 from rlhf_eval.data.pairs import DataError, trl_rows
 
 REASONS = ("duplicate", "near_duplicate", "contaminated") + decide.FILTER_REASONS  # status codes 1..6
@@ -319,8 +318,6 @@ def decide_steps(steps: list[str], groups: dict, hit_rows: np.ndarray, codes: np
     """The steps in order on n rows (decide.py, as the local engine): (alive, status, (near-dedup's
     removed rows, the rows they duplicate), the funnel's counts, its dropped entries). A source's
     rows are rows bounds[s] to bounds[s + 1]."""
-    from rlhf_eval.curate.stage import EmptyAfterStep
-
     n = len(codes)
     alive, status = np.ones(n, bool), np.zeros(n, np.int8)
     near = (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -354,7 +351,7 @@ def decide_steps(steps: list[str], groups: dict, hit_rows: np.ndarray, codes: np
         counts.append({"step": name, "count": int(np.count_nonzero(alive)), "by_source": by_source()})
         if not counts[-1]["count"]:
             reasons = ", ".join(f"{d['reason']} from {d['source']}: {d['dropped']}" for d in step)
-            raise EmptyAfterStep(f"curate: step '{name}' removed every remaining pair "
+            raise decide.EmptyAfterStep(f"curate: step '{name}' removed every remaining pair "
                                  f"({counts[-2]['count']} -> 0; {reasons})")
     return alive, status, near, counts, dropped
 
@@ -370,14 +367,7 @@ def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], s
         if bar:
             bar(k)
 
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
-    try:
-        ray.data.DataContext.get_current().print_on_execution_start = False
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
-        cpus = max(int(ray.cluster_resources().get("CPU", 1)), 1)
+    with ray_session() as cpus:
         chunks = [c.as_dict() for c in chunking.plan(sources, chunk_bytes)]
         _number_rows(ray, chunks)
         progress(1)
@@ -439,6 +429,3 @@ def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], s
                 "dataset_columns": ["prompt", "chosen", "rejected", "id", "source", "meta", *optional],
                 "n_pairs": kept_total, "counts": counts, "dropped": schema + dropped, "events": [],
                 "bad_rows": bad.listed()}
-    finally:
-        if started:
-            ray.shutdown()

@@ -11,15 +11,12 @@ from rlhf_eval import store
 from rlhf_eval.bench.loading import benchmark_prompts
 from rlhf_eval.config import CurateConfig, SourceConfig, from_params
 from rlhf_eval.curate import steps
+from rlhf_eval.curate.decide import EmptyAfterStep
 from rlhf_eval.curate.features import DATA_STEPS
 from rlhf_eval.curate.ngrams import NgramIndex
 from rlhf_eval.data.pairs import first_user_turn, load_pairs, trl_rows
 from rlhf_eval.errors import UserError
 from rlhf_eval.toy.stage import resolve
-
-
-class EmptyAfterStep(UserError):
-    pass
 
 
 @dataclass(frozen=True)

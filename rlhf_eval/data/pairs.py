@@ -126,18 +126,24 @@ def json_lines(path: Path):
     """(row number, value) of each non-blank line of a JSON-lines file; a line that is not UTF-8
     or not JSON is a DataError naming the file and row."""
     with open(path, "rb") as fh:
-        for i, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{path}: row {i}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
-                                f"{exc.start + 1})") from None
-            if not line.strip():
-                continue
-            try:
-                yield i, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: row {i}: not valid JSON ({exc.msg})") from None
+        yield from json_values(path, fh)
+
+
+def json_values(path, raw_lines, first: int = 1):
+    """(line number, value) of each non-blank raw line (bytes), numbered from `first`; a line that
+    is not UTF-8 or not JSON is a DataError naming the file and line."""
+    for i, raw in enumerate(raw_lines, first):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: row {i}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                            f"{exc.start + 1})") from None
+        if not line.strip():
+            continue
+        try:
+            yield i, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: row {i}: not valid JSON ({exc.msg})") from None
 
 
 def read_rows(path: Path) -> list[dict]:

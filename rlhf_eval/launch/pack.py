@@ -31,10 +31,9 @@ def waves(nodes: list[Node]) -> dict[str, int]:
     return out
 
 
-def packable(recipe, node: Node) -> bool:
-    from rlhf_eval.launch.slurm import needs_ray_cluster, resources
-    r = resources(recipe, node.stage)
-    return not r["gpus_per_node"] and r["nodes"] == 1 and not needs_ray_cluster(node)
+def packable(resources: dict, ray_cluster: bool) -> bool:
+    """Whether a node with these Slurm resources (its stage's) goes into a packed job."""
+    return not resources["gpus_per_node"] and resources["nodes"] == 1 and not ray_cluster
 
 
 def failure_file(run_dir: Path, node: Node) -> Path:

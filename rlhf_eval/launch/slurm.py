@@ -83,7 +83,7 @@ def job_groups(recipe, nodes: list[Node]) -> list[tuple[bool, list[Node]]]:
     packed: dict[tuple, list[Node]] = {}
     rest = []
     for n in nodes:
-        if packable(recipe, n):  # one job per wave and set of resources
+        if packable(resources(recipe, n.stage), needs_ray_cluster(n)):  # one job per wave and set of resources
             packed.setdefault((wave[n.id], json.dumps(resources(recipe, n.stage), sort_keys=True)), []).append(n)
         else:
             rest.append(n)
