@@ -7,11 +7,15 @@ $RLHF_EVAL_CACHE/reference_logprobs, one SQLite file per reference, keyed by:
 
 - the reference's content: sha256 of its config.json and weight files (a moved or hard-linked
   copy is the same reference; a retrained one at the same path is not), and the dtype it runs in;
-- the row's exact token ids and response mask, as the scoring RM's tokenizer made them (another
-  tokenizer, chat template or max_length gives other ids, hence another key).
+- the batch the row was computed in: every row's exact token ids and response mask, in order (as
+  the scoring RM's tokenizer made them: another tokenizer, chat template or max_length gives other
+  ids, hence another key), and the row's place in it.
 
-A reference that is not a local folder (a hub id) is not cached. Values computed in another batch
-differ from a fresh computation by padding-order rounding only (tests/rm/test_reference_logprobs.py).
+Keying by the whole batch makes a cached value the very float a fresh computation gives: the same
+rows padded alike go through the same kernels (a row's log-prob moves by rounding, about 1e-7,
+with the batch around it). RMs with one tokenizer and batch size that score the same inputs make
+the same batches, so they share every value; a batch that differs in one row is computed again.
+A reference that is not a local folder (a hub id) is not cached.
 """
 from __future__ import annotations
 
@@ -51,13 +55,19 @@ def reference_fingerprint(reference: str) -> str | None:
     return h.hexdigest()
 
 
-def row_key(ids: list[int], response_mask: list[int]) -> bytes:
-    blob = np.asarray(ids, np.int64).tobytes() + b"\0" + np.asarray(response_mask, np.uint8).tobytes()
-    return hashlib.blake2b(blob, digest_size=16).digest()
+def batch_keys(ids: list[list[int]], response_masks: list[list[int]]) -> list[bytes]:
+    """One key per row of a batch: the batch's digest (every row's ids and response mask, in
+    order) and the row's place in it."""
+    h = hashlib.blake2b(digest_size=16)
+    for row, mask in zip(ids, response_masks):
+        h.update(np.int64(len(row)).tobytes() + np.asarray(row, np.int64).tobytes()
+                 + np.asarray(mask, np.uint8).tobytes())
+    digest = h.digest()
+    return [hashlib.blake2b(digest + np.int64(i).tobytes(), digest_size=16).digest() for i in range(len(ids))]
 
 
 class ReferenceLogprobs:
-    """{row key: log pi_ref} for one reference in one dtype. The default rollback journal, not
+    """{row key (batch_keys): log pi_ref} for one reference in one dtype. The default rollback journal, not
     WAL, so the file works on shared (NFS) storage; nodes scoring at once may both compute a row,
     never read a half-written one."""
 

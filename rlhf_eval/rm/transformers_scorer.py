@@ -100,34 +100,39 @@ class ImplicitScorer:
     def score_texts(self, queries: list[str], prompts: list[str]) -> list[float]:
         return self._score(encode_texts(self.tok, queries, prompts, self.max_length))
 
-    def _logprobs(self, model, enc: Encoded, rows: list[int]) -> dict[int, float]:
-        """Summed response log-probs of `rows` of `enc` under `model`, batched by length."""
-        sub = Encoded([enc.ids[i] for i in rows], [enc.response_masks[i] for i in rows], [False] * len(rows))
+    def _logprobs(self, model, enc: Encoded, batch: list[int]) -> list[float]:
+        """Summed response log-probs of one batch of rows of `enc` under `model`."""
+        ids, mask = pad([enc.ids[i] for i in batch], self.tok.pad_token_id)
+        resp, _ = pad([enc.response_masks[i] for i in batch], 0)
+        return sequence_logprobs(model, ids.to(self.device), mask.to(self.device), resp.to(self.device)).tolist()
 
-        def logprobs(batch, ids, mask):
-            resp, _ = pad([sub.response_masks[i] for i in batch], 0)
-            return sequence_logprobs(model, ids.to(self.device), mask.to(self.device), resp.to(self.device)).tolist()
-        return dict(zip(rows, in_length_batches(sub, self.batch_size, self.tok.pad_token_id, logprobs)))
+    def _reference(self, enc: Encoded, batch: list[int]) -> list[float]:
+        """The reference's log-probs of a batch: from the shared cache when this very batch was
+        computed before (reference_logprobs.py), else computed and added to it."""
+        if self.ref_cache is None:
+            return self._logprobs(self.ref, enc, batch)
+        from rlhf_eval.rm.reference_logprobs import batch_keys
+        keys = batch_keys([enc.ids[i] for i in batch], [enc.response_masks[i] for i in batch])
+        known = self.ref_cache.get(keys)
+        if len(known) == len(keys):
+            self.ref_cache.hits += len(keys)
+            return [known[k] for k in keys]
+        values = self._logprobs(self.ref, enc, batch)
+        self.ref_cache.put(dict(zip(keys, values)))
+        self.ref_cache.misses += len(keys)
+        return values
 
     @torch.no_grad()
     def _score(self, enc: Encoded) -> list[float]:
         self.truncated += enc.truncated
         self.cut += enc.cut
-        everything = list(range(len(enc.ids)))
-        policy = self._logprobs(self.model, enc, everything)
-        if self.ref_cache is None:
-            ref = self._logprobs(self.ref, enc, everything)
-        else:
-            from rlhf_eval.rm.reference_logprobs import row_key
-            keys = [row_key(ids, m) for ids, m in zip(enc.ids, enc.response_masks)]
-            known = self.ref_cache.get(keys)
-            missing = [i for i, k in enumerate(keys) if k not in known]
-            fresh = self._logprobs(self.ref, enc, missing)
-            self.ref_cache.put({keys[i]: v for i, v in fresh.items()})
-            self.ref_cache.hits += len(keys) - len(missing)
-            self.ref_cache.misses += len(missing)
-            ref = {i: known.get(k, fresh.get(i)) for i, k in enumerate(keys)}
-        return [self.beta * (policy[i] - ref[i]) for i in everything]
+        out = [0.0] * len(enc.ids)
+        for batch in length_batches([len(x) for x in enc.ids], self.batch_size):
+            # float32, as the log-probs came: the same floats whether the reference's were cached
+            diff = torch.tensor(self._logprobs(self.model, enc, batch)) - torch.tensor(self._reference(enc, batch))
+            for i, v in zip(batch, (self.beta * diff).tolist()):
+                out[i] = v
+        return out
 
 
 def load(rm: TrainedRM):

@@ -1,7 +1,7 @@
 """Implicit RMs that share a reference share its log-probs (rm/reference_logprobs.py): the cached
-scores equal direct scoring, a second RM with that reference computes nothing of it again, and a
-value is never used for another reference (other weights, even at another path) or another
-tokenisation (other ids)."""
+scores are the very floats direct scoring gives, a second RM with that reference computes nothing
+of it again, and a value is never used for another reference (other weights, even at another
+path), another tokenisation (other ids) or another batch around the row."""
 import shutil
 
 import pytest
@@ -42,7 +42,7 @@ def test_shared_reference_scores_equal_direct_scoring_and_are_computed_once(refe
     first = ImplicitScorer(out["path"], out["reference"], beta=out["beta"])
     want = direct.score(prompts, texts)
     got = first.score(prompts, texts)
-    assert max(abs(a - b) for a, b in zip(want, got)) < 1e-5
+    assert got == want
     assert (first.ref_cache.hits, first.ref_cache.misses) == (0, len(texts))
     assert len(list(cache.glob("*.sqlite"))) == 1
 
@@ -54,7 +54,7 @@ def test_shared_reference_scores_equal_direct_scoring_and_are_computed_once(refe
     alone = ImplicitScorer(other, str(ref_copy), beta=out["beta"], share_reference=False)
     got2, want2 = second.score(prompts, texts), alone.score(prompts, texts)
     assert (second.ref_cache.hits, second.ref_cache.misses) == (len(texts), 0)
-    assert max(abs(a - b) for a, b in zip(want2, got2)) < 1e-5
+    assert got2 == want2
     assert max(abs(a - b) for a, b in zip(got, got2)) > 1e-3  # a different RM: the check can fail
 
 
@@ -70,19 +70,25 @@ def test_a_cached_value_is_never_used_for_another_reference_or_tokenisation(refe
     got = scorer.score(prompts, texts)
     want = ImplicitScorer(out["path"], other_ref, beta=out["beta"], share_reference=False).score(prompts, texts)
     assert (scorer.ref_cache.hits, scorer.ref_cache.misses) == (0, len(texts))
-    assert max(abs(a - b) for a, b in zip(want, got)) < 1e-5
+    assert got == want
     assert len(list(cache.glob("*.sqlite"))) == 2
 
-    # another tokenisation (a shorter max_length cuts the long rows): only the rows whose ids are
-    # unchanged are read from the cache
+    # another tokenisation (a shorter max_length cuts the long rows): their batches are other
+    # batches, computed again; the scores are still exactly the direct ones
     short = ImplicitScorer(out["path"], out["reference"], beta=out["beta"], max_length=24)
     got = short.score(prompts, texts)
-    cut = sum(short.cut)
-    assert 0 < cut < len(texts)
-    assert (short.ref_cache.hits, short.ref_cache.misses) == (len(texts) - cut, cut)
+    assert 0 < sum(short.cut) < len(texts) and short.ref_cache.misses > 0
+    assert short.ref_cache.hits + short.ref_cache.misses == len(texts)
     want = ImplicitScorer(out["path"], out["reference"], beta=out["beta"], max_length=24,
                           share_reference=False).score(prompts, texts)
-    assert max(abs(a - b) for a, b in zip(want, got)) < 1e-5
+    assert got == want
+
+    # the same rows in other batches (batch size 16, not 64): computed again, not read
+    small = ImplicitScorer(out["path"], out["reference"], beta=out["beta"], batch_size=16)
+    got = small.score(prompts, texts)
+    assert (small.ref_cache.hits, small.ref_cache.misses) == (0, len(texts))
+    assert got == ImplicitScorer(out["path"], out["reference"], beta=out["beta"], batch_size=16,
+                                 share_reference=False).score(prompts, texts)
 
 
 def test_a_reference_without_local_weights_or_a_switched_off_cache_is_not_cached(monkeypatch, tmp_path):
@@ -98,9 +104,9 @@ def test_a_reference_without_local_weights_or_a_switched_off_cache_is_not_cached
 
 
 def test_rows_of_the_wrong_shape_in_the_cache_file_are_not_read(tmp_path):
-    from rlhf_eval.rm.reference_logprobs import ReferenceLogprobs, row_key
+    from rlhf_eval.rm.reference_logprobs import ReferenceLogprobs, batch_keys
     db = ReferenceLogprobs("f" * 64, "float32", tmp_path)
-    good, bad = row_key([1, 2, 3], [0, 1, 1]), row_key([1, 2, 4], [0, 1, 1])
+    good, bad = batch_keys([[1, 2, 3], [1, 2, 4]], [[0, 1, 1], [0, 1, 1]])
     db.put({good: -1.5})
     with db.db:
         db.db.execute("INSERT INTO logprobs (key, value) VALUES (?, ?)", (bad, "not a number"))
