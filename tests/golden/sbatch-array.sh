@@ -19,7 +19,7 @@ module load cuda/12.4
 source "$HOME/venvs/rlhf-eval/bin/activate"
 
 cd {ROOT}
-NODES=(static_bench/aea7205819ea static_bench/bd9dd2f4db06 static_bench/c1754e77a575 )
+NODES=(static_bench/1a2c49f3bfa9 static_bench/c622de16d6f3 static_bench/69284ce73e58 )
 NODE="${NODES[$SLURM_ARRAY_TASK_ID]}"
 
 LOG={RUN}/slurm/logs/"${NODE//\//-}.out"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # rlhf-eval: curated mix
 # Rendered by `rlhf-eval submit`; every value below was validated or shell-quoted.
-#SBATCH --job-name=gpu-cluster-curate-9b3155a8f73c
+#SBATCH --job-name=gpu-cluster-curate-b65cda2b28c0
 #SBATCH --output={RUN}/slurm/logs/slurm-%j.out
 #SBATCH --nodes=1
 #SBATCH --ntasks-per-node=1
@@ -17,7 +17,7 @@ module load cuda/12.4
 source "$HOME/venvs/rlhf-eval/bin/activate"
 
 cd {ROOT}
-NODE=curate/9b3155a8f73c
+NODE=curate/b65cda2b28c0
 
 LOG={RUN}/slurm/logs/"${NODE//\//-}.out"
 exec >>"$LOG" 2>&1

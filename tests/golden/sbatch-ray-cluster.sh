@@ -4,7 +4,7 @@
 # A Ray cluster inside this allocation: the head on the first node (this script's own), a worker on
 # each other node, all started with srun; once every node has joined, the node's Ray job is
 # submitted to the head, and Ray is stopped on every node when the script exits, however it exits.
-#SBATCH --job-name=gpu-cluster-rl_train-a3b00090aa3a
+#SBATCH --job-name=gpu-cluster-rl_train-93947d2cd402
 #SBATCH --output={RUN}/slurm/logs/slurm-%j.out
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=1
@@ -21,7 +21,7 @@ module load cuda/12.4
 source "$HOME/venvs/rlhf-eval/bin/activate"
 
 cd {ROOT}
-NODE=rl_train/a3b00090aa3a
+NODE=rl_train/93947d2cd402
 LOG={RUN}/slurm/logs/"${NODE//\//-}.out"
 exec >>"$LOG" 2>&1
 echo "== $(date -u +%FT%TZ) job ${SLURM_JOB_ID:-?} on $(hostname): $NODE (Ray cluster of ${SLURM_JOB_NUM_NODES} nodes)"
