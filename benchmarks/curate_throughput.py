@@ -151,6 +151,20 @@ def naive(pairs, bench, n):
     return kept, dup, hit
 
 
+def best_of(ways, repeats: int, *args) -> dict:
+    """{name: (output, best time)}: the ways run interleaved `repeats` times on the same input."""
+    best: dict = {}
+    for _ in range(repeats):
+        for name, fn in ways:
+            gc.collect()
+            t = time.perf_counter()
+            out = fn(*args)
+            dt = time.perf_counter() - t
+            if name not in best or dt < best[name][1]:
+                best[name] = (out, dt)
+    return best
+
+
 def _status_kib(field: str) -> int:
     line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field + ":"))
     return int(line.split()[1])
@@ -175,15 +189,8 @@ def main():
         {"ours": ours, "naive": naive}[args.memory_of](pairs, bench, args.ngram)
         print((_status_kib("VmHWM") - before) / 1024)
         return
-    results = {}
-    for _ in range(args.repeats):
-        for name, fn in (("ours", ours), ("ours2", lambda *a: ours(*a, threads=2)), ("naive", naive)):
-            gc.collect()
-            t = time.perf_counter()
-            out = fn(pairs, bench, args.ngram)
-            dt = time.perf_counter() - t
-            if name not in results or dt < results[name][1]:
-                results[name] = (out, dt)
+    results = best_of((("ours", ours), ("ours2", lambda *a: ours(*a, threads=2)), ("naive", naive)),
+                      args.repeats, pairs, bench, args.ngram)
     for name, (out, dt) in results.items():
         print(f"{name:5s}: kept {out[0]}, duplicates {out[1]}, contaminated {out[2]}; "
               f"best of {args.repeats}: {dt:.1f} s, {len(pairs) / dt:,.0f} pairs/s")
@@ -214,15 +221,7 @@ def main():
     four = near_synthetic(pairs, args.four_pairs)
     ways = (("naive", naive_four), ("ours, datasketch MinHash", lambda *a: ours_four(*a, minhash="datasketch")),
             ("ours, numpy MinHash", ours_four))
-    best = {}
-    for _ in range(args.repeats):
-        for name, fn in ways:
-            gc.collect()
-            t = time.perf_counter()
-            out = fn(four, bench, args.ngram)
-            dt = time.perf_counter() - t
-            if name not in best or dt < best[name][1]:
-                best[name] = (out, dt)
+    best = best_of(ways, args.repeats, four, bench, args.ngram)
     print(f"\nthe four data steps on {len(four):,} pairs (5% near copies), 1 thread, best of {args.repeats}:")
     for name, (out, dt) in best.items():
         print(f"  {name:26s}: {dt:6.1f} s, {len(four) / dt:8,.0f} pairs/s, {best['naive'][1] / dt:5.2f}x naive, "

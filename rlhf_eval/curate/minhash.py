@@ -31,7 +31,7 @@ def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: polynomial hashes of nearby word sequences differ in structured
     ways; after this every bit depends on every input bit."""
     with np.errstate(over="ignore"):
@@ -71,7 +71,7 @@ def shingle_hashes(sequence: np.ndarray, ends: np.ndarray, shingle: int) -> tupl
     win_start = first + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
     win_end = np.minimum(win_start + shingle, np.repeat(ends, count))
     hashes = range_hashes(prefix_sums(sequence), win_start, win_end)
-    return _mix(hashes), np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+    return mix(hashes), np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
 
 
 def numpy_signatures(split: Split, n: int, num_perm: int, shingle: int, seed: int = _SEED) -> np.ndarray:

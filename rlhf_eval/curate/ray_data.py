@@ -83,13 +83,6 @@ def _multi(batch: dict, columns: list[str]) -> dict:
             "gid": (part << np.int64(32)) + found.ids()}
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
 def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
     """Rows sharing `keys`, by a shuffle: rows are hash-partitioned on the key, each partition is
     grouped with numpy (a call per partition, not per key); partitions of about 1M rows. A group
@@ -114,7 +107,7 @@ def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
         size = np.diff(np.append(starts, len(member)))
         # a group's signature: a sum of mixed members (order does not matter) and its size
         with np.errstate(over="ignore"):
-            sig = np.add.reduceat(_mix(member.astype(np.uint64)), starts) + _mix(size.astype(np.uint64))
+            sig = np.add.reduceat(minhash.mix(member.astype(np.uint64)), starts) + minhash.mix(size.astype(np.uint64))
         _, first = np.unique(sig, return_index=True)
         fresh = np.zeros(len(sig), bool)
         fresh[first] = True
