@@ -1,8 +1,9 @@
 """A best-of-n sweep (3 RMs x n in {1, 2, 4, 8, 16}) on the toy policy, in one process:
 
-- ours: sample N_max = 16 candidates per prompt once, score every candidate once per RM, and read
-  every n off the same scores with the exact order-statistics estimator; the two implicit RMs
-  share their reference's log-probs (rm/reference_logprobs.py, in a cache made empty for this run);
+- ours: sample N_max = 16 candidates per prompt once, score every distinct candidate once per RM
+  (bon_score's score_distinct: a copy takes its original's score), and read every n off the same
+  scores with the exact order-statistics estimator; the two implicit RMs share their reference's
+  log-probs (rm/reference_logprobs.py, in a cache made empty for this run);
 - ours without the shared reference: the same, each implicit RM running the reference itself;
 - naive (what rejection-sampling scripts do): for every RM and every n, sample n fresh candidates
   per prompt, score them, keep the top one.
@@ -30,6 +31,7 @@ import numpy as np  # noqa: E402
 
 from rlhf_eval import store  # noqa: E402
 from rlhf_eval.bon.estimator import per_prompt_best_of_n  # noqa: E402
+from rlhf_eval.bon.score_stage import score_distinct  # noqa: E402
 from rlhf_eval.gen.transformers_backend import TransformersSampler  # noqa: E402
 from rlhf_eval.pipeline import node_manifests  # noqa: E402
 from rlhf_eval.rm.base import load_scorer  # noqa: E402
@@ -42,7 +44,9 @@ GRID = (1, 2, 4, 8, 16)
 
 def load_run(run: Path):
     toy = node_manifests(run, "toy_world")[0]["outputs"]
-    rms = {rm: node_manifests(run, "train_rm", f"rm={rm}")[0] for rm in RMS}
+    # An RM trained with several seeds has a node per seed: the first seed's stands for it.
+    trained = node_manifests(run, "train_rm")
+    rms = {rm: next(m for m in trained if m["label"].split()[0] == f"rm={rm}") for rm in RMS}
     return toy, rms
 
 
@@ -95,7 +99,7 @@ def main() -> None:
         G = np.array([[float(task.is_correct(p, x)) for x in texts] for p, texts in zip(prompts, pool)])
         out, raw = {}, {}
         for rm, scorer in scorers.items():
-            S = raw[rm] = np.array(scorer.score(flat_p, flat_t)).reshape(len(prompts), n_max)
+            S = raw[rm] = np.array(score_distinct(scorer, flat_p, flat_t)[0]).reshape(len(prompts), n_max)
             out[rm] = {n: float(per_prompt_best_of_n(S, G, n).mean()) for n in GRID}
         return out, flat_t, G, raw
 
@@ -143,6 +147,8 @@ def main() -> None:
     # Monte Carlo over random subsets (and checked against the formula).
     rng = np.random.default_rng(0)
     S = np.array(scorers[RMS[0]].score(flat_p, flat_t)).reshape(len(prompts), n_max)
+    print(f"every candidate scored against each distinct one scored once ({RMS[0]}): scores within "
+          f"{float(np.abs(S - raw[RMS[0]]).max()):.1e}; {len(set(zip(flat_p, flat_t)))} of {len(flat_t)} distinct")
     print(f"variance at equal samples ({RMS[0]}, {n_max} samples per prompt):")
     for n in GRID[1:-1]:
         e = per_prompt_best_of_n(S, G, n)

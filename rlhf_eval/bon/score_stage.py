@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 from rlhf_eval import store
 from rlhf_eval.bon.artifacts import CandidateSet
 from rlhf_eval.bon.pairwise import game_value
@@ -45,6 +47,33 @@ def round_robin_wins(cands: list[dict], decisions: list[dict]) -> list[float]:
     return [wins[(c["prompt_id"], c["sample_idx"])] for c in cands]
 
 
+def distinct(prompts: list[str], texts: list[str]) -> tuple[list[int], np.ndarray]:
+    """The first candidate of each distinct (prompt, text), and for every candidate the position of
+    its own among those. A pool sampled at temperature 1 repeats answers (57% of the quickstart's
+    are distinct): a copy gets its original's score, so identical answers also tie exactly."""
+    seen: dict[tuple[str, str], int] = {}
+    first, inverse = [], []
+    for i, pair in enumerate(zip(prompts, texts)):
+        if pair not in seen:
+            seen[pair] = len(first)
+            first.append(i)
+        inverse.append(seen[pair])
+    return first, np.array(inverse, np.int64)
+
+
+def score_distinct(scorer, prompts: list[str], texts: list[str], **kwargs) -> tuple[list[float], int, int]:
+    """(every candidate's score, how many distinct inputs were scored, how many candidates were cut
+    to the RM's max_length: counted per candidate where the scorer says which inputs it cut, per
+    distinct input where it cannot, as a sharded or remote scorer)."""
+    first, inverse = distinct(prompts, texts)
+    since, before = len(getattr(scorer, "cut", [])), scorer.truncated
+    once = np.asarray(scorer.score([prompts[i] for i in first], [texts[i] for i in first], **kwargs), float)
+    cut = getattr(scorer, "cut", None)
+    truncated = (int(np.asarray(cut[since:], bool)[inverse].sum()) if cut is not None
+                 else scorer.truncated - before)
+    return once[inverse].tolist(), len(first), truncated
+
+
 def run(ctx) -> dict:
     cands = store.read_jsonl(CandidateSet.from_outputs(ctx.out("candidates")).candidates)
     ray = from_params(RayShardConfig, ctx.params["ray"])
@@ -55,15 +84,13 @@ def run(ctx) -> dict:
     scorer = build_scorer(ctx, ray)
     with ctx.bar(f"scoring {len(cands)} candidates", 1) as update, judge_progress(scorer, ctx.bar, "best-of-n"):
         prompts, texts = [c["prompt"] for c in cands], [c["text"] for c in cands]
-        if ray.enabled:
-            scores = scorer.score(prompts, texts, progress=lambda d, t: update(d / t))
-        else:
-            scores = scorer.score(prompts, texts)
+        kwargs = {"progress": lambda d, t: update(d / t)} if ray.enabled else {}
+        scores, scored, truncated = score_distinct(scorer, prompts, texts, **kwargs)
         update(1)
     rows = [{"prompt_id": c["prompt_id"], "sample_idx": c["sample_idx"], "rm": rm, "score": s}
             for c, s in zip(cands, scores)]
     store.write_jsonl(ctx.dir / "scores.jsonl", rows)
-    return {"scores": str(ctx.dir / "scores.jsonl"), "rm": rm, "n": len(rows), "truncated": scorer.truncated,
+    return {"scores": str(ctx.dir / "scores.jsonl"), "rm": rm, "n": len(rows), "scored": scored, "truncated": truncated,
             "shard_attempts": getattr(scorer, "attempts", None), "judge": judge_report(scorer)} | seed
 
 
