@@ -27,6 +27,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = ["dedup", "near_dedup", "decontaminate", "filter"]
+# ray_engine.curate's progress steps: what the driver does before each one is reported.
+PHASES = {0: "plan and count lines", 1: "read and check", 2: "group and decide", 3: "write", 4: "done"}
 
 
 def bench_prompts() -> list[str]:
@@ -95,12 +97,16 @@ class Peaks(threading.Thread):
     def __init__(self):
         super().__init__(daemon=True)
         self.anon = 0
+        self.phase = 0  # the engine's progress step now running
+        self.by_phase: dict[int, int] = {}
         self.workers: dict[int, int] = {}
         self.stop = threading.Event()
 
     def run(self):
         while not self.stop.is_set():
-            self.anon = max(self.anon, status_kib("self", "RssAnon"))
+            anon = status_kib("self", "RssAnon")
+            self.anon = max(self.anon, anon)
+            self.by_phase[self.phase] = max(self.by_phase.get(self.phase, 0), anon)
             for pid in ray_workers():
                 self.workers[pid] = max(self.workers.get(pid, 0), status_kib(pid, "VmHWM"))
             time.sleep(0.2)
@@ -125,7 +131,8 @@ def child(args) -> None:
     Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) counts from here
     before = status_kib("self", "VmRSS")
     t = time.perf_counter()
-    result = ray_engine.curate([("s", args.file, None, "train")], STEPS, settings, "error", out)
+    result = ray_engine.curate([("s", args.file, None, "train")], STEPS, settings, "error", out,
+                               bar=lambda k: setattr(peaks, "phase", k))
     wall = time.perf_counter() - t
     peaks.stop.set()
     peaks.join()
@@ -136,6 +143,7 @@ def child(args) -> None:
     print(json.dumps({"pairs": result["counts"][0]["count"], "kept": result["n_pairs"], "wall": wall,
                       "driver_peak_gib": status_kib("self", "VmHWM") / 2**20, "driver_before_gib": before / 2**20,
                       "driver_anon_peak_gib": peaks.anon / 2**20,
+                      "driver_anon_by_phase_gib": {PHASES[k]: round(v / 2**20, 3) for k, v in peaks.by_phase.items()},
                       "workers_gib": sorted((v / 2**20 for v in peaks.workers.values()), reverse=True),
                       "spilled_mib": int(spilled.group(1)) if spilled else 0,
                       "dropped": {d["reason"]: d["dropped"] for d in result["dropped"]}}))
@@ -198,6 +206,7 @@ def main() -> None:
               f"{r['driver_before_gib']:.2f} GiB before); workers ({len(workers)}) peak "
               f"{max(workers, default=0):.2f} GiB, median {float(np.median(workers)) if workers else 0:.2f}; "
               f"spilled {r['spilled_mib']} MiB; kept {r['kept']:,}; removed {r['dropped']}", flush=True)
+        print(f"  driver heap peak by phase (GiB): {r['driver_anon_by_phase_gib']}", flush=True)
     if args.local:
         n = min(int(x) for x in args.sizes.split(","))
         proc = subprocess.run([sys.executable, __file__, "--child", "local", "--file", str(data / f"pairs-{n}.jsonl")],

@@ -15,6 +15,7 @@ import numpy as np
 from rlhf_eval.errors import UserError
 
 FILTER_REASONS = ("too_short", "too_long", "tie")  # filter codes 1, 2, 3 (0: kept)
+SLICE = 65536  # rows near_dedup's loop turns into Python ints at a time
 
 
 class EmptyAfterStep(UserError):
@@ -86,17 +87,23 @@ def near_dedup(alive: np.ndarray, groups: Groups) -> tuple[np.ndarray, np.ndarra
     starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]])) if len(rows) else np.zeros(0, np.int64)
     ends = np.append(starts[1:], len(rows))
     owner = np.full(len(groups), -1, np.int64)  # the kept row of each band group, once there is one
-    removed, of = [], []
-    for row, a, b in zip(rows[starts].tolist(), starts.tolist(), ends.tolist()):
-        mine = buckets[a:b]
-        owners = owner[mine]
-        owners = owners[owners >= 0]
-        if len(owners):
-            removed.append(row)
-            of.append(int(owners.min()))
-        else:
-            owner[mine] = row
-    return np.array(removed, np.int64), np.array(of, np.int64)
+    removed = np.empty(len(starts), np.int64)
+    of = np.empty(len(starts), np.int64)
+    k = 0
+    # Sequential by definition (a row's fate depends on the rows kept before it), so a Python loop;
+    # it walks in slices so that the Python ints it makes stay a slice's worth, not one per row.
+    for lo in range(0, len(starts), SLICE):
+        for row, a, b in zip(rows[starts[lo:lo + SLICE]].tolist(), starts[lo:lo + SLICE].tolist(),
+                             ends[lo:lo + SLICE].tolist()):
+            mine = buckets[a:b]
+            owners = owner[mine]
+            owners = owners[owners >= 0]
+            if len(owners):
+                removed[k], of[k] = row, owners.min()
+                k += 1
+            else:
+                owner[mine] = row
+    return removed[:k], of[:k]
 
 
 def decontaminate(alive: np.ndarray, matched_rows: np.ndarray) -> np.ndarray:

@@ -110,9 +110,12 @@ def test_decontamination_equals_a_set_of_ngram_tuples():
     assert 0 < len(dropped) < len(pairs) and len(kept) + len(dropped) == len(pairs)
 
 
-@pytest.mark.parametrize("threshold", [0.5, 0.8])
-def test_near_dedup_equals_datasketch_lsh_one_pair_at_a_time(threshold):
+@pytest.mark.parametrize("threshold,slice_rows", [(0.5, 65536), (0.8, 65536), (0.8, 7)])
+def test_near_dedup_equals_datasketch_lsh_one_pair_at_a_time(threshold, slice_rows, monkeypatch):
     from datasketch import MinHash, MinHashLSH
+
+    from rlhf_eval.curate import decide
+    monkeypatch.setattr(decide, "SLICE", slice_rows)  # 7: the decision loop runs over many slices
     rng = random.Random(3)
     base = random_pairs(rng, 400, vocab=400)
     pairs = []
