@@ -1,8 +1,8 @@
 """The Ray curate engine (curate/ray_engine.py) from JSON-lines files to written shards, at several
 sizes on this machine: wall time, pairs/s, the peak memory of the stage's process (the driver; its
 heap also by engine phase) and of each Ray worker, and what Ray spilled to disk. Each size runs in
-a fresh process, so each driver peak is its own. With --local, the local engine runs on the smallest size too (it holds
-every row in its process), for the ratio.
+a fresh process, so each driver peak is its own. With --local, the local engine runs on the
+smallest size too (it holds every row in its process), for the ratio.
 
 The data: pairs of 30 + 40 + 40 words from 20,000; 2% exact copies (case changed), 2% near copies
 (one word changed), 1% with a benchmark prompt; 3,000 benchmark prompts of 30 words; all four
