@@ -46,7 +46,7 @@ def load_run(run: Path):
     toy = node_manifests(run, "toy_world")[0]["outputs"]
     # An RM trained with several seeds has a node per seed: the first seed's stands for it.
     trained = node_manifests(run, "train_rm")
-    rms = {rm: next(m for m in trained if m["label"].split()[0] == f"rm={rm}") for rm in RMS}
+    rms = {rm: next(m for m in trained if m["outputs"]["name"] == rm) for rm in RMS}
     return toy, rms
 
 

@@ -82,10 +82,10 @@ def main() -> None:
     args = ap.parse_args()
     if not (args.run / "plan.json").is_file():
         raise SystemExit(f"{args.run}: no run here; run `make quickstart` first")
-    world = Path(node_manifests(args.run, "toy_world")[0]["outputs"]["policy"]).parent
-    policy = str(world / "policy")
+    toy = node_manifests(args.run, "toy_world")[0]["outputs"]
+    policy = toy["policy"]
     sampler = TransformersSampler(policy, seed=0, batch_size=128)
-    prompts = [r["prompt"] for r in store.read_jsonl(world / "tasks" / "toy_sort.jsonl")]
+    prompts = [r["prompt"] for r in store.read_jsonl(Path(toy["tasks_dir"]) / "toy_sort.jsonl")]
     pool = sampler.sample([sampler.render_chat([{"role": "user", "content": p}]) for p in prompts], 16, 24,
                           ["<|end|>"], block=0)
     flat_p = [p for p in prompts for _ in range(16)]

@@ -352,7 +352,7 @@ def decide_steps(steps: list[str], groups: dict, hit_rows: np.ndarray, codes: np
         if not counts[-1]["count"]:
             reasons = ", ".join(f"{d['reason']} from {d['source']}: {d['dropped']}" for d in step)
             raise decide.EmptyAfterStep(f"curate: step '{name}' removed every remaining pair "
-                                 f"({counts[-2]['count']} -> 0; {reasons})")
+                                        f"({counts[-2]['count']} -> 0; {reasons})")
     return alive, status, near, counts, dropped
 
 
