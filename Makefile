@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # OpenRLHF's own code for the seam tests, off the venv's import path (tests/openrlhf-side.txt).
 OPENRLHF_SITE := $(VENV)/openrlhf-0.11.2
 
-.PHONY: quickstart test lint study golden docs gpu-wheels lock lock-gpu
+.PHONY: quickstart test lint study study-shift golden docs gpu-wheels lock lock-gpu
 
 $(STAMP): pyproject.toml tests/openrlhf-side.txt $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ quickstart: $(STAMP)
 # The planted-truth study (README): about 5 minutes on 2 cores; rerun to resume.
 study: $(STAMP)
 	$(VENV)/bin/rlhf-eval run recipes/study.yaml
+
+# Its distribution-shift axis (README, docs/compare.md): about 7 minutes on 2 cores; rerun to resume.
+study-shift: $(STAMP)
+	$(VENV)/bin/rlhf-eval run recipes/study-shift.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra

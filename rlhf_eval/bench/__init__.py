@@ -27,7 +27,9 @@ BENCHMARKS = Registry("benchmark", {
 }, check=instance_of("rlhf_eval.bench.base:Benchmark"))
 TOY = {"toy_rewardbench": "rewardbench", "toy_rewardbench2": "rewardbench2", "toy_rmbench": "rm-bench",
        # Built only with toy_world.study: one axis of the planted truth each.
-       "toy_correct": "pairwise", "toy_marker": "pairwise"}
+       "toy_correct": "pairwise", "toy_marker": "pairwise",
+       # Built only with toy_world.study.shift_shares: off-policy pairs, and the policy's own samples.
+       "toy_offpolicy": "pairwise", "toy_onpolicy": "pairwise"}
 # Robustness probes of static_bench (bench.probes runs them).
 PROBES = ("strip_marker", "truncate", "markdown_to_plain", "repeated_letter")
 

@@ -45,12 +45,14 @@ def allowed(f) -> tuple | None:
 # --------------------------------------------------------------------------- toy world
 @dataclass
 class StudyWorldConfig:
-    """A toy world for a planted-truth study: RMs on two independent axes. Quality: a source per
+    """A toy world for a planted-truth study: RMs on independent axes. Quality: a source per
     label-noise level (correct-vs-wrong pairs, a share flipped). Nuisance: a source per marker
     strength (pairs whose two responses are the same answer, one followed by the artifact marker
     and one by a neutral word; the marked one is chosen with probability (1 + strength) / 2). Two
     benchmarks measure one axis each: toy_correct (correct vs wrong, no markers) and toy_marker
-    (marked vs neutral, the same answer)."""
+    (marked vs neutral, the same answer). Distribution shift (rlhf_eval/toy/shift.py): a source per
+    share of off-policy pairs and noise level; toy_offpolicy and toy_onpolicy measure RMs on each
+    kind of pair."""
     noise_levels: list[float] = opt(None, "Label-noise rates: one correctness source per rate, that share of its "
                                           "labels flipped.",
                                           lo=0, hi=1, each=True, factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
@@ -60,6 +62,16 @@ class StudyWorldConfig:
     pairs: int = opt(1000, "Pairs in each label-noise source.", lo=1)
     marker_pairs: int = opt(500, "Pairs in each marker source.", lo=1)
     bench_pairs: int = opt(200, "Pairs in each of the two study benchmarks (toy_correct, toy_marker).", lo=1)
+    shift_shares: list[float] = opt(None, "Distribution shift: shares of off-policy pairs (errors the toy policy never "
+                                          "makes), the rest the policy's own samples labelled by the verifier; one "
+                                          "source per share and shift noise level. Empty: no shift axis.",
+                                          lo=0, hi=1, each=True, factory=list)
+    shift_noise_levels: list[float] = opt(None, "Label-noise rates crossed with shift_shares (that share of each shift "
+                                                "source's labels flipped).", lo=0, hi=1, each=True,
+                                                factory=lambda: [0.0])
+    shift_pairs: int = opt(2000, "Pairs in each shift source.", lo=1)
+    shift_bench_pairs: int = opt(300, "Pairs in each of the two shift benchmarks (toy_offpolicy, toy_onpolicy).",
+                                 lo=1)
 
 
 @dataclass

@@ -190,6 +190,8 @@ def print_results(results: dict) -> None:
             console.print(shown(line), highlight=False)
         for line in family_lines(results):
             console.print(line, highlight=False)
+        if results.get("headline"):
+            console.print(shown(results["headline"]), highlight=False)
         legend |= more
     print_legend(legend, results.get("rm_column_info", {}))
     for p in results.get("provenance", []):

@@ -11,6 +11,7 @@ from rlhf_eval.bench.summary import SEVEN
 from rlhf_eval.compare.tables import rm_label
 from rlhf_eval.compare.verdicts import format_p
 from rlhf_eval.report import plots
+from rlhf_eval.report.headline import common_suffix, one_line
 from rlhf_eval.report.wiring import RUN_COPY
 from rlhf_eval.stages import stage
 
@@ -84,12 +85,6 @@ def verdict_table(result: dict) -> dict:
     return {"header": ["benchmark (score)"] + cols, "rows": rows}
 
 
-def common_suffix(names: list[str]) -> str:
-    """The parenthesised suffix every name shares (" (toy_sort, toy-policy)"), or ""."""
-    ends = {n[n.rfind(" ("):] if n.endswith(")") and " (" in n else "" for n in names}
-    return ends.pop() if len(ends) == 1 else ""
-
-
 def verdict_lines(result: dict) -> tuple[list[dict], str]:
     """One line per benchmark (and on-policy signal): its verdict with each downstream measure,
     Spearman and the adjusted p; the verdicts' full text is folded below them. Also the (task,
@@ -129,6 +124,7 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
     results["rm_seeds"] = result.get("rm_seeds", {})
     results["claims_about"] = result.get("claims_about", "checkpoints")
     results["truncation"] = result.get("truncation", [])
+    results["headline"] = one_line(result["correlations"], results["benchmark_ranking"])
     if result.get("not_planned"):  # what the recipe asked that was not run, and why
         results["not_planned"] = result["not_planned"]
     store.atomic_write_json(out_dir / "results.json", results)
@@ -139,7 +135,7 @@ def render(result: dict, funnels: dict, name: str, out_dir: Path, provenance: li
     lines, verdicts_on = verdict_lines(result)
     page = dict(
         name=name, r=result, table_keys=keys, fmt=fmt, seven_keys=SEVEN, verdict_table=verdict_table(result),
-        verdict_lines=lines, verdicts_on=verdicts_on, funnels=funnels,
+        verdict_lines=lines, verdicts_on=verdicts_on, headline=results["headline"], funnels=funnels,
         bon_plots=[plots.bon_curves(result["bon"], p, t) for p, t in pairs],
         scatter_plots=[plots.scatter(c) for c in result["correlations"] if c.get("values")],
         panels=[img for d in dict.fromkeys(c["downstream"] for c in result["correlations"])

@@ -25,8 +25,7 @@ def run(ctx) -> dict:
         if damaged:
             print(f"toy world cache {dest}: {damaged}; rebuilding it")
         store.fresh_dir(dest, store.cache_root())
-        with ctx.bar("SFT of the toy policy", cfg.sft_steps) as update:
-            info = build_world(cfg, dest, progress=lambda step, total, loss: update(step))
+        info = build_world(cfg, dest, bar=ctx.bar)
         return store.write_manifest(dest, {"key": ctx.node.key, "outputs": info})["outputs"]
 
 

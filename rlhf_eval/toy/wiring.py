@@ -13,7 +13,10 @@ def toy_world_params(config: dict) -> dict:
     # A world without a study keeps the key it had before `study` existed, so caches stay valid.
     if config.get("study") is None:
         return {"config": {k: v for k, v in config.items() if k != "study"}, "format": TOY_WORLD_FORMAT}
-    return {"config": config, "format": TOY_WORLD_FORMAT, "study_format": STUDY_FORMAT}
+    study = config["study"]
+    if not study.get("shift_shares"):  # and a study without the shift axis keeps its key too
+        study = {k: v for k, v in study.items() if not k.startswith("shift_")}
+    return {"config": config | {"study": study}, "format": TOY_WORLD_FORMAT, "study_format": STUDY_FORMAT}
 
 
 def world(plan):

@@ -7,10 +7,12 @@ Layout of a built world (all paths absolute in its manifest):
   bench/toy_rewardbench2.jsonl RewardBench 2 row format (best-of-4 and Ties)
   bench/toy_rmbench.jsonl      RM-Bench row format (three styles per response)
   bench/toy_{correct,marker}.jsonl and sources/{noise,marker}-*.jsonl   with toy_world.study only
+  bench/toy_{offpolicy,onpolicy}.jsonl and sources/shift-*.jsonl        with toy_world.study.shift_shares
   tasks/toy_sort.{yaml,jsonl} lm-eval task over local jsonl
 """
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import asdict
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from rlhf_eval import store
-from rlhf_eval.toy import sources, task
+from rlhf_eval.toy import shift, sources, task
 from rlhf_eval.toy.policy import TRAP_LETTERS, PolicySpec
 
 TASK_NAME = "toy_sort"
@@ -84,15 +86,15 @@ def build_data(cfg, out: Path) -> dict:
         for strength in st.marker_strengths:
             made[sources.marker_source_name(strength)] = sources.study_marker(pool, study_rng, st.marker_pairs,
                                                                                strength)
+    shift_state = None
+    if cfg.study is not None and cfg.study.shift_shares:
+        shift_rng = random.Random(cfg.seed + 3)
+        pool.rng = shift_rng
+        benches["toy_offpolicy"], on_bench_prompts = shift.reserve(pool, shift_rng, cfg.study)
+        shift_state = (pool, shift_rng, on_bench_prompts)
+        held_out |= set(on_bench_prompts)
     held_out |= {r["prompt"] for name, rows in benches.items() if name != BENCH_NAME for r in rows}
-    paths = {}
-    for name, rows in made.items():
-        paths[name] = str(out / "sources" / f"{name}.jsonl")
-        store.write_jsonl(Path(paths[name]), rows)
-    bench_paths = {}
-    for name, rows in benches.items():
-        bench_paths[name] = str(out / "bench" / f"{name}.jsonl")
-        store.write_jsonl(Path(bench_paths[name]), rows)
+    paths, bench_paths = write_rows(out, made, benches)
     task_data = out / "tasks" / f"{TASK_NAME}.jsonl"
     store.write_jsonl(task_data, task_rows)
     (out / "tasks" / f"{TASK_NAME}.yaml").write_text(yaml.safe_dump(task_yaml(task_data), sort_keys=False))
@@ -105,10 +107,53 @@ def build_data(cfg, out: Path) -> dict:
         "counts": {k: len(v) for k, v in made.items()} | {n: len(b) for n, b in benches.items()}
         | {"task": len(task_rows)},
         "_held_out": held_out,
+        "_shift": shift_state,
     }
 
 
-def build_world(cfg, out: Path, progress=None) -> dict:
+def write_rows(out: Path, made: dict[str, list[dict]], benches: dict[str, list[dict]]) -> tuple[dict, dict]:
+    """Sources into sources/, benchmarks into bench/; their paths by name."""
+    paths = {}
+    for name, rows in made.items():
+        paths[name] = str(out / "sources" / f"{name}.jsonl")
+        store.write_jsonl(Path(paths[name]), rows)
+    bench_paths = {}
+    for name, rows in benches.items():
+        bench_paths[name] = str(out / "bench" / f"{name}.jsonl")
+        store.write_jsonl(Path(bench_paths[name]), rows)
+    return paths, bench_paths
+
+
+def add_shift(cfg, out: Path, info: dict, state, bar) -> None:
+    """The shift axis's sources and on-policy benchmark, from the saved policy's own samples."""
+    from rlhf_eval.gen.transformers_backend import TransformersSampler
+
+    pool, rng, bench_prompts = state
+    sampler = TransformersSampler(info["policy"], seed=cfg.seed, batch_size=128)
+    with bar("on-policy pairs: policy samples", None) as update:
+        done = [0]
+
+        def sample(prompts: list[str]) -> list[list[str]]:
+            contexts = [sampler.render_chat([{"role": "user", "content": p}]) for p in prompts]
+            got = sampler.sample(contexts, shift.SAMPLES, shift.MAX_NEW_TOKENS, ["<|end|>"],
+                                 progress=lambda k, n: update(done[0] + k))
+            done[0] += len(prompts)
+            return got
+
+        made, on_bench = shift.build(pool, rng, cfg.study, bench_prompts, sample)
+    paths, bench_paths = write_rows(out, made, {"toy_onpolicy": on_bench})
+    info["sources"] |= paths
+    info["benchmarks"] |= bench_paths
+    info["counts"] |= {k: len(v) for k, v in made.items()} | {"toy_onpolicy": len(on_bench)}
+
+
+def no_bar(label: str, total):
+    return contextlib.nullcontext(lambda done, total=None: None)
+
+
+def build_world(cfg, out: Path, bar=no_bar) -> dict:
+    """The world into `out`; `bar(label, total)` is a context manager giving a progress callback
+    (the stage's ctx.bar)."""
     import torch
 
     from rlhf_eval.toy import policy as toy_policy
@@ -116,14 +161,19 @@ def build_world(cfg, out: Path, progress=None) -> dict:
 
     info = build_data(cfg, out)
     held_out = info.pop("_held_out")
+    shift_state = info.pop("_shift")
     spec = PolicySpec(hidden=cfg.hidden, layers=cfg.layers, heads=cfg.heads, steps=cfg.sft_steps,
                       min_letters=cfg.min_letters, max_letters=cfg.max_letters)
     policy_dir = out / "policy"
     tok = build_tokenizer(policy_dir)
     torch.manual_seed(cfg.seed)
     model = toy_policy.new_model(spec, tok)
-    losses = toy_policy.sft_train(model, tok, spec, cfg.seed, held_out, progress=progress)
+    with bar("SFT of the toy policy", cfg.sft_steps) as update:
+        losses = toy_policy.sft_train(model, tok, spec, cfg.seed, held_out,
+                                      progress=lambda step, total, loss: update(step))
     toy_policy.save_policy(model, tok, policy_dir)
     info.update(policy=str(policy_dir), policy_spec=asdict(spec),
                 sft_final_loss=sum(losses[-50:]) / min(50, len(losses)))
+    if shift_state is not None:
+        add_shift(cfg, out, info, shift_state, bar)
     return info
