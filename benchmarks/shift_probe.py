@@ -1,6 +1,7 @@
-"""A probe for the distribution-shift axis of the planted-truth study (issue 36), before it is built
-into the toy world: do classifier RMs trained on off-policy pairs win an off-policy benchmark and
-lose best-of-n on the toy policy's own samples?
+"""A probe for the distribution-shift axis of the planted-truth study (issue 36), run before it was
+built into the toy world (rlhf_eval/toy/shift.py, recipes/study-shift.yaml, with `--design gross`'s
+pairs): do classifier RMs trained on off-policy pairs win an off-policy benchmark and lose
+best-of-n on the toy policy's own samples? Kept to try other designs in one process.
 
 Pairs are made here, in one process, from the quickstart's toy world:
 - on-policy: the SFT policy's own samples (8 per fresh prompt), a right one vs a wrong one by the
