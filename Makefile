@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # OpenRLHF's own code for the seam tests, off the venv's import path (tests/openrlhf-side.txt).
 OPENRLHF_SITE := $(VENV)/openrlhf-0.11.2
 
-.PHONY: quickstart test lint study study-shift golden docs gpu-wheels lock lock-gpu
+.PHONY: quickstart test test-all lint study study-shift golden docs gpu-wheels lock lock-gpu
 
 $(STAMP): pyproject.toml tests/openrlhf-side.txt $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,7 +32,12 @@ study: $(STAMP)
 study-shift: $(STAMP)
 	$(VENV)/bin/rlhf-eval run recipes/study-shift.yaml
 
+# The fast tests and a representative set of the slow ones (marked ci): about 16 minutes on 2 cores.
 test: $(STAMP)
+	$(PY) -m pytest -q -ra -m "not slow or ci"
+
+# Every test, the slow end-to-end ones included: about 25 minutes on 2 cores.
+test-all: $(STAMP)
 	$(PY) -m pytest -q -ra
 
 # ruff (pyflakes, pycodestyle, import order; settings in pyproject.toml) over the whole tree.

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, SMOKE, cli, cli_env, run_cli
 from rlhf_eval.pipeline import node_manifests
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]
 
 
 def numbers(run_dir: Path) -> dict:

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]
 STUDY = ROOT / "recipes" / "study.yaml"
 NOISE = ("00", "10", "20", "30", "40", "50")
 RMS = [f"study-q{q}-m{m}" for q in NOISE for m in ("000", "100")]

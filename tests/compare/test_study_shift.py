@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]
 STUDY = ROOT / "recipes" / "study-shift.yaml"
 SHARES, NOISE = ("000", "050", "090", "100"), ("00", "10", "20")
 RMS = [f"shift-s{s}-q{q}" for s in SHARES for q in NOISE]

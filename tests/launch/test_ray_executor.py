@@ -6,7 +6,7 @@ import pytest
 
 from conftest import SMOKE, missing_data_task, run_cli, same_numbers, write_data
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]
 
 
 def test_ray_executor_failure_rerun_and_same_numbers(reference_run, toy_cache, tmp_path):

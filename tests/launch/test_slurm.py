@@ -122,6 +122,7 @@ def wait_idle(run_dir: Path, timeout: float = 900) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 @pytest.mark.skipif(not slurm_up(), reason="no Slurm here (slurm/local-cluster.sh up starts one)")
 def test_real_submission_failure_and_resubmit(reference_run, toy_cache, tmp_path):
     ref_dir, _ = reference_run
