@@ -66,9 +66,10 @@ def offpolicy_pair(prompt: str, rng: random.Random) -> tuple[str, str, str]:
 def onpolicy_pair(prompt: str, samples: list[str], rng: random.Random) -> tuple[str, str] | None:
     """(a right sample, a wrong sample) by the verifier; None when the samples are all right or all
     wrong. An empty sample (the policy stopped at once) is left out: the pair contract refuses it."""
-    samples = [s for s in samples if s.strip()]
-    right = [s for s in samples if task.is_correct(prompt, s)]
-    wrong = [s for s in samples if not task.is_correct(prompt, s)]
+    right, wrong = [], []
+    for s in samples:
+        if s.strip():
+            (right if task.is_correct(prompt, s) else wrong).append(s)
     return (rng.choice(right), rng.choice(wrong)) if right and wrong else None
 
 
