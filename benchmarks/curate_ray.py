@@ -220,10 +220,10 @@ def main() -> None:
               f"ray / local wall {ray_r['wall'] / r['wall']:.2f}x")
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
-        print(f"driver peak from {a['pairs']:,} to {b['pairs']:,} pairs: {a['driver_peak_gib']:.2f} -> "
-              f"{b['driver_peak_gib']:.2f} GiB ({b['driver_peak_gib'] / a['driver_peak_gib'] - 1:+.0%}); its own "
-              f"heap {a['driver_anon_peak_gib']:.2f} -> {b['driver_anon_peak_gib']:.2f} GiB "
-              f"({b['driver_anon_peak_gib'] / a['driver_anon_peak_gib'] - 1:+.0%})")
+        print(f"driver peak from {a['pairs']:,} to {b['pairs']:,} pairs: {a['driver_peak_gib']:.3f} -> "
+              f"{b['driver_peak_gib']:.3f} GiB ({b['driver_peak_gib'] / a['driver_peak_gib'] - 1:+.1%}); its own "
+              f"heap {a['driver_anon_peak_gib']:.3f} -> {b['driver_anon_peak_gib']:.3f} GiB "
+              f"({b['driver_anon_peak_gib'] / a['driver_anon_peak_gib'] - 1:+.1%})")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 Both engines end here: the local one passes the features themselves, the Ray one the groups its
 shuffles found (rows sharing a dedup key or a MinHash band). A step sees only the rows earlier
-steps kept (`alive`, a boolean per row), and keeps the first of each group among them, as the
-sequential definition says. Everything is held in numpy arrays, a byte or two per row plus a few
-per row in a group, so that deciding 40M rows fits in the stage's process.
+steps kept (`alive`: a boolean per row for the local engine, the rows removed so far for the Ray
+one), and keeps the first of each group among them, as the sequential definition says. The Ray
+engine's stage process holds numpy arrays of a few bytes per row in a group or removed, none per
+row, so that deciding 40M rows fits in it.
 """
 from __future__ import annotations
 
@@ -42,7 +43,12 @@ class Groups:
 
     def ids(self) -> np.ndarray:
         """The group of each member."""
-        return np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.bounds))
+        return np.repeat(np.arange(len(self), dtype=gid_kind(len(self))), np.diff(self.bounds))
+
+
+def gid_kind(groups: int) -> type:
+    """int32 while the group ids fit: an id is held once per grouped row."""
+    return np.int32 if groups < 2**31 else np.int64
 
 
 def groups_of(keys: np.ndarray) -> Groups:
@@ -63,50 +69,91 @@ def band_groups(bands: np.ndarray) -> Groups:
     return Groups(found.members // b, found.bounds)
 
 
-def _live(alive: np.ndarray, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
+class Removed:
+    """The rows removed so far, sorted, each with its status code: what the Ray engine's stage
+    process holds instead of a byte per row, so that it grows with the rows removed, not with the
+    rows. `removed[rows]` is whether those rows are still alive, as `alive[rows]` is for a boolean
+    array, so the steps below take either."""
+
+    def __init__(self):
+        self.rows = np.zeros(0, np.int64)
+        self.codes = np.zeros(0, np.int8)
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        return ~_in_sorted(np.asarray(rows, np.int64), self.rows)
+
+    def add(self, rows: np.ndarray, codes: np.ndarray) -> None:
+        rows = np.concatenate([self.rows, rows])
+        order = np.argsort(rows, kind="stable")
+        self.rows, self.codes = rows[order], np.concatenate([self.codes, codes])[order]
+
+    def between(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The removed rows among rows lo to hi - 1, and their codes."""
+        a, b = np.searchsorted(self.rows, [lo, hi])
+        return self.rows[a:b], self.codes[a:b]
+
+
+def _in_sorted(x: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    if not len(ranked):
+        return np.zeros(len(x), bool)
+    pos = np.minimum(np.searchsorted(ranked, x), len(ranked) - 1)
+    return ranked[pos] == x
+
+
+def _live(alive, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
     """(members, their group) for the members still alive."""
     members, gid = groups.members, groups.ids()
     keep = alive[members]
     return members[keep], gid[keep]
 
 
-def dedup(alive: np.ndarray, groups: Groups) -> np.ndarray:
+def dedup(alive, groups: Groups) -> np.ndarray:
     """The rows removed: every alive row of a group but its first."""
     members, gid = _live(alive, groups)
     first = np.concatenate([[True], gid[1:] != gid[:-1]]) if len(gid) else np.zeros(0, bool)
     return np.unique(members[~first])
 
 
-def near_dedup(alive: np.ndarray, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
+def near_dedup(alive, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
     """In row order, a row sharing a band with an earlier kept row is removed (what a sequential
     MinHashLSH query-then-insert gives). Returns (removed rows, the earliest kept row each shares
     a band with)."""
     members, gid = _live(alive, groups)
-    order = np.lexsort((gid, members))
-    rows, buckets = members[order], gid[order]
-    starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]])) if len(rows) else np.zeros(0, np.int64)
-    ends = np.append(starts[1:], len(rows))
+    # One key per (row, group) sorted in place: no index array, and the arrays of every grouped row
+    # are what the Ray engine's stage process peaks on.
+    width = np.int64(max(len(groups), 1))
+    rows = members * width + gid
+    del members, gid
+    rows.sort()
+    buckets = (rows % width).astype(gid_kind(len(groups)))
+    rows //= width
+    starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1], [True]]) if len(rows) else [True])
+    heads = rows[starts[:-1]]
+    del rows
     owner = np.full(len(groups), -1, np.int64)  # the kept row of each band group, once there is one
-    removed = np.empty(len(starts), np.int64)
-    of = np.empty(len(starts), np.int64)
-    k = 0
+    removed, of = [], []
     # Sequential by definition (a row's fate depends on the rows kept before it), so a Python loop;
     # it walks in slices so that the Python ints it makes stay a slice's worth, not one per row.
-    for lo in range(0, len(starts), SLICE):
-        for row, a, b in zip(rows[starts[lo:lo + SLICE]].tolist(), starts[lo:lo + SLICE].tolist(),
-                             ends[lo:lo + SLICE].tolist()):
+    for lo in range(0, len(heads), SLICE):
+        gone, first = [], []
+        bounds = starts[lo:lo + SLICE + 1].tolist()
+        for row, a, b in zip(heads[lo:lo + SLICE].tolist(), bounds[:-1], bounds[1:]):
             mine = buckets[a:b]
             owners = owner[mine]
             owners = owners[owners >= 0]
             if len(owners):
-                removed[k], of[k] = row, owners.min()
-                k += 1
+                gone.append(row)
+                first.append(owners.min())
             else:
                 owner[mine] = row
-    return removed[:k], of[:k]
+        removed.append(np.array(gone, np.int64))
+        of.append(np.array(first, np.int64))
+    if not removed:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(removed), np.concatenate(of)
 
 
-def decontaminate(alive: np.ndarray, matched_rows: np.ndarray) -> np.ndarray:
+def decontaminate(alive, matched_rows: np.ndarray) -> np.ndarray:
     """The rows removed: those that match a benchmark (`matched_rows`) and are alive."""
     rows = np.unique(np.asarray(matched_rows, np.int64))
     return rows[alive[rows]] if len(rows) else rows

@@ -24,6 +24,8 @@ from rlhf_eval.curate import decide, features, minhash
 from rlhf_eval.curate.ngrams import NgramIndex
 
 DEDUP = ["d0", "d1", "d2", "d3"]
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+PART_ROWS = 1_000_000  # rows per shuffle partition (and per block going into the shuffle)
 BATCH_ROWS = 65_536  # rows per batch this process reads back: few calls (Ray's default is 256), bounded memory
 
 
@@ -89,8 +91,11 @@ def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
     with the same rows as one already found is dropped as it arrives (a copy shares every MinHash
     band, a near copy most of them; for the decisions one such group is as good as five), so this
     process holds about one group per duplicate, not one per band."""
-    parts = max(2 * cpus, rows // 1_000_000 + 1)
-    grouped = (ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"keys": keys, "parts": parts})
+    parts = max(2 * cpus, rows // PART_ROWS + 1)
+    # The shuffle's input in blocks of about a partition's rows, not one per chunk: Ray Data's
+    # bookkeeping in this process grows with input blocks x partitions.
+    grouped = (ds.map_batches(_tag, batch_format="pyarrow", batch_size=min(PART_ROWS, -(-rows // (2 * cpus)) or 1),
+                              fn_kwargs={"keys": keys, "parts": parts})
                .groupby("part", num_partitions=parts)
                .map_groups(_multi, batch_format="numpy", fn_kwargs={"columns": keys}))
     members, sizes = [], []
@@ -116,9 +121,33 @@ def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
         keep = np.repeat(fresh, size)
         members.append(member[keep])
         sizes.append(size[fresh])
+        del batch, member, gid, order, keep
+        release_freed()  # what the executor freed for this block, before the next one comes
     member = np.concatenate(members) if members else np.zeros(0, np.int64)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
+    del members, sizes, seen, grouped
+    release_freed()
     return decide.Groups(member, np.concatenate([[0], np.cumsum(size)]).astype(np.int64))
+
+
+def _libc():
+    """glibc's malloc controls, or None (macOS, musl: nothing to tune)."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None)
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
+
+
+def release_freed() -> None:
+    """Hands the pages this process has freed back to the system. Ray Data's threads here keep
+    what a shuffle or a pass over every block freed in glibc's arenas; measured in
+    benchmarks/curate_ray.py, that was most of what the stage process grew by from 2M to 10M
+    pairs, not anything it still held."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 @contextmanager
@@ -128,6 +157,9 @@ def ray_session():
     import ray
 
     started = not ray.is_initialized()
+    libc = _libc()
+    if libc is not None:  # the threads Ray Data starts here share two malloc arenas, not one each
+        libc.mallopt(M_ARENA_MAX, 2)
     if started:
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
@@ -136,6 +168,8 @@ def ray_session():
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # its "no available CPUs" fires between tasks
         yield max(int(ray.cluster_resources().get("CPU", 1)), 1)
     finally:
+        if libc is not None:  # the process's default again (0: glibc's own count)
+            libc.mallopt(M_ARENA_MAX, 0)
         if started:
             ray.shutdown()
 

@@ -6,15 +6,16 @@ data steps (dedup, near_dedup, decontaminate, filter).
 2. Each task reads its chunk, checks every row as load_pairs does (a bad row becomes a row with
    its field and reason) and computes the features (features.batch_features, the filter's code).
    The result holds no text, only keys, codes and ids.
-3. Exact and near-dedup groups come from shuffles (ray_data._groups); this process reads the
-   per-row codes into a byte per row, decides in the recipe's order (decide.py, as the local
-   engine does) and keeps the status of each row: a byte per row.
+3. Exact and near-dedup groups come from shuffles (ray_data._groups); the tasks pick the rows the
+   filter removes and those that match a benchmark; this process decides in the recipe's order
+   (decide.py, as the local engine does) and keeps the rows removed with their reasons
+   (decide.Removed), which it puts in the object store.
 4. Tasks read their chunk again and write its kept rows (curated/part-NNNNNN.jsonl, the contract;
    dataset/part-NNNNNN.parquet, TRL's conversational format) and its removed rows with their
    reasons (dropped/part-NNNNNN.jsonl).
 
-So this process holds counts, a few bytes per row, and the rows in a duplicate group, never the
-rows themselves. The kept and removed rows, reasons and funnel equal the local engine's
+So this process holds counts and the row numbers of the rows in a duplicate group or removed:
+nothing per row, never a row. The kept and removed rows, reasons and funnel equal the local engine's
 (tests/curate/test_ray_engine.py); dropped rows are in row order, where the local engine lists
 them step by step.
 """
@@ -31,7 +32,7 @@ import pyarrow as pa
 
 from rlhf_eval.curate import chunks as chunking
 from rlhf_eval.curate import decide, features
-from rlhf_eval.curate.ray_data import BATCH_ROWS, DEDUP, _bands, _groups, ray_session
+from rlhf_eval.curate.ray_data import BATCH_ROWS, DEDUP, _bands, _groups, ray_session, release_freed
 from rlhf_eval.data.pairs import DataError, trl_rows
 
 REASONS = ("duplicate", "near_duplicate", "contaminated") + decide.FILTER_REASONS  # status codes 1..6
@@ -112,12 +113,20 @@ def _dense(batch: pa.Table, offsets: np.ndarray) -> pa.Table:
     return good.drop_columns(["state", "line", "rank", "field", "reason"]).append_column("row", pa.array(rows))
 
 
-def _write(batch: dict, chunks: list[dict], offsets: np.ndarray, status_ref: list, near_ref: list,
+def _status(removed: decide.Removed, lo: int, hi: int) -> np.ndarray:
+    """The status code of rows lo to hi - 1 (0: kept; REASONS, 1-based)."""
+    rows, codes = removed.between(lo, hi)
+    status = np.zeros(hi - lo, np.int8)
+    status[rows - lo] = codes
+    return status
+
+
+def _write(batch: dict, chunks: list[dict], offsets: np.ndarray, removed_ref: list, near_ref: list,
            matched_ref: list, out_dir: str, optional: list[str]) -> dict:
     """One chunk read again and written: its kept rows and its removed rows with their reasons."""
     import ray
     k = int(batch["id"][0])
-    status = ray.get(status_ref[0])
+    status = _status(ray.get(removed_ref[0]), int(offsets[k]), int(offsets[k + 1]))
     near_rows, near_ids = ray.get(near_ref[0])
     matched_rows, matched = ray.get(matched_ref[0])
     kept, dropped, rank = [], [], 0
@@ -125,14 +134,14 @@ def _write(batch: dict, chunks: list[dict], offsets: np.ndarray, status_ref: lis
         if problem is not None:
             continue
         row = int(offsets[k]) + rank
+        code = int(status[rank])
         rank += 1
-        code = int(status[row])
         if code == 0:
             kept.append(pair)
             continue
         extra = {"reason": REASONS[code - 1]}
         if extra["reason"] == "near_duplicate":
-            extra["near_duplicate_of"] = str(near_ids[np.searchsorted(near_rows, row)])
+            extra["near_duplicate_of"] = near_ids[int(np.searchsorted(near_rows, row))].as_py()
         elif extra["reason"] == "contaminated":
             extra["matched"] = matched[int(np.searchsorted(matched_rows, row))].as_py()
         dropped.append(pair | extra)
@@ -183,11 +192,12 @@ class _BadRows:
         return [row for _, row in sorted(self.heap, key=lambda x: (-x[0][0], -x[0][1]))]
 
 
-def _counts(batch: pa.Table, n_chunks: int) -> dict:
-    """Per chunk: good rows, and rows (good or bad); a Ray task's answer, a row per chunk."""
+def _counts(batch: pa.Table) -> dict:
+    """Per chunk in the batch: good rows, and rows (good or bad); a Ray task's answer."""
     chunk, state = batch["chunk"].to_numpy(), batch["state"].to_numpy()
-    return {"chunk": np.arange(n_chunks), "good": np.bincount(chunk[state == 0], minlength=n_chunks),
-            "total": np.bincount(chunk[state < 2], minlength=n_chunks)}
+    ids, at = np.unique(chunk, return_inverse=True)
+    return {"chunk": ids, "good": np.bincount(at[state == 0], minlength=len(ids)),
+            "total": np.bincount(at[state < 2], minlength=len(ids))}
 
 
 def _problems(batch: pa.Table) -> pa.Table:
@@ -200,7 +210,7 @@ def _scan(ds, chunks: list[dict], bad: _BadRows) -> tuple[np.ndarray, np.ndarray
     tasks count and pick, this process reads only the counts and the bad rows."""
     good = np.zeros(len(chunks), np.int64)
     total = np.zeros(len(chunks), np.int64)
-    for b in ds.map_batches(_counts, batch_format="pyarrow", fn_kwargs={"n_chunks": len(chunks)}).iter_batches(
+    for b in ds.map_batches(_counts, batch_format="pyarrow").iter_batches(
             batch_format="numpy", batch_size=BATCH_ROWS):
         np.add.at(good, b["chunk"], b["good"])
         np.add.at(total, b["chunk"], b["total"])
@@ -245,26 +255,30 @@ def _marked(batch: pa.Table, wanted: list[str]) -> pa.Table:
     return batch.select(cols).filter(pa.array(keep))
 
 
-def _marks(ds, n: int, wanted: list[str]) -> tuple[np.ndarray, tuple[np.ndarray, pa.Array]]:
-    """Filter codes, a byte per row, and the rows that match a benchmark with their ids, from the
-    few rows the tasks pick."""
-    codes = np.zeros(n, np.int8)
-    hit_rows, hit_ids = [], []
+def _marks(ds, wanted: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, pa.Array]]:
+    """The rows the filter removes with their codes, and the rows that match a benchmark with
+    their ids, both sorted by row, from the few rows the tasks pick."""
+    filt_rows, filt_codes, hit_rows, hit_ids = [], [], [], []
     if "filter" in wanted or "decontaminate" in wanted:
         for b in ds.map_batches(_marked, batch_format="pyarrow", fn_kwargs={"wanted": wanted}).iter_batches(
                 batch_format="pyarrow", batch_size=BATCH_ROWS):
             rows = b["row"].to_numpy()
             if "filter" in wanted:
-                codes[rows] = b["fcode"].to_numpy()
+                code = b["fcode"].to_numpy()
+                filt_rows.append(rows[code > 0])
+                filt_codes.append(code[code > 0])
             if "decontaminate" in wanted:
                 hit = np.flatnonzero(pa.compute.list_value_length(b["matched"]).to_numpy(zero_copy_only=False) > 0)
                 if len(hit):
                     hit_rows.append(rows[hit])
                     hit_ids.append(b["matched"].take(pa.array(hit)).combine_chunks())
+    rows = np.concatenate(filt_rows) if filt_rows else np.zeros(0, np.int64)
+    codes = np.concatenate(filt_codes) if filt_codes else np.zeros(0, np.int8)
+    order = np.argsort(rows)
     found = np.concatenate(hit_rows) if hit_rows else np.zeros(0, np.int64)
     ids = pa.concat_arrays(hit_ids) if hit_ids else pa.array([], pa.list_(pa.string()))
-    order = np.argsort(found)
-    return codes, (found[order], ids.take(pa.array(order)))
+    ranked = np.argsort(found)
+    return (rows[order], codes[order]), (found[ranked], ids.take(pa.array(ranked)))
 
 
 def _pick_ids(batch: pa.Table, targets_ref: list) -> pa.Table:
@@ -275,21 +289,23 @@ def _pick_ids(batch: pa.Table, targets_ref: list) -> pa.Table:
     return batch.select(["row", "id"]).filter(pa.array(targets[pos] == r))
 
 
-def _ids_of(ray, ds, rows: np.ndarray) -> np.ndarray:
-    """The ids of these rows (sorted, unique), picked by the tasks."""
+def _ids_of(ray, ds, rows: np.ndarray) -> pa.Array:
+    """The ids of these rows (sorted, unique), picked by the tasks; an Arrow array, not a Python
+    string per row."""
     found_rows, found_ids = [], []
     for b in ds.map_batches(_pick_ids, batch_format="pyarrow", fn_kwargs={"targets_ref": [ray.put(rows)]}
                             ).iter_batches(batch_format="pyarrow", batch_size=BATCH_ROWS):
         found_rows.append(b["row"].to_numpy())
-        found_ids += b["id"].to_pylist()
+        found_ids.append(b["id"].combine_chunks())
     got = np.concatenate(found_rows) if found_rows else np.zeros(0, np.int64)
-    return np.array(found_ids, object)[np.argsort(got)]
+    ids = pa.concat_arrays(found_ids) if found_ids else pa.array([], pa.string())
+    return ids.take(pa.array(np.argsort(got)))
 
 
-def _lacking(batch: pa.Table, status_ref: list) -> dict:
+def _lacking(batch: pa.Table, removed_ref: list) -> dict:
     """Kept rows without a margin, without a label: whether the dataset can have those columns."""
     import ray
-    kept = ray.get(status_ref[0])[batch["row"].to_numpy()] == 0
+    kept = ray.get(removed_ref[0])[batch["row"].to_numpy()]
     flags = batch["flags"].to_numpy()
     return {"margin": np.array([np.count_nonzero(kept & (flags & MARGIN == 0))]),
             "label": np.array([np.count_nonzero(kept & (flags & LABEL == 0))])}
@@ -313,47 +329,49 @@ def _number_rows(ray, chunks: list[dict]) -> None:
             row[c["path"]] = c["first_row"] + counted[c["index"]][1]
 
 
-def decide_steps(steps: list[str], groups: dict, hit_rows: np.ndarray, codes: np.ndarray, bounds: np.ndarray,
-                 names: list[str]):
-    """The steps in order on n rows (decide.py, as the local engine): (alive, status, (near-dedup's
-    removed rows, the rows they duplicate), the funnel's counts, its dropped entries). A source's
-    rows are rows bounds[s] to bounds[s + 1]."""
-    n = len(codes)
-    alive, status = np.ones(n, bool), np.zeros(n, np.int8)
+def decide_steps(steps: list[str], groups: dict, hit_rows: np.ndarray, marked: tuple[np.ndarray, np.ndarray],
+                 bounds: np.ndarray, names: list[str]):
+    """The steps in order on rows 0 to bounds[-1] - 1 (decide.py, as the local engine): (the rows
+    removed with their status codes, (near-dedup's removed rows, the rows they duplicate), the
+    funnel's counts, its dropped entries). A source's rows are rows bounds[s] to bounds[s + 1];
+    `marked`: the rows the filter removes and their filter codes, sorted by row."""
+    n = int(bounds[-1])
+    removed = decide.Removed()
     near = (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     def by_source():
-        counts = {name: int(np.count_nonzero(alive[bounds[s]:bounds[s + 1]])) for s, name in enumerate(names)}
+        cut = np.searchsorted(removed.rows, bounds)
+        counts = {name: int(bounds[s + 1] - bounds[s] - (cut[s + 1] - cut[s])) for s, name in enumerate(names)}
         return {k: v for k, v in counts.items() if v}
 
     counts, dropped = [{"step": "input", "count": n, "by_source": by_source()}], []
     for name in steps:
         if name == "dedup":
-            gone = decide.dedup(alive, groups["dedup"])
+            gone = decide.dedup(removed, groups["dedup"])
             why = np.full(len(gone), CODE["duplicate"], np.int8)
         elif name == "near_dedup":
-            gone, of = decide.near_dedup(alive, groups["near_dedup"])
+            gone, of = decide.near_dedup(removed, groups["near_dedup"])
             order = np.argsort(gone)
             gone, near = gone[order], (gone[order], of[order])
             why = np.full(len(gone), CODE["near_duplicate"], np.int8)
         elif name == "decontaminate":
-            gone = decide.decontaminate(alive, hit_rows)
+            gone = decide.decontaminate(removed, hit_rows)
             why = np.full(len(gone), CODE["contaminated"], np.int8)
         else:
-            gone = decide.length_and_ties(alive, codes)
-            why = (codes[gone] + CODE["too_short"] - 1).astype(np.int8)
-        alive[gone] = False
-        status[gone] = why
+            live = removed[marked[0]]
+            gone = marked[0][live]
+            why = (marked[1][live] + CODE["too_short"] - 1).astype(np.int8)
+        removed.add(gone, why)
         source = np.searchsorted(bounds[1:], gone, side="right")
         tally = Counter(zip((REASONS[c - 1] for c in why.tolist()), (names[s] for s in source.tolist())))
         step = [{"step": name, "reason": r, "source": s, "dropped": k} for (r, s), k in sorted(tally.items())]
         dropped += step
-        counts.append({"step": name, "count": int(np.count_nonzero(alive)), "by_source": by_source()})
+        counts.append({"step": name, "count": n - len(removed.rows), "by_source": by_source()})
         if not counts[-1]["count"]:
             reasons = ", ".join(f"{d['reason']} from {d['source']}: {d['dropped']}" for d in step)
             raise decide.EmptyAfterStep(f"curate: step '{name}' removed every remaining pair "
                                         f"({counts[-2]['count']} -> 0; {reasons})")
-    return alive, status, near, counts, dropped
+    return removed, near, counts, dropped
 
 
 def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], settings, on_bad_row: str,
@@ -381,12 +399,14 @@ def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], s
         bad = _BadRows()
         good, total, fatal = _scan(read, chunks, bad)
         _check_sources(sources, chunks, total, fatal, bad, on_bad_row)
+        release_freed()
         offsets = np.concatenate([[0], np.cumsum(good)]).astype(np.int64)
         n = int(offsets[-1])
         rows = read.map_batches(_dense, batch_format="pyarrow", fn_kwargs={"offsets": offsets}).materialize()
         progress(2)
 
-        codes, (hit_rows, hit_ids) = _marks(rows, n, wanted)
+        marked, (hit_rows, hit_ids) = _marks(rows, wanted)
+        release_freed()
         groups = {}
         if "dedup" in wanted:
             groups["dedup"] = _groups(rows.select_columns(["row", *DEDUP]), DEDUP, n, cpus)
@@ -396,31 +416,34 @@ def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], s
                 _bands, batch_format="pyarrow"), ["band", "key"], n * width, cpus)
         first_chunk = [min(c["index"] for c in chunks if c["source"] == s) for s in range(len(sources))]
         bounds = np.array([int(offsets[k]) for k in first_chunk] + [n])  # a source's rows: one range
-        alive, status, (near_rows, near_of), counts, dropped = decide_steps(
-            steps, groups, hit_rows, codes, bounds, [s[0] for s in sources])
+        removed, (near_rows, near_of), counts, dropped = decide_steps(
+            steps, groups, hit_rows, marked, bounds, [s[0] for s in sources])
+        del groups, marked  # a few bytes per grouped row: not needed for writing
+        release_freed()
         progress(3)
 
-        status_ref = [ray.put(status)]
+        removed_ref = [ray.put(removed)]
         lacking = Counter()
-        for b in rows.map_batches(_lacking, batch_format="pyarrow", fn_kwargs={"status_ref": status_ref}
+        for b in rows.map_batches(_lacking, batch_format="pyarrow", fn_kwargs={"removed_ref": removed_ref}
                                   ).iter_batches(batch_format="numpy", batch_size=BATCH_ROWS):
             lacking.update({k: int(b[k].sum()) for k in ("margin", "label")})
         optional = [k for k in ("margin", "label") if not lacking[k]]
-        near_ids = _ids_of(ray, rows, np.unique(near_of)) if len(near_of) else np.zeros(0, object)
         targets = np.unique(near_of)
-        near_pair = (near_rows, near_ids[np.searchsorted(targets, near_of)] if len(near_of) else near_ids)
+        near_ids = (_ids_of(ray, rows, targets).take(pa.array(np.searchsorted(targets, near_of))) if len(targets)
+                    else pa.array([], pa.string()))
+        near_pair = (near_rows, near_ids)
         out_dir = Path(out_dir)
         for sub in ("curated", "dataset", "dropped"):
             (out_dir / sub).mkdir(parents=True, exist_ok=True)
         written = ray.data.from_items([{"id": c["index"]} for c in chunks]).map_batches(
             _write, batch_size=1, num_cpus=1,
-            fn_kwargs={"chunks": chunks, "offsets": offsets, "status_ref": status_ref,
+            fn_kwargs={"chunks": chunks, "offsets": offsets, "removed_ref": removed_ref,
                        "near_ref": [ray.put(near_pair)], "matched_ref": [ray.put((hit_rows, hit_ids))],
                        "out_dir": str(out_dir), "optional": optional})
         kept_total = sum(int(b["kept"].sum()) for b in written.iter_batches(batch_format="numpy",
                                                                               batch_size=BATCH_ROWS))
-        if kept_total != int(alive.sum()):  # a source changed between the two reads
-            raise DataError(f"curate: {kept_total} rows written where {int(alive.sum())} were kept: did a source "
+        if kept_total != n - len(removed.rows):  # a source changed between the two reads
+            raise DataError(f"curate: {kept_total} rows written where {n - len(removed.rows)} were kept: did a source "
                             "file change while it was curated?")
         progress(4)
         schema = [{"step": "schema", "reason": r, "source": s, "dropped": k} for (r, s), k in sorted(bad.count.items())]

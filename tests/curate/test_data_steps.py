@@ -155,3 +155,29 @@ def test_threads_give_the_same_features():
     assert one["decontaminate"] == two["decontaminate"] and np.array_equal(one["filter"], two["filter"])
     for key in ("dedup", "near_dedup"):
         assert [g.tolist() for g in one[key].as_list()] == [g.tolist() for g in two[key].as_list()]
+
+
+def test_removed_rows_decide_as_a_boolean_alive_does():
+    """The Ray engine's stage process holds the removed rows (decide.Removed), not a byte per
+    row: every step decides the same with either."""
+    from rlhf_eval.curate import decide
+    rng = np.random.default_rng(5)
+    n = 5000
+    groups = decide.Groups.of([np.unique(rng.integers(0, n, rng.integers(2, 6))) for _ in range(600)])
+    groups = decide.Groups.of([g for g in groups.as_list() if len(g) > 1])
+    gone = np.unique(rng.integers(0, n, 700))
+    alive = np.ones(n, bool)
+    alive[gone] = False
+    removed = decide.Removed()
+    removed.add(gone[::2], np.full(len(gone[::2]), 3, np.int8))
+    removed.add(gone[1::2], np.full(len(gone[1::2]), 1, np.int8))
+    assert np.array_equal(removed.rows, gone) and set(removed.codes[::2].tolist()) <= {1, 3}
+    rows = rng.integers(0, n, 2000)
+    assert np.array_equal(removed[rows], alive[rows])
+    assert np.array_equal(decide.dedup(removed, groups), decide.dedup(alive, groups))
+    ours, theirs = decide.near_dedup(removed, groups), decide.near_dedup(alive, groups)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs)) and len(ours[0]) > 100
+    assert np.array_equal(decide.decontaminate(removed, rows), decide.decontaminate(alive, rows))
+    inside, codes = removed.between(1000, 2000)
+    assert np.array_equal(inside, gone[(gone >= 1000) & (gone < 2000)]) and len(codes) == len(inside)
+    assert decide.Removed()[np.array([0, 7])].all()  # nothing removed yet: every row alive

@@ -145,3 +145,16 @@ def test_ray_engine_raises_the_local_engines_errors(tmp_path, ray_session):
     path.write_text("\n\n")
     local, ray = errors(lenient)
     assert local == ray == f"{path}: the file is empty (no rows)", ray
+
+
+def test_ray_engine_with_nothing_to_remove_keeps_every_row(tmp_path, ray_session):
+    """No group, no hit, no filter code: the sparse decisions and the writers' lookups have
+    nothing to look up."""
+    rows = [{"id": f"r{i}", "prompt": f"question {i}", "chosen": f"answer {i} " + "a " * (i % 5),
+             "rejected": f"wrong {i} " + "b " * (i % 3)} for i in range(200)]
+    path = tmp_path / "distinct.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = CurateConfig(steps=["dedup", "near_dedup", "filter"], filter=FilterConfig(min_tokens=1))
+    local, _, out = both([SourceConfig(name="d", path=str(path))], None, tmp_path, cfg)
+    assert read_rows(Path(out["path"])) == local.pairs and len(local.pairs) == 200
+    assert out["counts"] == local.counts and out["dropped"] == [] and not list(Path(out["dropped_rows"]).glob("*"))
