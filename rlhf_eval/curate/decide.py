@@ -80,7 +80,7 @@ class Removed:
         self.codes = np.zeros(0, np.int8)
 
     def __getitem__(self, rows: np.ndarray) -> np.ndarray:
-        return ~_in_sorted(np.asarray(rows, np.int64), self.rows)
+        return ~in_sorted(np.asarray(rows, np.int64), self.rows)
 
     def add(self, rows: np.ndarray, codes: np.ndarray) -> None:
         rows = np.concatenate([self.rows, rows])
@@ -93,7 +93,8 @@ class Removed:
         return self.rows[a:b], self.codes[a:b]
 
 
-def _in_sorted(x: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+def in_sorted(x: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """Whether each of x is in `ranked` (sorted, unique)."""
     if not len(ranked):
         return np.zeros(len(x), bool)
     pos = np.minimum(np.searchsorted(ranked, x), len(ranked) - 1)

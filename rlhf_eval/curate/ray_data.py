@@ -13,6 +13,7 @@ the text the features need, not the pairs.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from contextlib import contextmanager
@@ -130,8 +131,10 @@ def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
     return decide.Groups(member, np.concatenate([[0], np.cumsum(size)]).astype(np.int64))
 
 
+@functools.cache
 def _libc():
-    """glibc's malloc controls, or None (macOS, musl: nothing to tune)."""
+    """glibc's malloc controls, or None (macOS, musl: nothing to tune); looked up once, not per
+    shuffle block."""
     import ctypes
     try:
         libc = ctypes.CDLL(None)

@@ -284,9 +284,7 @@ def _marks(ds, wanted: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], tuple[
 def _pick_ids(batch: pa.Table, targets_ref: list) -> pa.Table:
     import ray
     targets = ray.get(targets_ref[0])
-    r = batch["row"].to_numpy()
-    pos = np.minimum(np.searchsorted(targets, r), len(targets) - 1)
-    return batch.select(["row", "id"]).filter(pa.array(targets[pos] == r))
+    return batch.select(["row", "id"]).filter(pa.array(decide.in_sorted(batch["row"].to_numpy(), targets)))
 
 
 def _ids_of(ray, ds, rows: np.ndarray) -> pa.Array:
