@@ -86,25 +86,28 @@ def _multi(batch: dict, columns: list[str]) -> dict:
             "gid": (part << np.int64(32)) + found.ids()}
 
 
-def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
-    """Rows sharing `keys`, by a shuffle: rows are hash-partitioned on the key, each partition is
-    grouped with numpy (a call per partition, not per key); partitions of about 1M rows. A group
-    with the same rows as one already found is dropped as it arrives (a copy shares every MinHash
-    band, a near copy most of them; for the decisions one such group is as good as five), so this
-    process holds about one group per duplicate, not one per band."""
+def grouped(ds, keys: list[str], rows: int, cpus: int):
+    """Rows sharing `keys`, by a shuffle (lazy): rows are hash-partitioned on the key, each
+    partition is grouped with numpy (a call per partition, not per key); partitions of about 1M
+    rows. A block out is one partition's groups of two rows or more, whole."""
     parts = max(2 * cpus, rows // PART_ROWS + 1)
     # The shuffle's input in blocks of about a partition's rows, not one per chunk: Ray Data's
     # bookkeeping in this process grows with input blocks x partitions.
-    grouped = (ds.map_batches(_tag, batch_format="pyarrow", batch_size=min(PART_ROWS, -(-rows // (2 * cpus)) or 1),
-                              fn_kwargs={"keys": keys, "parts": parts})
-               .groupby("part", num_partitions=parts)
-               .map_groups(_multi, batch_format="numpy", fn_kwargs={"columns": keys}))
+    return (ds.map_batches(_tag, batch_format="pyarrow", batch_size=min(PART_ROWS, -(-rows // (2 * cpus)) or 1),
+                           fn_kwargs={"keys": keys, "parts": parts})
+            .groupby("part", num_partitions=parts)
+            .map_groups(_multi, batch_format="numpy", fn_kwargs={"columns": keys}))
+
+
+def collect_groups(blocks) -> decide.Groups:
+    """The groups of `grouped`'s blocks (each a mapping with "member" and "gid" arrays, whole
+    partitions). A group with the same rows as one already found is dropped as it arrives (a copy
+    shares every MinHash band, a near copy most of them; for the decisions one such group is as
+    good as five), so what is kept is about one group per duplicate, not one per band."""
     members, sizes = [], []
     seen = np.zeros(0, np.uint64)  # sorted signatures of the groups kept so far
-    # whole blocks, so whole groups: a partition's output (16 bytes a grouped row, of about 1M rows)
-    # stays far below the size at which Ray splits a block
-    for batch in grouped.iter_batches(batch_format="numpy", batch_size=None):
-        member, gid = batch["member"], batch["gid"]
+    for block in blocks:
+        member, gid = np.asarray(block["member"]), np.asarray(block["gid"])
         if not len(member):
             continue
         order = np.lexsort((member, gid))
@@ -122,13 +125,20 @@ def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
         keep = np.repeat(fresh, size)
         members.append(member[keep])
         sizes.append(size[fresh])
-        del batch, member, gid, order, keep
-        release_freed()  # what the executor freed for this block, before the next one comes
+        del block, member, gid, order, keep
+        release_freed()  # what was freed for this block, before the next one comes
     member = np.concatenate(members) if members else np.zeros(0, np.int64)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
-    del members, sizes, seen, grouped
+    del members, sizes, seen
     release_freed()
     return decide.Groups(member, np.concatenate([[0], np.cumsum(size)]).astype(np.int64))
+
+
+def _groups(ds, keys: list[str], rows: int, cpus: int) -> decide.Groups:
+    """`grouped`'s groups, collected in this process (whole blocks, so whole groups: a
+    partition's output, 16 bytes a grouped row of about 1M rows, stays far below the size at which
+    Ray splits a block)."""
+    return collect_groups(grouped(ds, keys, rows, cpus).iter_batches(batch_format="numpy", batch_size=None))
 
 
 @functools.cache

@@ -31,8 +31,8 @@ import numpy as np
 import pyarrow as pa
 
 from rlhf_eval.curate import chunks as chunking
-from rlhf_eval.curate import decide, features
-from rlhf_eval.curate.ray_data import BATCH_ROWS, DEDUP, _bands, _groups, ray_session, release_freed
+from rlhf_eval.curate import decide, features, ray_data
+from rlhf_eval.curate.ray_data import BATCH_ROWS, DEDUP, _bands, ray_session, release_freed
 from rlhf_eval.data.pairs import DataError, trl_rows
 
 REASONS = ("duplicate", "near_duplicate", "contaminated") + decide.FILTER_REASONS  # status codes 1..6
@@ -255,23 +255,21 @@ def _marked(batch: pa.Table, wanted: list[str]) -> pa.Table:
     return batch.select(cols).filter(pa.array(keep))
 
 
-def _marks(ds, wanted: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, pa.Array]]:
+def _marks(tables, wanted: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, pa.Array]]:
     """The rows the filter removes with their codes, and the rows that match a benchmark with
-    their ids, both sorted by row, from the few rows the tasks pick."""
+    their ids, both sorted by row, from the few rows the tasks pick (`_marked`'s tables)."""
     filt_rows, filt_codes, hit_rows, hit_ids = [], [], [], []
-    if "filter" in wanted or "decontaminate" in wanted:
-        for b in ds.map_batches(_marked, batch_format="pyarrow", fn_kwargs={"wanted": wanted}).iter_batches(
-                batch_format="pyarrow", batch_size=BATCH_ROWS):
-            rows = b["row"].to_numpy()
-            if "filter" in wanted:
-                code = b["fcode"].to_numpy()
-                filt_rows.append(rows[code > 0])
-                filt_codes.append(code[code > 0])
-            if "decontaminate" in wanted:
-                hit = np.flatnonzero(pa.compute.list_value_length(b["matched"]).to_numpy(zero_copy_only=False) > 0)
-                if len(hit):
-                    hit_rows.append(rows[hit])
-                    hit_ids.append(b["matched"].take(pa.array(hit)).combine_chunks())
+    for b in tables:
+        rows = b["row"].to_numpy()
+        if "filter" in wanted:
+            code = b["fcode"].to_numpy()
+            filt_rows.append(rows[code > 0])
+            filt_codes.append(code[code > 0])
+        if "decontaminate" in wanted:
+            hit = np.flatnonzero(pa.compute.list_value_length(b["matched"]).to_numpy(zero_copy_only=False) > 0)
+            if len(hit):
+                hit_rows.append(rows[hit])
+                hit_ids.append(b["matched"].take(pa.array(hit)).combine_chunks())
     rows = np.concatenate(filt_rows) if filt_rows else np.zeros(0, np.int64)
     codes = np.concatenate(filt_codes) if filt_codes else np.zeros(0, np.int8)
     order = np.argsort(rows)
@@ -287,17 +285,22 @@ def _pick_ids(batch: pa.Table, targets_ref: list) -> pa.Table:
     return batch.select(["row", "id"]).filter(pa.array(decide.in_sorted(batch["row"].to_numpy(), targets)))
 
 
-def _ids_of(ray, ds, rows: np.ndarray) -> pa.Array:
-    """The ids of these rows (sorted, unique), picked by the tasks; an Arrow array, not a Python
-    string per row."""
+def _near_pairs(near: tuple[np.ndarray, np.ndarray], targets: np.ndarray, picked: list) -> tuple:
+    """Near-dedup's removed rows with the ids of the rows they duplicate, from the (row, id) tables
+    the tasks picked for `targets` (sorted, unique rows): an Arrow array, not a Python str a row."""
+    import ray
+    near_rows, near_of = near
     found_rows, found_ids = [], []
-    for b in ds.map_batches(_pick_ids, batch_format="pyarrow", fn_kwargs={"targets_ref": [ray.put(rows)]}
-                            ).iter_batches(batch_format="pyarrow", batch_size=BATCH_ROWS):
-        found_rows.append(b["row"].to_numpy())
-        found_ids.append(b["id"].combine_chunks())
+    for ref in picked:
+        table = ray.get(ref)
+        found_rows.append(table["row"].to_numpy())
+        found_ids.append(table["id"].combine_chunks())
+        del table
     got = np.concatenate(found_rows) if found_rows else np.zeros(0, np.int64)
     ids = pa.concat_arrays(found_ids) if found_ids else pa.array([], pa.string())
-    return ids.take(pa.array(np.argsort(got)))
+    ids = ids.take(pa.array(np.argsort(got)))
+    return near_rows, (ids.take(pa.array(np.searchsorted(targets, near_of))) if len(targets)
+                       else pa.array([], pa.string()))
 
 
 def _lacking(batch: pa.Table, removed_ref: list) -> dict:
@@ -372,6 +375,34 @@ def decide_steps(steps: list[str], groups: dict, hit_rows: np.ndarray, marked: t
     return removed, near, counts, dropped
 
 
+def _decide(steps: list[str], wanted: list[str], group_blocks: dict, marked_blocks: list, bounds: np.ndarray,
+            names: list[str]):
+    """A Ray task: the groups and marks collected from their blocks in the object store and the
+    steps decided (decide_steps), so the stage process never holds a row number. Returns the
+    removed rows, near-dedup's (removed rows, rows they duplicate), its targets (sorted, unique),
+    the benchmark hits (rows, ids), and a summary for the stage process: counts, dropped entries,
+    rows removed, targets, or the error a step raised."""
+    import ray
+
+    def fetched(refs, numpy: bool):
+        for ref in refs:
+            table = ray.get(ref)
+            yield {k: table[k].to_numpy() for k in table.column_names} if numpy else table
+            del table
+
+    groups = {name: ray_data.collect_groups(fetched(refs, True)) for name, refs in group_blocks.items()}
+    marked, hits = _marks(fetched(marked_blocks, False), wanted)
+    try:
+        removed, near, counts, dropped = decide_steps(steps, groups, hits[0], marked, bounds, names)
+    except decide.EmptyAfterStep as exc:
+        return None, None, None, None, {"error": str(exc)}
+    del groups, marked
+    release_freed()
+    targets = np.unique(near[1])
+    return removed, near, targets, hits, {"counts": counts, "dropped": dropped, "removed": len(removed.rows),
+                                          "targets": len(targets), "error": None}
+
+
 def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], settings, on_bad_row: str,
            out_dir: Path, chunk_bytes: int = chunking.CHUNK_BYTES, bar=None) -> dict:
     """The curate stage's outputs for data steps only, computed on Ray Data and written by its
@@ -403,45 +434,48 @@ def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], s
         rows = read.map_batches(_dense, batch_format="pyarrow", fn_kwargs={"offsets": offsets}).materialize()
         progress(2)
 
-        marked, (hit_rows, hit_ids) = _marks(rows, wanted)
-        release_freed()
+        # The picks and the groups stay in the object store; one task collects them and decides.
+        marked = (rows.map_batches(_marked, batch_format="pyarrow", fn_kwargs={"wanted": wanted}).to_arrow_refs()
+                  if "filter" in wanted or "decontaminate" in wanted else [])
         groups = {}
         if "dedup" in wanted:
-            groups["dedup"] = _groups(rows.select_columns(["row", *DEDUP]), DEDUP, n, cpus)
+            groups["dedup"] = ray_data.grouped(rows.select_columns(["row", *DEDUP]), DEDUP, n, cpus).to_arrow_refs()
         if "near_dedup" in wanted:
             width = features.minhash.band_params(settings.near[0], settings.near[1])[0]
-            groups["near_dedup"] = _groups(rows.select_columns(["row", "bands"]).map_batches(
-                _bands, batch_format="pyarrow"), ["band", "key"], n * width, cpus)
+            groups["near_dedup"] = ray_data.grouped(rows.select_columns(["row", "bands"]).map_batches(
+                _bands, batch_format="pyarrow"), ["band", "key"], n * width, cpus).to_arrow_refs()
         first_chunk = [min(c["index"] for c in chunks if c["source"] == s) for s in range(len(sources))]
         bounds = np.array([int(offsets[k]) for k in first_chunk] + [n])  # a source's rows: one range
-        removed, (near_rows, near_of), counts, dropped = decide_steps(
-            steps, groups, hit_rows, marked, bounds, [s[0] for s in sources])
-        del groups, marked  # a few bytes per grouped row: not needed for writing
+        removed_ref, near_ref, targets_ref, matched_ref, summary_ref = ray.remote(_decide).options(
+            num_cpus=1, num_returns=5).remote(steps, wanted, groups, marked, bounds, [s[0] for s in sources])
+        summary = ray.get(summary_ref)
+        del groups, marked  # the task has them; their blocks can go
+        if summary["error"]:
+            raise decide.EmptyAfterStep(summary["error"])
+        counts, dropped = summary["counts"], summary["dropped"]
         release_freed()
         progress(3)
 
-        removed_ref = [ray.put(removed)]
         lacking = Counter()
-        for b in rows.map_batches(_lacking, batch_format="pyarrow", fn_kwargs={"removed_ref": removed_ref}
+        for b in rows.map_batches(_lacking, batch_format="pyarrow", fn_kwargs={"removed_ref": [removed_ref]}
                                   ).iter_batches(batch_format="numpy", batch_size=BATCH_ROWS):
             lacking.update({k: int(b[k].sum()) for k in ("margin", "label")})
         optional = [k for k in ("margin", "label") if not lacking[k]]
-        targets = np.unique(near_of)
-        near_ids = (_ids_of(ray, rows, targets).take(pa.array(np.searchsorted(targets, near_of))) if len(targets)
-                    else pa.array([], pa.string()))
-        near_pair = (near_rows, near_ids)
+        picked = (rows.map_batches(_pick_ids, batch_format="pyarrow", fn_kwargs={"targets_ref": [targets_ref]}
+                                   ).to_arrow_refs() if summary["targets"] else [])
+        near_pair_ref = ray.remote(_near_pairs).options(num_cpus=1).remote(near_ref, targets_ref, picked)
         out_dir = Path(out_dir)
         for sub in ("curated", "dataset", "dropped"):
             (out_dir / sub).mkdir(parents=True, exist_ok=True)
         written = ray.data.from_items([{"id": c["index"]} for c in chunks]).map_batches(
             _write, batch_size=1, num_cpus=1,
-            fn_kwargs={"chunks": chunks, "offsets": offsets, "removed_ref": removed_ref,
-                       "near_ref": [ray.put(near_pair)], "matched_ref": [ray.put((hit_rows, hit_ids))],
+            fn_kwargs={"chunks": chunks, "offsets": offsets, "removed_ref": [removed_ref],
+                       "near_ref": [near_pair_ref], "matched_ref": [matched_ref],
                        "out_dir": str(out_dir), "optional": optional})
         kept_total = sum(int(b["kept"].sum()) for b in written.iter_batches(batch_format="numpy",
                                                                               batch_size=BATCH_ROWS))
-        if kept_total != n - len(removed.rows):  # a source changed between the two reads
-            raise DataError(f"curate: {kept_total} rows written where {n - len(removed.rows)} were kept: did a source "
+        if kept_total != n - summary["removed"]:  # a source changed between the two reads
+            raise DataError(f"curate: {kept_total} rows written where {n - summary['removed']} were kept: did a source "
                             "file change while it was curated?")
         progress(4)
         schema = [{"step": "schema", "reason": r, "source": s, "dropped": k} for (r, s), k in sorted(bad.count.items())]
