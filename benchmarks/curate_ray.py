@@ -77,8 +77,9 @@ def status_kib(pid, field: str) -> int:
     return 0
 
 
-def ray_workers() -> list[int]:
-    out = []
+def ray_workers() -> dict[int, str]:
+    """Ray's worker processes and their titles (ray::TASK while one runs)."""
+    out = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
@@ -86,13 +87,13 @@ def ray_workers() -> list[int]:
             except OSError:
                 continue
             if cmd.startswith("ray::") or "default_worker.py" in cmd:
-                out.append(int(proc.name))
+                out[int(proc.name)] = cmd
     return out
 
 
 class Peaks(threading.Thread):
-    """Samples this process's RssAnon (its own heap, not Ray's shared object store pages) and every
-    Ray worker's VmHWM every 0.2 s."""
+    """Samples this process's RssAnon (its own heap, not Ray's shared object store pages), every
+    Ray worker's VmHWM, and the heap of the worker running the decide task, every 0.2 s."""
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -100,6 +101,7 @@ class Peaks(threading.Thread):
         self.phase = 0  # the engine's progress step now running
         self.by_phase: dict[int, int] = {}
         self.workers: dict[int, int] = {}
+        self.decide = 0  # RssAnon of the worker while it runs ray_engine._decide
         self.stop = threading.Event()
 
     def run(self):
@@ -107,8 +109,10 @@ class Peaks(threading.Thread):
             anon = status_kib("self", "RssAnon")
             self.anon = max(self.anon, anon)
             self.by_phase[self.phase] = max(self.by_phase.get(self.phase, 0), anon)
-            for pid in ray_workers():
+            for pid, title in ray_workers().items():
                 self.workers[pid] = max(self.workers.get(pid, 0), status_kib(pid, "VmHWM"))
+                if title.startswith("ray::_decide"):
+                    self.decide = max(self.decide, status_kib(pid, "RssAnon"))
             time.sleep(0.2)
 
 
@@ -144,6 +148,7 @@ def child(args) -> None:
                       "driver_peak_gib": status_kib("self", "VmHWM") / 2**20, "driver_before_gib": before / 2**20,
                       "driver_anon_peak_gib": peaks.anon / 2**20,
                       "driver_anon_by_phase_gib": {PHASES[k]: round(v / 2**20, 3) for k, v in peaks.by_phase.items()},
+                      "decide_anon_gib": peaks.decide / 2**20,
                       "workers_gib": sorted((v / 2**20 for v in peaks.workers.values()), reverse=True),
                       "spilled_mib": int(spilled.group(1)) if spilled else 0,
                       "dropped": {d["reason"]: d["dropped"] for d in result["dropped"]}}))
@@ -206,7 +211,8 @@ def main() -> None:
               f"{r['driver_before_gib']:.2f} GiB before); workers ({len(workers)}) peak "
               f"{max(workers, default=0):.2f} GiB, median {float(np.median(workers)) if workers else 0:.2f}; "
               f"spilled {r['spilled_mib']} MiB; kept {r['kept']:,}; removed {r['dropped']}", flush=True)
-        print(f"  driver heap peak by phase (GiB): {r['driver_anon_by_phase_gib']}", flush=True)
+        print(f"  driver heap peak by phase (GiB): {r['driver_anon_by_phase_gib']}; the decide task's worker's heap "
+              f"while it ran: {r['decide_anon_gib']:.3f} GiB", flush=True)
     if args.local:
         n = min(int(x) for x in args.sizes.split(","))
         proc = subprocess.run([sys.executable, __file__, "--child", "local", "--file", str(data / f"pairs-{n}.jsonl")],

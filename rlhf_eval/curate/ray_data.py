@@ -4,12 +4,14 @@ The rows go out in blocks; Ray Data tasks compute features.batch_features on the
 index is put in the object store once and fetched once per worker process). Exact dedup and
 MinHash near-dedup are shuffles: rows are hash-partitioned by their dedup key, and by (band, band
 key), each partition is grouped with numpy, and only groups of two rows or more come back.
-Decontamination hits and word counts come back per row. decide.py then applies the steps in order
-on this process, exactly as for the local engine, so the output is the same;
-tests/curate/test_ray_data.py checks that.
+Decontamination hits and word counts come back per row. decide.py then applies the steps in order,
+exactly as for the local engine, so the output is the same; tests/curate/test_ray_data.py checks
+that.
 
-Rows are read and checked on this process (file, row and field in every error); what travels is
-the text the features need, not the pairs.
+`evidence` serves a recipe with a judge step: its rows are read and checked on this process (file,
+row and field in every error), what travels is the text the features need, and the decisions are
+made here. A recipe of data steps only goes through ray_engine.py, where the rows never come here
+and one Ray task decides.
 """
 from __future__ import annotations
 

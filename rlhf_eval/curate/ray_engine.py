@@ -6,18 +6,18 @@ data steps (dedup, near_dedup, decontaminate, filter).
 2. Each task reads its chunk, checks every row as load_pairs does (a bad row becomes a row with
    its field and reason) and computes the features (features.batch_features, the filter's code).
    The result holds no text, only keys, codes and ids.
-3. Exact and near-dedup groups come from shuffles (ray_data._groups); the tasks pick the rows the
-   filter removes and those that match a benchmark; this process decides in the recipe's order
-   (decide.py, as the local engine does) and keeps the rows removed with their reasons
-   (decide.Removed), which it puts in the object store.
+3. Exact and near-dedup groups come from shuffles (ray_data.grouped); the tasks pick the rows the
+   filter removes and those that match a benchmark. Groups and picks stay in the object store: one
+   Ray task (`_decide`) collects them and decides in the recipe's order (decide.py, as the local
+   engine does), keeping the rows removed with their reasons (decide.Removed) in the object store.
 4. Tasks read their chunk again and write its kept rows (curated/part-NNNNNN.jsonl, the contract;
    dataset/part-NNNNNN.parquet, TRL's conversational format) and its removed rows with their
    reasons (dropped/part-NNNNNN.jsonl).
 
-So this process holds counts and the row numbers of the rows in a duplicate group or removed:
-nothing per row, never a row. The kept and removed rows, reasons and funnel equal the local engine's
-(tests/curate/test_ray_engine.py); dropped rows are in row order, where the local engine lists
-them step by step.
+So this process holds counts, the funnel and object refs: no row number, never a row. The decide
+task holds the row numbers of the rows in a duplicate group or removed. The kept and removed rows,
+reasons and funnel equal the local engine's (tests/curate/test_ray_engine.py); dropped rows are
+in row order, where the local engine lists them step by step.
 """
 from __future__ import annotations
 

@@ -158,3 +158,23 @@ def test_ray_engine_with_nothing_to_remove_keeps_every_row(tmp_path, ray_session
     local, _, out = both([SourceConfig(name="d", path=str(path))], None, tmp_path, cfg)
     assert read_rows(Path(out["path"])) == local.pairs and len(local.pairs) == 200
     assert out["counts"] == local.counts and out["dropped"] == [] and not list(Path(out["dropped_rows"]).glob("*"))
+
+
+def test_ray_engine_says_which_step_removed_every_pair_as_the_local_engine_does(tmp_path, ray_session):
+    """The decisions run in a Ray task; a step that leaves nothing is still the local engine's
+    error, word for word, and nothing is written."""
+    from rlhf_eval.curate.decide import EmptyAfterStep
+    rows = [{"id": f"r{i}", "prompt": f"question {i}", "chosen": f"answer {i}", "rejected": f"wrong {i}"}
+            for i in range(50)]
+    path = tmp_path / "short.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = CurateConfig(steps=["dedup", "filter"], filter=FilterConfig(min_tokens=5))
+    sources = [SourceConfig(name="short", path=str(path))]
+    with pytest.raises(EmptyAfterStep) as local:
+        run_steps(load_all(sources, None, cfg.on_bad_row, []), cfg, None)
+    with pytest.raises(EmptyAfterStep) as ray:
+        ray_engine.curate([("short", str(path), None, "train")], cfg.steps, data_settings(cfg, cfg.steps, None),
+                          cfg.on_bad_row, tmp_path / "o")
+    assert str(ray.value) == str(local.value)
+    assert "step 'filter' removed every remaining pair (50 -> 0; too_short from short: 50)" in str(ray.value)
+    assert not (tmp_path / "o").exists()
