@@ -285,17 +285,21 @@ def _pick_ids(batch: pa.Table, targets_ref: list) -> pa.Table:
     return batch.select(["row", "id"]).filter(pa.array(decide.in_sorted(batch["row"].to_numpy(), targets)))
 
 
+def _tables(refs: list):
+    """The Arrow tables behind these refs, fetched one at a time (a task's args would be all at once)."""
+    import ray
+    for ref in refs:
+        yield ray.get(ref)
+
+
 def _near_pairs(near: tuple[np.ndarray, np.ndarray], targets: np.ndarray, picked: list) -> tuple:
     """Near-dedup's removed rows with the ids of the rows they duplicate, from the (row, id) tables
     the tasks picked for `targets` (sorted, unique rows): an Arrow array, not a Python str a row."""
-    import ray
     near_rows, near_of = near
     found_rows, found_ids = [], []
-    for ref in picked:
-        table = ray.get(ref)
+    for table in _tables(picked):
         found_rows.append(table["row"].to_numpy())
         found_ids.append(table["id"].combine_chunks())
-        del table
     got = np.concatenate(found_rows) if found_rows else np.zeros(0, np.int64)
     ids = pa.concat_arrays(found_ids) if found_ids else pa.array([], pa.string())
     ids = ids.take(pa.array(np.argsort(got)))
@@ -382,16 +386,9 @@ def _decide(steps: list[str], wanted: list[str], group_blocks: dict, marked_bloc
     removed rows, near-dedup's (removed rows, rows they duplicate), its targets (sorted, unique),
     the benchmark hits (rows, ids), and a summary for the stage process: counts, dropped entries,
     rows removed, targets, or the error a step raised."""
-    import ray
-
-    def fetched(refs, numpy: bool):
-        for ref in refs:
-            table = ray.get(ref)
-            yield {k: table[k].to_numpy() for k in table.column_names} if numpy else table
-            del table
-
-    groups = {name: ray_data.collect_groups(fetched(refs, True)) for name, refs in group_blocks.items()}
-    marked, hits = _marks(fetched(marked_blocks, False), wanted)
+    groups = {name: ray_data.collect_groups({k: t[k].to_numpy() for k in t.column_names} for t in _tables(refs))
+              for name, refs in group_blocks.items()}
+    marked, hits = _marks(_tables(marked_blocks), wanted)
     try:
         removed, near, counts, dropped = decide_steps(steps, groups, hits[0], marked, bounds, names)
     except decide.EmptyAfterStep as exc:
