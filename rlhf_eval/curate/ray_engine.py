@@ -446,7 +446,7 @@ def curate(sources: list[tuple[str, str, dict | None, str]], steps: list[str], s
         removed_ref, near_ref, targets_ref, matched_ref, summary_ref = ray.remote(_decide).options(
             num_cpus=1, num_returns=5).remote(steps, wanted, groups, marked, bounds, [s[0] for s in sources])
         summary = ray.get(summary_ref)
-        del groups, marked  # the task has them; their blocks can go
+        del groups, marked  # the task is done with them (its returns are ready): their blocks can go
         if summary["error"]:
             raise decide.EmptyAfterStep(summary["error"])
         counts, dropped = summary["counts"], summary["dropped"]
