@@ -4,8 +4,8 @@ Both engines end here: the local one passes the features themselves, the Ray one
 shuffles found (rows sharing a dedup key or a MinHash band). A step sees only the rows earlier
 steps kept (`alive`: a boolean per row for the local engine, the rows removed so far for the Ray
 one), and keeps the first of each group among them, as the sequential definition says. The Ray
-engine's stage process holds numpy arrays of a few bytes per row in a group or removed, none per
-row, so that deciding 40M rows fits in it.
+engine's decide task holds numpy arrays of a few bytes per row in a group or removed, none per
+row, so that deciding 40M rows fits in one worker.
 """
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ def band_groups(bands: np.ndarray) -> Groups:
 
 
 class Removed:
-    """The rows removed so far, sorted, each with its status code: what the Ray engine's stage
-    process holds instead of a byte per row, so that it grows with the rows removed, not with the
+    """The rows removed so far, sorted, each with its status code: what the Ray engine's decide
+    task holds instead of a byte per row, so that it grows with the rows removed, not with the
     rows. `removed[rows]` is whether those rows are still alive, as `alive[rows]` is for a boolean
     array, so the steps below take either."""
 
@@ -121,7 +121,7 @@ def near_dedup(alive, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
     a band with)."""
     members, gid = _live(alive, groups)
     # One key per (row, group) sorted in place: no index array, and the arrays of every grouped row
-    # are what the Ray engine's stage process peaks on.
+    # are what the Ray engine's decide task peaks on.
     width = np.int64(max(len(groups), 1))
     rows = members * width + gid
     del members, gid

@@ -102,8 +102,8 @@ def grouped(ds, keys: list[str], rows: int, cpus: int):
 
 
 def collect_groups(blocks) -> decide.Groups:
-    """The groups of `grouped`'s blocks (each a mapping with "member" and "gid" arrays, whole
-    partitions). A group with the same rows as one already found is dropped as it arrives (a copy
+    """The groups of `grouped`'s blocks (each a batch or table with "member" and "gid" columns,
+    whole partitions). A group with the same rows as one already found is dropped as it arrives (a copy
     shares every MinHash band, a near copy most of them; for the decisions one such group is as
     good as five), so what is kept is about one group per duplicate, not one per band."""
     members, sizes = [], []

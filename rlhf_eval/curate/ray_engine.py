@@ -386,8 +386,7 @@ def _decide(steps: list[str], wanted: list[str], group_blocks: dict, marked_bloc
     removed rows, near-dedup's (removed rows, rows they duplicate), its targets (sorted, unique),
     the benchmark hits (rows, ids), and a summary for the stage process: counts, dropped entries,
     rows removed, targets, or the error a step raised."""
-    groups = {name: ray_data.collect_groups({k: t[k].to_numpy() for k in t.column_names} for t in _tables(refs))
-              for name, refs in group_blocks.items()}
+    groups = {name: ray_data.collect_groups(_tables(refs)) for name, refs in group_blocks.items()}
     marked, hits = _marks(_tables(marked_blocks), wanted)
     try:
         removed, near, counts, dropped = decide_steps(steps, groups, hits[0], marked, bounds, names)
